@@ -1,0 +1,242 @@
+//! Columnar interaction buffers and the compressed sparse rows built from them.
+
+use crate::ids::{IdColumn, IdMap};
+use crate::{Error, Result};
+
+/// Rows as read from the source: parallel columns, one entry per row that had both ids.
+#[derive(Debug, Clone)]
+pub struct RawInteractions {
+    pub users: IdColumn,
+    pub items: IdColumn,
+    /// Empty when the source has no weight column (every row weighs 1).
+    pub weights: Vec<f64>,
+}
+
+impl RawInteractions {
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+/// Compressed sparse rows: row r holds `indices[indptr[r]..indptr[r+1]]` (sorted) with `values`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Csr {
+    pub n_rows: usize,
+    pub n_cols: usize,
+    pub indptr: Vec<u64>,
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl Csr {
+    pub fn empty(n_rows: usize, n_cols: usize) -> Self {
+        Csr {
+            n_rows,
+            n_cols,
+            indptr: vec![0; n_rows + 1],
+            indices: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Builds rows from triples, summing the values of repeated (row, col) pairs.
+    pub fn from_triples(
+        n_rows: usize,
+        n_cols: usize,
+        rows: &[u32],
+        cols: &[u32],
+        vals: &[f32],
+    ) -> Self {
+        let mut counts = vec![0u64; n_rows + 1];
+        for &r in rows {
+            counts[r as usize + 1] += 1;
+        }
+        for r in 0..n_rows {
+            counts[r + 1] += counts[r];
+        }
+        let mut next = counts.clone();
+        let mut pairs = vec![(0u32, 0f32); rows.len()];
+        for ((&r, &c), &v) in rows.iter().zip(cols).zip(vals) {
+            let slot = &mut next[r as usize];
+            pairs[*slot as usize] = (c, v);
+            *slot += 1;
+        }
+        let mut indptr = Vec::with_capacity(n_rows + 1);
+        let mut indices = Vec::with_capacity(pairs.len());
+        let mut values = Vec::with_capacity(pairs.len());
+        indptr.push(0u64);
+        for r in 0..n_rows {
+            let row = &mut pairs[counts[r] as usize..counts[r + 1] as usize];
+            row.sort_unstable_by_key(|p| p.0);
+            for &(c, v) in row.iter() {
+                if indices.len() as u64 > *indptr.last().unwrap() && *indices.last().unwrap() == c {
+                    *values.last_mut().unwrap() += v;
+                } else {
+                    indices.push(c);
+                    values.push(v);
+                }
+            }
+            indptr.push(indices.len() as u64);
+        }
+        Csr {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.indptr[r] as usize, self.indptr[r + 1] as usize);
+        (&self.indices[a..b], &self.values[a..b])
+    }
+
+    pub fn contains(&self, r: usize, c: u32) -> bool {
+        self.row(r).0.binary_search(&c).is_ok()
+    }
+
+    pub fn transpose(&self) -> Csr {
+        let mut rows = Vec::with_capacity(self.nnz());
+        for r in 0..self.n_rows {
+            let (a, b) = (self.indptr[r] as usize, self.indptr[r + 1] as usize);
+            rows.extend(std::iter::repeat_n(r as u32, b - a));
+        }
+        Csr::from_triples(self.n_cols, self.n_rows, &self.indices, &rows, &self.values)
+    }
+
+    /// Checks the invariants every reader relies on (for decoded blobs).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Corrupted(m.to_string()));
+        if self.indptr.len() != self.n_rows + 1 || self.indptr[0] != 0 {
+            return bad("row pointer length mismatch");
+        }
+        if self.indices.len() != self.values.len()
+            || *self.indptr.last().unwrap() as usize != self.indices.len()
+        {
+            return bad("sparse index length mismatch");
+        }
+        if self.indptr.windows(2).any(|w| w[0] > w[1]) {
+            return bad("row pointers decrease");
+        }
+        if self.indices.iter().any(|&c| c as usize >= self.n_cols) {
+            return bad("sparse column index out of range");
+        }
+        Ok(())
+    }
+}
+
+/// The training matrix: ids mapped to indices, user x item confidences with repeats summed.
+#[derive(Debug, Clone)]
+pub struct Interactions {
+    pub users: IdMap,
+    pub items: IdMap,
+    pub by_user: Csr,
+    /// Number of source rows that went in (before summing repeats).
+    pub n_rows: usize,
+}
+
+impl Interactions {
+    pub fn build(raw: &RawInteractions) -> Result<Self> {
+        if raw.is_empty() {
+            return Err(Error::EmptyData(
+                "the source has no rows with both a user and an item id".into(),
+            ));
+        }
+        let weights: Vec<f32> = if raw.weights.is_empty() {
+            vec![1.0; raw.len()]
+        } else {
+            if let Some(bad) = raw.weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
+                return Err(Error::InvalidWeight(format!(
+                    "weights must be finite and non-negative, found {bad}"
+                )));
+            }
+            raw.weights.iter().map(|&w| w as f32).collect()
+        };
+        let (users, u_idx) = IdMap::build(&raw.users);
+        let (items, i_idx) = IdMap::build(&raw.items);
+        let by_user = Csr::from_triples(users.len(), items.len(), &u_idx, &i_idx, &weights);
+        Ok(Interactions {
+            users,
+            items,
+            by_user,
+            n_rows: raw.len(),
+        })
+    }
+
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_summed_and_rows_sorted() {
+        let csr = Csr::from_triples(2, 3, &[1, 0, 1, 1], &[2, 1, 0, 2], &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(csr.indptr, vec![0, 1, 3]);
+        assert_eq!(csr.indices, vec![1, 0, 2]);
+        assert_eq!(csr.values, vec![2.0, 3.0, 5.0]);
+        assert!(csr.contains(1, 2));
+        assert!(!csr.contains(0, 2));
+        let t = csr.transpose();
+        assert_eq!(t.n_rows, 3);
+        assert_eq!(t.row(2), (&[1u32][..], &[5.0f32][..]));
+        assert!(csr.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_weights_are_refused() {
+        let raw = RawInteractions {
+            users: IdColumn::Int(vec![1, 2]),
+            items: IdColumn::Int(vec![1, 1]),
+            weights: vec![1.0, f64::NAN],
+        };
+        assert!(matches!(
+            Interactions::build(&raw),
+            Err(Error::InvalidWeight(_))
+        ));
+        let raw = RawInteractions {
+            weights: vec![1.0, -2.0],
+            ..raw
+        };
+        assert!(matches!(
+            Interactions::build(&raw),
+            Err(Error::InvalidWeight(_))
+        ));
+    }
+
+    #[test]
+    fn empty_is_refused() {
+        let raw = RawInteractions {
+            users: IdColumn::Int(vec![]),
+            items: IdColumn::Int(vec![]),
+            weights: vec![],
+        };
+        assert!(matches!(
+            Interactions::build(&raw),
+            Err(Error::EmptyData(_))
+        ));
+    }
+
+    #[test]
+    fn corrupt_csr_is_detected() {
+        let mut csr = Csr::from_triples(1, 2, &[0], &[1], &[1.0]);
+        csr.indices[0] = 7;
+        assert!(csr.validate().is_err());
+    }
+}

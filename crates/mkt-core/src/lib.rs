@@ -1,0 +1,12 @@
+//! Pure-Rust foundation of pg_marketing: no PostgreSQL types here, so everything is testable with
+//! `cargo test` and usable from benchmarks without a server.
+
+pub mod error;
+pub mod ids;
+pub mod interactions;
+pub mod names;
+pub mod params;
+pub mod progress;
+pub mod rng;
+
+pub use error::{Error, Result};

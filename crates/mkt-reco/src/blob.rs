@@ -1,0 +1,327 @@
+//! The stored form of a model: one safetensors buffer (tensors + string metadata).
+//!
+//! Decoding checks every length, index and order the scorers rely on, so corrupted or hostile bytes
+//! give `Error::Corrupted`, never a panic or an out-of-bounds read later.
+
+use crate::algorithm::Algorithm;
+use crate::model::{Model, Payload};
+use mkt_core::ids::IdMap;
+use mkt_core::interactions::Csr;
+use mkt_core::{Error, Result};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+
+pub const FORMAT: &str = "pg_marketing.model/1";
+
+/// An encoded tensor waiting to be serialised: dtype, shape, little-endian bytes.
+struct Buf(Dtype, Vec<usize>, Vec<u8>);
+
+fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len() * N);
+    for &x in v {
+        out.extend_from_slice(&f(x));
+    }
+    out
+}
+
+fn f32s(v: &[f32], shape: Vec<usize>) -> Buf {
+    Buf(Dtype::F32, shape, le(v, f32::to_le_bytes))
+}
+fn u32s(v: &[u32]) -> Buf {
+    Buf(Dtype::U32, vec![v.len()], le(v, u32::to_le_bytes))
+}
+fn u64s(v: &[u64]) -> Buf {
+    Buf(Dtype::U64, vec![v.len()], le(v, u64::to_le_bytes))
+}
+fn i64s(v: &[i64]) -> Buf {
+    Buf(Dtype::I64, vec![v.len()], le(v, i64::to_le_bytes))
+}
+
+fn push_ids(out: &mut Vec<(String, Buf)>, name: &str, ids: &IdMap) {
+    match ids {
+        IdMap::Int(v) => out.push((format!("{name}.int"), i64s(v))),
+        IdMap::Text(v) => {
+            let mut offsets = Vec::with_capacity(v.len() + 1);
+            let mut bytes = Vec::new();
+            offsets.push(0u64);
+            for s in v {
+                bytes.extend_from_slice(s.as_bytes());
+                offsets.push(bytes.len() as u64);
+            }
+            out.push((format!("{name}.text.offsets"), u64s(&offsets)));
+            let n = bytes.len();
+            out.push((format!("{name}.text.bytes"), Buf(Dtype::U8, vec![n], bytes)));
+        }
+    }
+}
+
+fn push_csr(out: &mut Vec<(String, Buf)>, name: &str, m: &Csr) {
+    out.push((format!("{name}.indptr"), u64s(&m.indptr)));
+    out.push((format!("{name}.indices"), u32s(&m.indices)));
+    out.push((
+        format!("{name}.values"),
+        f32s(&m.values, vec![m.values.len()]),
+    ));
+}
+
+pub fn encode(model: &Model) -> Result<Vec<u8>> {
+    let mut t: Vec<(String, Buf)> = Vec::new();
+    push_ids(&mut t, "users", &model.users);
+    push_ids(&mut t, "items", &model.items);
+    push_csr(&mut t, "seen", &model.seen);
+    t.push((
+        "popularity".into(),
+        f32s(&model.popularity, vec![model.popularity.len()]),
+    ));
+    match &model.payload {
+        Payload::None => {}
+        Payload::Factors { dim, users, items } => {
+            t.push((
+                "factors.users".into(),
+                f32s(users, vec![model.n_users(), *dim]),
+            ));
+            t.push((
+                "factors.items".into(),
+                f32s(items, vec![model.n_items(), *dim]),
+            ));
+        }
+        Payload::Neighbors(sim) => push_csr(&mut t, "neighbors", sim),
+        Payload::Dense(b) => t.push((
+            "dense".into(),
+            f32s(b, vec![model.n_items(), model.n_items()]),
+        )),
+    }
+    let views: Vec<(String, TensorView)> = t
+        .iter()
+        .map(|(name, Buf(dtype, shape, data))| {
+            TensorView::new(*dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::Corrupted(format!("cannot encode {name}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let meta = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("algorithm".to_string(), model.algorithm.name().to_string()),
+    ]);
+    safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::Corrupted(format!("cannot encode model: {e}")))
+}
+
+struct Reader<'a>(SafeTensors<'a>);
+
+impl<'a> Reader<'a> {
+    fn raw(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &'a [u8])> {
+        let v = self
+            .0
+            .tensor(name)
+            .map_err(|e| Error::Corrupted(format!("tensor {name}: {e}")))?;
+        if v.dtype() != dtype {
+            return Err(Error::Corrupted(format!(
+                "tensor {name} has type {:?}, expected {dtype:?}",
+                v.dtype()
+            )));
+        }
+        Ok((v.shape().to_vec(), v.data()))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.tensor(name).is_ok()
+    }
+
+    fn f32s(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+        let (s, d) = self.raw(name, Dtype::F32)?;
+        Ok((
+            s,
+            d.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ))
+    }
+    fn u32s(&self, name: &str) -> Result<Vec<u32>> {
+        let (_, d) = self.raw(name, Dtype::U32)?;
+        Ok(d.chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect())
+    }
+    fn u64s(&self, name: &str) -> Result<Vec<u64>> {
+        let (_, d) = self.raw(name, Dtype::U64)?;
+        Ok(d.chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect())
+    }
+    fn i64s(&self, name: &str) -> Result<Vec<i64>> {
+        let (_, d) = self.raw(name, Dtype::I64)?;
+        Ok(d.chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect())
+    }
+
+    fn ids(&self, name: &str) -> Result<IdMap> {
+        let map = if self.has(&format!("{name}.int")) {
+            IdMap::Int(self.i64s(&format!("{name}.int"))?)
+        } else {
+            let offsets = self.u64s(&format!("{name}.text.offsets"))?;
+            let (_, bytes) = self.raw(&format!("{name}.text.bytes"), Dtype::U8)?;
+            if offsets.first() != Some(&0) || *offsets.last().unwrap() as usize != bytes.len() {
+                return Err(Error::Corrupted(format!(
+                    "{name} text offsets do not match the bytes"
+                )));
+            }
+            let mut v = Vec::with_capacity(offsets.len() - 1);
+            for w in offsets.windows(2) {
+                if w[0] > w[1] {
+                    return Err(Error::Corrupted(format!("{name} text offsets decrease")));
+                }
+                let s = std::str::from_utf8(&bytes[w[0] as usize..w[1] as usize])
+                    .map_err(|_| Error::Corrupted(format!("{name} text id is not UTF-8")))?;
+                v.push(s.to_string());
+            }
+            IdMap::Text(v)
+        };
+        map.validate()?;
+        Ok(map)
+    }
+
+    fn csr(&self, name: &str, n_rows: usize, n_cols: usize) -> Result<Csr> {
+        let (_, values) = self.f32s(&format!("{name}.values"))?;
+        let m = Csr {
+            n_rows,
+            n_cols,
+            indptr: self.u64s(&format!("{name}.indptr"))?,
+            indices: self.u32s(&format!("{name}.indices"))?,
+            values,
+        };
+        m.validate()?;
+        Ok(m)
+    }
+}
+
+fn expect_shape(name: &str, got: &[usize], want: &[usize]) -> Result<()> {
+    if got != want {
+        return Err(Error::Corrupted(format!(
+            "tensor {name} has shape {got:?}, expected {want:?}"
+        )));
+    }
+    Ok(())
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Model> {
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| Error::Corrupted(format!("not a model blob: {e}")))?;
+    let info = meta.metadata().clone().unwrap_or_default();
+    if info.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(Error::Corrupted(format!(
+            "unknown model format {:?}",
+            info.get("format")
+        )));
+    }
+    let algorithm = Algorithm::parse(info.get("algorithm").map(String::as_str).unwrap_or(""))
+        .map_err(|_| Error::Corrupted("unknown algorithm in model metadata".into()))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Corrupted(format!("not a model blob: {e}")))?;
+    let r = Reader(st);
+    let users = r.ids("users")?;
+    let items = r.ids("items")?;
+    let (nu, ni) = (users.len(), items.len());
+    let seen = r.csr("seen", nu, ni)?;
+    let (ps, popularity) = r.f32s("popularity")?;
+    expect_shape("popularity", &ps, &[ni])?;
+    let payload = match algorithm {
+        Algorithm::Popularity => Payload::None,
+        Algorithm::Als => {
+            let (us, uf) = r.f32s("factors.users")?;
+            let (is, itf) = r.f32s("factors.items")?;
+            let dim = us.get(1).copied().unwrap_or(0);
+            if dim == 0 {
+                return Err(Error::Corrupted("factor dimension is 0".into()));
+            }
+            expect_shape("factors.users", &us, &[nu, dim])?;
+            expect_shape("factors.items", &is, &[ni, dim])?;
+            Payload::Factors {
+                dim,
+                users: uf,
+                items: itf,
+            }
+        }
+        Algorithm::ItemKnn => Payload::Neighbors(r.csr("neighbors", ni, ni)?),
+        Algorithm::Ease => {
+            let (s, b) = r.f32s("dense")?;
+            expect_shape("dense", &s, &[ni, ni])?;
+            Payload::Dense(b)
+        }
+    };
+    Ok(Model {
+        algorithm,
+        users,
+        items,
+        seen,
+        popularity,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::TrainConfig;
+    use mkt_core::ids::IdColumn;
+    use mkt_core::interactions::{Interactions, RawInteractions};
+    use mkt_core::progress::no_tick;
+    use serde_json::json;
+
+    fn data(text: bool) -> Interactions {
+        let users: Vec<i64> = (0..40).map(|i| i % 7).collect();
+        let items: Vec<i64> = (0..40).map(|i| (i * 3) % 11).collect();
+        let raw = RawInteractions {
+            users: if text {
+                IdColumn::Text(users.iter().map(|u| format!("ü{u}")).collect())
+            } else {
+                IdColumn::Int(users)
+            },
+            items: IdColumn::Int(items),
+            weights: vec![],
+        };
+        Interactions::build(&raw).unwrap()
+    }
+
+    #[test]
+    fn every_algorithm_round_trips() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        for (alg, text) in [
+            ("popularity", false),
+            ("als", true),
+            ("item_knn", false),
+            ("ease", true),
+        ] {
+            let a = Algorithm::parse(alg).unwrap();
+            let (cfg, _) = TrainConfig::parse(a, &json!({})).unwrap();
+            let m = cfg.fit(&data(text), &pool, &mut no_tick()).unwrap();
+            let bytes = encode(&m).unwrap();
+            assert_eq!(decode(&bytes).unwrap(), m, "{alg}");
+        }
+    }
+
+    #[test]
+    fn corrupted_bytes_are_errors() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let (cfg, _) = TrainConfig::parse(Algorithm::Als, &json!({"factors": 4})).unwrap();
+        let m = cfg.fit(&data(false), &pool, &mut no_tick()).unwrap();
+        let bytes = encode(&m).unwrap();
+        assert!(decode(&[]).is_err());
+        assert!(decode(&bytes[..bytes.len() / 2]).is_err());
+        assert!(decode(b"garbage that is not a model").is_err());
+        // flip bytes all over the buffer: decode must return, Ok or Err, never panic
+        for pos in (0..bytes.len()).step_by(7) {
+            let mut b = bytes.clone();
+            b[pos] ^= 0xA5;
+            let _ = decode(&b);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Recommender models: training, scoring and their stored form.
+
+pub mod algorithm;
+pub mod als;
+pub mod blob;
+pub mod ease;
+pub mod evaluate;
+pub mod item_knn;
+pub mod linalg;
+pub mod model;
+
+pub use algorithm::{Algorithm, TrainConfig};
+pub use model::{Model, Payload, Query};

@@ -1,0 +1,253 @@
+//! A trained recommender and how it scores.
+
+use crate::algorithm::Algorithm;
+use mkt_core::ids::IdMap;
+use mkt_core::interactions::{Csr, Interactions};
+use mkt_core::{Error, Result};
+use mkt_topk::{dot, scores_into, top_k, Scored};
+
+/// What an algorithm learned beyond the shared parts of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Popularity needs nothing more.
+    None,
+    /// Latent factors, row-major: `users` is n_users x dim, `items` is n_items x dim.
+    Factors {
+        dim: usize,
+        users: Vec<f32>,
+        items: Vec<f32>,
+    },
+    /// Item x item similarities, the strongest neighbours of each item.
+    Neighbors(Csr),
+    /// Dense item x item weights, row-major (EASE's B).
+    Dense(Vec<f32>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub algorithm: Algorithm,
+    pub users: IdMap,
+    pub items: IdMap,
+    /// The training interactions (user x item, summed weights): what "seen" means when serving.
+    pub seen: Csr,
+    /// Summed weight per item: the fallback ranking for users the model does not know.
+    pub popularity: Vec<f32>,
+    pub payload: Payload,
+}
+
+/// What one recommendation call asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub k: usize,
+    pub exclude_seen: bool,
+    /// Restrict the ranking to these item indices.
+    pub candidates: Option<&'a [u32]>,
+}
+
+/// Weight of popularity added to sparse scores so that items no neighbour reaches still rank by
+/// popularity rather than by id.
+const POPULARITY_TIE_BREAK: f32 = 1e-6;
+
+impl Model {
+    pub fn new(algorithm: Algorithm, data: &Interactions, payload: Payload) -> Self {
+        let mut popularity = vec![0f32; data.n_items()];
+        for (&i, &w) in data.by_user.indices.iter().zip(&data.by_user.values) {
+            popularity[i as usize] += w;
+        }
+        Model {
+            algorithm,
+            users: data.users.clone(),
+            items: data.items.clone(),
+            seen: data.by_user.clone(),
+            popularity,
+            payload,
+        }
+    }
+
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Scores of every item for `user` (popularity when the user is unknown) into `out`.
+    pub fn score_all(&self, user: Option<u32>, out: &mut Vec<f32>) {
+        let n = self.n_items();
+        out.clear();
+        out.resize(n, 0.0);
+        let Some(u) = user else {
+            out.copy_from_slice(&self.popularity);
+            return;
+        };
+        let u = u as usize;
+        match &self.payload {
+            Payload::None => out.copy_from_slice(&self.popularity),
+            Payload::Factors { dim, users, items } => {
+                scores_into(items, *dim, &users[u * dim..(u + 1) * dim], out);
+            }
+            Payload::Neighbors(sim) => {
+                let max_pop = self
+                    .popularity
+                    .iter()
+                    .cloned()
+                    .fold(f32::MIN_POSITIVE, f32::max);
+                for (o, p) in out.iter_mut().zip(&self.popularity) {
+                    *o = POPULARITY_TIE_BREAK * p / max_pop;
+                }
+                for &i in self.seen.row(u).0 {
+                    let (nbrs, sims) = sim.row(i as usize);
+                    for (&j, &s) in nbrs.iter().zip(sims) {
+                        out[j as usize] += s;
+                    }
+                }
+            }
+            Payload::Dense(b) => {
+                for &i in self.seen.row(u).0 {
+                    let row = &b[i as usize * n..(i as usize + 1) * n];
+                    for (o, w) in out.iter_mut().zip(row) {
+                        *o += w;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Score of one item for a known user; used when only a few candidates are ranked.
+    fn score_one(&self, u: usize, item: usize) -> Option<f32> {
+        match &self.payload {
+            Payload::Factors { dim, users, items } => Some(dot(
+                &users[u * dim..(u + 1) * dim],
+                &items[item * dim..(item + 1) * dim],
+            )),
+            _ => None,
+        }
+    }
+
+    /// The top `q.k` items for `user` (`None`: unknown user, ranked by popularity).
+    /// `scratch` is reused between calls to avoid an allocation per call.
+    pub fn recommend(&self, user: Option<u32>, q: &Query, scratch: &mut Vec<f32>) -> Vec<Scored> {
+        let seen: &[u32] = match (user, q.exclude_seen) {
+            (Some(u), true) => self.seen.row(u as usize).0,
+            _ => &[],
+        };
+        if let (Some(cands), Some(u)) = (q.candidates, user) {
+            if matches!(self.payload, Payload::Factors { .. }) && cands.len() * 8 < self.n_items() {
+                let scored = cands
+                    .iter()
+                    .filter(|c| seen.binary_search(c).is_err())
+                    .map(|&c| (c, self.score_one(u as usize, c as usize).unwrap()));
+                return top_k(dedup_candidates(scored), q.k);
+            }
+        }
+        self.score_all(user, scratch);
+        for &i in seen {
+            scratch[i as usize] = f32::NEG_INFINITY;
+        }
+        match q.candidates {
+            Some(cands) => top_k(
+                dedup_candidates(cands.iter().map(|&c| (c, scratch[c as usize]))),
+                q.k,
+            ),
+            None => top_k(scratch.iter().enumerate().map(|(i, &s)| (i as u32, s)), q.k),
+        }
+    }
+
+    /// Items most similar to `item`, the item itself excluded.
+    pub fn similar_items(&self, item: u32, k: usize) -> Result<Vec<Scored>> {
+        let i = item as usize;
+        let n = self.n_items();
+        let scored: Vec<(u32, f32)> = match &self.payload {
+            Payload::None => {
+                return Err(Error::NotSupported(
+                    "a popularity model has no item similarities; train als, item_knn or ease"
+                        .into(),
+                ))
+            }
+            Payload::Factors { dim, items, .. } => {
+                let norms: Vec<f32> = items.chunks_exact(*dim).map(|r| dot(r, r).sqrt()).collect();
+                let q = &items[i * dim..(i + 1) * dim];
+                let mut s = vec![0f32; n];
+                scores_into(items, *dim, q, &mut s);
+                s.iter()
+                    .enumerate()
+                    .map(|(j, &d)| {
+                        let denom = norms[i] * norms[j];
+                        (j as u32, if denom > 0.0 { d / denom } else { 0.0 })
+                    })
+                    .collect()
+            }
+            Payload::Neighbors(sim) => {
+                let (nbrs, sims) = sim.row(i);
+                nbrs.iter().copied().zip(sims.iter().copied()).collect()
+            }
+            Payload::Dense(b) => b[i * n..(i + 1) * n]
+                .iter()
+                .enumerate()
+                .map(|(j, &w)| (j as u32, w))
+                .collect(),
+        };
+        Ok(top_k(scored.into_iter().filter(|(j, _)| *j != item), k))
+    }
+}
+
+/// Candidates given twice must not be returned twice.
+fn dedup_candidates(it: impl Iterator<Item = (u32, f32)>) -> impl Iterator<Item = (u32, f32)> {
+    let mut seen = std::collections::HashSet::new();
+    it.filter(move |(c, _)| seen.insert(*c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::TrainConfig;
+    use mkt_core::ids::IdColumn;
+    use mkt_core::interactions::RawInteractions;
+    use mkt_core::progress::no_tick;
+
+    fn tiny() -> Interactions {
+        // items 100..=104; popularity: 101 (3), 102 (2), 100 (1), 103 (1), 104 (1)
+        let raw = RawInteractions {
+            users: IdColumn::Int(vec![1, 1, 2, 2, 3, 3, 3, 4]),
+            items: IdColumn::Int(vec![101, 102, 101, 102, 101, 103, 104, 100]),
+            weights: vec![],
+        };
+        Interactions::build(&raw).unwrap()
+    }
+
+    #[test]
+    fn popularity_ranks_ties_by_id_and_excludes_seen() {
+        let data = tiny();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let m = TrainConfig::Popularity
+            .fit(&data, &pool, &mut no_tick())
+            .unwrap();
+        let q = Query {
+            k: 3,
+            exclude_seen: true,
+            candidates: None,
+        };
+        let mut s = Vec::new();
+        let ids = |v: Vec<Scored>| {
+            v.iter()
+                .map(|x| m.items.int_id(x.index).unwrap())
+                .collect::<Vec<_>>()
+        };
+        // unknown user: plain popularity, ties (100, 103, 104) by id
+        assert_eq!(ids(m.recommend(None, &q, &mut s)), vec![101, 102, 100]);
+        // user 4 has seen 100
+        let u4 = m.users.index_of_int(4);
+        assert_eq!(ids(m.recommend(u4, &q, &mut s)), vec![101, 102, 103]);
+        let q = Query {
+            k: 10,
+            exclude_seen: false,
+            candidates: Some(&[4, 0, 4]),
+        };
+        assert_eq!(ids(m.recommend(u4, &q, &mut s)), vec![100, 104]);
+        assert!(m.similar_items(0, 3).is_err());
+    }
+}

@@ -1,0 +1,6 @@
+use pgrx::prelude::*;
+::pgrx::pg_module_magic!();
+#[pg_extern]
+fn hello() -> &'static str {
+    "hi"
+}
