@@ -1,6 +1,40 @@
+//! pg_marketing: the SQL layer. Every `#[pg_extern]` here is thin: it validates arguments, moves
+//! data between SPI and the pure crates under `crates/`, and maps errors to SQLSTATEs.
+
 use pgrx::prelude::*;
+
+mod api;
+mod cache;
+mod catalog;
+mod error;
+mod gucs;
+mod parallel;
+mod source;
+
 ::pgrx::pg_module_magic!();
-#[pg_extern]
-fn hello() -> &'static str {
-    "hi"
+
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+#[allow(non_snake_case)]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    // The harness calls tests as "tests".<name>(), so they must live in this inline module.
+    include!("sql_tests.rs");
+}
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
 }

@@ -199,6 +199,16 @@ impl IdMap {
         }
     }
 
+    /// Fails for text ids, naming `what` ("item", "user") and pointing to the text form.
+    pub fn require_int(&self, what: &str) -> Result<()> {
+        match self {
+            IdMap::Int(_) => Ok(()),
+            IdMap::Text(_) => Err(Error::WrongType(format!(
+                "this model has text {what} ids; call the text form of the function"
+            ))),
+        }
+    }
+
     /// Checks the order invariant the binary searches rely on (for decoded blobs).
     pub fn validate(&self) -> Result<()> {
         let sorted = match self {

@@ -97,7 +97,9 @@ pub fn generate(scale: u32) -> DemoData {
     let mut rng = Rng::stream(SEED, scale as u64);
     let seg_t: Vec<[f64; 10]> = (0..SEGMENTS.len()).map(|v| attribute_taste(0, v)).collect();
     let reg_t: Vec<[f64; 10]> = (0..REGIONS.len()).map(|v| attribute_taste(1, v)).collect();
-    let age_t: Vec<[f64; 10]> = (0..AGE_BANDS.len()).map(|v| attribute_taste(2, v)).collect();
+    let age_t: Vec<[f64; 10]> = (0..AGE_BANDS.len())
+        .map(|v| attribute_taste(2, v))
+        .collect();
 
     // Items: category, style, price, launch time and a Zipf popularity from a shuffled rank.
     let mut items = Items::default();
@@ -111,7 +113,9 @@ pub fn generate(scale: u32) -> DemoData {
     let mut pop = Vec::with_capacity(ni);
     for (i, &rank) in ranks.iter().enumerate() {
         let c = rng.below(CATEGORIES.len() as u64) as usize;
-        let base = [2500.0, 1500.0, 4000.0, 6000.0, 3500.0, 2000.0, 2500.0, 800.0, 3000.0, 9000.0][c];
+        let base = [
+            2500.0, 1500.0, 4000.0, 6000.0, 3500.0, 2000.0, 2500.0, 800.0, 3000.0, 9000.0,
+        ][c];
         let price = (base * (rng.normal() * 0.5).exp()).round().max(99.0) as i64;
         items.item_id.push(1000 + i as i64);
         items.category.push(CATEGORIES[c]);
@@ -119,7 +123,11 @@ pub fn generate(scale: u32) -> DemoData {
         item_cat.push(c);
         item_style.push((0..STYLE_DIM).map(|_| rng.normal()).collect::<Vec<f64>>());
         // A fifth of the catalogue launches during the period.
-        launch.push(if rng.uniform() < 0.2 { rng.uniform() * 0.8 } else { -1.0 });
+        launch.push(if rng.uniform() < 0.2 {
+            rng.uniform() * 0.8
+        } else {
+            -1.0
+        });
         pop.push((rank as f64).powf(-0.9));
     }
 
@@ -129,7 +137,11 @@ pub fn generate(scale: u32) -> DemoData {
     let mut w_late = vec![0f64; ni];
     for u in 0..nu {
         let mut r = Rng::stream(SEED ^ 0xABCD, u as u64);
-        let (s, g, a) = (r.below(4) as usize, r.below(5) as usize, r.below(5) as usize);
+        let (s, g, a) = (
+            r.below(4) as usize,
+            r.below(5) as usize,
+            r.below(5) as usize,
+        );
         let s = if u % 17 == 0 { 2 } else { s }; // vips are rarer but present in every region
         users.user_id.push(1 + u as i64);
         users.segment.push(SEGMENTS[s]);
@@ -148,9 +160,18 @@ pub fn generate(scale: u32) -> DemoData {
         let pop_exp = if s == 3 { 0.7 } else { 0.5 };
         let (mut ce, mut cl) = (0.0, 0.0);
         for i in 0..ni {
-            let st: f64 = style.iter().zip(&item_style[i]).map(|(x, y)| x * y).sum::<f64>() * 0.6;
+            let st: f64 = style
+                .iter()
+                .zip(&item_style[i])
+                .map(|(x, y)| x * y)
+                .sum::<f64>()
+                * 0.6;
             let p = pop[i].powf(pop_exp);
-            let e = if launch[i] < 0.0 { p * (2.2 * taste[item_cat[i]] + st).exp() } else { 0.0 };
+            let e = if launch[i] < 0.0 {
+                p * (2.2 * taste[item_cat[i]] + st).exp()
+            } else {
+                0.0
+            };
             let l = p * (2.2 * late[item_cat[i]] + st).exp();
             ce += e;
             cl += l;
@@ -162,7 +183,11 @@ pub fn generate(scale: u32) -> DemoData {
         times.sort_by(|x, y| x.partial_cmp(y).unwrap());
         for t in times {
             let i = loop {
-                let i = if r.uniform() < t { sample(&w_late, &mut r) } else { sample(&w_early, &mut r) };
+                let i = if r.uniform() < t {
+                    sample(&w_late, &mut r)
+                } else {
+                    sample(&w_early, &mut r)
+                };
                 if launch[i] < t {
                     break i;
                 }
@@ -187,7 +212,11 @@ pub fn generate(scale: u32) -> DemoData {
             }
         }
     }
-    DemoData { users, items, events }
+    DemoData {
+        users,
+        items,
+        events,
+    }
 }
 
 #[cfg(test)]
@@ -204,7 +233,11 @@ mod tests {
         let n = a.events.user_id.len();
         assert!((80_000..=125_000).contains(&n), "{n} events");
         let count = |t: &str| a.events.event_type.iter().filter(|e| **e == t).count();
-        assert!(count("view") > count("cart") && count("cart") > count("purchase") && count("purchase") > 0);
+        assert!(
+            count("view") > count("cart")
+                && count("cart") > count("purchase")
+                && count("purchase") > 0
+        );
     }
 
     #[test]
@@ -219,6 +252,10 @@ mod tests {
         let top = counts.iter().take(counts.len() / 10).sum::<usize>();
         let total: usize = counts.iter().sum();
         // the top tenth of the items carry a large share of the events
-        assert!(top * 10 > total * 3, "top decile share {}", top as f64 / total as f64);
+        assert!(
+            top * 10 > total * 3,
+            "top decile share {}",
+            top as f64 / total as f64
+        );
     }
 }

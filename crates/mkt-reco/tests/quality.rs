@@ -9,8 +9,16 @@ use mkt_reco::evaluate::evaluate;
 use mkt_reco::{Algorithm, TrainConfig};
 use serde_json::json;
 
-fn ndcg(train: &RawInteractions, test: &RawInteractions, alg: &str, params: serde_json::Value) -> f64 {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+fn ndcg(
+    train: &RawInteractions,
+    test: &RawInteractions,
+    alg: &str,
+    params: serde_json::Value,
+) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let data = Interactions::build(train).unwrap();
     let (cfg, _) = TrainConfig::parse(Algorithm::parse(alg).unwrap(), &params).unwrap();
     let model = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
@@ -40,7 +48,11 @@ fn planted() -> (RawInteractions, RawInteractions) {
             }
         }
     }
-    let raw = |u: Vec<i64>, i: Vec<i64>| RawInteractions { users: IdColumn::Int(u), items: IdColumn::Int(i), weights: vec![] };
+    let raw = |u: Vec<i64>, i: Vec<i64>| RawInteractions {
+        users: IdColumn::Int(u),
+        items: IdColumn::Int(i),
+        weights: vec![],
+    };
     (raw(tu, ti), raw(su, si))
 }
 
@@ -48,7 +60,12 @@ fn planted() -> (RawInteractions, RawInteractions) {
 fn als_recovers_planted_groups() {
     let (train, test) = planted();
     let pop = ndcg(&train, &test, "popularity", json!({}));
-    let als = ndcg(&train, &test, "als", json!({"factors": 8, "iterations": 10}));
+    let als = ndcg(
+        &train,
+        &test,
+        "als",
+        json!({"factors": 8, "iterations": 10}),
+    );
     let knn = ndcg(&train, &test, "item_knn", json!({}));
     let ease = ndcg(&train, &test, "ease", json!({"regularization": 50}));
     eprintln!("planted ndcg@10: popularity {pop:.4} als {als:.4} item_knn {knn:.4} ease {ease:.4}");
@@ -82,7 +99,11 @@ fn temporal_split(d: &mkt_demo::DemoData) -> (RawInteractions, RawInteractions) 
         }
         start = end;
     }
-    let raw = |u: Vec<i64>, i: Vec<i64>| RawInteractions { users: IdColumn::Int(u), items: IdColumn::Int(i), weights: vec![] };
+    let raw = |u: Vec<i64>, i: Vec<i64>| RawInteractions {
+        users: IdColumn::Int(u),
+        items: IdColumn::Int(i),
+        weights: vec![],
+    };
     (raw(tu, ti), raw(su, si))
 }
 

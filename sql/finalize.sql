@@ -1,0 +1,1 @@
+-- Documentation of every function (shown by \df+ and in BI tools).

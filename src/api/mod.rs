@@ -1,0 +1,20 @@
+//! The SQL functions, one module per area.
+
+mod demo;
+mod evaluate;
+mod models;
+mod serve;
+mod split;
+mod train;
+
+/// Largest k any function accepts: beyond it a result stops being a ranking and becomes an export.
+pub const MAX_K: i32 = 100_000;
+
+pub fn check_k(k: i32) -> crate::error::SqlResult<usize> {
+    if k <= 0 || k > MAX_K {
+        return Err(crate::error::invalid(format!(
+            "k must be between 1 and {MAX_K}, got {k}"
+        )));
+    }
+    Ok(k as usize)
+}

@@ -1,0 +1,268 @@
+//! SQL access to the model catalog (mkt.model_versions, mkt.model_blobs, mkt.deployments).
+//! Reads use `Spi::connect(.. select ..)`, which takes no transaction id, so serving works on a
+//! hot standby; writes go through `connect_mut`.
+
+use crate::error::{OrSql, SqlResult};
+use mkt_core::names::quote_literal;
+use mkt_core::Error;
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+
+/// The first column of the first row, or None when there is no row.
+pub fn first<T: FromDatum + IntoDatum>(
+    t: pgrx::spi::SpiTupleTable,
+) -> pgrx::spi::Result<Option<T>> {
+    if t.is_empty() {
+        Ok(None)
+    } else {
+        t.first().get_one::<T>()
+    }
+}
+
+/// Stored blobs are split below PostgreSQL's 1 GB limit for one bytea value.
+const PART_BYTES: usize = 256 << 20;
+
+/// Everything about a new version except what the database assigns.
+pub struct NewVersion<'a> {
+    pub model_name: &'a str,
+    pub algorithm: &'a str,
+    pub params: &'a serde_json::Value,
+    pub source: &'a str,
+    pub user_col: &'a str,
+    pub item_col: &'a str,
+    pub weight_col: Option<&'a str>,
+    pub user_id_type: &'a str,
+    pub item_id_type: &'a str,
+    pub n_users: i64,
+    pub n_items: i64,
+    pub n_interactions: i64,
+    pub train_seconds: f64,
+    pub blob: &'a [u8],
+}
+
+pub fn check_model_name(name: &str) -> SqlResult<()> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
+        return Err(Error::InvalidParameter(format!(
+            "model name {} must be 1 to 128 bytes without control characters",
+            quote_literal(&name.chars().take(40).collect::<String>())
+        )))
+        .sql();
+    }
+    Ok(())
+}
+
+fn unknown_model(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
+    crate::error::report(Error::UndefinedObject(format!(
+        "model {} does not exist",
+        quote_literal(name)
+    )))
+}
+
+/// Serialises catalog changes of one model name (version numbering, deploys) across sessions.
+fn lock_model_name(client: &mut pgrx::spi::SpiClient, name: &str) -> SqlResult<()> {
+    client
+        .update(
+            "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('pg_marketing.model:' || $1, 0))",
+            None,
+            &[name.into()],
+        )
+        .sql()
+        .map(|_| ())
+}
+
+/// Inserts a version with its blob; returns (model_id, version).
+pub fn insert_version(v: &NewVersion) -> SqlResult<(i64, i32)> {
+    Spi::connect_mut(|c| {
+        lock_model_name(c, v.model_name)?;
+        let version = c
+            .select(
+                "SELECT COALESCE(max(version), 0) + 1 FROM mkt.model_versions WHERE model_name = $1",
+                None,
+                &[v.model_name.into()],
+            )
+            .sql()?;
+        let version = first::<i32>(version).sql()?.unwrap_or(1);
+        let args: Vec<DatumWithOid> = vec![
+            v.model_name.into(),
+            version.into(),
+            v.algorithm.into(),
+            pgrx::JsonB(v.params.clone()).into(),
+            v.source.into(),
+            v.user_col.into(),
+            v.item_col.into(),
+            v.weight_col.into(),
+            v.user_id_type.into(),
+            v.item_id_type.into(),
+            v.n_users.into(),
+            v.n_items.into(),
+            v.n_interactions.into(),
+            v.train_seconds.into(),
+            (v.blob.len() as i64).into(),
+        ];
+        let model_id = c
+            .update(
+                "INSERT INTO mkt.model_versions (model_name, version, algorithm, params, source, user_col, \
+                 item_col, weight_col, user_id_type, item_id_type, n_users, n_items, n_interactions, \
+                 train_seconds, size_bytes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
+                 RETURNING model_id",
+                None,
+                &args,
+            )
+            .sql()?;
+        let model_id = first::<i64>(model_id)
+            .sql()?
+            .expect("RETURNING gives a row");
+        for (part, chunk) in v.blob.chunks(PART_BYTES).enumerate() {
+            c.update(
+                "INSERT INTO mkt.model_blobs (model_id, part, data) VALUES ($1, $2, $3)",
+                None,
+                &[model_id.into(), (part as i32).into(), chunk.into()],
+            )
+            .sql()?;
+        }
+        Ok((model_id, version))
+    })
+}
+
+/// The model id of `name` at `version`.
+pub fn version_id(name: &str, version: i32) -> SqlResult<i64> {
+    let found = Spi::connect(|c| {
+        first::<i64>(c.select(
+            "SELECT model_id FROM mkt.model_versions WHERE model_name = $1 AND version = $2",
+            None,
+            &[name.into(), version.into()],
+        )?)
+    })
+    .sql()?;
+    match found {
+        Some(id) => Ok(id),
+        None if model_exists(name)? => Err(Error::UndefinedObject(format!(
+            "model {} has no version {version}",
+            quote_literal(name)
+        )))
+        .sql(),
+        None => Err(unknown_model(name)),
+    }
+}
+
+pub fn model_exists(name: &str) -> SqlResult<bool> {
+    Spi::connect(|c| {
+        first::<bool>(c.select(
+            "SELECT EXISTS (SELECT 1 FROM mkt.model_versions WHERE model_name = $1)",
+            None,
+            &[name.into()],
+        )?)
+    })
+    .sql()
+    .map(|b| b.unwrap_or(false))
+}
+
+/// The deployed version's model id (read-only; no transaction id).
+pub fn deployed_id(name: &str) -> SqlResult<i64> {
+    let found = Spi::connect(|c| {
+        first::<i64>(c.select(
+            "SELECT model_id FROM mkt.deployments WHERE model_name = $1",
+            None,
+            &[name.into()],
+        )?)
+    })
+    .sql()?;
+    match found {
+        Some(id) => Ok(id),
+        None if model_exists(name)? => Err(Error::UndefinedObject(format!(
+            "model {} has no deployed version; deploy one with mkt.deploy",
+            quote_literal(name)
+        )))
+        .sql(),
+        None => Err(unknown_model(name)),
+    }
+}
+
+pub fn load_blob(model_id: i64) -> SqlResult<Vec<u8>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT data FROM mkt.model_blobs WHERE model_id = $1 ORDER BY part",
+            None,
+            &[model_id.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in t {
+            if let Some(part) = row.get::<&[u8]>(1)? {
+                out.extend_from_slice(part);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .sql()
+}
+
+pub fn deploy(name: &str, model_id: i64) -> SqlResult<()> {
+    Spi::connect_mut(|c| {
+        lock_model_name(c, name)?;
+        c.update(
+            "INSERT INTO mkt.deployments (model_name, model_id) VALUES ($1, $2) \
+             ON CONFLICT (model_name) DO UPDATE SET model_id = EXCLUDED.model_id, \
+             deployed_at = now(), deployed_by = current_user",
+            None,
+            &[name.into(), model_id.into()],
+        )
+        .sql()?;
+        Ok(())
+    })?;
+    crate::cache::invalidate_everywhere();
+    Ok(())
+}
+
+/// Drops one version or all of them; if the deployed version goes and others remain, the newest
+/// remaining one is deployed. Returns the number of versions dropped.
+pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
+    if let Some(v) = version {
+        version_id(name, v)?;
+    } else if !model_exists(name)? {
+        return Err(unknown_model(name));
+    }
+    let (dropped, redeployed) = Spi::connect_mut(|c| {
+        lock_model_name(c, name)?;
+        let dropped = c
+            .update(
+                "WITH d AS (DELETE FROM mkt.model_versions WHERE model_name = $1 \
+                 AND ($2::int IS NULL OR version = $2) RETURNING 1) SELECT count(*) FROM d",
+                None,
+                &[name.into(), version.into()],
+            )
+            .sql()?;
+        let dropped = first::<i64>(dropped).sql()?.unwrap_or(0);
+        let redeployed = c
+            .update(
+                "INSERT INTO mkt.deployments (model_name, model_id) \
+                 SELECT model_name, model_id FROM mkt.model_versions WHERE model_name = $1 \
+                 ORDER BY version DESC LIMIT 1 ON CONFLICT (model_name) DO NOTHING RETURNING \
+                 (SELECT version FROM mkt.model_versions v WHERE v.model_id = deployments.model_id)",
+                None,
+                &[name.into()],
+            )
+            .sql()?;
+        let redeployed = first::<i32>(redeployed).sql()?;
+        Ok::<_, pgrx::pg_sys::panic::ErrorReport>((dropped, redeployed))
+    })?;
+    if let Some(v) = redeployed {
+        pgrx::notice!(
+            "the deployed version of model '{name}' was dropped; version {v} is deployed now"
+        );
+    }
+    crate::cache::invalidate_everywhere();
+    Ok(dropped)
+}
+
+/// Merges `metrics` into the stored metrics of a version.
+pub fn record_metrics(model_id: i64, metrics: serde_json::Value) -> SqlResult<()> {
+    Spi::connect_mut(|c| {
+        c.update(
+            "UPDATE mkt.model_versions SET metrics = metrics || $2 WHERE model_id = $1",
+            None,
+            &[model_id.into(), pgrx::JsonB(metrics).into()],
+        )
+        .sql()
+        .map(|_| ())
+    })
+}

@@ -1,0 +1,297 @@
+//! Reading user data: resolving a `source` (table, view or SELECT) safely and streaming its columns
+//! through SPI into columnar buffers.
+
+use crate::error::{OrSql, SqlResult};
+use mkt_core::ids::{IdColumn, IdKind};
+use mkt_core::names::{parse_source, quote_ident, quote_literal, Source};
+use mkt_core::Error;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgList;
+
+/// A source made safe to splice after `FROM`.
+pub struct Resolved {
+    pub from: String,
+}
+
+/// Rows fetched per cursor round trip; interrupts are checked between batches.
+const BATCH: i64 = 50_000;
+
+pub fn resolve(source: &str) -> SqlResult<Resolved> {
+    match parse_source(source).sql()? {
+        Source::Relation(name) => {
+            let quoted = name.quoted();
+            let found = Spi::connect(|c| {
+                crate::catalog::first::<String>(c.select(
+                    "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)",
+                    None,
+                    &[quoted.as_str().into()],
+                )?)
+            })
+            .sql()?;
+            match found.as_deref() {
+                None => Err(Error::UndefinedTable(format!(
+                    "relation {} does not exist",
+                    quote_literal(source)
+                )))
+                .sql(),
+                Some("r" | "v" | "m" | "p" | "f") => Ok(Resolved { from: quoted }),
+                Some(_) => Err(Error::NotASelect(format!(
+                    "{} is not a table, view or materialized view",
+                    quote_literal(source)
+                )))
+                .sql(),
+            }
+        }
+        Source::Query(q) => {
+            check_single_select(&q)?;
+            Ok(Resolved {
+                from: format!("(\n{q}\n) AS mkt_source"),
+            })
+        }
+    }
+}
+
+/// A query source must be exactly one plain SELECT: no other statement, no SELECT INTO, no row
+/// locks and no data-modifying WITH. (Writes hidden in functions are stopped by `read_only`.)
+fn check_single_select(q: &str) -> SqlResult<()> {
+    let not_select = |why: &str| {
+        Err(Error::NotASelect(format!(
+            "a query source must be a single SELECT: {why}"
+        )))
+        .sql()
+    };
+    let cq = std::ffi::CString::new(q)
+        .map_err(|_| crate::error::invalid("query contains a NUL byte"))?;
+    // SAFETY: raw_parser only reads the string and returns a palloc'd list (or raises an ERROR).
+    let list = unsafe { pg_sys::raw_parser(cq.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT) };
+    let stmts = unsafe { PgList::<pg_sys::RawStmt>::from_pg(list) };
+    if stmts.len() != 1 {
+        return not_select(&format!("found {} statements", stmts.len()));
+    }
+    let raw = stmts.get_ptr(0).unwrap();
+    // SAFETY: the parser returns valid RawStmt nodes.
+    unsafe {
+        let node = (*raw).stmt;
+        if (*node).type_ != pg_sys::NodeTag::T_SelectStmt {
+            return not_select("it is another kind of statement");
+        }
+        let sel = node as *mut pg_sys::SelectStmt;
+        if !(*sel).intoClause.is_null() {
+            return not_select("SELECT INTO creates a table");
+        }
+        if !(*sel).lockingClause.is_null() {
+            return not_select("FOR UPDATE/SHARE locks rows");
+        }
+        if !(*sel).withClause.is_null() {
+            let ctes = PgList::<pg_sys::CommonTableExpr>::from_pg((*(*sel).withClause).ctes);
+            for cte in ctes.iter_ptr() {
+                let q = (*cte).ctequery;
+                if !q.is_null() && (*q).type_ != pg_sys::NodeTag::T_SelectStmt {
+                    return not_select("WITH holds a data-modifying statement");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` with the transaction marked read-only, so nothing a source query calls can write.
+pub fn read_only<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: a plain global of the backend, touched on its main thread.
+    let before = unsafe { pg_sys::XactReadOnly };
+    unsafe { pg_sys::XactReadOnly = true };
+    let out = PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| unsafe { pg_sys::XactReadOnly = before })
+        .execute();
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColKind {
+    Id(IdKind),
+    Number,
+    Time,
+    Other,
+}
+
+pub struct Column {
+    pub name: String,
+    pub type_name: String,
+    pub kind: ColKind,
+}
+
+fn kind_of(oid: pg_sys::Oid) -> ColKind {
+    match oid {
+        pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID => ColKind::Id(IdKind::Int),
+        pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID | pg_sys::UUIDOID => {
+            ColKind::Id(IdKind::Text)
+        }
+        pg_sys::FLOAT4OID | pg_sys::FLOAT8OID | pg_sys::NUMERICOID => ColKind::Number,
+        pg_sys::TIMESTAMPTZOID | pg_sys::TIMESTAMPOID | pg_sys::DATEOID => ColKind::Time,
+        _ => ColKind::Other,
+    }
+}
+
+/// Column names and kinds of a resolved source (runs it with LIMIT 0).
+pub fn describe(src: &Resolved) -> SqlResult<Vec<Column>> {
+    let sql = format!("SELECT * FROM {} LIMIT 0", src.from);
+    read_only(|| {
+        Spi::connect(|c| {
+            let t = c.select(&sql, None, &[])?;
+            let mut cols = Vec::new();
+            for i in 1..=t.columns()? {
+                let oid = t.column_type_oid(i)?.value();
+                // SAFETY: format_type_be returns a palloc'd C string for any type oid.
+                let type_name = unsafe { std::ffi::CStr::from_ptr(pg_sys::format_type_be(oid)) }
+                    .to_string_lossy()
+                    .into_owned();
+                cols.push(Column {
+                    name: t.column_name(i)?,
+                    type_name,
+                    kind: kind_of(oid),
+                });
+            }
+            Ok::<_, pgrx::spi::Error>(cols)
+        })
+    })
+    .sql()
+}
+
+/// Finds a column by exact name, else case-insensitively; the error lists what exists.
+pub fn find<'a>(cols: &'a [Column], name: &str, role: &str) -> SqlResult<&'a Column> {
+    cols.iter()
+        .find(|c| c.name == name)
+        .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+        .ok_or_else(|| {
+            let have: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+            crate::error::report(Error::UndefinedColumn(format!(
+                "{role} column {} does not exist in the source; its columns are: {}",
+                quote_literal(name),
+                have.join(", ")
+            )))
+        })
+}
+
+pub fn id_kind(col: &Column, role: &str) -> SqlResult<IdKind> {
+    match col.kind {
+        ColKind::Id(k) => Ok(k),
+        _ => Err(Error::WrongType(format!(
+            "{role} column {} has type {}; ids must be an integer or text type",
+            quote_literal(&col.name),
+            col.type_name
+        )))
+        .sql(),
+    }
+}
+
+pub fn check_number(col: &Column, role: &str) -> SqlResult<()> {
+    match col.kind {
+        ColKind::Number | ColKind::Id(IdKind::Int) => Ok(()),
+        _ => Err(Error::WrongType(format!(
+            "{role} column {} has type {}; it must be numeric",
+            quote_literal(&col.name),
+            col.type_name
+        )))
+        .sql(),
+    }
+}
+
+/// What to read: two id columns and optionally a weight.
+pub struct PairSpec<'a> {
+    pub user: (&'a str, IdKind),
+    pub item: (&'a str, IdKind),
+    pub weight: Option<&'a str>,
+}
+
+pub struct Pairs {
+    pub users: IdColumn,
+    pub items: IdColumn,
+    pub weights: Vec<f64>,
+    /// Rows skipped because an id (or the weight) was NULL.
+    pub skipped_nulls: u64,
+}
+
+fn cast(kind: IdKind) -> &'static str {
+    match kind {
+        IdKind::Int => "int8",
+        IdKind::Text => "text",
+    }
+}
+
+unsafe fn push_id(col: &mut IdColumn, datum: pg_sys::Datum) {
+    match col {
+        IdColumn::Int(v) => v.push(datum.value() as i64),
+        IdColumn::Text(v) => {
+            let s = <&str>::from_datum(datum, false).unwrap_or_default();
+            v.push(s.to_string());
+        }
+    }
+}
+
+/// Streams the pairs through a cursor in batches, checking for interrupts between batches.
+pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
+    let w = spec
+        .weight
+        .map(|w| format!(", {}::float8", quote_ident(w)))
+        .unwrap_or_default();
+    let sql = format!(
+        "SELECT {}::{}, {}::{}{w} FROM {}",
+        quote_ident(spec.user.0),
+        cast(spec.user.1),
+        quote_ident(spec.item.0),
+        cast(spec.item.1),
+        src.from
+    );
+    let mut out = Pairs {
+        users: IdColumn::new(spec.user.1),
+        items: IdColumn::new(spec.item.1),
+        weights: Vec::new(),
+        skipped_nulls: 0,
+    };
+    let has_w = spec.weight.is_some();
+    read_only(|| {
+        Spi::connect(|c| {
+            let mut cursor = c.open_cursor(&sql, &[]);
+            loop {
+                let table = cursor.fetch(BATCH)?;
+                let n = table.len();
+                if n == 0 {
+                    break;
+                }
+                // SAFETY: SPI_tuptable is the table fetch just produced; rows and columns are in
+                // range and typed by the casts in the query.
+                unsafe {
+                    let tt = pg_sys::SPI_tuptable;
+                    let desc = (*tt).tupdesc;
+                    for r in 0..n {
+                        let tup = *(*tt).vals.add(r);
+                        let (mut un, mut inull, mut wn) = (false, false, false);
+                        let u = pg_sys::SPI_getbinval(tup, desc, 1, &mut un);
+                        let i = pg_sys::SPI_getbinval(tup, desc, 2, &mut inull);
+                        let wv = if has_w {
+                            f64::from_datum(pg_sys::SPI_getbinval(tup, desc, 3, &mut wn), wn)
+                        } else {
+                            None
+                        };
+                        if un || inull || (has_w && wn) {
+                            out.skipped_nulls += 1;
+                            continue;
+                        }
+                        push_id(&mut out.users, u);
+                        push_id(&mut out.items, i);
+                        if let Some(wv) = wv {
+                            out.weights.push(wv);
+                        }
+                    }
+                    pg_sys::SPI_freetuptable(tt);
+                }
+                drop(table);
+                pgrx::check_for_interrupts!();
+            }
+            Ok::<_, pgrx::spi::Error>(())
+        })
+    })
+    .sql()?;
+    Ok(out)
+}
