@@ -4,11 +4,11 @@
 //! - precision@k = hits / k
 //! - recall@k    = hits / min(k, |relevant|)
 //! - f1@k        = harmonic mean of that user's precision@k and recall@k (0 when both are 0)
-//! - ndcg@k      = DCG / IDCG, DCG = sum over hit ranks r (1-based) of 1/log2(r+1),
-//!                 IDCG = the DCG of min(k, |relevant|) hits at ranks 1..
+//! - ndcg@k      = DCG / IDCG, DCG = sum over hit ranks r (1-based) of 1/log2(r+1), and
+//!   IDCG = the DCG of min(k, |relevant|) hits at ranks 1..
 //! - map@k       = (sum over hit ranks r of hits-up-to-r / r) / min(k, |relevant|)
 //! - hit_rate@k  = 1 if any hit
-//!   coverage     = distinct recommended items / catalogue size
+//! - coverage    = distinct recommended items / catalogue size
 
 use std::collections::HashSet;
 

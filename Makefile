@@ -1,0 +1,40 @@
+# pg_marketing: `make demo` and `make test` are the two set-up commands (see README.md).
+# Both first install whatever is missing (scripts/setup.sh), so they work on a fresh Debian machine.
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo
+PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: deps install install-release demo test test-core test-sql test-e2e bench
+
+deps:
+	bash scripts/setup.sh
+
+install: deps
+	cargo pgrx install --pg-config $(PG_CONFIG)
+
+install-release: deps
+	cargo pgrx install --release --pg-config $(PG_CONFIG)
+
+demo: install
+	bash scripts/demo.sh
+
+test: deps test-core test-sql test-e2e
+
+# The pure crates: lints and unit tests, no PostgreSQL involved.
+test-core:
+	cargo clippy $(CORE) --all-targets -- -D warnings
+	cargo test $(CORE)
+
+# #[pg_test]s inside a temporary cluster that cargo-pgrx starts as the postgres user.
+test-sql: deps
+	mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR)
+	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DIR)/data
+
+# Multi-session, restart, cancel and dump/restore checks on a throwaway cluster.
+test-e2e: install
+	bash tests/e2e/run.sh
+
+bench: install-release
+	bash bench/run.sh

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The end-to-end demo on the built-in data: throwaway cluster, demo data, split, four models,
+# evaluation, recommendations. Expects the extension to be installed (make demo does that).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/cluster.sh
+trap cluster_stop EXIT
+cluster_start
+echo "== cluster on port $PGPORT"
+psql -X -v ON_ERROR_STOP=1 -f sql/demo.sql

@@ -1,0 +1,46 @@
+-- The pg_marketing demo: run by `make demo` on a throwaway cluster.
+\set ECHO queries
+\pset footer off
+CREATE EXTENSION IF NOT EXISTS pg_marketing;
+
+-- 1. Synthetic shop: 5,000 customers, 1,500 products, ~94k view/cart/purchase events over 90 days.
+SELECT * FROM mkt.demo_data(1);
+
+-- 2. Hold out each customer's most recent 20% of events.
+SELECT * FROM mkt.split('mkt_demo.events', 'public.demo_train', 'public.demo_test',
+                        method => 'temporal', time_col => 'ts');
+
+-- 3. Train four recommenders; purchases and carts weigh more than views (a query source).
+CREATE VIEW public.demo_weighted AS
+SELECT user_id, item_id,
+       CASE event_type WHEN 'purchase' THEN 3 WHEN 'cart' THEN 2 ELSE 1 END AS weight
+FROM public.demo_train;
+
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
+FROM mkt.train_recommender('shop_popular', 'public.demo_train', algorithm => 'popularity');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
+FROM mkt.train_recommender('shop_als', 'public.demo_weighted', weight_col => 'weight', algorithm => 'als',
+                           params => '{"factors": 16, "iterations": 15}');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
+FROM mkt.train_recommender('shop_knn', 'public.demo_train', algorithm => 'item_knn');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
+FROM mkt.train_recommender('shop_ease', 'SELECT user_id, item_id FROM public.demo_train', algorithm => 'ease');
+
+-- 4. Evaluate every model on the held-out events (metrics are stored with each version).
+SELECT m.model_name, e.metric, round(e.value::numeric, 4) AS value
+FROM (VALUES ('shop_popular'), ('shop_als'), ('shop_knn'), ('shop_ease')) AS m(model_name),
+     LATERAL mkt.evaluate_recommender(m.model_name, 'public.demo_test', 10) e
+WHERE e.metric IN ('ndcg@10', 'recall@10', 'hit_rate@10', 'coverage');
+
+-- 5. Top-5 for customer 42, and products like the one they bought last.
+SELECT r.rank, r.item_id, i.category, i.price, round(r.score::numeric, 4) AS score
+FROM mkt.recommend('shop_als', 42, 5) r JOIN mkt_demo.items i USING (item_id);
+SELECT s.rank, s.item_id, i.category, round(s.score::numeric, 4) AS score
+FROM mkt.similar_items('shop_knn', 1010, 5) s JOIN mkt_demo.items i USING (item_id);
+
+-- 6. A customer the models never saw gets the popular products (with a NOTICE).
+SELECT * FROM mkt.recommend('shop_als', 99999999, 3);
+
+-- 7. The catalog.
+SELECT model_name, version, algorithm, deployed, size_bytes, round((metrics->>'ndcg@10')::numeric, 4) AS ndcg_at_10
+FROM mkt.models ORDER BY model_name, version;

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End-to-end checks that need real commits, several sessions or a restart: a throwaway cluster,
+# psql clients, and the installed extension.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/cluster.sh
+trap cluster_stop EXIT
+cluster_start
+PASS=0; FAIL=0
+ok()   { echo "ok   - $1"; PASS=$((PASS + 1)); }
+fail() { echo "FAIL - $1"; FAIL=$((FAIL + 1)); }
+q()    { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+check() { # name, expected, actual
+  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2] got [$3]"; fi
+}
+
+q "CREATE EXTENSION pg_marketing" > /dev/null
+q "SELECT * FROM mkt.demo_data(1)" > /dev/null
+q "SELECT * FROM mkt.split('mkt_demo.events', 'tr', 'te', method => 'temporal', time_col => 'ts')" > /dev/null
+q "SELECT * FROM mkt.train_recommender('m', 'tr', algorithm => 'als', params => '{\"factors\": 8}')" > /dev/null
+
+# 1. A session that cached version 1 sees a version deployed by another session on its next call.
+out=$(psql -X -qAt -v ON_ERROR_STOP=1 <<'SQL'
+SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 3);
+\! psql -X -qAt -c "SELECT version FROM mkt.train_recommender('m', 'tr', algorithm => 'popularity')"
+SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 3);
+SQL
+)
+first=$(echo "$out" | sed -n 1p); second=$(echo "$out" | sed -n 3p)
+fresh=$(q "SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 3)")
+check "a new deployment reaches a session that had the old model cached" "$fresh" "$second"
+[ "$first" != "$second" ] && ok "the cached and the new model rank differently" || fail "old and new model gave the same ranking"
+q "SELECT mkt.deploy('m', 1)" > /dev/null
+
+# 2. Models survive a restart.
+before=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
+cluster_restart
+after=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
+check "recommendations are identical after a restart" "$before" "$after"
+
+# 3. statement_timeout stops a long training; nothing is written.
+start=$(date +%s%N)
+err=$(psql -X -qAt -c "SET statement_timeout = '1s'" \
+  -c "SELECT * FROM mkt.train_recommender('slow', 'tr', params => '{\"iterations\": 10000}')" 2>&1)
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "$err" | grep -q "canceling statement due to statement timeout" && ok "statement_timeout cancels training" \
+  || fail "statement_timeout: $err"
+[ "$elapsed_ms" -lt 5000 ] && ok "training stopped after ${elapsed_ms} ms" || fail "training took ${elapsed_ms} ms to stop"
+check "no catalog rows for the cancelled model" "0" "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'slow'")"
+
+# 4. pg_cancel_backend from another session stops training.
+psql -X -qAt -c "SELECT * FROM mkt.train_recommender('slow', 'tr', params => '{\"iterations\": 10000}')" \
+  > "$CLUSTER_DIR/cancel.out" 2>&1 &
+bg=$!
+for _ in $(seq 50); do
+  pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%train_recommender(''slow''%' AND pid <> pg_backend_pid()")
+  [ -n "$pid" ] && break; sleep 0.1
+done
+sleep 0.5
+q "SELECT pg_cancel_backend($pid)" > /dev/null
+wait $bg
+grep -q "canceling statement due to user request" "$CLUSTER_DIR/cancel.out" && ok "pg_cancel_backend cancels training" \
+  || fail "pg_cancel_backend: $(cat "$CLUSTER_DIR/cancel.out")"
+
+# 5. pg_dump keeps the models: restore into a new database and serve from it.
+createdb -T template0 restored
+pg_dump -Fc -d postgres -f "$CLUSTER_DIR/dump" && pg_restore -d restored "$CLUSTER_DIR/dump" 2> "$CLUSTER_DIR/restore.err"
+restored=$(psql -X -qAt -d restored -c "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
+check "a pg_dump/pg_restore copy serves the same recommendations" "$before" "$restored"
+check "restored catalog has every version" "$(q "SELECT count(*) FROM mkt.model_versions")" \
+  "$(psql -X -qAt -d restored -c "SELECT count(*) FROM mkt.model_versions")"
+
+# 6. Serving reads take no transaction id (so they work on a hot standby).
+xid=$(psql -X -qAt -c "BEGIN" -c "SELECT count(*) FROM mkt.recommend('m', 7, 5)" \
+  -c "SELECT count(*) FROM mkt.recommend_all('m', 2, ARRAY[1,2,3])" -c "SELECT txid_current_if_assigned() IS NULL" -c "COMMIT" | tail -1)
+check "serving assigns no transaction id" "t" "$xid"
+
+# 7. The server never crashed.
+if grep -q "terminated by signal" "$CLUSTER_LOG"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
+
+echo "e2e: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
