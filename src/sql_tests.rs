@@ -197,3 +197,15 @@ fn demo_data_personalisation_beats_popularity() {
     assert!(als > pop * 1.3, "als {als} vs popularity {pop}");
     assert!(knn > pop * 1.3, "item_knn {knn} vs popularity {pop}");
 }
+
+#[pg_test]
+fn every_function_is_documented() {
+    let missing = Spi::get_one::<String>(
+        "SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'mkt' AND obj_description(p.oid, 'pg_proc') IS NULL",
+    )
+    .unwrap();
+    assert_eq!(missing, None, "functions without COMMENT ON FUNCTION");
+    // model-dependent functions must not claim IMMUTABLE
+    assert_eq!(count("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'mkt' AND p.provolatile = 'i'"), 0);
+}
