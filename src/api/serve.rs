@@ -39,6 +39,20 @@ fn rank_for(
     SCRATCH.with(|s| model.recommend(u, &q, &mut s.borrow_mut()))
 }
 
+/// (item_id, score, rank) rows of a ranking, for models whose item ids are bigint (checked).
+fn int_rows(model: &Model, top: &[Scored]) -> Vec<(i64, f32, i32)> {
+    top.iter()
+        .enumerate()
+        .map(|(r, s)| {
+            (
+                model.items.int_id(s.index).unwrap_or_default(),
+                s.score,
+                r as i32 + 1,
+            )
+        })
+        .collect()
+}
+
 #[pg_extern(stable, parallel_safe)]
 fn recommend(
     model_name: &str,
@@ -62,18 +76,7 @@ fn recommend(
         exclude_seen,
         cands,
     );
-    let rows: Vec<(i64, f32, i32)> = top
-        .iter()
-        .enumerate()
-        .map(|(r, s)| {
-            (
-                model.items.int_id(s.index).unwrap_or_default(),
-                s.score,
-                r as i32 + 1,
-            )
-        })
-        .collect();
-    Ok(TableIterator::new(rows))
+    Ok(TableIterator::new(int_rows(&model, &top)))
 }
 
 #[pg_extern(stable, parallel_safe, name = "recommend")]
@@ -194,16 +197,5 @@ fn similar_items(
         )));
     };
     let top = model.similar_items(i, k).sql()?;
-    let rows: Vec<(i64, f32, i32)> = top
-        .iter()
-        .enumerate()
-        .map(|(r, s)| {
-            (
-                model.items.int_id(s.index).unwrap_or_default(),
-                s.score,
-                r as i32 + 1,
-            )
-        })
-        .collect();
-    Ok(TableIterator::new(rows))
+    Ok(TableIterator::new(int_rows(&model, &top)))
 }
