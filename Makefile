@@ -29,7 +29,7 @@ test-core:
 
 # #[pg_test]s inside a temporary cluster that cargo-pgrx starts as the postgres user.
 test-sql: deps
-	mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR)
+	rm -rf $(PGRX_TEST_DIR) && mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR)
 	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DIR)/data
 
 # Multi-session, restart, cancel and dump/restore checks on a throwaway cluster.
