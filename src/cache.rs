@@ -42,13 +42,8 @@ fn deployments_oid() -> SqlResult<pg_sys::Oid> {
     if known != pg_sys::InvalidOid {
         return Ok(known);
     }
-    let oid = Spi::connect(|c| {
-        c.select("SELECT 'mkt.deployments'::regclass::oid", None, &[])?
-            .first()
-            .get_one::<pg_sys::Oid>()
-    })
-    .sql()?
-    .unwrap_or(pg_sys::InvalidOid);
+    let oid = catalog::select_first::<pg_sys::Oid>("SELECT 'mkt.deployments'::regclass::oid", &[])?
+        .unwrap_or(pg_sys::InvalidOid);
     DEPLOYMENTS.with(|d| d.set(oid));
     Ok(oid)
 }

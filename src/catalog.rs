@@ -124,20 +124,21 @@ pub fn insert_version(v: &NewVersion) -> SqlResult<(i64, i32)> {
     })
 }
 
-/// The model id of `name` at `version`.
-pub fn version_id(name: &str, version: i32) -> SqlResult<i64> {
-    let found = Spi::connect(|c| {
-        first::<i64>(c.select(
-            "SELECT model_id FROM mkt.model_versions WHERE model_name = $1 AND version = $2",
-            None,
-            &[name.into(), version.into()],
-        )?)
-    })
-    .sql()?;
+/// The first column of the first row of a read-only query (no transaction id), or None.
+pub fn select_first<T: FromDatum + IntoDatum>(
+    sql: &str,
+    args: &[DatumWithOid],
+) -> SqlResult<Option<T>> {
+    Spi::connect(|c| first::<T>(c.select(sql, None, args)?)).sql()
+}
+
+/// `found`, or the error that says why not: no such model at all, or `missing` for a model that
+/// exists.
+fn found_or(found: Option<i64>, name: &str, missing: &str) -> SqlResult<i64> {
     match found {
         Some(id) => Ok(id),
         None if model_exists(name)? => Err(Error::UndefinedObject(format!(
-            "model {} has no version {version}",
+            "model {} {missing}",
             quote_literal(name)
         )))
         .sql(),
@@ -145,37 +146,34 @@ pub fn version_id(name: &str, version: i32) -> SqlResult<i64> {
     }
 }
 
+/// The model id of `name` at `version`.
+pub fn version_id(name: &str, version: i32) -> SqlResult<i64> {
+    let found = select_first::<i64>(
+        "SELECT model_id FROM mkt.model_versions WHERE model_name = $1 AND version = $2",
+        &[name.into(), version.into()],
+    )?;
+    found_or(found, name, &format!("has no version {version}"))
+}
+
 pub fn model_exists(name: &str) -> SqlResult<bool> {
-    Spi::connect(|c| {
-        first::<bool>(c.select(
-            "SELECT EXISTS (SELECT 1 FROM mkt.model_versions WHERE model_name = $1)",
-            None,
-            &[name.into()],
-        )?)
-    })
-    .sql()
+    select_first::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM mkt.model_versions WHERE model_name = $1)",
+        &[name.into()],
+    )
     .map(|b| b.unwrap_or(false))
 }
 
 /// The deployed version's model id (read-only; no transaction id).
 pub fn deployed_id(name: &str) -> SqlResult<i64> {
-    let found = Spi::connect(|c| {
-        first::<i64>(c.select(
-            "SELECT model_id FROM mkt.deployments WHERE model_name = $1",
-            None,
-            &[name.into()],
-        )?)
-    })
-    .sql()?;
-    match found {
-        Some(id) => Ok(id),
-        None if model_exists(name)? => Err(Error::UndefinedObject(format!(
-            "model {} has no deployed version; deploy one with mkt.deploy",
-            quote_literal(name)
-        )))
-        .sql(),
-        None => Err(unknown_model(name)),
-    }
+    let found = select_first::<i64>(
+        "SELECT model_id FROM mkt.deployments WHERE model_name = $1",
+        &[name.into()],
+    )?;
+    found_or(
+        found,
+        name,
+        "has no deployed version; deploy one with mkt.deploy",
+    )
 }
 
 pub fn load_blob(model_id: i64) -> SqlResult<Vec<u8>> {

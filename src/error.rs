@@ -20,7 +20,6 @@ fn code(e: &Error) -> C {
         Error::UndefinedColumn(_) => C::ERRCODE_UNDEFINED_COLUMN,
         Error::WrongType(_) => C::ERRCODE_DATATYPE_MISMATCH,
         Error::UndefinedObject(_) => C::ERRCODE_UNDEFINED_OBJECT,
-        Error::DuplicateObject(_) => C::ERRCODE_DUPLICATE_OBJECT,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
     }

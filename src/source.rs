@@ -21,14 +21,10 @@ pub fn resolve(source: &str) -> SqlResult<Resolved> {
     match parse_source(source).sql()? {
         Source::Relation(name) => {
             let quoted = name.quoted();
-            let found = Spi::connect(|c| {
-                crate::catalog::first::<String>(c.select(
-                    "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)",
-                    None,
-                    &[quoted.as_str().into()],
-                )?)
-            })
-            .sql()?;
+            let found = crate::catalog::select_first::<String>(
+                "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)",
+                &[quoted.as_str().into()],
+            )?;
             match found.as_deref() {
                 None => Err(Error::UndefinedTable(format!(
                     "relation {} does not exist",

@@ -8,6 +8,20 @@ use pgrx::prelude::*;
 /// Rows per INSERT .. unnest(...) statement.
 const CHUNK: usize = 50_000;
 
+/// Runs `sql` once per chunk of `n` rows, with the chunk's columns as array parameters.
+fn insert_chunked<'a>(
+    c: &mut pgrx::spi::SpiClient,
+    n: usize,
+    sql: &str,
+    args: impl Fn(std::ops::Range<usize>) -> Vec<DatumWithOid<'a>>,
+) -> Result<(), pgrx::spi::Error> {
+    for s in (0..n).step_by(CHUNK) {
+        c.update(sql, None, &args(s..(s + CHUNK).min(n)))?;
+        pgrx::check_for_interrupts!();
+    }
+    Ok(())
+}
+
 #[pg_extern(volatile, parallel_unsafe)]
 fn demo_data(
     scale: default!(i32, 1),
@@ -34,43 +48,49 @@ fn demo_data(
             &[],
         )?;
         let u = &d.users;
-        for s in (0..u.user_id.len()).step_by(CHUNK) {
-            let e = (s + CHUNK).min(u.user_id.len());
-            let args: Vec<DatumWithOid> = vec![
-                u.user_id[s..e].to_vec().into(),
-                u.segment[s..e].to_vec().into(),
-                u.region[s..e].to_vec().into(),
-                u.age_band[s..e].to_vec().into(),
-            ];
-            c.update("INSERT INTO mkt_demo.users SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[])", None, &args)?;
-        }
+        insert_chunked(
+            c,
+            u.user_id.len(),
+            "INSERT INTO mkt_demo.users SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[])",
+            |r| {
+                vec![
+                    u.user_id[r.clone()].to_vec().into(),
+                    u.segment[r.clone()].to_vec().into(),
+                    u.region[r.clone()].to_vec().into(),
+                    u.age_band[r].to_vec().into(),
+                ]
+            },
+        )?;
         let it = &d.items;
-        let args: Vec<DatumWithOid> =
-            vec![it.item_id.clone().into(), it.category.clone().into(), it.price_cents.clone().into()];
-        c.update(
+        insert_chunked(
+            c,
+            it.item_id.len(),
             "INSERT INTO mkt_demo.items SELECT i, c, p / 100.0 FROM unnest($1::int8[], $2::text[], $3::int8[]) AS t(i, c, p)",
-            None,
-            &args,
+            |r| {
+                vec![
+                    it.item_id[r.clone()].to_vec().into(),
+                    it.category[r.clone()].to_vec().into(),
+                    it.price_cents[r].to_vec().into(),
+                ]
+            },
         )?;
         let ev = &d.events;
-        for s in (0..ev.user_id.len()).step_by(CHUNK) {
-            let e = (s + CHUNK).min(ev.user_id.len());
-            let args: Vec<DatumWithOid> = vec![
-                ev.user_id[s..e].to_vec().into(),
-                ev.item_id[s..e].to_vec().into(),
-                ev.event_type[s..e].to_vec().into(),
-                ev.ts_micros[s..e].to_vec().into(),
-                ev.value_cents[s..e].to_vec().into(),
-            ];
-            c.update(
-                "INSERT INTO mkt_demo.events SELECT u, i, t, \
-                 'epoch'::timestamptz + ts * interval '1 microsecond', v / 100.0 \
-                 FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::int8[]) AS x(u, i, t, ts, v)",
-                None,
-                &args,
-            )?;
-            pgrx::check_for_interrupts!();
-        }
+        insert_chunked(
+            c,
+            ev.user_id.len(),
+            "INSERT INTO mkt_demo.events SELECT u, i, t, \
+             'epoch'::timestamptz + ts * interval '1 microsecond', v / 100.0 \
+             FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::int8[]) AS x(u, i, t, ts, v)",
+            |r| {
+                vec![
+                    ev.user_id[r.clone()].to_vec().into(),
+                    ev.item_id[r.clone()].to_vec().into(),
+                    ev.event_type[r.clone()].to_vec().into(),
+                    ev.ts_micros[r.clone()].to_vec().into(),
+                    ev.value_cents[r].to_vec().into(),
+                ]
+            },
+        )?;
         c.update(
             "CREATE INDEX ON mkt_demo.events (user_id, ts);
              ANALYZE mkt_demo.users; ANALYZE mkt_demo.items; ANALYZE mkt_demo.events;",

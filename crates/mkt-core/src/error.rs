@@ -40,9 +40,6 @@ pub enum Error {
     /// A model, version or other catalog object that does not exist.
     #[error("{0}")]
     UndefinedObject(String),
-    /// An object that already exists where a new one was asked for.
-    #[error("{0}")]
-    DuplicateObject(String),
     /// An operation the chosen model cannot do.
     #[error("{0}")]
     NotSupported(String),

@@ -39,7 +39,9 @@ pub fn evaluate(
         ));
     }
     let (test_users, u_idx) = IdMap::build(users);
-    let model_user: Vec<Option<u32>> = model.users.lookup_column(&id_column_of(&test_users));
+    let model_user: Vec<Option<u32>> = (0..test_users.len() as u32)
+        .map(|u| model.users.index_of(&test_users.id(u)))
+        .collect();
     let item_idx = model.items.lookup_column(items);
     // Unknown items get indices past the catalogue, distinct per id, so they count but never hit.
     let mut unknown: HashMap<Id, u32> = HashMap::new();
@@ -98,13 +100,6 @@ fn raw_id(items: &IdColumn, row: usize) -> Id {
     match items {
         IdColumn::Int(v) => Id::Int(v[row]),
         IdColumn::Text(v) => Id::Text(v[row].clone()),
-    }
-}
-
-fn id_column_of(map: &IdMap) -> IdColumn {
-    match map {
-        IdMap::Int(v) => IdColumn::Int(v.clone()),
-        IdMap::Text(v) => IdColumn::Text(v.clone()),
     }
 }
 
