@@ -43,7 +43,7 @@ fi
 echo "== serving: pgbench, $CLIENTS clients, ${DURATION}s each"
 pgbench -i -q -s 10 > /dev/null 2>&1
 script="$CLUSTER_DIR/recommend.sql"
-printf '\\set uid random(1, 50000)\nSELECT * FROM mkt.recommend(%s, :uid, 10);\n' "'bench_als'" > "$script"
+printf '\\set uid random(1, 50000)\nSELECT * FROM mkt.recommend(%s, :uid::bigint, 10);\n' "'bench_als'" > "$script"
 sel=$(pgbench -n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" 2>&1 | awk '/^tps/ {print $3; exit}')
 rec=$(pgbench -n -f "$script" -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" 2>&1 | awk '/^tps/ {print $3; exit}')
 echo "select_only_tps=$sel recommend_tps=$rec ratio(recommend/select_only)=$(awk "BEGIN{printf \"%.2f\", $rec/$sel}") target>=0.5"

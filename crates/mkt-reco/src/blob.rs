@@ -258,6 +258,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
         seen,
         popularity,
         payload,
+        serving: Default::default(),
     })
 }
 

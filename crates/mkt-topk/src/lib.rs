@@ -1,7 +1,9 @@
 //! Serving hot path: dense scoring kernels and top-k selection.
 
 pub mod dot;
+pub mod quantized;
 pub mod select;
 
 pub use dot::{dot, scores_into};
-pub use select::{top_k, Scored};
+pub use quantized::QuantizedRows;
+pub use select::{top_k, top_k_dense, Scored};

@@ -1,0 +1,503 @@
+//! Exact top-k over factor rows, reading a fraction of them.
+//!
+//! Scoring every item in f32 reads 4·n·dim bytes per call; for a typical catalogue (10k items x 64
+//! factors = 2.5 MB) that does not fit a core's L2 cache, so the f32 kernel waits on memory. Two
+//! things cut that down, and neither changes a result:
+//!
+//! - Items are stored by descending L2 norm. By Cauchy-Schwarz no item can score above
+//!   ‖u‖·‖x‖, so once the k-th best exact score found so far exceeds ‖u‖ times the norm of the
+//!   next block, no later item can enter the top k and the scan stops. Trained factor models put
+//!   large norms on the few items that win most rankings, so this usually stops after a small
+//!   prefix of the catalogue.
+//! - The scanned prefix is read from an 8-bit copy (a quarter of the bytes), in blocks of 8 items
+//!   so one AVX2 register accumulates 8 scores without horizontal sums. Its scores are approximate
+//!   with a rigorous error bound per item; every item whose approximate score plus its bound could
+//!   reach the k-th exact score is rescored in f32.
+//!
+//! So callers get the ranking of a full f32 scan (same scores, same tie order).
+//!
+//! Error bound. With item row x = s·q + e (|e_d| <= s/2, q in i8) and query u = t·p + f
+//! (|f_d| <= t/2, p in i16):
+//! |x·u - s·t·(q·p)| <= s·|q|·|f| + t·|e|·|p| + |e|·|f| <= (t/2)·s·‖q‖₁ + s·(t/2)·‖p‖₁ + dim·s·t/4,
+//! plus a slack for f32 rounding in both the approximation and the exact dot product.
+
+use crate::dot::dot;
+use crate::select::{top_k, top_k_dense, Scored};
+use std::ops::Range;
+
+const BLOCK: usize = 8;
+/// Blocks scored between two checks of the norm bound.
+const CHUNK_BLOCKS: usize = 16;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedRows {
+    n: usize,
+    dim: usize,
+    /// Dimension pairs after padding `dim` to a multiple of 4 (the kernel takes two pairs a step).
+    pairs: usize,
+    /// The item stored at each position (positions go by descending norm).
+    order: Vec<u32>,
+    /// The position of each item.
+    position: Vec<u32>,
+    /// Per block: the largest L2 norm of its rows (its first row's).
+    block_norm: Vec<f32>,
+    /// Per block of 8 positions, per dimension pair, 8 rows x 2 dimensions of i8.
+    blocks: Vec<i8>,
+    /// Per position (padded to whole blocks): the quantization step s.
+    scale: Vec<f32>,
+    /// Per position: s·‖q‖₁.
+    l1: Vec<f32>,
+    max_l1: f32,
+    max_scale: f32,
+    /// Largest |p| allowed for the query so that i32 sums cannot overflow.
+    query_max: f32,
+}
+
+/// A query in the form the kernel takes, with the coefficients of its error bounds.
+struct Code {
+    packed: Vec<i32>,
+    t: f32,
+    /// Per-position bound on |exact - approximate|: a·l1 + b·scale.
+    a: f32,
+    b: f32,
+    /// Upper bound on any exact score of a row with norm ν: norm·ν.
+    norm: f32,
+}
+
+/// Relative slack covering f32 rounding in norms and dot products of `dim` terms, with a wide
+/// margin over the worst case (about dim·2⁻²⁴ each).
+fn rounding(dim: usize) -> f32 {
+    8e-7 * (dim as f32 + 16.0)
+}
+
+impl QuantizedRows {
+    /// The 8-bit copy of `rows` (row-major, `dim` wide); `None` when a value is not finite, in
+    /// which case callers score in f32.
+    pub fn build(rows: &[f32], dim: usize) -> Option<Self> {
+        if dim == 0 || !rows.len().is_multiple_of(dim) || rows.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let n = rows.len() / dim;
+        let padded = dim.div_ceil(4) * 4;
+        let pairs = padded / 2;
+        let n_blocks = n.div_ceil(BLOCK);
+        let norms: Vec<f32> = rows.chunks_exact(dim).map(|r| dot(r, r).sqrt()).collect();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by(|&x, &y| {
+            norms[y as usize]
+                .total_cmp(&norms[x as usize])
+                .then(x.cmp(&y))
+        });
+        let mut position = vec![0u32; n];
+        for (p, &i) in order.iter().enumerate() {
+            position[i as usize] = p as u32;
+        }
+        let block_norm = (0..n_blocks)
+            .map(|b| norms[order[b * BLOCK] as usize])
+            .collect();
+        let mut blocks = vec![0i8; n_blocks * pairs * BLOCK * 2];
+        let mut scale = vec![0f32; n_blocks * BLOCK];
+        let mut l1 = vec![0f32; n];
+        for (pos, &item) in order.iter().enumerate() {
+            let row = &rows[item as usize * dim..(item as usize + 1) * dim];
+            let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = max / 127.0;
+            scale[pos] = s;
+            let (b, j) = (pos / BLOCK, pos % BLOCK);
+            let mut sum = 0f32;
+            for (d, &v) in row.iter().enumerate() {
+                let q = if s > 0.0 {
+                    (v / s).round().clamp(-127.0, 127.0)
+                } else {
+                    0.0
+                };
+                sum += q.abs();
+                let (p, e) = (d / 2, d % 2);
+                blocks[((b * pairs + p) * BLOCK + j) * 2 + e] = q as i8;
+            }
+            l1[pos] = s * sum;
+        }
+        let max_l1 = l1.iter().fold(0f32, |m, &v| m.max(v));
+        let max_scale = scale.iter().fold(0f32, |m, &v| m.max(v));
+        // pairs · 2 · 127 · query_max must stay below 2^31.
+        let query_max = (i32::MAX as f64 / (pairs as f64 * 254.0))
+            .min(32767.0)
+            .floor() as f32;
+        Some(QuantizedRows {
+            n,
+            dim,
+            pairs,
+            order,
+            position,
+            block_norm,
+            blocks,
+            scale,
+            l1,
+            max_l1,
+            max_scale,
+            query_max,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// `None` when the query is not finite.
+    fn encode(&self, query: &[f32]) -> Option<Code> {
+        assert_eq!(query.len(), self.dim);
+        if query.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let umax = query.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let t = if umax > 0.0 {
+            umax / self.query_max
+        } else {
+            0.0
+        };
+        let mut packed = vec![0i32; self.pairs];
+        let mut p_l1 = 0f32;
+        for (d, &v) in query.iter().enumerate() {
+            let p = if t > 0.0 {
+                (v / t).round().clamp(-self.query_max, self.query_max)
+            } else {
+                0.0
+            };
+            p_l1 += p.abs();
+            let bits = (p as i16 as u16 as u32) << (16 * (d % 2));
+            packed[d / 2] |= bits as i32;
+        }
+        let padded = (self.pairs * 2) as f32;
+        let slack = rounding(self.dim) * umax;
+        Some(Code {
+            packed,
+            t,
+            a: t / 2.0 + slack,
+            b: t * (p_l1 / 2.0 + padded / 4.0) + slack * padded,
+            norm: dot(query, query).sqrt() * (1.0 + rounding(self.dim)),
+        })
+    }
+
+    /// Approximate scores of the positions in `blocks` into `out` (indexed by position).
+    fn kernel(&self, code: &Code, blocks: Range<usize>, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::dot::avx2_fma() {
+                // SAFETY: the CPU supports the features the function was compiled for; the
+                // function checks the lengths it relies on.
+                unsafe { x86::kernel_avx2(self, code, blocks, out) };
+                return;
+            }
+        }
+        self.kernel_portable(code, blocks, out);
+    }
+
+    fn kernel_portable(&self, code: &Code, blocks: Range<usize>, out: &mut [f32]) {
+        let mut acc = [0i32; BLOCK];
+        for b in blocks {
+            acc.fill(0);
+            let base = b * self.pairs * BLOCK * 2;
+            for (p, &u) in code.packed.iter().enumerate() {
+                let (u0, u1) = (u as i16 as i32, (u >> 16) as i16 as i32);
+                let x = &self.blocks[base + p * BLOCK * 2..base + (p + 1) * BLOCK * 2];
+                for j in 0..BLOCK {
+                    acc[j] += x[2 * j] as i32 * u0 + x[2 * j + 1] as i32 * u1;
+                }
+            }
+            for j in 0..BLOCK {
+                out[b * BLOCK + j] = acc[j] as f32 * (self.scale[b * BLOCK + j] * code.t);
+            }
+        }
+    }
+
+    /// The best `k` rows by `rows[i]·query`, skipping `excluded`, exactly as `top_k` over f32 dot
+    /// products would rank them. `rows` must be the matrix this copy was built from; `scratch` is
+    /// reused between calls.
+    pub fn top_k(
+        &self,
+        rows: &[f32],
+        query: &[f32],
+        excluded: &[u32],
+        k: usize,
+        scratch: &mut Vec<f32>,
+    ) -> Vec<Scored> {
+        debug_assert_eq!(rows.len(), self.n * self.dim);
+        let dim = self.dim;
+        let exact_item = |i: u32| dot(&rows[i as usize * dim..(i as usize + 1) * dim], query);
+        let Some(code) = self.encode(query) else {
+            let mut s = vec![0f32; self.n];
+            crate::dot::scores_into(rows, dim, query, &mut s);
+            for &e in excluded {
+                s[e as usize] = f32::NEG_INFINITY;
+            }
+            return top_k_dense(&s, k);
+        };
+        if k == 0 {
+            return Vec::new();
+        }
+        // Rescores the best k approximate positions of a prefix: (item, exact score) pairs.
+        let rescore_best = |approx: &[f32]| -> Vec<(u32, f32)> {
+            top_k_dense(approx, k)
+                .iter()
+                .map(|s| {
+                    let item = self.order[s.index as usize];
+                    (item, exact_item(item))
+                })
+                .collect()
+        };
+        let kth = |pairs: &[(u32, f32)]| top_k(pairs.iter().copied(), k).last().map(|s| s.score);
+
+        let n_blocks = self.block_norm.len();
+        if scratch.len() < n_blocks * BLOCK {
+            scratch.resize(n_blocks * BLOCK, 0.0);
+        }
+        let approx = scratch;
+        let mut excluded_pos: Vec<u32> = excluded
+            .iter()
+            .map(|&e| self.position[e as usize])
+            .collect();
+        excluded_pos.sort_unstable();
+        let mut next_excluded = 0;
+
+        // Scan blocks by descending norm until the bound says no later item can make the top k.
+        let mut end_block = 0;
+        let mut tau: Option<f32> = None;
+        let mut tau_at = 0;
+        while end_block < n_blocks {
+            if tau.is_some_and(|t| code.norm * self.block_norm[end_block] < t) {
+                break;
+            }
+            let next = (end_block + CHUNK_BLOCKS).min(n_blocks);
+            self.kernel(&code, end_block..next, approx);
+            while next_excluded < excluded_pos.len()
+                && (excluded_pos[next_excluded] as usize) < next * BLOCK
+            {
+                approx[excluded_pos[next_excluded] as usize] = f32::NEG_INFINITY;
+                next_excluded += 1;
+            }
+            end_block = next;
+            // A better k-th score stops the scan sooner; re-derive it as the prefix doubles.
+            let end = (end_block * BLOCK).min(self.n);
+            if tau.is_none() || end >= 2 * tau_at {
+                let best = rescore_best(&approx[..end]);
+                if best.len() == k {
+                    tau = kth(&best);
+                    tau_at = end;
+                }
+            }
+        }
+        let end = (end_block * BLOCK).min(self.n);
+        let approx = &mut approx[..end];
+
+        // Exact scores for the best k of the prefix, then for every position that could beat them.
+        let first = top_k_dense(approx, k);
+        let mut rescored: Vec<(u32, f32)> = first
+            .iter()
+            .map(|s| {
+                let item = self.order[s.index as usize];
+                (item, exact_item(item))
+            })
+            .collect();
+        if let (true, Some(tau)) = (first.len() == k, kth(&rescored)) {
+            for s in &first {
+                approx[s.index as usize] = f32::NEG_INFINITY;
+            }
+            let (a, b) = (code.a, code.b);
+            let loosest = tau - (a * self.max_l1 + b * self.max_scale);
+            const CHUNK: usize = 32;
+            for (c, ((ap, l1), sc)) in approx
+                .chunks(CHUNK)
+                .zip(self.l1.chunks(CHUNK))
+                .zip(self.scale.chunks(CHUNK))
+                .enumerate()
+            {
+                // One comparison per item against the loosest bound first: most chunks stop here.
+                if !ap.iter().fold(false, |any, &x| any | (x >= loosest)) {
+                    continue;
+                }
+                let reach = |(x, l, s): (f32, f32, f32)| x + a * l + b * s >= tau;
+                let items = || ap.iter().zip(l1).zip(sc).map(|((&x, &l), &s)| (x, l, s));
+                for (j, _) in items().enumerate().filter(|&(_, v)| reach(v)) {
+                    let item = self.order[c * CHUNK + j];
+                    rescored.push((item, exact_item(item)));
+                }
+            }
+        }
+        top_k(rescored, k)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Code, QuantizedRows, BLOCK};
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn kernel_avx2(
+        q: &QuantizedRows,
+        code: &Code,
+        blocks: Range<usize>,
+        out: &mut [f32],
+    ) {
+        let pairs = q.pairs;
+        assert!(q.blocks.len() >= blocks.end * pairs * BLOCK * 2);
+        assert!(q.scale.len() >= blocks.end * BLOCK && out.len() >= blocks.end * BLOCK);
+        assert!(code.packed.len() == pairs && pairs.is_multiple_of(2));
+        let packed = &code.packed;
+        let tv = _mm256_set1_ps(code.t);
+        for b in blocks {
+            let base = q.blocks.as_ptr().add(b * pairs * BLOCK * 2);
+            let mut a0 = _mm256_setzero_si256();
+            let mut a1 = _mm256_setzero_si256();
+            let mut p = 0;
+            while p < pairs {
+                let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(base.add(p * 16) as *const __m128i));
+                let x1 =
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(base.add(p * 16 + 16) as *const __m128i));
+                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x0, _mm256_set1_epi32(packed[p])));
+                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(x1, _mm256_set1_epi32(packed[p + 1])));
+                p += 2;
+            }
+            let acc = _mm256_cvtepi32_ps(_mm256_add_epi32(a0, a1));
+            let s = _mm256_mul_ps(_mm256_loadu_ps(q.scale.as_ptr().add(b * BLOCK)), tv);
+            _mm256_storeu_ps(out.as_mut_ptr().add(b * BLOCK), _mm256_mul_ps(acc, s));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+    }
+
+    fn brute(rows: &[f32], dim: usize, q: &[f32], excluded: &[u32], k: usize) -> Vec<Scored> {
+        top_k(
+            rows.chunks_exact(dim)
+                .enumerate()
+                .filter(|(i, _)| !excluded.contains(&(*i as u32)))
+                .map(|(i, r)| (i as u32, dot(r, q))),
+            k,
+        )
+    }
+
+    #[test]
+    fn same_ranking_as_exact_scan() {
+        let mut seed = 7;
+        for &(n, dim) in &[
+            (1, 1),
+            (7, 3),
+            (8, 4),
+            (100, 5),
+            (1000, 64),
+            (333, 17),
+            (2000, 130),
+        ] {
+            // Skewed row norms, as popular items have in trained models.
+            let rows: Vec<f32> = (0..n * dim)
+                .map(|i| lcg(&mut seed) * (1.0 + (i / dim % 10) as f32))
+                .collect();
+            let index = QuantizedRows::build(&rows, dim).unwrap();
+            let mut scratch = Vec::new();
+            for trial in 0..20 {
+                let q: Vec<f32> = (0..dim).map(|_| lcg(&mut seed) * 3.0).collect();
+                let excluded: Vec<u32> = (0..n as u32).filter(|i| (i + trial) % 7 == 0).collect();
+                for k in [1, 10, n, n + 5] {
+                    let got = index.top_k(&rows, &q, &excluded, k, &mut scratch);
+                    assert_eq!(
+                        got,
+                        brute(&rows, dim, &q, &excluded, k),
+                        "n={n} dim={dim} k={k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stops_early_on_skewed_norms_with_the_same_result() {
+        let mut seed = 11;
+        let (n, dim) = (5000, 32);
+        // Norms fall like a power law, as popularity does in trained models.
+        let rows: Vec<f32> = (0..n * dim)
+            .map(|i| lcg(&mut seed) * 10.0 / (1.0 + (i / dim) as f32).sqrt())
+            .collect();
+        let index = QuantizedRows::build(&rows, dim).unwrap();
+        let mut scratch = Vec::new();
+        for trial in 0..30 {
+            let q: Vec<f32> = (0..dim).map(|_| lcg(&mut seed)).collect();
+            let excluded: Vec<u32> = (0..40).map(|i| (i * 13 + trial) % 200).collect();
+            for k in [1, 10, 100] {
+                let got = index.top_k(&rows, &q, &excluded, k, &mut scratch);
+                assert_eq!(got, brute(&rows, dim, &q, &excluded, k), "k={k}");
+            }
+        }
+    }
+
+    #[test]
+    fn ties_zero_rows_and_zero_query() {
+        let dim = 4;
+        let mut rows = vec![0f32; 40 * dim];
+        for i in 10..20 {
+            rows[i * dim] = 1.0;
+        }
+        let index = QuantizedRows::build(&rows, dim).unwrap();
+        let mut s = Vec::new();
+        let q = [2.0, 0.0, 0.0, 0.0];
+        assert_eq!(
+            index.top_k(&rows, &q, &[11], 5, &mut s),
+            brute(&rows, dim, &q, &[11], 5)
+        );
+        let zero = [0.0; 4];
+        assert_eq!(
+            index.top_k(&rows, &zero, &[], 3, &mut s),
+            brute(&rows, dim, &zero, &[], 3)
+        );
+    }
+
+    #[test]
+    fn portable_kernel_matches_dispatched_one() {
+        let mut seed = 3;
+        let (n, dim) = (301, 36);
+        let rows: Vec<f32> = (0..n * dim).map(|_| lcg(&mut seed)).collect();
+        let q: Vec<f32> = (0..dim).map(|_| lcg(&mut seed)).collect();
+        let index = QuantizedRows::build(&rows, dim).unwrap();
+        let code = index.encode(&q).unwrap();
+        let all = 0..index.block_norm.len();
+        let mut fast = vec![0f32; index.scale.len()];
+        index.kernel(&code, all.clone(), &mut fast);
+        let mut slow = vec![0f32; index.scale.len()];
+        index.kernel_portable(&code, all, &mut slow);
+        assert_eq!(fast, slow);
+        // Approximations stay within their bounds.
+        for (pos, &approx) in fast[..n].iter().enumerate() {
+            let item = index.order[pos] as usize;
+            let exact = dot(&rows[item * dim..(item + 1) * dim], &q);
+            let bound = code.a * index.l1[pos] + code.b * index.scale[pos];
+            assert!((exact - approx).abs() <= bound, "pos {pos}");
+        }
+    }
+
+    #[test]
+    fn non_finite_values() {
+        assert!(QuantizedRows::build(&[1.0, f32::NAN], 2).is_none());
+        let rows = [1.0, 0.0, 0.0, 1.0];
+        let index = QuantizedRows::build(&rows, 2).unwrap();
+        let mut s = Vec::new();
+        let q = [f32::INFINITY, 0.0];
+        assert_eq!(
+            index.top_k(&rows, &q, &[], 2, &mut s),
+            brute(&rows, 2, &q, &[], 2)
+        );
+    }
+}
