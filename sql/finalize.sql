@@ -29,3 +29,6 @@ COMMENT ON FUNCTION mkt.deploy(text, int) IS
 
 COMMENT ON FUNCTION mkt.drop_model(text, int) IS
 'Drops one version (or all versions when version is NULL) with their parameters; returns how many versions were dropped. Dropping the deployed version deploys the newest remaining one.';
+
+COMMENT ON FUNCTION mkt.cache_stats() IS
+'Models this backend holds decoded for serving and their approximate memory. mkt.model_cache_mb bounds it: least recently used models are dropped first.';

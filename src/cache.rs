@@ -9,6 +9,7 @@
 
 use crate::catalog;
 use crate::error::{OrSql, SqlResult};
+use crate::gucs::MODEL_CACHE_MB;
 use mkt_reco::Model;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -20,11 +21,15 @@ struct Entry {
     model_id: i64,
     model: Arc<Model>,
     epoch: u64,
+    bytes: usize,
+    /// Value of USES when last served: the smallest is the least recently used.
+    used: u64,
 }
 
 thread_local! {
     static ENTRIES: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
     static EPOCH: Cell<u64> = const { Cell::new(1) };
+    static USES: Cell<u64> = const { Cell::new(0) };
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
     static DEPLOYMENTS: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
@@ -62,11 +67,18 @@ fn ensure_registered() -> SqlResult<()> {
 pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     ensure_registered()?;
     let epoch = EPOCH.with(|e| e.get());
+    let now = USES.with(|u| {
+        u.set(u.get() + 1);
+        u.get()
+    });
     let hit = ENTRIES.with(|m| {
-        m.borrow()
-            .get(name)
+        m.borrow_mut()
+            .get_mut(name)
             .filter(|e| e.epoch == epoch)
-            .map(|e| (e.model_id, e.model.clone()))
+            .map(|e| {
+                e.used = now;
+                (e.model_id, e.model.clone())
+            })
     });
     if let Some(hit) = hit {
         return Ok(hit);
@@ -76,6 +88,7 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
         let mut m = m.borrow_mut();
         m.get_mut(name).filter(|e| e.model_id == id).map(|e| {
             e.epoch = epoch;
+            e.used = now;
             e.model.clone()
         })
     });
@@ -84,16 +97,46 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     }
     let model = Arc::new(load(id)?);
     ENTRIES.with(|m| {
-        m.borrow_mut().insert(
+        let mut m = m.borrow_mut();
+        m.insert(
             name.to_string(),
             Entry {
                 model_id: id,
                 model: model.clone(),
                 epoch,
+                bytes: model.heap_bytes(),
+                used: now,
             },
         );
+        evict(&mut m, name);
     });
     Ok((id, model))
+}
+
+/// Drops least recently used models other than `keep` while the cache is over its budget.
+fn evict(entries: &mut HashMap<String, Entry>, keep: &str) {
+    let budget = MODEL_CACHE_MB.get() as usize * 1024 * 1024;
+    while entries.values().map(|e| e.bytes).sum::<usize>() > budget {
+        let victim = entries
+            .iter()
+            .filter(|(n, _)| n.as_str() != keep)
+            .min_by_key(|(_, e)| e.used)
+            .map(|(n, _)| n.clone());
+        match victim {
+            Some(n) => {
+                entries.remove(&n);
+            }
+            None => break,
+        }
+    }
+}
+
+/// Number of models this backend holds decoded, and their approximate size in bytes.
+pub fn stats() -> (usize, usize) {
+    ENTRIES.with(|m| {
+        let m = m.borrow();
+        (m.len(), m.values().map(|e| e.bytes).sum())
+    })
 }
 
 /// Decodes one stored version (deployed or not), bypassing the cache.

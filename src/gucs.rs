@@ -5,7 +5,33 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// Threads used by one training or batch-scoring call; 0 means one per CPU core.
 pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// Seconds between progress NOTICEs of a long call; 0 turns them off.
+pub static PROGRESS_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(10);
+
+/// Megabytes of decoded models one backend keeps cached.
+pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"mkt.model_cache_mb",
+        c"Memory one backend may use for cached models, in megabytes.",
+        c"When a newly loaded model pushes the cache over this, the least recently used other models are dropped; the model being served always stays.",
+        &MODEL_CACHE_MB,
+        1,
+        1 << 20,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"mkt.progress_interval",
+        c"Seconds between progress NOTICEs of long pg_marketing calls (0: none).",
+        c"Training reports its phase and how far it is at most this often; calls shorter than this stay silent.",
+        &PROGRESS_INTERVAL,
+        0,
+        86400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
     GucRegistry::define_int_guc(
         c"mkt.threads",
         c"Threads one pg_marketing call may use for training and batch scoring.",

@@ -2,7 +2,7 @@
 //! postmaster forks would be dead in every backend) and sized by `mkt.threads`.
 
 use crate::error::{invalid, SqlResult};
-use crate::gucs::THREADS;
+use crate::gucs::{PROGRESS_INTERVAL, THREADS};
 
 pub fn pool() -> SqlResult<rayon::ThreadPool> {
     let n = match THREADS.get() {
@@ -19,15 +19,21 @@ pub fn pool() -> SqlResult<rayon::ThreadPool> {
 }
 
 /// Progress callback for the pure crates: runs on the backend's main thread between chunks of
-/// parallel work, so query cancel and statement_timeout stop training promptly.
-pub fn interruptible(progress: &mkt_core::progress::Progress) {
-    pgrx::check_for_interrupts!();
-    if progress.phase == "als" {
-        pgrx::debug1!(
-            "pg_marketing: {} {}/{}",
-            progress.phase,
-            progress.done,
-            progress.total
-        );
+/// parallel work, so query cancel and statement_timeout stop training promptly, and reports how far
+/// the call is with a NOTICE every `mkt.progress_interval` seconds.
+pub fn progress() -> impl FnMut(&mkt_core::progress::Progress) {
+    let mut last = std::time::Instant::now();
+    move |p| {
+        pgrx::check_for_interrupts!();
+        let every = PROGRESS_INTERVAL.get();
+        if every > 0 && last.elapsed().as_secs() >= every as u64 {
+            last = std::time::Instant::now();
+            let pct = if p.total > 0 {
+                format!(" ({:.0}%)", 100.0 * p.done as f64 / p.total as f64)
+            } else {
+                String::new()
+            };
+            pgrx::notice!("pg_marketing: {} {}/{}{pct}", p.phase, p.done, p.total);
+        }
     }
 }

@@ -71,6 +71,25 @@ fn als_train_recommend_and_lifecycle() {
 }
 
 #[pg_test]
+fn model_cache_stays_within_its_budget() {
+    planted_table("t_cache");
+    for m in ["c1", "c2", "c3"] {
+        Spi::run(&format!("SELECT * FROM mkt.train_recommender('{m}', 't_cache', algorithm => 'popularity')")).unwrap();
+        assert_eq!(count(&format!("SELECT count(*) FROM mkt.recommend('{m}', 1, 2)")), 2);
+    }
+    assert!(count("SELECT models FROM mkt.cache_stats()") >= 3);
+    // A model larger than the whole budget stays (it is being served); every other one goes.
+    Spi::run("CREATE TABLE t_cache_big AS SELECT u AS user_id, (u * 31 + n * 17) % 500 AS item_id FROM generate_series(1, 8000) u, generate_series(1, 10) n").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('cbig', 't_cache_big', algorithm => 'als', params => '{\"factors\": 32, \"iterations\": 1}')").unwrap();
+    Spi::run("SET mkt.model_cache_mb = 1").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.recommend('cbig', 1, 2)"), 2);
+    assert_eq!(count("SELECT models FROM mkt.cache_stats()"), 1);
+    assert!(count("SELECT bytes FROM mkt.cache_stats()") > 1 << 20);
+    assert_eq!(count("SELECT count(*) FROM mkt.recommend('c1', 1, 2)"), 2);
+    assert_eq!(count("SELECT models FROM mkt.cache_stats()"), 1);
+}
+
+#[pg_test]
 fn text_ids_and_evaluation() {
     Spi::run(
         "CREATE TABLE t_txt AS SELECT 'u' || u AS customer, 'sku-' || i AS product

@@ -1,4 +1,4 @@
-//! Model lifecycle: mkt.deploy, mkt.drop_model.
+//! Model lifecycle: mkt.deploy, mkt.drop_model; what this backend has cached: mkt.cache_stats.
 
 use crate::catalog;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -16,4 +16,10 @@ fn drop_model(
     version: default!(Option<i32>, "NULL"),
 ) -> Result<i64, ErrorReport> {
     catalog::drop_versions(model_name, version)
+}
+
+#[pg_extern(volatile, parallel_safe)]
+fn cache_stats() -> TableIterator<'static, (name!(models, i64), name!(bytes, i64))> {
+    let (models, bytes) = crate::cache::stats();
+    TableIterator::once((models as i64, bytes as i64))
 }

@@ -78,6 +78,14 @@ pub enum IdMap {
 }
 
 impl IdMap {
+    /// Approximate heap memory held, for cache accounting.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            IdMap::Int(v) => v.len() * 8,
+            IdMap::Text(v) => v.iter().map(|s| s.len() + 24).sum(),
+        }
+    }
+
     /// Builds the map of a raw column and the internal index of every raw value.
     pub fn build(column: &IdColumn) -> (IdMap, Vec<u32>) {
         match column {

@@ -33,6 +33,11 @@ pub struct Csr {
 }
 
 impl Csr {
+    /// Approximate heap memory held, for cache accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.indptr.len() * 8 + self.indices.len() * 4 + self.values.len() * 4
+    }
+
     pub fn empty(n_rows: usize, n_cols: usize) -> Self {
         Csr {
             n_rows,

@@ -41,6 +41,30 @@ impl<'a> Params<'a> {
         ))
     }
 
+    /// The raw value of a key, for structured parameters.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A list of strings (e.g. feature names); empty when absent.
+    pub fn strings(&self, key: &str) -> Result<Vec<String>> {
+        match self.value(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(self.bad(key, "an array of strings", other)),
+                })
+                .collect(),
+            Some(v) => Err(self.bad(key, "an array of strings", v)),
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        self.owner
+    }
+
     pub fn int(&self, key: &str, default: i64, min: i64, max: i64) -> Result<i64> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(default),

@@ -39,6 +39,38 @@ impl Rng {
         let u2 = self.uniform();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
+
+    /// Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 through the boost u^(1/shape)).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let u = self.uniform().max(f64::MIN_POSITIVE);
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = self.uniform();
+            if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
+                return d * v;
+            }
+        }
+    }
+
+    /// Beta(a, b) from two gamma draws.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        if x + y > 0.0 {
+            x / (x + y)
+        } else {
+            0.5
+        }
+    }
 }
 
 #[cfg(test)]
@@ -57,5 +89,15 @@ mod tests {
         }
         let mean: f64 = (0..20000).map(|_| r.normal()).sum::<f64>() / 20000.0;
         assert!(mean.abs() < 0.05);
+        for (a, b) in [(2.0, 5.0), (0.5, 0.5), (30.0, 10.0)] {
+            let n = 40000;
+            let draws: Vec<f64> = (0..n).map(|_| r.beta(a, b)).collect();
+            let m = draws.iter().sum::<f64>() / n as f64;
+            let v = draws.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
+            let (em, ev) = (a / (a + b), a * b / ((a + b).powi(2) * (a + b + 1.0)));
+            assert!((m - em).abs() < 0.01, "beta({a},{b}) mean {m} vs {em}");
+            assert!((v - ev).abs() < 0.1 * ev, "beta({a},{b}) variance {v} vs {ev}");
+            assert!(draws.iter().all(|x| (0.0..=1.0).contains(x)));
+        }
     }
 }

@@ -67,6 +67,10 @@ fn push_csr(out: &mut Vec<(String, Buf)>, name: &str, m: &Csr) {
 
 pub fn encode(model: &Model) -> Result<Vec<u8>> {
     let mut t: Vec<(String, Buf)> = Vec::new();
+    // In a tensor, not the metadata: safetensors writes metadata in HashMap order, so a second
+    // key would make equal models encode to different bytes.
+    let name = model.algorithm.name().as_bytes().to_vec();
+    t.push(("algorithm".into(), Buf(Dtype::U8, vec![name.len()], name)));
     push_ids(&mut t, "users", &model.users);
     push_ids(&mut t, "items", &model.items);
     push_csr(&mut t, "seen", &model.seen);
@@ -100,10 +104,7 @@ pub fn encode(model: &Model) -> Result<Vec<u8>> {
                 .map_err(|e| Error::Corrupted(format!("cannot encode {name}: {e}")))
         })
         .collect::<Result<_>>()?;
-    let meta = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
-        ("algorithm".to_string(), model.algorithm.name().to_string()),
-    ]);
+    let meta = HashMap::from([("format".to_string(), FORMAT.to_string())]);
     safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::Corrupted(format!("cannot encode model: {e}")))
 }
@@ -216,10 +217,19 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             info.get("format")
         )));
     }
-    let algorithm = Algorithm::parse(info.get("algorithm").map(String::as_str).unwrap_or(""))
-        .map_err(|_| Error::Corrupted("unknown algorithm in model metadata".into()))?;
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| Error::Corrupted(format!("not a model blob: {e}")))?;
+    // Blobs written before the algorithm moved into a tensor keep it in the metadata.
+    let name = match info.get("algorithm") {
+        Some(a) => a.clone(),
+        None => st
+            .tensor("algorithm")
+            .ok()
+            .and_then(|v| String::from_utf8(v.data().to_vec()).ok())
+            .unwrap_or_default(),
+    };
+    let algorithm = Algorithm::parse(&name)
+        .map_err(|_| Error::Corrupted(format!("unknown algorithm {name:?} in model blob")))?;
     let r = Reader(st);
     let users = r.ids("users")?;
     let items = r.ids("items")?;
@@ -303,6 +313,10 @@ mod tests {
             let m = cfg.fit(&data(text), &pool, &mut no_tick()).unwrap();
             let bytes = encode(&m).unwrap();
             assert_eq!(decode(&bytes).unwrap(), m, "{alg}");
+            // Equal models give equal bytes (HashMaps differ in order from one to the next).
+            for _ in 0..5 {
+                assert_eq!(encode(&m).unwrap(), bytes, "{alg}");
+            }
         }
     }
 

@@ -85,6 +85,21 @@ impl Model {
         }
     }
 
+    /// Approximate heap memory held (including the serving copy once built), for cache accounting.
+    pub fn heap_bytes(&self) -> usize {
+        let payload = match &self.payload {
+            Payload::None => 0,
+            Payload::Factors { users, items, .. } => (users.len() + items.len() * 5 / 4) * 4,
+            Payload::Neighbors(c) => c.heap_bytes(),
+            Payload::Dense(b) => b.len() * 4,
+        };
+        self.users.heap_bytes()
+            + self.items.heap_bytes()
+            + self.seen.heap_bytes()
+            + self.popularity.len() * 4
+            + payload
+    }
+
     fn quantized_items(&self) -> Option<&QuantizedRows> {
         let Payload::Factors { dim, items, .. } = &self.payload else {
             return None;
