@@ -73,9 +73,7 @@ fn train_recommender(
     };
     let data = Interactions::build(&raw).sql()?;
     let pool = parallel::pool()?;
-    let model = config
-        .fit(&data, &pool, &mut parallel::progress())
-        .sql()?;
+    let model = config.fit(&data, &pool, &mut parallel::progress()).sql()?;
     let bytes = blob::encode(&model).sql()?;
     let train_seconds = started.elapsed().as_secs_f64();
 

@@ -96,7 +96,10 @@ mod tests {
             let v = draws.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
             let (em, ev) = (a / (a + b), a * b / ((a + b).powi(2) * (a + b + 1.0)));
             assert!((m - em).abs() < 0.01, "beta({a},{b}) mean {m} vs {em}");
-            assert!((v - ev).abs() < 0.1 * ev, "beta({a},{b}) variance {v} vs {ev}");
+            assert!(
+                (v - ev).abs() < 0.1 * ev,
+                "beta({a},{b}) variance {v} vs {ev}"
+            );
             assert!(draws.iter().all(|x| (0.0..=1.0).contains(x)));
         }
     }

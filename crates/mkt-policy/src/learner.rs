@@ -1,0 +1,165 @@
+//! A policy held in memory: the simulator and batch training run it; the SQL layer keeps the same
+//! state in catalog rows and calls the same decide and update functions.
+
+use crate::arms::ArmStats;
+use crate::config::{Algorithm, PolicyConfig};
+use crate::decide::{self, Decision, Knowledge};
+use crate::linucb::LinArm;
+use crate::update::update_arm;
+use mkt_core::rng::Rng;
+use mkt_core::Result;
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub struct Learner {
+    pub cfg: PolicyConfig,
+    /// Per state, per action.
+    pub table: HashMap<String, Vec<Option<ArmStats>>>,
+    /// Per action (LinUCB).
+    pub linear: Vec<LinArm>,
+    rng: Rng,
+}
+
+impl Learner {
+    pub fn new(cfg: PolicyConfig) -> Self {
+        let linear = match &cfg.linear {
+            Some(l) => vec![LinArm::new(l.dim(), l.ridge); cfg.actions.len()],
+            None => Vec::new(),
+        };
+        let rng = Rng::new(cfg.seed);
+        Learner {
+            cfg,
+            table: HashMap::new(),
+            linear,
+            rng,
+        }
+    }
+
+    fn arms(&self, state: &str) -> Vec<Option<ArmStats>> {
+        self.table
+            .get(state)
+            .cloned()
+            .unwrap_or_else(|| vec![None; self.cfg.actions.len()])
+    }
+
+    /// The state a context maps to ("*" for LinUCB, which uses features instead).
+    pub fn state_of(&self, context: &Value) -> Result<String> {
+        self.cfg.state.key(context)
+    }
+
+    fn with_knowledge<T>(
+        &mut self,
+        context: &Value,
+        f: impl FnOnce(&PolicyConfig, &Knowledge, &mut Rng) -> T,
+    ) -> Result<(String, T)> {
+        let state = self.state_of(context)?;
+        let out = if self.cfg.algorithm == Algorithm::LinUcb {
+            let x = self.cfg.linear.as_ref().unwrap().features(context)?;
+            f(
+                &self.cfg,
+                &Knowledge::Linear(&self.linear, &x),
+                &mut self.rng,
+            )
+        } else {
+            let arms = self.arms(&state);
+            f(&self.cfg, &Knowledge::Table(&arms), &mut self.rng)
+        };
+        Ok((state, out))
+    }
+
+    pub fn decide(&mut self, context: &Value, allowed: &[bool]) -> Result<(String, Decision)> {
+        self.with_knowledge(context, |cfg, k, rng| decide::decide(cfg, k, allowed, rng))
+    }
+
+    pub fn probabilities(&mut self, context: &Value, allowed: &[bool]) -> Result<Vec<f64>> {
+        Ok(self
+            .with_knowledge(context, |cfg, k, rng| {
+                decide::probabilities(cfg, k, allowed, rng)
+            })?
+            .1)
+    }
+
+    /// Learns from the reward of `action` taken in `context`; `next` is the context the customer
+    /// moved to (Q-learning journeys), None when the journey ended.
+    pub fn reward(
+        &mut self,
+        context: &Value,
+        action: usize,
+        reward: f64,
+        next: Option<&Value>,
+    ) -> Result<()> {
+        if self.cfg.algorithm == Algorithm::LinUcb {
+            let x = self.cfg.linear.as_ref().unwrap().features(context)?;
+            if !reward.is_finite() {
+                return Err(mkt_core::Error::invalid("a reward must be a finite number"));
+            }
+            self.linear[action].update(&x, reward);
+            return Ok(());
+        }
+        let state = self.state_of(context)?;
+        let next_arms = match next {
+            Some(n) => Some(self.arms(&self.state_of(n)?)),
+            None => None,
+        };
+        let current = self.arms(&state)[action];
+        let updated = update_arm(&self.cfg, current, reward, next_arms.as_deref())?;
+        let n = self.cfg.actions.len();
+        self.table.entry(state).or_insert_with(|| vec![None; n])[action] = Some(updated);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A corridor of 4 cells; "right" from cell 3 ends the journey with reward 1, "left" from
+    /// cell 0 ends it with 0.1, every other move costs nothing. With gamma 0.9 the optimal policy
+    /// walks right everywhere: Q*(s, right) = 0.9^(3 - s).
+    #[test]
+    fn q_learning_finds_the_optimal_policy_of_a_small_mdp() {
+        let actions = vec!["left".to_string(), "right".to_string()];
+        let cfg = PolicyConfig::parse(
+            &actions,
+            "q_learning",
+            &json!({"alpha": 0.2, "gamma": 0.9, "epsilon": 0.3, "state_features": ["cell"], "seed": 3}),
+        )
+        .unwrap();
+        let mut l = Learner::new(cfg);
+        let all = [true, true];
+        for _ in 0..3000 {
+            let mut cell = 0i64;
+            loop {
+                let ctx = json!({ "cell": cell });
+                let (_, d) = l.decide(&ctx, &all).unwrap();
+                let (next, r) = match (d.action, cell) {
+                    (1, 3) => (None, 1.0),
+                    (0, 0) => (None, 0.1),
+                    (1, c) => (Some(c + 1), 0.0),
+                    (_, c) => (Some(c - 1), 0.0),
+                };
+                let next_ctx = next.map(|c| json!({ "cell": c }));
+                l.reward(&ctx, d.action, r, next_ctx.as_ref()).unwrap();
+                match next {
+                    Some(c) => cell = c,
+                    None => break,
+                }
+            }
+        }
+        for cell in 0..4 {
+            let arms = l.arms(&format!("cell={cell}"));
+            let q_right = arms[1].unwrap().value;
+            let q_left = arms[0].unwrap().value;
+            assert!(
+                q_right > q_left,
+                "cell {cell}: right {q_right} left {q_left}"
+            );
+            let optimal = 0.9f64.powi(3 - cell);
+            assert!(
+                (q_right - optimal).abs() < 0.05,
+                "cell {cell}: {q_right} vs {optimal}"
+            );
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Learning from one reward, for table-kept policies (Q-learning, Thompson sampling).
+
+use crate::arms::ArmStats;
+use crate::config::{Algorithm, PolicyConfig};
+use crate::{qlearning, thompson};
+use mkt_core::{Error, Result};
+
+/// The stats of the decided (state, action) after `reward`. `next` are the stats of every action
+/// in the next state for Q-learning (None: the journey ended there).
+pub fn update_arm(
+    cfg: &PolicyConfig,
+    current: Option<ArmStats>,
+    reward: f64,
+    next: Option<&[Option<ArmStats>]>,
+) -> Result<ArmStats> {
+    if !reward.is_finite() {
+        return Err(Error::invalid(format!(
+            "a reward must be a finite number, got {reward}"
+        )));
+    }
+    match cfg.algorithm {
+        Algorithm::QLearning => {
+            let next_max = qlearning::next_max(next, cfg.q_init);
+            let n = current.map_or(0, |s| s.n);
+            let alpha = if cfg.decay_alpha {
+                cfg.alpha.max(1.0 / (n + 1) as f64)
+            } else {
+                cfg.alpha
+            };
+            Ok(qlearning::update(
+                current, cfg.q_init, alpha, cfg.gamma, reward, next_max,
+            ))
+        }
+        Algorithm::Thompson => thompson::update(current, cfg.prior, reward),
+        Algorithm::LinUcb => unreachable!("linucb keeps regressions, not table rows"),
+    }
+}
