@@ -56,3 +56,56 @@ SELECT v.model_name, v.version, v.algorithm, v.params, v.metrics,
 FROM mkt.model_versions v
 LEFT JOIN mkt.deployments d ON d.model_id = v.model_id;
 COMMENT ON VIEW mkt.models IS 'One row per model version; deployed marks the version serving uses.';
+
+-- Decision policies. Rows of mkt.policy_state are updated in place by rewards (row locks make
+-- concurrent rewards of one (state, action) serialize, so none is lost); mkt.decisions is the
+-- log every decision and its reward land in. No foreign keys: every decide would otherwise lock
+-- the policy row (a multixact under concurrency); drop_policy deletes the rows itself.
+CREATE TABLE mkt.policies (
+    policy_id    bigserial   PRIMARY KEY,
+    policy_name  text        NOT NULL UNIQUE CHECK (policy_name <> ''),
+    algorithm    text        NOT NULL,
+    actions      text[]      NOT NULL,
+    params       jsonb       NOT NULL DEFAULT '{}',
+    version      int         NOT NULL DEFAULT 1,
+    created_by   name        NOT NULL DEFAULT current_user,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mkt.policies IS 'Every decision policy: algorithm, actions, parameters; version counts batch trainings.';
+
+CREATE TABLE mkt.policy_state (
+    policy_id  bigint NOT NULL,
+    state      text   NOT NULL,
+    action     text   NOT NULL,
+    n          bigint NOT NULL,
+    value      float8 NOT NULL,
+    alpha      float8 NOT NULL DEFAULT 0,
+    beta       float8 NOT NULL DEFAULT 0,
+    linear     bytea,
+    PRIMARY KEY (policy_id, state, action)
+);
+COMMENT ON TABLE mkt.policy_state IS 'What each policy learned per (state, action): Q-value or Beta posterior and visits; LinUCB regressions under state ''*''.';
+
+CREATE TABLE mkt.decisions (
+    decision_id     bigserial   PRIMARY KEY,
+    policy_id       bigint      NOT NULL,
+    policy_version  int         NOT NULL,
+    subject         text,
+    context         jsonb       NOT NULL,
+    state           text        NOT NULL,
+    action          text        NOT NULL,
+    probability     float8      NOT NULL,
+    probabilities   jsonb       NOT NULL,
+    decided_at      timestamptz NOT NULL DEFAULT now(),
+    reward          float8,
+    next_context    jsonb,
+    rewarded_at     timestamptz
+);
+CREATE INDEX decisions_policy_time ON mkt.decisions (policy_id, decided_at);
+COMMENT ON TABLE mkt.decisions IS 'Every decision with the probability it was taken with (for off-policy evaluation) and, once known, its reward.';
+
+SELECT pg_catalog.pg_extension_config_dump('mkt.policies', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.policies_policy_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.policy_state', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.decisions', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.decisions_decision_id_seq', '');

@@ -32,3 +32,66 @@ COMMENT ON FUNCTION mkt.drop_model(text, int) IS
 
 COMMENT ON FUNCTION mkt.cache_stats() IS
 'Models this backend holds decoded for serving and their approximate memory. mkt.model_cache_mb bounds it: least recently used models are dropped first.';
+
+COMMENT ON FUNCTION mkt.create_policy(text, text[], text, jsonb) IS
+'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; seed.';
+
+COMMENT ON FUNCTION mkt.drop_policy(text) IS
+'Drops a policy with what it learned and its decision log; returns the number of decisions removed.';
+
+COMMENT ON FUNCTION mkt.decide(text, jsonb, text, text[]) IS
+'Chooses an action for a context (minus excluded actions), logs the decision in mkt.decisions with the probability it was chosen with and the full distribution, and returns decision_id, action, probability.';
+
+COMMENT ON FUNCTION mkt.reward(bigint, float8, jsonb) IS
+'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit.';
+
+COMMENT ON FUNCTION mkt.policy_probabilities(text, jsonb) IS
+'The policy''s probability of each action for a context, without deciding or logging (Thompson: Monte-Carlo estimate with the policy''s seed).';
+
+COMMENT ON FUNCTION mkt.policy_values(text) IS
+'What the policy learned per state and action: Q-value, posterior mean or LinUCB intercept, and visits (rewards received).';
+
+COMMENT ON FUNCTION mkt.policy_heatmap_svg(text) IS
+'The states x actions table of mkt.policy_values as a standalone SVG heatmap.';
+
+COMMENT ON FUNCTION mkt.simulate_campaign(text, text, int, int) IS
+'Runs a fresh copy of the policy''s definition (not its learned state) in a built-in simulator: scenario demo (one-step offers to segments new, active, vip, lapsed with an engagement in [0,1]) or journey (browse, cart, checkout stages). Returns learning curves at 200 checkpoints: reward, regret against the best action, a random policy''s reward and the oracle''s expected reward.';
+
+CREATE FUNCTION mkt.reward_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb := to_jsonb(NEW);
+    id bigint;
+    value float8;
+    next_context jsonb;
+BEGIN
+    IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION 'mkt.reward_trigger must be an AFTER INSERT ... FOR EACH ROW trigger'
+            USING ERRCODE = '39P01';
+    END IF;
+    IF TG_NARGS < 2 THEN
+        RAISE EXCEPTION 'mkt.reward_trigger takes the decision id column and the reward column (or a constant reward), and optionally a next-context column'
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT r ? TG_ARGV[0] THEN
+        RAISE EXCEPTION 'column "%" does not exist in %.%', TG_ARGV[0], TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = '42703';
+    END IF;
+    id := (r ->> TG_ARGV[0])::bigint;
+    IF id IS NULL THEN
+        RETURN NULL;  -- an outcome no decision led to
+    END IF;
+    IF r ? TG_ARGV[1] THEN
+        value := (r ->> TG_ARGV[1])::float8;
+    ELSE
+        value := TG_ARGV[1]::float8;
+    END IF;
+    IF TG_NARGS >= 3 THEN
+        next_context := r -> TG_ARGV[2];
+    END IF;
+    PERFORM mkt.reward(id, value, next_context);
+    RETURN NULL;
+END $$;
+
+COMMENT ON FUNCTION mkt.reward_trigger() IS
+'AFTER INSERT FOR EACH ROW trigger: TG_ARGV = (decision id column, reward column or constant [, next-context jsonb column]); calls mkt.reward for each new row with a decision id. A bad row (unknown or already rewarded decision) fails its insert.';

@@ -20,6 +20,8 @@ fn code(e: &Error) -> C {
         Error::UndefinedColumn(_) => C::ERRCODE_UNDEFINED_COLUMN,
         Error::WrongType(_) => C::ERRCODE_DATATYPE_MISMATCH,
         Error::UndefinedObject(_) => C::ERRCODE_UNDEFINED_OBJECT,
+        Error::DuplicateObject(_) => C::ERRCODE_DUPLICATE_OBJECT,
+        Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
     }

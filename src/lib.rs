@@ -9,6 +9,7 @@ mod catalog;
 mod error;
 mod gucs;
 mod parallel;
+mod policies;
 mod source;
 
 ::pgrx::pg_module_magic!();

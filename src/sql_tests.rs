@@ -228,3 +228,171 @@ fn every_function_is_documented() {
     // model-dependent functions must not claim IMMUTABLE
     assert_eq!(count("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'mkt' AND p.provolatile = 'i'"), 0);
 }
+
+fn decide_row(sql: &str) -> (i64, String, f64) {
+    let (id, action, p) = Spi::get_three::<i64, String, f64>(sql).unwrap();
+    (id.unwrap(), action.unwrap(), p.unwrap())
+}
+
+fn float(sql: &str) -> f64 {
+    Spi::get_one::<f64>(sql).unwrap().unwrap()
+}
+
+#[pg_test]
+fn policies_decide_learn_and_report() {
+    Spi::run(
+        "SELECT mkt.create_policy('offers', ARRAY['none', 'coupon', 'free_ship'], 'q_learning',
+            '{\"alpha\": 0.5, \"gamma\": 0.9, \"epsilon\": 0, \"state_features\": [\"segment\"]}')",
+    )
+    .unwrap();
+    // Nothing learned: every Q is q_init, so the greedy choice is a three-way tie.
+    let (id, action, p) = decide_row("SELECT * FROM mkt.decide('offers', '{\"segment\": \"vip\"}', 'cust-1')");
+    assert!((p - 1.0 / 3.0).abs() < 1e-12, "{p}");
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM mkt.decisions WHERE decision_id = {id} AND state = 'segment=vip' AND subject = 'cust-1'
+             AND action = '{action}' AND (probabilities ->> '{action}')::float8 = probability AND reward IS NULL"
+        )),
+        1
+    );
+    // Q(vip, action) = 0 + 0.5 (1 + 0 - 0) = 0.5: now the greedy choice, with probability 1.
+    Spi::run(&format!("SELECT mkt.reward({id}, 1)")).unwrap();
+    assert_eq!(
+        float(&format!("SELECT value FROM mkt.policy_values('offers') WHERE state = 'segment=vip' AND action = '{action}'")),
+        0.5
+    );
+    let (id2, action2, p2) = decide_row("SELECT * FROM mkt.decide('offers', '{\"segment\": \"vip\"}')");
+    assert_eq!((action2.as_str(), p2), (action.as_str(), 1.0));
+    // A journey step: from 'new' to 'vip' with reward 0: Q(new, a) = 0 + 0.5 (0 + 0.9 * 0.5 - 0) = 0.225.
+    let (id3, action3, _) = decide_row("SELECT * FROM mkt.decide('offers', '{\"segment\": \"new\"}')");
+    Spi::run(&format!("SELECT mkt.reward({id3}, 0, '{{\"segment\": \"vip\"}}')")).unwrap();
+    let q = float(&format!("SELECT value FROM mkt.policy_values('offers') WHERE state = 'segment=new' AND action = '{action3}'"));
+    assert!((q - 0.225).abs() < 1e-12, "{q}");
+    // Excluding the best action moves the choice elsewhere.
+    let (_, action4, _) = decide_row(&format!(
+        "SELECT * FROM mkt.decide('offers', '{{\"segment\": \"vip\"}}', excluded => ARRAY['{action}'])"
+    ));
+    assert_ne!(action4, action);
+    // One reward per decision; unknown decisions are errors.
+    assert_eq!(try_sql(&format!("SELECT mkt.reward({id}, 1)")).0, "55000");
+    assert_eq!(try_sql("SELECT mkt.reward(-5, 1)").0, "42704");
+    Spi::run(&format!("SELECT mkt.reward({id2}, 0)")).unwrap();
+    assert_eq!(
+        float("SELECT sum(probability) FROM mkt.policy_probabilities('offers', '{\"segment\": \"vip\"}')"),
+        1.0
+    );
+    assert_eq!(
+        float(&format!("SELECT probability FROM mkt.policy_probabilities('offers', '{{\"segment\": \"vip\"}}') WHERE action = '{action}'")),
+        1.0
+    );
+    let svg = Spi::get_one::<String>("SELECT mkt.policy_heatmap_svg('offers')").unwrap().unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("segment=vip"));
+    assert_eq!(count("SELECT mkt.drop_policy('offers')"), 4);
+    assert_eq!(count("SELECT count(*) FROM mkt.policy_state"), count("SELECT count(*) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id)"));
+}
+
+#[pg_test]
+fn thompson_and_linucb_policies() {
+    Spi::run("SELECT mkt.create_policy('ts', ARRAY['a', 'b'], 'thompson', '{\"draws\": 400}')").unwrap();
+    for _ in 0..20 {
+        let (id, action, p) = decide_row("SELECT * FROM mkt.decide('ts')");
+        assert!(p > 0.0 && p <= 1.0);
+        Spi::run(&format!("SELECT mkt.reward({id}, {})", if action == "b" { 1 } else { 0 })).unwrap();
+    }
+    // b always converts, a never: b's posterior mean is (1 + wins) / (2 + n).
+    let (n_b, mean_b) = Spi::get_two::<i64, f64>("SELECT visits, value FROM mkt.policy_values('ts') WHERE action = 'b'").unwrap();
+    let n_b = n_b.unwrap_or(0);
+    if n_b > 0 {
+        assert!((mean_b.unwrap() - (1.0 + n_b as f64) / (2.0 + n_b as f64)).abs() < 1e-12);
+    }
+    assert!(float("SELECT probability FROM mkt.policy_probabilities('ts') WHERE action = 'b'") > 0.5);
+    assert_eq!(try_sql("SELECT mkt.reward((SELECT decision_id FROM mkt.decide('ts')), 2)").0, "22023");
+
+    Spi::run(
+        "SELECT mkt.create_policy('lin', ARRAY['x', 'y'], 'linucb', '{\"categorical\": {\"segment\": [\"s1\", \"s2\"]}, \"alpha\": 0.1}')",
+    )
+    .unwrap();
+    for i in 0..40 {
+        let seg = if i % 2 == 0 { "s1" } else { "s2" };
+        let (id, action, p) = decide_row(&format!("SELECT * FROM mkt.decide('lin', '{{\"segment\": \"{seg}\"}}')"));
+        assert!(p > 0.0);
+        // x pays in s1, y pays in s2
+        let r = if (seg == "s1") == (action == "x") { 1 } else { 0 };
+        Spi::run(&format!("SELECT mkt.reward({id}, {r})")).unwrap();
+    }
+    assert_eq!(
+        Spi::get_one::<String>("SELECT action FROM mkt.decide('lin', '{\"segment\": \"s2\"}')").unwrap().unwrap(),
+        "y"
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.policy_values('lin') WHERE state = '*'"), 2);
+}
+
+#[pg_test]
+fn policy_bad_inputs_raise_clear_errors() {
+    Spi::run("SELECT mkt.create_policy('pbad', ARRAY['a', 'b'], 'q_learning', '{\"state_features\": [\"age\"], \"bins\": {\"age\": [18, 65]}}')").unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("SELECT mkt.create_policy('pbad', ARRAY['a'])", "42710", "already exists"),
+        ("SELECT mkt.create_policy('p2', ARRAY['a'], 'sarsa')", "22023", "q_learning, thompson, linucb"),
+        ("SELECT mkt.create_policy('p2', ARRAY[]::text[])", "22000", "at least one action"),
+        ("SELECT mkt.create_policy('p2', ARRAY['a', NULL])", "22023", "NULL"),
+        ("SELECT mkt.create_policy('p2', ARRAY['a', 'a'])", "22023", "twice"),
+        ("SELECT mkt.create_policy('p2', ARRAY['a'], 'thompson', '{\"alpha\": 1}')", "22023", "valid parameters are"),
+        ("SELECT mkt.create_policy('p2', ARRAY['a'], 'q_learning', '{\"epsilon\": 2}')", "22023", "epsilon"),
+        ("SELECT mkt.create_policy('', ARRAY['a'])", "22023", "policy name"),
+        ("SELECT * FROM mkt.decide('nope')", "42704", "does not exist"),
+        ("SELECT * FROM mkt.decide('pbad', '[1, 2]')", "22023", "JSON object"),
+        ("SELECT * FROM mkt.decide('pbad', '{\"age\": \"old\"}')", "22023", "must be a number"),
+        ("SELECT * FROM mkt.decide('pbad', '{}', excluded => ARRAY['a', 'b'])", "22023", "every action"),
+        ("SELECT * FROM mkt.decide('pbad', '{}', excluded => ARRAY['zz'])", "22023", "not an action"),
+        ("SELECT mkt.reward(1, 'NaN')", "22023", "finite"),
+        ("SELECT * FROM mkt.simulate_campaign('pbad', rounds => 0)", "22023", "rounds"),
+        ("SELECT * FROM mkt.simulate_campaign('pbad', 'mars')", "22023", "demo, journey"),
+        ("SELECT * FROM mkt.policy_values('nope')", "42704", "does not exist"),
+        ("SELECT mkt.drop_policy('nope')", "42704", "does not exist"),
+    ];
+    for (sql, state, needle) in cases {
+        let (got, msg) = try_sql(sql);
+        assert_eq!(&got, state, "{sql}: {msg}");
+        assert!(msg.contains(needle), "{sql}: {msg}");
+    }
+    assert_eq!(count("SELECT count(*) FROM mkt.policies WHERE policy_name <> 'pbad' AND policy_name LIKE 'p%'"), 0);
+}
+
+#[pg_test]
+fn reward_trigger_learns_from_inserted_outcomes() {
+    Spi::run("SELECT mkt.create_policy('trig', ARRAY['a', 'b'], 'thompson')").unwrap();
+    Spi::run("CREATE TABLE conversions (decision_id bigint, converted int)").unwrap();
+    Spi::run(
+        "CREATE TRIGGER learn AFTER INSERT ON conversions FOR EACH ROW
+         EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted')",
+    )
+    .unwrap();
+    let (id, _, _) = decide_row("SELECT * FROM mkt.decide('trig')");
+    Spi::run(&format!("INSERT INTO conversions VALUES ({id}, 1)")).unwrap();
+    assert_eq!(count("SELECT sum(visits)::bigint FROM mkt.policy_values('trig')"), 1);
+    assert_eq!(count(&format!("SELECT count(*) FROM mkt.decisions WHERE decision_id = {id} AND reward = 1")), 1);
+    // A row for an unknown decision fails its insert only; a row without a decision is no reward.
+    let (state, msg) = try_sql("INSERT INTO conversions VALUES (987654321, 1)");
+    assert_eq!(state, "42704", "{msg}");
+    Spi::run("INSERT INTO conversions VALUES (NULL, 1)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM conversions"), 2);
+    assert_eq!(count("SELECT sum(visits)::bigint FROM mkt.policy_values('trig')"), 1);
+    // A constant reward argument works too.
+    Spi::run("CREATE TABLE clicks (decision_id bigint)").unwrap();
+    Spi::run("CREATE TRIGGER learn AFTER INSERT ON clicks FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', '1')").unwrap();
+    let (id2, _, _) = decide_row("SELECT * FROM mkt.decide('trig')");
+    Spi::run(&format!("INSERT INTO clicks VALUES ({id2})")).unwrap();
+    assert_eq!(count("SELECT sum(visits)::bigint FROM mkt.policy_values('trig')"), 2);
+}
+
+#[pg_test]
+fn simulated_campaign_beats_random() {
+    Spi::run("SELECT mkt.create_policy('sim', ARRAY['o1', 'o2', 'o3', 'o4'], 'thompson', '{\"state_features\": [\"segment\"], \"draws\": 50}')").unwrap();
+    let (regret, oracle, random) = Spi::get_three::<f64, f64, f64>(
+        "SELECT cumulative_regret, oracle_reward, random_reward FROM mkt.simulate_campaign('sim', rounds => 20000) ORDER BY round DESC LIMIT 1",
+    )
+    .unwrap();
+    let (regret, oracle, random) = (regret.unwrap(), oracle.unwrap(), random.unwrap());
+    assert!(regret < 0.25 * (oracle - random), "regret {regret}, oracle {oracle}, random {random}");
+    assert_eq!(count("SELECT count(*) FROM mkt.simulate_campaign('sim', rounds => 1000)"), 200);
+}

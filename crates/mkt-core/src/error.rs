@@ -40,6 +40,12 @@ pub enum Error {
     /// A model, version or other catalog object that does not exist.
     #[error("{0}")]
     UndefinedObject(String),
+    /// A catalog object that exists already.
+    #[error("{0}")]
+    DuplicateObject(String),
+    /// An operation that the object's current state does not allow (e.g. a second reward).
+    #[error("{0}")]
+    InvalidState(String),
     /// An operation the chosen model cannot do.
     #[error("{0}")]
     NotSupported(String),

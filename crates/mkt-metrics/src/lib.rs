@@ -1,5 +1,6 @@
-//! Measures of recommendation quality.
+//! Measures: ranking quality of recommendations, off-policy value of decision policies.
 
+pub mod offpolicy;
 pub mod ranking;
 
 pub use ranking::{user_metrics, RankingAccumulator, RankingMetrics, UserMetrics};

@@ -8,6 +8,7 @@ pub mod arms;
 pub mod config;
 pub mod decide;
 pub mod explore;
+pub mod heatmap;
 pub mod learner;
 pub mod linucb;
 pub mod qlearning;

@@ -70,9 +70,11 @@ impl LinearSpec {
                 None | Some(Value::Null) => x.push(0.0),
                 Some(v) => match v.as_f64() {
                     Some(f) if f.is_finite() => x.push(f),
-                    _ => return Err(Error::invalid(format!(
+                    _ => {
+                        return Err(Error::invalid(format!(
                         "context value of \"{name}\" must be a number (a linucb feature), got {v}"
-                    ))),
+                    )))
+                    }
                 },
             }
         }
@@ -124,6 +126,11 @@ impl LinArm {
         (0..d)
             .map(|i| (0..d).map(|j| self.a_inv[i * d + j] * x[j]).sum())
             .collect()
+    }
+
+    /// θ = A⁻¹b, the regression's coefficients (θ[0] is the intercept).
+    pub fn theta(&self) -> Vec<f64> {
+        self.a_inv_times(&self.b)
     }
 
     /// θ·x + width·sqrt(xᵀA⁻¹x), θ = A⁻¹b.

@@ -4,6 +4,7 @@
 
 use crate::config::PolicyConfig;
 use crate::learner::Learner;
+use mkt_core::progress::{no_tick, Progress, Tick};
 use mkt_core::rng::Rng;
 use mkt_core::{Error, Result};
 use serde_json::json;
@@ -56,6 +57,20 @@ fn checkpoints(rounds: u64) -> u64 {
 }
 
 pub fn run(cfg: &PolicyConfig, scenario: &str, rounds: u64, seed: u64) -> Result<Vec<CurvePoint>> {
+    run_with(cfg, scenario, rounds, seed, &mut no_tick())
+}
+
+/// Rounds between two progress ticks.
+const TICK_ROUNDS: u64 = 10_000;
+
+/// `run`, reporting progress (and giving the caller a chance to cancel) every 10k rounds.
+pub fn run_with(
+    cfg: &PolicyConfig,
+    scenario: &str,
+    rounds: u64,
+    seed: u64,
+    tick: &mut dyn Tick,
+) -> Result<Vec<CurvePoint>> {
     if !(1..=10_000_000).contains(&rounds) {
         return Err(Error::invalid(format!(
             "rounds must be between 1 and 10000000, got {rounds}"
@@ -63,15 +78,30 @@ pub fn run(cfg: &PolicyConfig, scenario: &str, rounds: u64, seed: u64) -> Result
     }
     let mut learner = Learner::new(cfg.clone());
     match scenario {
-        "demo" => Ok(run_demo(&mut learner, rounds, seed)?),
-        "journey" => Ok(run_journey(&mut learner, rounds, seed)?),
+        "demo" => Ok(run_demo(&mut learner, rounds, seed, tick)?),
+        "journey" => Ok(run_journey(&mut learner, rounds, seed, tick)?),
         other => Err(Error::unknown("scenario", other, &SCENARIOS)),
     }
 }
 
 /// One-step offers: a random segment and engagement per round; conversion probability is the
 /// segment's rate for the action scaled by (0.5 + engagement).
-fn run_demo(learner: &mut Learner, rounds: u64, seed: u64) -> Result<Vec<CurvePoint>> {
+fn progress(t: u64, rounds: u64, tick: &mut dyn Tick) {
+    if t % TICK_ROUNDS == 0 {
+        tick.tick(&Progress {
+            phase: "simulate",
+            done: t as usize,
+            total: rounds as usize,
+        });
+    }
+}
+
+fn run_demo(
+    learner: &mut Learner,
+    rounds: u64,
+    seed: u64,
+    tick: &mut dyn Tick,
+) -> Result<Vec<CurvePoint>> {
     let n_actions = learner.cfg.actions.len();
     let mut world_rng = Rng::stream(seed, 1);
     let world = World::new(SEGMENTS.len(), n_actions, |s| BASE_RATE[s], &mut world_rng);
@@ -98,6 +128,7 @@ fn run_demo(learner: &mut Learner, rounds: u64, seed: u64) -> Result<Vec<CurvePo
         reward += r;
         regret += best - p;
         oracle += best;
+        progress(t, rounds, tick);
         if t % checkpoints(rounds) == 0 || t == rounds {
             out.push(CurvePoint {
                 round: t,
@@ -114,7 +145,12 @@ fn run_demo(learner: &mut Learner, rounds: u64, seed: u64) -> Result<Vec<CurvePo
 /// Multi-step journeys: browse -> cart -> checkout -> purchase (reward 1). At each stage the
 /// action decides how likely the customer moves on; otherwise the journey ends with nothing. Each
 /// step is a round; regret per step is Q*(s, best) - Q*(s, chosen) of the undiscounted journey.
-fn run_journey(learner: &mut Learner, rounds: u64, seed: u64) -> Result<Vec<CurvePoint>> {
+fn run_journey(
+    learner: &mut Learner,
+    rounds: u64,
+    seed: u64,
+    tick: &mut dyn Tick,
+) -> Result<Vec<CurvePoint>> {
     let n_actions = learner.cfg.actions.len();
     let n_seg = SEGMENTS.len();
     let mut world_rng = Rng::stream(seed, 1);
@@ -182,6 +218,7 @@ fn run_journey(learner: &mut Learner, rounds: u64, seed: u64) -> Result<Vec<Curv
             rstage = 0;
             rseg = random_rng.below(n_seg as u64) as usize;
         }
+        progress(t, rounds, tick);
         if t % checkpoints(rounds) == 0 || t == rounds {
             out.push(CurvePoint {
                 round: t,

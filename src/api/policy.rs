@@ -1,0 +1,253 @@
+//! Decision policies: mkt.create_policy, mkt.drop_policy, mkt.decide, mkt.reward,
+//! mkt.policy_probabilities, mkt.policy_values, mkt.simulate_campaign.
+
+use crate::error::{invalid, OrSql, SqlResult};
+use crate::parallel;
+use crate::policies::{self, LoggedDecision, Policy};
+use mkt_core::rng::Rng;
+use mkt_policy::config::Algorithm;
+use mkt_policy::decide::{self, Decision, Knowledge};
+use mkt_policy::simulate;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+
+thread_local! {
+    /// Decisions of this backend draw from one generator, seeded per backend.
+    static RNG: RefCell<Option<Rng>> = const { RefCell::new(None) };
+}
+
+fn with_backend_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
+    RNG.with(|r| {
+        let mut r = r.borrow_mut();
+        let rng = r.get_or_insert_with(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            // SAFETY: a plain global of the backend.
+            let pid = unsafe { pgrx::pg_sys::MyProcPid } as u64;
+            Rng::stream(nanos, pid)
+        });
+        f(rng)
+    })
+}
+
+fn strings(v: Option<Vec<Option<String>>>, what: &str) -> SqlResult<Vec<String>> {
+    v.unwrap_or_default()
+        .into_iter()
+        .map(|s| s.ok_or_else(|| invalid(format!("{what} must not contain NULL"))))
+        .collect()
+}
+
+/// The policy's view of a context: the table rows of its state, or its regressions and the
+/// context's features.
+fn with_knowledge<T>(
+    p: &Policy,
+    context: &Value,
+    f: impl FnOnce(&Knowledge) -> T,
+) -> SqlResult<(String, T)> {
+    let state = p.cfg.state.key(context).sql()?;
+    let out = match (&p.cfg.algorithm, &p.cfg.linear) {
+        (Algorithm::LinUcb, Some(l)) => {
+            let x = l.features(context).sql()?;
+            let arms = policies::linear_arms(p)?;
+            f(&Knowledge::Linear(&arms, &x))
+        }
+        _ => {
+            let arms = policies::arms(p, &state)?;
+            f(&Knowledge::Table(&arms))
+        }
+    };
+    Ok((state, out))
+}
+
+fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
+    let mut m = Map::new();
+    for (a, q) in p.cfg.actions.iter().zip(probabilities) {
+        m.insert(a.clone(), serde_json::json!(q));
+    }
+    Value::Object(m)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn create_policy(
+    policy_name: &str,
+    actions: Vec<Option<String>>,
+    algorithm: default!(&str, "'q_learning'"),
+    params: default!(JsonB, "'{}'"),
+) -> Result<(), ErrorReport> {
+    let actions = strings(Some(actions), "actions")?;
+    policies::create(policy_name, &actions, algorithm, &params.0)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn drop_policy(policy_name: &str) -> Result<i64, ErrorReport> {
+    policies::drop(policy_name)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn decide(
+    policy_name: &str,
+    context: default!(JsonB, "'{}'"),
+    subject: default!(Option<&str>, "NULL"),
+    excluded: default!(Option<Vec<Option<String>>>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(decision_id, i64),
+            name!(action, String),
+            name!(probability, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let p = policies::load(policy_name)?;
+    let excluded = strings(excluded, "excluded")?;
+    let allowed = p.cfg.allowed(&excluded).sql()?;
+    let (state, d): (String, Decision) = with_knowledge(&p, &context.0, |k| {
+        with_backend_rng(|rng| decide::decide(&p.cfg, k, &allowed, rng))
+    })?;
+    let action = p.cfg.actions[d.action].clone();
+    let probability = d.probabilities[d.action];
+    let id = policies::log_decision(
+        &p,
+        &LoggedDecision {
+            subject,
+            context: &context.0,
+            state: &state,
+            action: &action,
+            probability,
+            probabilities: distribution_json(&p, &d.probabilities),
+        },
+    )?;
+    Ok(TableIterator::once((id, action, probability)))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn reward(
+    decision_id: i64,
+    reward: f64,
+    next_context: default!(Option<JsonB>, "NULL"),
+) -> Result<(), ErrorReport> {
+    if !reward.is_finite() {
+        return Err(invalid(format!(
+            "a reward must be a finite number, got {reward}"
+        )));
+    }
+    let next = next_context.map(|j| j.0);
+    let r = policies::record_reward(decision_id, reward, next.as_ref())?;
+    let p = policies::load_by_id(r.policy_id)?;
+    match (&p.cfg.algorithm, &p.cfg.linear) {
+        (Algorithm::LinUcb, Some(l)) => {
+            let x = l.features(&r.context).sql()?;
+            policies::update_linear(&p, &r.action, |arm| arm.update(&x, reward))
+        }
+        _ => {
+            let next_arms = match (&p.cfg.algorithm, &next) {
+                (Algorithm::QLearning, Some(n)) => {
+                    Some(policies::arms(&p, &p.cfg.state.key(n).sql()?)?)
+                }
+                _ => None,
+            };
+            policies::update_arm(&p, &r.state, &r.action, |current| {
+                mkt_policy::update::update_arm(&p.cfg, Some(current), reward, next_arms.as_deref())
+                    .sql()
+            })
+            .map(|_| ())
+        }
+    }
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn policy_probabilities(
+    policy_name: &str,
+    context: default!(JsonB, "'{}'"),
+) -> Result<TableIterator<'static, (name!(action, String), name!(probability, f64))>, ErrorReport>
+{
+    let p = policies::load(policy_name)?;
+    let allowed = vec![true; p.cfg.actions.len()];
+    // Seeded by the policy and the state: the same question gets the same answer.
+    let (_, probs) = with_knowledge(&p, &context.0, |k| {
+        let mut rng = Rng::stream(p.cfg.seed, p.id as u64);
+        decide::probabilities(&p.cfg, k, &allowed, &mut rng)
+    })?;
+    let rows: Vec<(String, f64)> = p.cfg.actions.iter().cloned().zip(probs).collect();
+    Ok(TableIterator::new(rows))
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn policy_values(
+    policy_name: &str,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(state, String),
+            name!(action, String),
+            name!(value, f64),
+            name!(visits, i64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let p = policies::load(policy_name)?;
+    Ok(TableIterator::new(policies::values(&p)?))
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn simulate_campaign(
+    policy_name: &str,
+    scenario: default!(&str, "'demo'"),
+    rounds: default!(i32, 10000),
+    seed: default!(i32, 42),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(round, i64),
+            name!(cumulative_reward, f64),
+            name!(cumulative_regret, f64),
+            name!(random_reward, f64),
+            name!(oracle_reward, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let p = policies::load(policy_name)?;
+    if rounds <= 0 {
+        return Err(invalid(format!("rounds must be positive, got {rounds}")));
+    }
+    let curve = simulate::run_with(
+        &p.cfg,
+        scenario,
+        rounds as u64,
+        seed as u64,
+        &mut parallel::progress(),
+    )
+    .sql()?;
+    Ok(TableIterator::new(curve.into_iter().map(|c| {
+        (
+            c.round as i64,
+            c.cumulative_reward,
+            c.cumulative_regret,
+            c.random_reward,
+            c.oracle_reward,
+        )
+    })))
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn policy_heatmap_svg(policy_name: &str) -> Result<String, ErrorReport> {
+    let p = policies::load(policy_name)?;
+    let cells = policies::values(&p)?;
+    let title = format!(
+        "{} ({}, version {})",
+        p.name,
+        p.cfg.algorithm.name(),
+        p.version
+    );
+    Ok(mkt_policy::heatmap::svg(&title, &p.cfg.actions, &cells))
+}

@@ -1,0 +1,417 @@
+//! SQL access to the policy catalog (mkt.policies, mkt.policy_state, mkt.decisions).
+//!
+//! Updates of a (state, action) row follow one pattern: make sure the row exists with the prior
+//! (INSERT .. ON CONFLICT DO NOTHING), lock it (SELECT .. FOR UPDATE), compute the new statistics
+//! in the pure crate, write them back. Concurrent rewards of the same pair queue on the row lock
+//! and each reads the other's committed result, so none is lost.
+
+use crate::catalog::first;
+use crate::error::{OrSql, SqlResult};
+use mkt_core::names::quote_literal;
+use mkt_core::Error;
+use mkt_policy::config::Algorithm;
+use mkt_policy::linucb::LinArm;
+use mkt_policy::{ArmStats, PolicyConfig};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+
+pub struct Policy {
+    pub id: i64,
+    pub name: String,
+    pub version: i32,
+    pub cfg: PolicyConfig,
+}
+
+pub fn check_policy_name(name: &str) -> SqlResult<()> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
+        return Err(Error::InvalidParameter(format!(
+            "policy name {} must be 1 to 128 bytes without control characters",
+            quote_literal(&name.chars().take(40).collect::<String>())
+        )))
+        .sql();
+    }
+    Ok(())
+}
+
+fn unknown_policy(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
+    crate::error::report(Error::UndefinedObject(format!(
+        "policy {} does not exist",
+        quote_literal(name)
+    )))
+}
+
+/// The policy's definition (read-only: no transaction id).
+pub fn load(name: &str) -> SqlResult<Policy> {
+    let row = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT policy_id, algorithm, actions, params, version FROM mkt.policies WHERE policy_name = $1",
+            None,
+            &[name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok::<_, pgrx::spi::Error>(Some((
+            r.get::<i64>(1)?.unwrap_or_default(),
+            r.get::<String>(2)?.unwrap_or_default(),
+            r.get::<Vec<String>>(3)?.unwrap_or_default(),
+            r.get::<JsonB>(4)?.map(|j| j.0).unwrap_or(Value::Null),
+            r.get::<i32>(5)?.unwrap_or(1),
+        )))
+    })
+    .sql()?;
+    let Some((id, algorithm, actions, params, version)) = row else {
+        return Err(unknown_policy(name));
+    };
+    let cfg = PolicyConfig::parse(&actions, &algorithm, &params).sql()?;
+    Ok(Policy {
+        id,
+        name: name.to_string(),
+        version,
+        cfg,
+    })
+}
+
+pub fn create(name: &str, actions: &[String], algorithm: &str, params: &Value) -> SqlResult<()> {
+    check_policy_name(name)?;
+    // Parsing first: a bad definition leaves nothing behind.
+    PolicyConfig::parse(actions, algorithm, params).sql()?;
+    Spi::connect_mut(|c| {
+        let inserted = c
+            .update(
+                "INSERT INTO mkt.policies (policy_name, algorithm, actions, params) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (policy_name) DO NOTHING RETURNING policy_id",
+                None,
+                &[
+                    name.into(),
+                    algorithm.into(),
+                    actions.to_vec().into(),
+                    JsonB(params.clone()).into(),
+                ],
+            )
+            .sql()?;
+        if inserted.is_empty() {
+            return Err(Error::DuplicateObject(format!(
+                "policy {} already exists",
+                quote_literal(name)
+            )))
+            .sql();
+        }
+        Ok(())
+    })
+}
+
+/// Drops the policy with its state and decisions; returns how many decisions went with it.
+pub fn drop(name: &str) -> SqlResult<i64> {
+    Spi::connect_mut(|c| {
+        let id = c
+            .update(
+                "DELETE FROM mkt.policies WHERE policy_name = $1 RETURNING policy_id",
+                None,
+                &[name.into()],
+            )
+            .sql()?;
+        let Some(id) = first::<i64>(id).sql()? else {
+            return Err(unknown_policy(name));
+        };
+        c.update("DELETE FROM mkt.policy_state WHERE policy_id = $1", None, &[id.into()])
+            .sql()?;
+        let gone = c
+            .update(
+                "WITH d AS (DELETE FROM mkt.decisions WHERE policy_id = $1 RETURNING 1) SELECT count(*) FROM d",
+                None,
+                &[id.into()],
+            )
+            .sql()?;
+        Ok(first::<i64>(gone).sql()?.unwrap_or(0))
+    })
+}
+
+fn arm_from(n: i64, value: f64, alpha: f64, beta: f64) -> ArmStats {
+    ArmStats {
+        n: n.max(0) as u64,
+        value,
+        alpha,
+        beta,
+    }
+}
+
+/// Per action, the stats of (state, action) if the policy has any (read-only).
+pub fn arms(p: &Policy, state: &str) -> SqlResult<Vec<Option<ArmStats>>> {
+    let mut out = vec![None; p.cfg.actions.len()];
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT action, n, value, alpha, beta FROM mkt.policy_state WHERE policy_id = $1 AND state = $2",
+            None,
+            &[p.id.into(), state.into()],
+        )?;
+        for r in t {
+            let action = r.get::<String>(1)?.unwrap_or_default();
+            if let Some(i) = p.cfg.action_index(&action) {
+                out[i] = Some(arm_from(
+                    r.get::<i64>(2)?.unwrap_or(0),
+                    r.get::<f64>(3)?.unwrap_or(0.0),
+                    r.get::<f64>(4)?.unwrap_or(0.0),
+                    r.get::<f64>(5)?.unwrap_or(0.0),
+                ));
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(())
+    })
+    .sql()?;
+    Ok(out)
+}
+
+fn dim(p: &Policy) -> usize {
+    p.cfg.linear.as_ref().map_or(1, |l| l.dim())
+}
+
+fn fresh_linear(p: &Policy) -> LinArm {
+    let ridge = p.cfg.linear.as_ref().map_or(1.0, |l| l.ridge);
+    LinArm::new(dim(p), ridge)
+}
+
+/// Per action, its LinUCB regression (fresh ones for actions never rewarded).
+pub fn linear_arms(p: &Policy) -> SqlResult<Vec<LinArm>> {
+    let mut out: Vec<LinArm> = (0..p.cfg.actions.len()).map(|_| fresh_linear(p)).collect();
+    let rows: Vec<(String, Vec<u8>)> = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT action, linear FROM mkt.policy_state WHERE policy_id = $1 AND state = '*' AND linear IS NOT NULL",
+            None,
+            &[p.id.into()],
+        )?;
+        t.map(|r| {
+            Ok((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<Vec<u8>>(2)?.unwrap_or_default(),
+            ))
+        })
+        .collect::<Result<_, pgrx::spi::Error>>()
+    })
+    .sql()?;
+    for (action, bytes) in rows {
+        if let Some(i) = p.cfg.action_index(&action) {
+            out[i] = LinArm::from_bytes(&bytes, dim(p)).sql()?;
+        }
+    }
+    Ok(out)
+}
+
+/// A decision as logged.
+pub struct LoggedDecision<'a> {
+    pub subject: Option<&'a str>,
+    pub context: &'a Value,
+    pub state: &'a str,
+    pub action: &'a str,
+    pub probability: f64,
+    pub probabilities: Value,
+}
+
+pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
+    Spi::connect_mut(|c| {
+        let args: Vec<DatumWithOid> = vec![
+            p.id.into(),
+            p.version.into(),
+            d.subject.into(),
+            JsonB(d.context.clone()).into(),
+            d.state.into(),
+            d.action.into(),
+            d.probability.into(),
+            JsonB(d.probabilities.clone()).into(),
+        ];
+        let t = c
+            .update(
+                "INSERT INTO mkt.decisions (policy_id, policy_version, subject, context, state, action, probability, probabilities) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING decision_id",
+                None,
+                &args,
+            )
+            .sql()?;
+        Ok(first::<i64>(t).sql()?.expect("RETURNING gives a row"))
+    })
+}
+
+/// The decision a reward is for.
+pub struct Rewarded {
+    pub policy_id: i64,
+    pub context: Value,
+    pub state: String,
+    pub action: String,
+}
+
+/// Records the reward on the decision; a second reward or an unknown id is an error.
+pub fn record_reward(decision_id: i64, reward: f64, next: Option<&Value>) -> SqlResult<Rewarded> {
+    let row = Spi::connect_mut(|c| {
+        let t = c
+            .update(
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now() \
+                 WHERE decision_id = $1 AND reward IS NULL RETURNING policy_id, context, state, action",
+                None,
+                &[
+                    decision_id.into(),
+                    reward.into(),
+                    next.map(|v| JsonB(v.clone())).into(),
+                ],
+            )
+            .sql()?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some(Rewarded {
+            policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
+            context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
+            state: r.get::<String>(3).sql()?.unwrap_or_default(),
+            action: r.get::<String>(4).sql()?.unwrap_or_default(),
+        }))
+    })?;
+    if let Some(r) = row {
+        return Ok(r);
+    }
+    let exists = crate::catalog::select_first::<i64>(
+        "SELECT decision_id FROM mkt.decisions WHERE decision_id = $1",
+        &[decision_id.into()],
+    )?;
+    Err(match exists {
+        Some(_) => Error::InvalidState(format!("decision {decision_id} already has a reward")),
+        None => Error::UndefinedObject(format!("decision {decision_id} does not exist")),
+    })
+    .sql()
+}
+
+pub fn load_by_id(policy_id: i64) -> SqlResult<Policy> {
+    let name = crate::catalog::select_first::<String>(
+        "SELECT policy_name FROM mkt.policies WHERE policy_id = $1",
+        &[policy_id.into()],
+    )?
+    .ok_or_else(|| {
+        crate::error::report(Error::UndefinedObject(format!(
+            "the policy of this decision (id {policy_id}) was dropped"
+        )))
+    })?;
+    load(&name)
+}
+
+/// Locks the (state, action) row, creating it with the prior first; returns its stats.
+fn lock_arm(c: &mut pgrx::spi::SpiClient, p: &Policy, state: &str, action: &str) -> SqlResult<ArmStats> {
+    let (value, alpha, beta) = match p.cfg.algorithm {
+        Algorithm::Thompson => {
+            let (a, b) = p.cfg.prior;
+            (a / (a + b), a, b)
+        }
+        _ => (p.cfg.q_init, 0.0, 0.0),
+    };
+    c.update(
+        "INSERT INTO mkt.policy_state (policy_id, state, action, n, value, alpha, beta) \
+         VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT DO NOTHING",
+        None,
+        &[p.id.into(), state.into(), action.into(), value.into(), alpha.into(), beta.into()],
+    )
+    .sql()?;
+    let t = c
+        .update(
+            "SELECT n, value, alpha, beta FROM mkt.policy_state \
+             WHERE policy_id = $1 AND state = $2 AND action = $3 FOR UPDATE",
+            None,
+            &[p.id.into(), state.into(), action.into()],
+        )
+        .sql()?;
+    let r = t.first();
+    Ok(arm_from(
+        r.get::<i64>(1).sql()?.unwrap_or(0),
+        r.get::<f64>(2).sql()?.unwrap_or(0.0),
+        r.get::<f64>(3).sql()?.unwrap_or(0.0),
+        r.get::<f64>(4).sql()?.unwrap_or(0.0),
+    ))
+}
+
+/// Applies `update` to the locked stats of (state, action) and stores the result.
+pub fn update_arm(
+    p: &Policy,
+    state: &str,
+    action: &str,
+    update: impl FnOnce(ArmStats) -> SqlResult<ArmStats>,
+) -> SqlResult<ArmStats> {
+    Spi::connect_mut(|c| {
+        let current = lock_arm(c, p, state, action)?;
+        let s = update(current)?;
+        c.update(
+            "UPDATE mkt.policy_state SET n = $4, value = $5, alpha = $6, beta = $7 \
+             WHERE policy_id = $1 AND state = $2 AND action = $3",
+            None,
+            &[
+                p.id.into(),
+                state.into(),
+                action.into(),
+                (s.n as i64).into(),
+                s.value.into(),
+                s.alpha.into(),
+                s.beta.into(),
+            ],
+        )
+        .sql()?;
+        Ok(s)
+    })
+}
+
+/// Applies `update` to the locked LinUCB regression of `action` and stores the result.
+pub fn update_linear(
+    p: &Policy,
+    action: &str,
+    update: impl FnOnce(&mut LinArm),
+) -> SqlResult<()> {
+    Spi::connect_mut(|c| {
+        lock_arm(c, p, "*", action)?;
+        let t = c
+            .update(
+                "SELECT linear FROM mkt.policy_state WHERE policy_id = $1 AND state = '*' AND action = $2",
+                None,
+                &[p.id.into(), action.into()],
+            )
+            .sql()?;
+        let mut arm = match first::<Vec<u8>>(t).sql()? {
+            Some(bytes) => LinArm::from_bytes(&bytes, dim(p)).sql()?,
+            None => fresh_linear(p),
+        };
+        update(&mut arm);
+        // value: the intercept, what reports show for a LinUCB action.
+        let intercept = arm.theta()[0];
+        c.update(
+            "UPDATE mkt.policy_state SET n = $3, linear = $4, value = $5 WHERE policy_id = $1 AND state = '*' AND action = $2",
+            None,
+            &[
+                p.id.into(),
+                action.into(),
+                (arm.n as i64).into(),
+                arm.to_bytes().into(),
+                intercept.into(),
+            ],
+        )
+        .sql()?;
+        Ok(())
+    })
+}
+
+/// Every (state, action) row of a policy, for reports: (state, action, value, visits).
+pub fn values(p: &Policy) -> SqlResult<Vec<(String, String, f64, i64)>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT state, action, value, n FROM mkt.policy_state WHERE policy_id = $1 ORDER BY state, action",
+            None,
+            &[p.id.into()],
+        )?;
+        t.map(|r| {
+            Ok((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<f64>(3)?.unwrap_or(0.0),
+                r.get::<i64>(4)?.unwrap_or(0),
+            ))
+        })
+        .collect::<Result<_, pgrx::spi::Error>>()
+    })
+    .sql()
+}
