@@ -95,3 +95,9 @@ END $$;
 
 COMMENT ON FUNCTION mkt.reward_trigger() IS
 'AFTER INSERT FOR EACH ROW trigger: TG_ARGV = (decision id column, reward column or constant [, next-context jsonb column]); calls mkt.reward for each new row with a decision id. A bad row (unknown or already rewarded decision) fails its insert.';
+
+COMMENT ON FUNCTION mkt.estimate_policy_value(text, text, text, text, text[], text[], int, int) IS
+'Off-policy value of any target policy from a decision log: per row the logged reward, the logging propensity and the target''s probability of the logged action. Estimators ips, snips, dr (baseline reward model of context_cols), dm; 95% bootstrap intervals (bootstrap resamples, seed) and the effective sample size.';
+
+COMMENT ON FUNCTION mkt.evaluate_policy(text, text, text, text, text, text, int, int) IS
+'What a pg_marketing policy (its current state) would earn on a logged set of decisions (e.g. mkt.decisions or a history table): ips, snips, dr and dm with 95% bootstrap intervals, the logging policy''s mean reward and the lift over it.';

@@ -117,8 +117,12 @@ pub fn drop(name: &str) -> SqlResult<i64> {
         let Some(id) = first::<i64>(id).sql()? else {
             return Err(unknown_policy(name));
         };
-        c.update("DELETE FROM mkt.policy_state WHERE policy_id = $1", None, &[id.into()])
-            .sql()?;
+        c.update(
+            "DELETE FROM mkt.policy_state WHERE policy_id = $1",
+            None,
+            &[id.into()],
+        )
+        .sql()?;
         let gone = c
             .update(
                 "WITH d AS (DELETE FROM mkt.decisions WHERE policy_id = $1 RETURNING 1) SELECT count(*) FROM d",
@@ -296,7 +300,12 @@ pub fn load_by_id(policy_id: i64) -> SqlResult<Policy> {
 }
 
 /// Locks the (state, action) row, creating it with the prior first; returns its stats.
-fn lock_arm(c: &mut pgrx::spi::SpiClient, p: &Policy, state: &str, action: &str) -> SqlResult<ArmStats> {
+fn lock_arm(
+    c: &mut pgrx::spi::SpiClient,
+    p: &Policy,
+    state: &str,
+    action: &str,
+) -> SqlResult<ArmStats> {
     let (value, alpha, beta) = match p.cfg.algorithm {
         Algorithm::Thompson => {
             let (a, b) = p.cfg.prior;
@@ -308,7 +317,14 @@ fn lock_arm(c: &mut pgrx::spi::SpiClient, p: &Policy, state: &str, action: &str)
         "INSERT INTO mkt.policy_state (policy_id, state, action, n, value, alpha, beta) \
          VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT DO NOTHING",
         None,
-        &[p.id.into(), state.into(), action.into(), value.into(), alpha.into(), beta.into()],
+        &[
+            p.id.into(),
+            state.into(),
+            action.into(),
+            value.into(),
+            alpha.into(),
+            beta.into(),
+        ],
     )
     .sql()?;
     let t = c
@@ -358,11 +374,7 @@ pub fn update_arm(
 }
 
 /// Applies `update` to the locked LinUCB regression of `action` and stores the result.
-pub fn update_linear(
-    p: &Policy,
-    action: &str,
-    update: impl FnOnce(&mut LinArm),
-) -> SqlResult<()> {
+pub fn update_linear(p: &Policy, action: &str, update: impl FnOnce(&mut LinArm)) -> SqlResult<()> {
     Spi::connect_mut(|c| {
         lock_arm(c, p, "*", action)?;
         let t = c

@@ -345,3 +345,91 @@ pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
     unsafe { scratch.reset() };
     Ok(out)
 }
+
+/// The type one column is read as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Want {
+    Float,
+    Text,
+    Json,
+}
+
+/// One column of a source, read in full.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    Float(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+    Json(Vec<Option<serde_json::Value>>),
+}
+
+impl ColumnData {
+    pub fn floats(&self) -> &[Option<f64>] {
+        match self {
+            ColumnData::Float(v) => v,
+            _ => panic!("column was read as float8"),
+        }
+    }
+    pub fn texts(&self) -> &[Option<String>] {
+        match self {
+            ColumnData::Text(v) => v,
+            _ => panic!("column was read as text"),
+        }
+    }
+    pub fn jsons(&self) -> &[Option<serde_json::Value>] {
+        match self {
+            ColumnData::Json(v) => v,
+            _ => panic!("column was read as jsonb"),
+        }
+    }
+}
+
+/// Reads whole columns (cast to float8, text or jsonb) through a cursor, checking for interrupts
+/// between batches. For modest sources (decision logs); pairs for training use `read_pairs`.
+pub fn read_columns(src: &Resolved, cols: &[(&str, Want)]) -> SqlResult<Vec<ColumnData>> {
+    let exprs: Vec<String> = cols
+        .iter()
+        .map(|(name, want)| {
+            let cast = match want {
+                Want::Float => "float8",
+                Want::Text => "text",
+                Want::Json => "jsonb",
+            };
+            format!("{}::{cast}", quote_ident(name))
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM {}", exprs.join(", "), src.from);
+    let mut out: Vec<ColumnData> = cols
+        .iter()
+        .map(|(_, w)| match w {
+            Want::Float => ColumnData::Float(Vec::new()),
+            Want::Text => ColumnData::Text(Vec::new()),
+            Want::Json => ColumnData::Json(Vec::new()),
+        })
+        .collect();
+    read_only(|| {
+        Spi::connect(|c| {
+            let mut cursor = c.open_cursor(&sql, &[]);
+            loop {
+                let table = cursor.fetch(10_000)?;
+                if table.is_empty() {
+                    break;
+                }
+                for row in table {
+                    for (i, col) in out.iter_mut().enumerate() {
+                        match col {
+                            ColumnData::Float(v) => v.push(row.get::<f64>(i + 1)?),
+                            ColumnData::Text(v) => v.push(row.get::<String>(i + 1)?),
+                            ColumnData::Json(v) => {
+                                v.push(row.get::<pgrx::JsonB>(i + 1)?.map(|j| j.0))
+                            }
+                        }
+                    }
+                }
+                pgrx::check_for_interrupts!();
+            }
+            Ok::<_, pgrx::spi::Error>(())
+        })
+    })
+    .sql()?;
+    Ok(out)
+}

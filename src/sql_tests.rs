@@ -396,3 +396,50 @@ fn simulated_campaign_beats_random() {
     assert!(regret < 0.25 * (oracle - random), "regret {regret}, oracle {oracle}, random {random}");
     assert_eq!(count("SELECT count(*) FROM mkt.simulate_campaign('sim', rounds => 1000)"), 200);
 }
+
+#[pg_test]
+fn off_policy_estimates_match_their_formulas() {
+    Spi::run(
+        "CREATE TABLE ope_log AS
+         SELECT i, (i % 3)::text AS segment,
+                CASE WHEN (i * 7) % 10 < 3 THEN 1.0 ELSE 0.0 END AS reward,
+                0.2 + (i % 4) * 0.2 AS propensity,
+                ((i * 13) % 11) / 10.0 AS target
+         FROM generate_series(1, 500) i",
+    )
+    .unwrap();
+    let ips = float("SELECT value FROM mkt.estimate_policy_value('ope_log', 'reward', 'propensity', 'target') WHERE estimator = 'ips'");
+    let snips = float("SELECT value FROM mkt.estimate_policy_value('ope_log', 'reward', 'propensity', 'target') WHERE estimator = 'snips'");
+    let ips_sql = float("SELECT avg(target / propensity * reward)::float8 FROM ope_log");
+    let snips_sql = float("SELECT (sum(target / propensity * reward) / sum(target / propensity))::float8 FROM ope_log");
+    assert!((ips - ips_sql).abs() < 1e-9, "{ips} vs {ips_sql}");
+    assert!((snips - snips_sql).abs() < 1e-9, "{snips} vs {snips_sql}");
+    assert_eq!(
+        count("SELECT count(*) FROM mkt.estimate_policy_value('ope_log', 'reward', 'propensity', 'target', ARRAY['segment'], ARRAY['ips', 'snips', 'dr', 'dm']) WHERE ci_low <= value AND value <= ci_high"),
+        4
+    );
+    let (state, msg) = try_sql("SELECT * FROM mkt.estimate_policy_value('ope_log', 'reward', 'nope', 'target')");
+    assert_eq!(state, "42703", "{msg}");
+    let (state, msg) = try_sql("SELECT * FROM mkt.estimate_policy_value('ope_log', 'reward', 'segment', 'target')");
+    assert_eq!(state, "42804", "{msg}");
+    let (state, msg) = try_sql("SELECT * FROM mkt.estimate_policy_value('ope_log', 'reward', 'propensity', 'target', estimators => ARRAY['magic'])");
+    assert_eq!(state, "22023", "{msg}");
+    let (state, msg) = try_sql("SELECT * FROM mkt.estimate_policy_value('(SELECT * FROM ope_log WHERE false) x', 'reward', 'propensity', 'target')");
+    assert!(state == "22000" || state == "42601", "{state}: {msg}");
+    let (state, msg) = try_sql("SELECT * FROM mkt.estimate_policy_value('SELECT reward, 0 AS p, target FROM ope_log', 'reward', 'p', 'target')");
+    assert_eq!(state, "22023", "{msg}");
+
+    // A uniform policy evaluated on a uniform log: every weight is 1, so IPS is the log's mean.
+    Spi::run("SELECT mkt.create_policy('uni', ARRAY['a', 'b'], 'q_learning', '{\"epsilon\": 1}')").unwrap();
+    for i in 0..40 {
+        let (id, _, p) = decide_row("SELECT * FROM mkt.decide('uni')");
+        assert_eq!(p, 0.5);
+        Spi::run(&format!("SELECT mkt.reward({id}, {})", i % 2)).unwrap();
+    }
+    let (ips, logging) = Spi::get_two::<f64, f64>(
+        "SELECT value, logging_value FROM mkt.evaluate_policy('uni', 'SELECT * FROM mkt.decisions WHERE policy_id = (SELECT policy_id FROM mkt.policies WHERE policy_name = ''uni'')') WHERE estimator = 'ips'",
+    )
+    .unwrap();
+    assert!((ips.unwrap() - 0.5).abs() < 1e-12 && (logging.unwrap() - 0.5).abs() < 1e-12);
+    assert_eq!(count("SELECT count(*) FROM mkt.evaluate_policy('uni', 'mkt.decisions')"), 4);
+}

@@ -3,6 +3,7 @@
 mod demo;
 mod evaluate;
 mod models;
+mod offpolicy;
 mod policy;
 mod serve;
 mod split;

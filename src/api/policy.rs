@@ -165,8 +165,7 @@ fn reward(
 fn policy_probabilities(
     policy_name: &str,
     context: default!(JsonB, "'{}'"),
-) -> Result<TableIterator<'static, (name!(action, String), name!(probability, f64))>, ErrorReport>
-{
+) -> Result<TableIterator<'static, (name!(action, String), name!(probability, f64))>, ErrorReport> {
     let p = policies::load(policy_name)?;
     let allowed = vec![true; p.cfg.actions.len()];
     // Seeded by the policy and the state: the same question gets the same answer.

@@ -10,9 +10,18 @@ fn esc(s: &str) -> String {
 
 /// White (lowest) to dark blue (highest).
 fn color(t: f64) -> String {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    format!("#{:02x}{:02x}{:02x}", lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        lerp(247.0, 8.0),
+        lerp(251.0, 48.0),
+        lerp(255.0, 107.0)
+    )
 }
 
 /// `cells`: (state, action, value, visits). Rows are states in the given order, columns the
@@ -27,9 +36,18 @@ pub fn svg(title: &str, actions: &[String], cells: &[(String, String, f64, i64)]
     let (lo, hi) = cells
         .iter()
         .filter(|c| c.3 > 0)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(c.2), hi.max(c.2)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
+            (lo.min(c.2), hi.max(c.2))
+        });
     let (cw, ch) = (90.0, 28.0);
-    let label_w = 8.0 * states.iter().map(|s| s.chars().count()).max().unwrap_or(4).max(5) as f64 + 16.0;
+    let label_w = 8.0
+        * states
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(5) as f64
+        + 16.0;
     let top = 56.0;
     let width = label_w + cw * actions.len() as f64 + 10.0;
     let height = top + ch * states.len().max(1) as f64 + 10.0;
@@ -60,7 +78,11 @@ pub fn svg(title: &str, actions: &[String], cells: &[(String, String, f64, i64)]
             let (fill, text, ink) = match cell {
                 Some(c) => {
                     let t = if hi > lo { (c.2 - lo) / (hi - lo) } else { 0.5 };
-                    (color(t), format!("{:.3}", c.2), if t > 0.55 { "#ffffff" } else { "#000000" })
+                    (
+                        color(t),
+                        format!("{:.3}", c.2),
+                        if t > 0.55 { "#ffffff" } else { "#000000" },
+                    )
                 }
                 None => ("#e0e0e0".to_string(), "–".to_string(), "#777777"),
             };

@@ -5,7 +5,7 @@ use crate::arms::ArmStats;
 use crate::config::{Algorithm, PolicyConfig};
 use crate::decide::{self, Decision, Knowledge};
 use crate::linucb::LinArm;
-use crate::update::update_arm;
+use crate::update::update_arm_weighted;
 use mkt_core::rng::Rng;
 use mkt_core::Result;
 use serde_json::Value;
@@ -33,6 +33,20 @@ impl Learner {
             linear,
             rng,
         }
+    }
+
+    /// A learner that continues from a stored state (batch training on top of online learning).
+    pub fn with_state(
+        cfg: PolicyConfig,
+        table: HashMap<String, Vec<Option<ArmStats>>>,
+        linear: Option<Vec<LinArm>>,
+    ) -> Self {
+        let mut l = Learner::new(cfg);
+        l.table = table;
+        if let Some(lin) = linear {
+            l.linear = lin;
+        }
+        l
     }
 
     fn arms(&self, state: &str) -> Vec<Option<ArmStats>> {
@@ -88,12 +102,24 @@ impl Learner {
         reward: f64,
         next: Option<&Value>,
     ) -> Result<()> {
+        self.reward_weighted(context, action, reward, next, 1.0)
+    }
+
+    /// `reward` for a row that counts `weight` times.
+    pub fn reward_weighted(
+        &mut self,
+        context: &Value,
+        action: usize,
+        reward: f64,
+        next: Option<&Value>,
+        weight: f64,
+    ) -> Result<()> {
         if self.cfg.algorithm == Algorithm::LinUcb {
             let x = self.cfg.linear.as_ref().unwrap().features(context)?;
             if !reward.is_finite() {
                 return Err(mkt_core::Error::invalid("a reward must be a finite number"));
             }
-            self.linear[action].update(&x, reward);
+            self.linear[action].update_weighted(&x, reward, weight);
             return Ok(());
         }
         let state = self.state_of(context)?;
@@ -102,7 +128,8 @@ impl Learner {
             None => None,
         };
         let current = self.arms(&state)[action];
-        let updated = update_arm(&self.cfg, current, reward, next_arms.as_deref())?;
+        let updated =
+            update_arm_weighted(&self.cfg, current, reward, next_arms.as_deref(), weight)?;
         let n = self.cfg.actions.len();
         self.table.entry(state).or_insert_with(|| vec![None; n])[action] = Some(updated);
         Ok(())

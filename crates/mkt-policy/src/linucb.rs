@@ -142,7 +142,15 @@ impl LinArm {
     }
 
     pub fn update(&mut self, x: &[f64], reward: f64) {
+        self.update_weighted(x, reward, 1.0)
+    }
+
+    /// A += w·x·xᵀ, b += w·r·x: a row that counts `weight` times.
+    pub fn update_weighted(&mut self, x: &[f64], reward: f64, weight: f64) {
         let d = self.dim();
+        let sw = weight.sqrt();
+        let x: Vec<f64> = x.iter().map(|v| v * sw).collect();
+        let x = &x[..];
         let ax = self.a_inv_times(x);
         let denom = 1.0 + ax.iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
         for i in 0..d {
@@ -150,8 +158,9 @@ impl LinArm {
                 self.a_inv[i * d + j] -= ax[i] * ax[j] / denom;
             }
         }
+        // x is already scaled by sqrt(w): w·r·x = sqrt(w)·r·(sqrt(w)·x).
         for (b, xi) in self.b.iter_mut().zip(x) {
-            *b += reward * xi;
+            *b += sw * reward * xi;
         }
         self.n += 1;
     }

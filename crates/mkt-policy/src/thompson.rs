@@ -4,8 +4,14 @@ use crate::arms::ArmStats;
 use mkt_core::rng::Rng;
 use mkt_core::{Error, Result};
 
-/// Posterior after one reward in [0, 1] (fractional rewards update both counts).
-pub fn update(current: Option<ArmStats>, prior: (f64, f64), reward: f64) -> Result<ArmStats> {
+/// Posterior after one reward in [0, 1] counted `weight` times (fractional rewards update both
+/// counts).
+pub fn update(
+    current: Option<ArmStats>,
+    prior: (f64, f64),
+    reward: f64,
+    weight: f64,
+) -> Result<ArmStats> {
     if !(0.0..=1.0).contains(&reward) {
         return Err(Error::invalid(format!(
             "thompson policies take rewards between 0 and 1 (click, conversion), got {reward}"
@@ -17,8 +23,8 @@ pub fn update(current: Option<ArmStats>, prior: (f64, f64), reward: f64) -> Resu
         alpha: prior.0,
         beta: prior.1,
     });
-    s.alpha += reward;
-    s.beta += 1.0 - reward;
+    s.alpha += weight * reward;
+    s.beta += weight * (1.0 - reward);
     s.n += 1;
     s.value = s.alpha / (s.alpha + s.beta);
     Ok(s)
@@ -50,11 +56,13 @@ mod tests {
 
     #[test]
     fn posterior_counts() {
-        let s = update(None, (1.0, 1.0), 1.0).unwrap();
-        let s = update(Some(s), (1.0, 1.0), 0.0).unwrap();
-        let s = update(Some(s), (1.0, 1.0), 0.25).unwrap();
+        let s = update(None, (1.0, 1.0), 1.0, 1.0).unwrap();
+        let s = update(Some(s), (1.0, 1.0), 0.0, 1.0).unwrap();
+        let s = update(Some(s), (1.0, 1.0), 0.25, 1.0).unwrap();
         assert_eq!((s.alpha, s.beta, s.n), (2.25, 2.75, 3));
-        assert!(update(None, (1.0, 1.0), 2.0).is_err());
+        let s = update(Some(s), (1.0, 1.0), 1.0, 2.0).unwrap();
+        assert_eq!((s.alpha, s.beta, s.n), (4.25, 2.75, 4));
+        assert!(update(None, (1.0, 1.0), 2.0, 1.0).is_err());
     }
 
     #[test]

@@ -13,6 +13,23 @@ pub fn update_arm(
     reward: f64,
     next: Option<&[Option<ArmStats>]>,
 ) -> Result<ArmStats> {
+    update_arm_weighted(cfg, current, reward, next, 1.0)
+}
+
+/// `update_arm` for a reward that counts `weight` times (batch training from logs weights rows
+/// by inverse propensity): Q-learning scales its step (capped at 1), Thompson its counts.
+pub fn update_arm_weighted(
+    cfg: &PolicyConfig,
+    current: Option<ArmStats>,
+    reward: f64,
+    next: Option<&[Option<ArmStats>]>,
+    weight: f64,
+) -> Result<ArmStats> {
+    if !(weight.is_finite() && weight >= 0.0) {
+        return Err(Error::invalid(format!(
+            "a weight must be a finite number >= 0, got {weight}"
+        )));
+    }
     if !reward.is_finite() {
         return Err(Error::invalid(format!(
             "a reward must be a finite number, got {reward}"
@@ -27,11 +44,12 @@ pub fn update_arm(
             } else {
                 cfg.alpha
             };
+            let alpha = (alpha * weight).min(1.0);
             Ok(qlearning::update(
                 current, cfg.q_init, alpha, cfg.gamma, reward, next_max,
             ))
         }
-        Algorithm::Thompson => thompson::update(current, cfg.prior, reward),
+        Algorithm::Thompson => thompson::update(current, cfg.prior, reward, weight),
         Algorithm::LinUcb => unreachable!("linucb keeps regressions, not table rows"),
     }
 }
