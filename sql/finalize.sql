@@ -101,3 +101,6 @@ COMMENT ON FUNCTION mkt.estimate_policy_value(text, text, text, text, text[], te
 
 COMMENT ON FUNCTION mkt.evaluate_policy(text, text, text, text, text, text, int, int) IS
 'What a pg_marketing policy (its current state) would earn on a logged set of decisions (e.g. mkt.decisions or a history table): ips, snips, dr and dm with 95% bootstrap intervals, the logging policy''s mean reward and the lift over it.';
+
+COMMENT ON FUNCTION mkt.train_policy(text, text, text, text, text, text, text, int) IS
+'Batch learning from a historical log (context jsonb, action, reward [, next context] [, propensity]) on top of what the policy knows, epochs times; with propensity_col rows weigh 1/(actions x propensity), clipped at 10. Online rewards wait while it runs. Returns the new policy version and row counts.';

@@ -299,6 +299,23 @@ pub fn load_by_id(policy_id: i64) -> SqlResult<Policy> {
     load(&name)
 }
 
+/// Online rewards take the policy's lock shared, batch training exclusive: a reward never lands
+/// between the state a training run read and the state it writes back.
+fn policy_lock(c: &mut pgrx::spi::SpiClient, p: &Policy, exclusive: bool) -> SqlResult<()> {
+    let f = if exclusive {
+        "pg_advisory_xact_lock"
+    } else {
+        "pg_advisory_xact_lock_shared"
+    };
+    c.update(
+        &format!("SELECT pg_catalog.{f}(pg_catalog.hashtextextended('pg_marketing.policy:' || $1, 0))"),
+        None,
+        &[p.id.into()],
+    )
+    .sql()
+    .map(|_| ())
+}
+
 /// Locks the (state, action) row, creating it with the prior first; returns its stats.
 fn lock_arm(
     c: &mut pgrx::spi::SpiClient,
@@ -426,4 +443,96 @@ pub fn values(p: &Policy) -> SqlResult<Vec<(String, String, f64, i64)>> {
         .collect::<Result<_, pgrx::spi::Error>>()
     })
     .sql()
+}
+
+/// Everything a policy has learned: its table rows and, for LinUCB, its regressions.
+pub type State = (
+    std::collections::HashMap<String, Vec<Option<ArmStats>>>,
+    Option<Vec<LinArm>>,
+);
+
+/// Takes the policy's training lock and reads its whole state.
+pub fn lock_and_load_state(p: &Policy) -> SqlResult<State> {
+    Spi::connect_mut(|c| policy_lock(c, p, true))?;
+    let mut table: std::collections::HashMap<String, Vec<Option<ArmStats>>> = Default::default();
+    let m = p.cfg.actions.len();
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT state, action, n, value, alpha, beta FROM mkt.policy_state WHERE policy_id = $1 AND linear IS NULL",
+            None,
+            &[p.id.into()],
+        )?;
+        for r in t {
+            let state = r.get::<String>(1)?.unwrap_or_default();
+            let action = r.get::<String>(2)?.unwrap_or_default();
+            if let Some(i) = p.cfg.action_index(&action) {
+                table.entry(state).or_insert_with(|| vec![None; m])[i] = Some(arm_from(
+                    r.get::<i64>(3)?.unwrap_or(0),
+                    r.get::<f64>(4)?.unwrap_or(0.0),
+                    r.get::<f64>(5)?.unwrap_or(0.0),
+                    r.get::<f64>(6)?.unwrap_or(0.0),
+                ));
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(())
+    })
+    .sql()?;
+    let linear = match p.cfg.algorithm {
+        Algorithm::LinUcb => Some(linear_arms(p)?),
+        _ => None,
+    };
+    Ok((table, linear))
+}
+
+/// Writes a trained state back (upserting every row) and bumps the policy's version.
+pub fn store_state(p: &Policy, state: &State) -> SqlResult<i32> {
+    Spi::connect_mut(|c| {
+        for (s, arms) in &state.0 {
+            for (i, arm) in arms.iter().enumerate() {
+                let Some(a) = arm else { continue };
+                c.update(
+                    "INSERT INTO mkt.policy_state (policy_id, state, action, n, value, alpha, beta) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (policy_id, state, action) DO UPDATE \
+                     SET n = EXCLUDED.n, value = EXCLUDED.value, alpha = EXCLUDED.alpha, beta = EXCLUDED.beta",
+                    None,
+                    &[
+                        p.id.into(),
+                        s.as_str().into(),
+                        p.cfg.actions[i].as_str().into(),
+                        (a.n as i64).into(),
+                        a.value.into(),
+                        a.alpha.into(),
+                        a.beta.into(),
+                    ],
+                )
+                .sql()?;
+            }
+        }
+        if let Some(linear) = &state.1 {
+            for (i, arm) in linear.iter().enumerate().filter(|(_, a)| a.n > 0) {
+                c.update(
+                    "INSERT INTO mkt.policy_state (policy_id, state, action, n, value, linear) \
+                     VALUES ($1, '*', $2, $3, $4, $5) ON CONFLICT (policy_id, state, action) DO UPDATE \
+                     SET n = EXCLUDED.n, value = EXCLUDED.value, linear = EXCLUDED.linear",
+                    None,
+                    &[
+                        p.id.into(),
+                        p.cfg.actions[i].as_str().into(),
+                        (arm.n as i64).into(),
+                        arm.theta()[0].into(),
+                        arm.to_bytes().into(),
+                    ],
+                )
+                .sql()?;
+            }
+        }
+        let v = c
+            .update(
+                "UPDATE mkt.policies SET version = version + 1 WHERE policy_id = $1 RETURNING version",
+                None,
+                &[p.id.into()],
+            )
+            .sql()?;
+        Ok(first::<i32>(v).sql()?.unwrap_or(p.version + 1))
+    })
 }

@@ -443,3 +443,52 @@ fn off_policy_estimates_match_their_formulas() {
     assert!((ips.unwrap() - 0.5).abs() < 1e-12 && (logging.unwrap() - 0.5).abs() < 1e-12);
     assert_eq!(count("SELECT count(*) FROM mkt.evaluate_policy('uni', 'mkt.decisions')"), 4);
 }
+
+#[pg_test]
+fn train_policy_from_logs() {
+    Spi::run("SELECT mkt.create_policy('batch', ARRAY['a', 'b'], 'q_learning', '{\"alpha\": 0.5, \"gamma\": 0.5, \"state_features\": [\"s\"]}')").unwrap();
+    Spi::run(
+        "CREATE TABLE batch_log (context jsonb, action text, reward float8, next_context jsonb, p float8);
+         INSERT INTO batch_log VALUES
+            ('{\"s\": 1}', 'a', 1, NULL, 0.5),
+            ('{\"s\": 1}', 'a', 1, NULL, 0.5),
+            ('{\"s\": 0}', 'b', 0, '{\"s\": 1}', 0.25),
+            ('{\"s\": 0}', 'zz', 1, NULL, 0.5),
+            ('{\"s\": 0}', 'a', NULL, NULL, 0.5)",
+    )
+    .unwrap();
+    let (version, rows) = Spi::get_two::<i32, i64>(
+        "SELECT version, rows FROM mkt.train_policy('batch', 'batch_log', next_context_col => 'next_context')",
+    )
+    .unwrap();
+    assert_eq!((version, rows), (Some(2), Some(3)));
+    // Q(s=1, a): 0 -> 0.5 -> 0.75; Q(s=0, b) = 0 + 0.5 (0 + 0.5 * 0.75 - 0) = 0.1875
+    assert_eq!(float("SELECT value FROM mkt.policy_values('batch') WHERE state = 's=1' AND action = 'a'"), 0.75);
+    assert_eq!(float("SELECT value FROM mkt.policy_values('batch') WHERE state = 's=0' AND action = 'b'"), 0.1875);
+    assert_eq!(count("SELECT version FROM mkt.policies WHERE policy_name = 'batch'"), 2);
+
+    // Weighted by inverse propensity: a Thompson posterior counts each row 1 / (2 p) times.
+    Spi::run("SELECT mkt.create_policy('batch_ts', ARRAY['a', 'b'], 'thompson', '{\"state_features\": [\"s\"]}')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_policy('batch_ts', 'batch_log', propensity_col => 'p', epochs => 2)").unwrap();
+    // s=1, a: two rows of weight 1, reward 1, twice: alpha = 1 + 4, beta = 1.
+    assert_eq!(
+        float("SELECT value FROM mkt.policy_values('batch_ts') WHERE state = 's=1' AND action = 'a'"),
+        5.0 / 6.0
+    );
+    // s=0, b: weight 2, reward 0, twice: alpha 1, beta 1 + 4.
+    assert_eq!(
+        float("SELECT value FROM mkt.policy_values('batch_ts') WHERE state = 's=0' AND action = 'b'"),
+        1.0 / 6.0
+    );
+    for (sql, state) in [
+        ("SELECT * FROM mkt.train_policy('batch', 'batch_log', epochs => 0)", "22023"),
+        ("SELECT * FROM mkt.train_policy('batch', 'batch_log', reward_col => 'nope')", "42703"),
+        ("SELECT * FROM mkt.train_policy('batch', 'SELECT * FROM batch_log WHERE false')", "22000"),
+        ("SELECT * FROM mkt.train_policy('nope', 'batch_log')", "42704"),
+        ("SELECT * FROM mkt.train_policy('batch_ts', 'SELECT context, action, 5 AS reward FROM batch_log')", "22023"),
+    ] {
+        let (got, msg) = try_sql(sql);
+        assert_eq!(got, state, "{sql}: {msg}");
+    }
+    assert_eq!(count("SELECT version FROM mkt.policies WHERE policy_name = 'batch'"), 2);
+}

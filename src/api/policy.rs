@@ -250,3 +250,117 @@ fn policy_heatmap_svg(policy_name: &str) -> Result<String, ErrorReport> {
     );
     Ok(mkt_policy::heatmap::svg(&title, &p.cfg.actions, &cells))
 }
+
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn train_policy(
+    policy_name: &str,
+    log_source: &str,
+    context_col: default!(&str, "'context'"),
+    action_col: default!(&str, "'action'"),
+    reward_col: default!(&str, "'reward'"),
+    next_context_col: default!(Option<&str>, "NULL"),
+    propensity_col: default!(Option<&str>, "NULL"),
+    epochs: default!(i32, 1),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(version, i32),
+            name!(rows, i64),
+            name!(skipped, i64),
+            name!(states, i64),
+            name!(mean_reward, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    use crate::source::{self, Want};
+    if !(1..=1000).contains(&epochs) {
+        return Err(invalid(format!("epochs must be between 1 and 1000, got {epochs}")));
+    }
+    let p = policies::load(policy_name)?;
+    let src = source::resolve(log_source)?;
+    let cols = source::describe(&src)?;
+    let mut read: Vec<(String, Want)> = vec![
+        (source::find(&cols, context_col, "context")?.name.clone(), Want::Json),
+        (source::find(&cols, action_col, "action")?.name.clone(), Want::Text),
+    ];
+    let rew = source::find(&cols, reward_col, "reward")?;
+    source::check_number(rew, "reward")?;
+    read.push((rew.name.clone(), Want::Float));
+    let next_at = next_context_col
+        .map(|n| -> SqlResult<usize> {
+            read.push((source::find(&cols, n, "next context")?.name.clone(), Want::Json));
+            Ok(read.len() - 1)
+        })
+        .transpose()?;
+    let prop_at = propensity_col
+        .map(|n| -> SqlResult<usize> {
+            let c = source::find(&cols, n, "propensity")?;
+            source::check_number(c, "propensity")?;
+            read.push((c.name.clone(), Want::Float));
+            Ok(read.len() - 1)
+        })
+        .transpose()?;
+    let spec: Vec<(&str, Want)> = read.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+    let data = source::read_columns(&src, &spec)?;
+    let (contexts, actions, rewards) = (data[0].jsons(), data[1].texts(), data[2].floats());
+
+    let (table, linear) = policies::lock_and_load_state(&p)?;
+    let mut learner = mkt_policy::Learner::with_state(p.cfg.clone(), table, linear);
+    let m = p.cfg.actions.len() as f64;
+    let (mut used, mut skipped, mut sum) = (0i64, 0i64, 0.0);
+    for epoch in 0..epochs {
+        for i in 0..rewards.len() {
+            let (Some(r), Some(a)) = (rewards[i], actions[i].as_deref()) else {
+                skipped += (epoch == 0) as i64;
+                continue;
+            };
+            let Some(ai) = p.cfg.action_index(a) else {
+                skipped += (epoch == 0) as i64;
+                continue;
+            };
+            // Inverse propensity, normalised so a uniform logger weighs 1, clipped at 10.
+            let weight = match prop_at {
+                Some(k) => match data[k].floats()[i] {
+                    Some(q) if q > 0.0 && q <= 1.0 => (1.0 / (m * q)).min(10.0),
+                    Some(q) => {
+                        return Err(invalid(format!(
+                            "row {}: a propensity must be in (0, 1], got {q}",
+                            i + 1
+                        )))
+                    }
+                    None => {
+                        skipped += (epoch == 0) as i64;
+                        continue;
+                    }
+                },
+                None => 1.0,
+            };
+            let ctx = contexts[i].clone().unwrap_or(Value::Null);
+            let next = next_at.and_then(|k| data[k].jsons()[i].clone());
+            learner
+                .reward_weighted(&ctx, ai, r, next.as_ref(), weight)
+                .map_err(|e| invalid(format!("row {}: {e}", i + 1)))?;
+            if epoch == 0 {
+                used += 1;
+                sum += r;
+            }
+            if i % 10_000 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+        }
+    }
+    if skipped > 0 {
+        notice!("skipped {skipped} log rows with a NULL or unknown action, a NULL reward or a NULL propensity");
+    }
+    if used == 0 {
+        return Err(crate::error::report(mkt_core::Error::EmptyData(
+            "the log has no usable rows to train on".into(),
+        )));
+    }
+    let states = learner.table.len() as i64;
+    let version = policies::store_state(&p, &(learner.table, Some(learner.linear).filter(|l| !l.is_empty())))?;
+    Ok(TableIterator::once((version, used, skipped, states, sum / used as f64)))
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Policy benchmark: decide and reward throughput against pgbench's select-only, and inserts into a
+# table with mkt.reward_trigger against the same inserts without it; all in one run, one cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/cluster.sh
+trap cluster_stop EXIT
+cluster_start "shared_buffers = '512MB'" "max_wal_size = '4GB'" "max_connections = 100"
+DURATION=${BENCH_SECONDS:-20}
+CLIENTS=${BENCH_POLICY_CLIENTS:-8}
+q() { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+tps() { pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$@" 2>&1 | awk '/^tps/ {print $3; exit}'; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
+
+q "CREATE EXTENSION pg_marketing"
+q "SELECT mkt.create_policy('bench_ts', ARRAY['a', 'b', 'c', 'd', 'e'], 'thompson', '{\"state_features\": [\"segment\"], \"draws\": 200}')"
+q "SELECT mkt.create_policy('bench_q', ARRAY['a', 'b', 'c', 'd', 'e'], 'q_learning', '{\"state_features\": [\"segment\"]}')"
+pgbench -i -q -s 10 > /dev/null 2>&1
+echo "clients: $CLIENTS, ${DURATION}s each"
+
+sel=$(tps -S)
+D="$CLUSTER_DIR"
+printf '\\set s random(1, 4)\nSELECT decision_id FROM mkt.decide(:pol, jsonb_build_object(%s, :s));\n' "'segment'" > "$D/decide.sql"
+dec_ts=$(tps -f "$D/decide.sql" -D pol=bench_ts)
+dec_q=$(tps -f "$D/decide.sql" -D pol=bench_q)
+echo "select_only_tps=$sel"
+echo "decide_thompson_tps=$dec_ts ratio(decide/select_only)=$(ratio "$dec_ts" "$sel") target>=0.5"
+echo "decide_q_learning_tps=$dec_q ratio(decide/select_only)=$(ratio "$dec_q" "$sel") target>=0.5"
+
+# Rewards need decisions without one: ids come from a sequence over the decisions made above.
+q "CREATE SEQUENCE next_decision; SELECT setval('next_decision', (SELECT min(decision_id) FROM mkt.decisions WHERE policy_id = (SELECT policy_id FROM mkt.policies WHERE policy_name = 'bench_q')))" > /dev/null
+printf 'SELECT mkt.reward(nextval(%s), random());\n' "'next_decision'" > "$D/reward.sql"
+avail=$(q "SELECT count(*) FROM mkt.decisions d JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'bench_q'")
+rew=$(tps -f "$D/reward.sql" -T "$(( DURATION / 2 ))")
+used=$(q "SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL")
+echo "reward_tps=$rew ratio(reward/select_only)=$(ratio "$rew" "$sel") target>=0.5 (rewarded $used of $avail decisions)"
+
+# Trigger path: the same insert into two tables, one with mkt.reward_trigger.
+q "CREATE TABLE plain_conversions (decision_id bigint, converted int); CREATE TABLE conversions (decision_id bigint, converted int);
+   CREATE TRIGGER learn AFTER INSERT ON conversions FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted');
+   CREATE SEQUENCE plain_ids;"
+printf 'INSERT INTO plain_conversions VALUES (nextval(%s), 1);\n' "'plain_ids'" > "$D/plain.sql"
+printf 'INSERT INTO conversions VALUES (nextval(%s), 1);\n' "'next_decision'" > "$D/trig.sql"
+plain=$(tps -f "$D/plain.sql" -T "$(( DURATION / 2 ))")
+trig=$(tps -f "$D/trig.sql" -T "$(( DURATION / 2 ))")
+echo "insert_tps=$plain insert_with_reward_trigger_tps=$trig ratio(trigger/plain)=$(ratio "$trig" "$plain") target>=0.7"
