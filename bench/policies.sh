@@ -20,7 +20,7 @@ echo "clients: $CLIENTS, ${DURATION}s each"
 
 sel=$(tps -S)
 D="$CLUSTER_DIR"
-printf '\\set s random(1, 4)\nSELECT decision_id FROM mkt.decide(:pol, jsonb_build_object(%s, :s));\n' "'segment'" > "$D/decide.sql"
+printf '\\set s random(1, 4)\nSELECT decision_id FROM mkt.decide(:pol, jsonb_build_object(%s, :s::int));\n' "'segment'" > "$D/decide.sql"
 dec_ts=$(tps -f "$D/decide.sql" -D pol=bench_ts)
 dec_q=$(tps -f "$D/decide.sql" -D pol=bench_q)
 echo "select_only_tps=$sel"

@@ -1,18 +1,14 @@
 //! Per-backend cache of deployed models.
 //!
-//! A model is decoded once per backend and reused until its deployment changes. Changes are noticed
-//! without a query per call: every catalog change that affects serving calls
-//! `invalidate_everywhere`, which queues a relcache invalidation of mkt.deployments. PostgreSQL
-//! delivers it to every backend (and to hot standbys, through WAL) when the transaction commits; our
-//! callback then bumps an epoch, and the next lookup re-reads the deployed model id (one indexed
-//! read) and reloads only if it changed.
+//! A model is decoded once per backend and reused until its deployment changes, which is noticed
+//! through `invalidation` without a query per call; after a change the next lookup re-reads the
+//! deployed model id (one indexed read) and reloads only if it changed.
 
 use crate::catalog;
 use crate::error::{OrSql, SqlResult};
 use crate::gucs::MODEL_CACHE_MB;
+use crate::invalidation::{self, Watched};
 use mkt_reco::Model;
-use pgrx::pg_sys;
-use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,45 +24,12 @@ struct Entry {
 
 thread_local! {
     static ENTRIES: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
-    static EPOCH: Cell<u64> = const { Cell::new(1) };
     static USES: Cell<u64> = const { Cell::new(0) };
-    static REGISTERED: Cell<bool> = const { Cell::new(false) };
-    static DEPLOYMENTS: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    let ours = DEPLOYMENTS.with(|d| d.get());
-    if relid == pg_sys::InvalidOid || relid == ours || ours == pg_sys::InvalidOid {
-        EPOCH.with(|e| e.set(e.get() + 1));
-    }
-}
-
-fn deployments_oid() -> SqlResult<pg_sys::Oid> {
-    let known = DEPLOYMENTS.with(|d| d.get());
-    if known != pg_sys::InvalidOid {
-        return Ok(known);
-    }
-    let oid = catalog::select_first::<pg_sys::Oid>("SELECT 'mkt.deployments'::regclass::oid", &[])?
-        .unwrap_or(pg_sys::InvalidOid);
-    DEPLOYMENTS.with(|d| d.set(oid));
-    Ok(oid)
-}
-
-fn ensure_registered() -> SqlResult<()> {
-    if !REGISTERED.with(|r| r.get()) {
-        deployments_oid()?;
-        // SAFETY: registers a static function once per backend, from the main thread.
-        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0)) };
-        REGISTERED.with(|r| r.set(true));
-    }
-    Ok(())
 }
 
 /// The deployed model of `name` and its model id.
 pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
-    ensure_registered()?;
-    let epoch = EPOCH.with(|e| e.get());
+    let epoch = invalidation::epoch(Watched::Deployments)?;
     let now = USES.with(|u| {
         u.set(u.get() + 1);
         u.get()
@@ -143,16 +106,4 @@ pub fn stats() -> (usize, usize) {
 pub fn load(model_id: i64) -> SqlResult<Model> {
     let blob = catalog::load_blob(model_id)?;
     mkt_reco::blob::decode(&blob).sql()
-}
-
-/// Makes every backend re-check its cached deployments after this transaction commits (and this
-/// backend right away).
-pub fn invalidate_everywhere() {
-    if let Ok(oid) = deployments_oid() {
-        if oid != pg_sys::InvalidOid {
-            // SAFETY: the relation exists (we just resolved it); the call only queues a message.
-            unsafe { pg_sys::CacheInvalidateRelcacheByRelid(oid) };
-        }
-    }
-    EPOCH.with(|e| e.set(e.get() + 1));
 }

@@ -207,7 +207,7 @@ pub fn deploy(name: &str, model_id: i64) -> SqlResult<()> {
         .sql()?;
         Ok(())
     })?;
-    crate::cache::invalidate_everywhere();
+    crate::invalidation::invalidate_everywhere(crate::invalidation::Watched::Deployments);
     Ok(())
 }
 
@@ -248,7 +248,7 @@ pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
             "the deployed version of model '{name}' was dropped; version {v} is deployed now"
         );
     }
-    crate::cache::invalidate_everywhere();
+    crate::invalidation::invalidate_everywhere(crate::invalidation::Watched::Deployments);
     Ok(dropped)
 }
 

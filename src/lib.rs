@@ -8,7 +8,9 @@ mod cache;
 mod catalog;
 mod error;
 mod gucs;
+mod invalidation;
 mod parallel;
+mod plans;
 mod policies;
 mod source;
 

@@ -7,6 +7,8 @@
 
 use crate::catalog::first;
 use crate::error::{OrSql, SqlResult};
+use crate::invalidation::{self, Watched};
+use crate::plans;
 use mkt_core::names::quote_literal;
 use mkt_core::Error;
 use mkt_policy::config::Algorithm;
@@ -16,6 +18,9 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 pub struct Policy {
     pub id: i64,
@@ -42,12 +47,44 @@ fn unknown_policy(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
     )))
 }
 
-/// The policy's definition (read-only: no transaction id).
-pub fn load(name: &str) -> SqlResult<Policy> {
+thread_local! {
+    /// Policy definitions this backend has parsed, with the epoch of mkt.policies they were read
+    /// under (see `invalidation`).
+    static CACHE: RefCell<HashMap<String, (u64, Rc<Policy>)>> = RefCell::new(HashMap::new());
+}
+
+/// Policies cached per backend beyond which the cache starts over.
+const CACHE_ENTRIES: usize = 1000;
+
+/// The policy's definition, parsed once per backend until it changes (read-only: no
+/// transaction id).
+pub fn load(name: &str) -> SqlResult<Rc<Policy>> {
+    let epoch = invalidation::epoch(Watched::Policies)?;
+    let hit = CACHE.with(|c| {
+        c.borrow()
+            .get(name)
+            .filter(|(e, _)| *e == epoch)
+            .map(|(_, p)| p.clone())
+    });
+    if let Some(p) = hit {
+        return Ok(p);
+    }
+    let p = Rc::new(load_uncached(name)?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(name.to_string(), (epoch, p.clone()));
+    });
+    Ok(p)
+}
+
+fn load_uncached(name: &str) -> SqlResult<Policy> {
     let row = Spi::connect(|c| {
-        let t = c.select(
+        let t = plans::select(
+            c,
             "SELECT policy_id, algorithm, actions, params, version FROM mkt.policies WHERE policy_name = $1",
-            None,
             &[name.into()],
         )?;
         if t.is_empty() {
@@ -100,6 +137,7 @@ pub fn create(name: &str, actions: &[String], algorithm: &str, params: &Value) -
             )))
             .sql();
         }
+        invalidation::invalidate_everywhere(Watched::Policies);
         Ok(())
     })
 }
@@ -117,6 +155,7 @@ pub fn drop(name: &str) -> SqlResult<i64> {
         let Some(id) = first::<i64>(id).sql()? else {
             return Err(unknown_policy(name));
         };
+        invalidation::invalidate_everywhere(Watched::Policies);
         c.update(
             "DELETE FROM mkt.policy_state WHERE policy_id = $1",
             None,
@@ -147,9 +186,9 @@ fn arm_from(n: i64, value: f64, alpha: f64, beta: f64) -> ArmStats {
 pub fn arms(p: &Policy, state: &str) -> SqlResult<Vec<Option<ArmStats>>> {
     let mut out = vec![None; p.cfg.actions.len()];
     Spi::connect(|c| {
-        let t = c.select(
+        let t = plans::select(
+            c,
             "SELECT action, n, value, alpha, beta FROM mkt.policy_state WHERE policy_id = $1 AND state = $2",
-            None,
             &[p.id.into(), state.into()],
         )?;
         for r in t {
@@ -182,9 +221,9 @@ fn fresh_linear(p: &Policy) -> LinArm {
 pub fn linear_arms(p: &Policy) -> SqlResult<Vec<LinArm>> {
     let mut out: Vec<LinArm> = (0..p.cfg.actions.len()).map(|_| fresh_linear(p)).collect();
     let rows: Vec<(String, Vec<u8>)> = Spi::connect(|c| {
-        let t = c.select(
+        let t = plans::select(
+            c,
             "SELECT action, linear FROM mkt.policy_state WHERE policy_id = $1 AND state = '*' AND linear IS NOT NULL",
-            None,
             &[p.id.into()],
         )?;
         t.map(|r| {
@@ -226,14 +265,13 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
             d.probability.into(),
             JsonB(d.probabilities.clone()).into(),
         ];
-        let t = c
-            .update(
-                "INSERT INTO mkt.decisions (policy_id, policy_version, subject, context, state, action, probability, probabilities) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING decision_id",
-                None,
-                &args,
-            )
-            .sql()?;
+        let t = plans::update(
+            c,
+            "INSERT INTO mkt.decisions (policy_id, policy_version, subject, context, state, action, probability, probabilities) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING decision_id",
+            &args,
+        )
+        .sql()?;
         Ok(first::<i64>(t).sql()?.expect("RETURNING gives a row"))
     })
 }
@@ -249,18 +287,17 @@ pub struct Rewarded {
 /// Records the reward on the decision; a second reward or an unknown id is an error.
 pub fn record_reward(decision_id: i64, reward: f64, next: Option<&Value>) -> SqlResult<Rewarded> {
     let row = Spi::connect_mut(|c| {
-        let t = c
-            .update(
-                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now() \
-                 WHERE decision_id = $1 AND reward IS NULL RETURNING policy_id, context, state, action",
-                None,
-                &[
-                    decision_id.into(),
-                    reward.into(),
-                    next.map(|v| JsonB(v.clone())).into(),
-                ],
-            )
-            .sql()?;
+        let t = plans::update(
+            c,
+            "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now() \
+             WHERE decision_id = $1 AND reward IS NULL RETURNING policy_id, context, state, action",
+            &[
+                decision_id.into(),
+                reward.into(),
+                next.map(|v| JsonB(v.clone())).into(),
+            ],
+        )
+        .sql()?;
         if t.is_empty() {
             return Ok(None);
         }
@@ -286,11 +323,25 @@ pub fn record_reward(decision_id: i64, reward: f64, next: Option<&Value>) -> Sql
     .sql()
 }
 
-pub fn load_by_id(policy_id: i64) -> SqlResult<Policy> {
-    let name = crate::catalog::select_first::<String>(
-        "SELECT policy_name FROM mkt.policies WHERE policy_id = $1",
-        &[policy_id.into()],
-    )?
+pub fn load_by_id(policy_id: i64) -> SqlResult<Rc<Policy>> {
+    let epoch = invalidation::epoch(Watched::Policies)?;
+    let hit = CACHE.with(|c| {
+        c.borrow()
+            .values()
+            .find(|(e, p)| *e == epoch && p.id == policy_id)
+            .map(|(_, p)| p.clone())
+    });
+    if let Some(p) = hit {
+        return Ok(p);
+    }
+    let name = Spi::connect(|c| {
+        first::<String>(plans::select(
+            c,
+            "SELECT policy_name FROM mkt.policies WHERE policy_id = $1",
+            &[policy_id.into()],
+        )?)
+    })
+    .sql()?
     .ok_or_else(|| {
         crate::error::report(Error::UndefinedObject(format!(
             "the policy of this decision (id {policy_id}) was dropped"
@@ -316,13 +367,10 @@ fn policy_lock(c: &mut pgrx::spi::SpiClient, p: &Policy, exclusive: bool) -> Sql
     .map(|_| ())
 }
 
-/// Locks the (state, action) row, creating it with the prior first; returns its stats.
-fn lock_arm(
-    c: &mut pgrx::spi::SpiClient,
-    p: &Policy,
-    state: &str,
-    action: &str,
-) -> SqlResult<ArmStats> {
+/// Locks the (state, action) row, creating it with the prior first, and returns its stats; takes
+/// the policy's lock shared on the way (see `policy_lock`). One statement: the no-op DO UPDATE
+/// locks an existing row and RETURNING gives its current values.
+fn lock_arm(c: &mut pgrx::spi::SpiClient, p: &Policy, state: &str, action: &str) -> SqlResult<ArmStats> {
     let (value, alpha, beta) = match p.cfg.algorithm {
         Algorithm::Thompson => {
             let (a, b) = p.cfg.prior;
@@ -330,28 +378,16 @@ fn lock_arm(
         }
         _ => (p.cfg.q_init, 0.0, 0.0),
     };
-    c.update(
-        "INSERT INTO mkt.policy_state (policy_id, state, action, n, value, alpha, beta) \
-         VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT DO NOTHING",
-        None,
-        &[
-            p.id.into(),
-            state.into(),
-            action.into(),
-            value.into(),
-            alpha.into(),
-            beta.into(),
-        ],
+    let t = plans::update(
+        c,
+        "INSERT INTO mkt.policy_state AS s (policy_id, state, action, n, value, alpha, beta) \
+         SELECT $1, $2, $3, 0, $4, $5, $6 \
+         FROM (SELECT pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended('pg_marketing.policy:' || $1, 0))) l \
+         ON CONFLICT (policy_id, state, action) DO UPDATE SET n = s.n \
+         RETURNING n, value, alpha, beta",
+        &[p.id.into(), state.into(), action.into(), value.into(), alpha.into(), beta.into()],
     )
     .sql()?;
-    let t = c
-        .update(
-            "SELECT n, value, alpha, beta FROM mkt.policy_state \
-             WHERE policy_id = $1 AND state = $2 AND action = $3 FOR UPDATE",
-            None,
-            &[p.id.into(), state.into(), action.into()],
-        )
-        .sql()?;
     let r = t.first();
     Ok(arm_from(
         r.get::<i64>(1).sql()?.unwrap_or(0),
@@ -371,10 +407,10 @@ pub fn update_arm(
     Spi::connect_mut(|c| {
         let current = lock_arm(c, p, state, action)?;
         let s = update(current)?;
-        c.update(
+        plans::update(
+            c,
             "UPDATE mkt.policy_state SET n = $4, value = $5, alpha = $6, beta = $7 \
              WHERE policy_id = $1 AND state = $2 AND action = $3",
-            None,
             &[
                 p.id.into(),
                 state.into(),
@@ -533,6 +569,7 @@ pub fn store_state(p: &Policy, state: &State) -> SqlResult<i32> {
                 &[p.id.into()],
             )
             .sql()?;
+        invalidation::invalidate_everywhere(Watched::Policies);
         Ok(first::<i32>(v).sql()?.unwrap_or(p.version + 1))
     })
 }
