@@ -38,3 +38,4 @@ test-e2e: install
 
 bench: install-release
 	bash bench/run.sh
+	bash bench/policies.sh

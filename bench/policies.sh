@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 trap cluster_stop EXIT
-cluster_start "shared_buffers = '512MB'" "max_wal_size = '4GB'" "max_connections = 100"
+cluster_start "shared_buffers = '512MB'" "max_wal_size = '4GB'" "max_connections = 100" ${BENCH_EXTRA_CONF:-}
 DURATION=${BENCH_SECONDS:-20}
 CLIENTS=${BENCH_POLICY_CLIENTS:-8}
 q() { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }

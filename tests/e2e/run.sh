@@ -77,7 +77,33 @@ xid=$(psql -X -qAt -c "BEGIN" -c "SELECT count(*) FROM mkt.recommend('m', 7, 5)"
   -c "SELECT count(*) FROM mkt.recommend_all('m', 2, ARRAY[1,2,3])" -c "SELECT txid_current_if_assigned() IS NULL" -c "COMMIT" | tail -1)
 check "serving assigns no transaction id" "t" "$xid"
 
-# 7. The server never crashed.
+# 7. Policies under 16 concurrent clients: no error, no deadlock, no lost reward.
+q "SELECT mkt.create_policy('conc', ARRAY['a', 'b', 'c'], 'thompson', '{\"state_features\": [\"segment\"], \"draws\": 50}')" > /dev/null
+cat > "$CLUSTER_DIR/conc.sql" <<'SQL'
+\set s random(1, 3)
+SELECT decision_id AS id FROM mkt.decide('conc', jsonb_build_object('segment', :s::int)) \gset
+SELECT mkt.reward(:id, random());
+SQL
+out=$(pgbench -n -c 16 -j 4 -t 100 -f "$CLUSTER_DIR/conc.sql" 2>&1)
+echo "$out" | grep -q "number of failed transactions: 0" && ! echo "$out" | grep -q "aborted" \
+  && ok "16 concurrent clients decide and reward without an error" || fail "concurrent policy use: $out"
+rewarded=$(q "SELECT count(*) FROM mkt.decisions d JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc' AND reward IS NOT NULL")
+check "every decision got its reward" "1600" "$rewarded"
+check "no concurrent reward was lost (visits)" "$rewarded" \
+  "$(q "SELECT sum(n) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")"
+check "no concurrent reward was lost (posterior mass)" "$(q "SELECT round(sum(reward)::numeric, 6) FROM mkt.decisions d JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")" \
+  "$(q "SELECT round(sum(alpha - 1)::numeric, 6) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")"
+
+# 8. A crash right after COMMIT loses no reward.
+id=$(q "SELECT decision_id FROM mkt.decide('conc', '{\"segment\": 1}')")
+q "SELECT mkt.reward($id, 1)" > /dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m immediate -w stop > /dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w start > /dev/null
+check "a committed reward survives a crash" "1" "$(q "SELECT reward FROM mkt.decisions WHERE decision_id = $id")"
+check "its update of the policy survives too" "1601" \
+  "$(q "SELECT sum(n) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")"
+
+# 9. The server never crashed.
 if grep -q "terminated by signal" "$CLUSTER_LOG"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
 
 echo "e2e: $PASS passed, $FAIL failed"
