@@ -6,6 +6,7 @@
 //! - SNIPS = Σ w·r / Σ w
 //! - DM    = (1/n) Σ q̂(x, π)              (q̂: a reward model fitted on the log)
 //! - DR    = (1/n) Σ [q̂(x, π) + w·(r - q̂(x, a))]
+//!
 //! where q̂(x, π) = Σ_a' π(a'|x)·q̂(x, a') when the target's full distribution is known, and q̂(x)
 //! (a model of the context alone, the same for every action) otherwise; both keep DR unbiased
 //! when the logged propensities are right. Confidence intervals are bootstrap percentiles.

@@ -87,7 +87,7 @@ pub fn run_with(
 /// One-step offers: a random segment and engagement per round; conversion probability is the
 /// segment's rate for the action scaled by (0.5 + engagement).
 fn progress(t: u64, rounds: u64, tick: &mut dyn Tick) {
-    if t % TICK_ROUNDS == 0 {
+    if t.is_multiple_of(TICK_ROUNDS) {
         tick.tick(&Progress {
             phase: "simulate",
             done: t as usize,
