@@ -44,3 +44,20 @@ printf 'INSERT INTO conversions VALUES (nextval(%s), 1);\n' "'next_decision'" > 
 plain=$(tps -f "$D/plain.sql" -T "$(( DURATION / 2 ))")
 trig=$(tps -f "$D/trig.sql" -T "$(( DURATION / 2 ))")
 echo "insert_tps=$plain insert_with_reward_trigger_tps=$trig ratio(trigger/plain)=$(ratio "$trig" "$plain") target>=0.7"
+
+# Campaigns: inserts into a table with an active campaign (every row qualifies; 10% control) vs. the
+# same inserts into a table without one; then claim+ack throughput of the outbox with 4 workers.
+q "CREATE TABLE carts_plain (user_id bigint, event_type text); CREATE TABLE carts (user_id bigint, event_type text)"
+q "SELECT mkt.create_campaign('bench_c', 'bench_q', 'carts', 'user_id', params => '{\"control_fraction\": 0.1}')" > /dev/null
+printf '\\set u random(1, 100000)\nINSERT INTO carts_plain VALUES (:u, %s);\n' "'cart'" > "$D/carts_plain.sql"
+printf '\\set u random(1, 100000)\nINSERT INTO carts VALUES (:u, %s);\n' "'cart'" > "$D/carts.sql"
+cplain=$(tps -f "$D/carts_plain.sql" -T "$(( DURATION / 2 ))")
+ccamp=$(tps -f "$D/carts.sql" -T "$(( DURATION / 2 ))")
+echo "insert_tps=$cplain insert_with_campaign_tps=$ccamp ratio(campaign/plain)=$(ratio "$ccamp" "$cplain") target>=0.6"
+printf 'SELECT count(mkt.ack_message(message_id)) FROM mkt.claim_messages(%s, 10);\n' "'bench_c'" > "$D/claim.sql"
+pending=$(q "SELECT count(*) FROM mkt.outbox WHERE delivered_at IS NULL")
+t0=$(date +%s%N)
+pgbench -n -M prepared -c 4 -j 4 -t "$(( pending / 40 + 1 ))" -f "$D/claim.sql" > /dev/null 2>&1
+secs=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
+acked=$(q "SELECT count(*) FROM mkt.outbox WHERE delivered_at IS NOT NULL")
+echo "outbox_claim_ack_messages_per_s=$(awk "BEGIN{printf \"%.0f\", $acked / $secs}") ($acked messages, 4 workers claiming 10 at a time)"

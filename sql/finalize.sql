@@ -104,3 +104,180 @@ COMMENT ON FUNCTION mkt.evaluate_policy(text, text, text, text, text, text, int,
 
 COMMENT ON FUNCTION mkt.train_policy(text, text, text, text, text, text, text, int) IS
 'Batch learning from a historical log (context jsonb, action, reward [, next context] [, propensity]) on top of what the policy knows, epochs times; with propensity_col rows weigh 1/(actions x propensity), clipped at 10. Online rewards wait while it runs. Returns the new policy version and row counts.';
+
+-- Campaigns -------------------------------------------------------------------------------------
+
+-- What a campaign's trigger calls for each row that meets its condition. Static SQL only, so
+-- PL/pgSQL keeps every plan.
+CREATE FUNCTION mkt.campaign_fire(cid bigint, subj text, ctx jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    c mkt.campaigns;
+    h int;
+    n int;
+    d record;
+    tid bigint;
+BEGIN
+    SELECT * INTO c FROM mkt.campaigns WHERE campaign_id = cid;
+    IF NOT FOUND OR c.paused OR subj IS NULL THEN
+        RETURN;
+    END IF;
+    IF (c.starts_at IS NOT NULL AND now() < c.starts_at) OR (c.ends_at IS NOT NULL AND now() >= c.ends_at) THEN
+        RETURN;
+    END IF;
+    IF c.quiet_from IS NOT NULL THEN
+        h := extract(hour FROM now())::int;
+        IF (c.quiet_from <= c.quiet_to AND h >= c.quiet_from AND h < c.quiet_to)
+           OR (c.quiet_from > c.quiet_to AND (h >= c.quiet_from OR h < c.quiet_to)) THEN
+            RETURN;
+        END IF;
+    END IF;
+    IF c.frequency_cap IS NOT NULL THEN
+        -- Sessions touching the same subject queue here, so the count below cannot be stale.
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('pg_marketing.campaign:' || cid || ':' || subj, 0));
+        SELECT count(*) INTO n FROM mkt.campaign_touches
+        WHERE campaign_id = cid AND subject = subj AND touched_at > now() - c.frequency_interval;
+        IF n >= c.frequency_cap THEN
+            RETURN;
+        END IF;
+    END IF;
+    -- The hold-out is a fixed function of the subject: the same customer is always control.
+    IF (pg_catalog.hashtextextended(subj, c.seed) & 4294967295)::float8 / 4294967296.0 < c.control_fraction THEN
+        INSERT INTO mkt.campaign_touches (campaign_id, subject, arm) VALUES (cid, subj, 'control');
+        RETURN;
+    END IF;
+    IF c.daily_budget IS NOT NULL THEN
+        INSERT INTO mkt.campaign_budget AS b (campaign_id, day, sends) VALUES (cid, current_date, 1)
+        ON CONFLICT (campaign_id, day) DO UPDATE SET sends = b.sends + 1 WHERE b.sends < c.daily_budget
+        RETURNING b.sends INTO n;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    SELECT * INTO d FROM mkt.decide(c.policy_name, ctx, subj);
+    INSERT INTO mkt.campaign_touches (campaign_id, subject, arm, decision_id)
+    VALUES (cid, subj, d.action, d.decision_id) RETURNING touch_id INTO tid;
+    INSERT INTO mkt.outbox (campaign_id, campaign, subject, action, decision_id, touch_id)
+    VALUES (cid, c.campaign_name, subj, d.action, d.decision_id, tid);
+END $$;
+
+COMMENT ON FUNCTION mkt.campaign_fire(bigint, text, jsonb) IS
+'Internal: what a campaign''s trigger runs for a qualifying row (pause, schedule, quiet hours, frequency cap, control group, budget, decide, outbox).';
+
+CREATE FUNCTION mkt.claim_messages(campaign_name text, n int DEFAULT 100) RETURNS SETOF mkt.outbox
+LANGUAGE plpgsql AS $$
+DECLARE
+    c mkt.campaigns;
+BEGIN
+    IF n IS NULL OR n < 1 OR n > 100000 THEN
+        RAISE EXCEPTION 'n must be between 1 and 100000, got %', n USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO c FROM mkt.campaigns WHERE campaigns.campaign_name = claim_messages.campaign_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'campaign % does not exist', quote_literal(claim_messages.campaign_name) USING ERRCODE = '42704';
+    END IF;
+    RETURN QUERY
+    UPDATE mkt.outbox o SET claimed_at = clock_timestamp(), claims = o.claims + 1
+    WHERE o.message_id IN (
+        SELECT p.message_id FROM mkt.outbox p
+        WHERE p.campaign_id = c.campaign_id AND p.delivered_at IS NULL
+          AND (p.claimed_at IS NULL OR p.claimed_at < clock_timestamp() - c.claim_timeout)
+        ORDER BY p.message_id
+        LIMIT n
+        FOR UPDATE SKIP LOCKED)
+    RETURNING o.*;
+END $$;
+
+COMMENT ON FUNCTION mkt.claim_messages(text, int) IS
+'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again.';
+
+CREATE FUNCTION mkt.ack_message(message_id bigint) RETURNS bool
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE mkt.outbox o SET delivered_at = clock_timestamp()
+    WHERE o.message_id = ack_message.message_id AND o.delivered_at IS NULL;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    IF EXISTS (SELECT 1 FROM mkt.outbox o WHERE o.message_id = ack_message.message_id) THEN
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION 'message % does not exist', ack_message.message_id USING ERRCODE = '42704';
+END $$;
+
+COMMENT ON FUNCTION mkt.ack_message(bigint) IS
+'Marks a message delivered; true the first time, false when it already was.';
+
+CREATE FUNCTION mkt.attribute_outcomes(campaign_name text, outcomes regclass, subject_col text, value_col text,
+                                       time_col text, "window" interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c mkt.campaigns;
+    n bigint;
+    rewarded bigint := 0;
+    t record;
+    v float8;
+    k bigint;
+    col text;
+BEGIN
+    SELECT * INTO c FROM mkt.campaigns WHERE campaigns.campaign_name = attribute_outcomes.campaign_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'campaign % does not exist', quote_literal(attribute_outcomes.campaign_name) USING ERRCODE = '42704';
+    END IF;
+    IF "window" IS NULL OR "window" <= interval '0' THEN
+        RAISE EXCEPTION 'window must be a positive interval, got %', "window" USING ERRCODE = '22023';
+    END IF;
+    FOREACH col IN ARRAY ARRAY[subject_col, value_col, time_col] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                       WHERE attrelid = outcomes AND attname = col AND attnum > 0 AND NOT attisdropped) THEN
+            RAISE EXCEPTION 'column % does not exist in %', quote_literal(col), outcomes USING ERRCODE = '42703';
+        END IF;
+    END LOOP;
+    -- Each outcome goes to the last touch of its subject before it, within the window; an outcome
+    -- is identified by its row's content, so re-running adds nothing.
+    EXECUTE format($q$
+        INSERT INTO mkt.attributions (campaign_id, outcome_key, touch_id, value, outcome_at)
+        SELECT $1, md5(o.r::text), t.touch_id, coalesce(o.v, 0), o.at
+        FROM (SELECT x AS r, (x.%1$I)::text AS s, (x.%2$I)::float8 AS v, (x.%3$I)::timestamptz AS at FROM %4$s x) o
+        CROSS JOIN LATERAL (
+            SELECT tt.touch_id FROM mkt.campaign_touches tt
+            WHERE tt.campaign_id = $1 AND tt.subject = o.s AND tt.touched_at <= o.at AND o.at < tt.touched_at + $2
+            ORDER BY tt.touched_at DESC, tt.touch_id DESC
+            LIMIT 1) t
+        WHERE o.s IS NOT NULL AND o.at IS NOT NULL
+        ON CONFLICT (campaign_id, outcome_key) DO NOTHING$q$,
+        subject_col, value_col, time_col, outcomes)
+    USING c.campaign_id, "window";
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- Decisions whose window has closed get their reward, once: conversion (0/1) or summed value.
+    FOR t IN
+        SELECT tt.touch_id, tt.decision_id FROM mkt.campaign_touches tt
+        WHERE tt.campaign_id = c.campaign_id AND tt.decision_id IS NOT NULL AND tt.rewarded_at IS NULL
+          AND tt.touched_at + "window" <= now()
+        ORDER BY tt.touch_id
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        SELECT coalesce(sum(a.value), 0), count(*) INTO v, k FROM mkt.attributions a WHERE a.touch_id = t.touch_id;
+        PERFORM mkt.reward(t.decision_id, CASE WHEN c.reward = 'value' THEN v ELSE (k > 0)::int END);
+        UPDATE mkt.campaign_touches SET rewarded_at = now() WHERE touch_id = t.touch_id;
+        rewarded := rewarded + 1;
+    END LOOP;
+    RAISE NOTICE 'campaign %: % new attributions, % decisions rewarded', quote_literal(c.campaign_name), n, rewarded;
+    RETURN n;
+END $$;
+
+COMMENT ON FUNCTION mkt.attribute_outcomes(text, regclass, text, text, text, interval) IS
+'Last-touch attribution: credits each outcome row (subject, value, time) to the campaign''s last touch of that subject within the window before it (control touches included); then rewards every decision whose window has closed, once (conversion 0/1, or the summed value when the campaign''s reward param is value). Idempotent; returns the number of new attributions.';
+
+COMMENT ON FUNCTION mkt.create_campaign(text, text, regclass, text, text[], text, jsonb) IS
+'Installs an AFTER INSERT trigger on trigger_source: each new row meeting condition (a boolean expression over its columns) gets a decision of the policy for its subject, with context_cols as context, queued in mkt.outbox. params: control_fraction (0.1, a stable per-subject hold-out), frequency_cap per frequency_interval (1 day), budget (sends per day), start, end, quiet_hours [from, to), claim_timeout (5 minutes), reward (conversion | value), seed.';
+
+COMMENT ON FUNCTION mkt.pause_campaign(text) IS 'Makes the campaign''s trigger a no-op until resumed.';
+COMMENT ON FUNCTION mkt.resume_campaign(text) IS 'Resumes a paused campaign.';
+COMMENT ON FUNCTION mkt.drop_campaign(text) IS 'Removes the campaign''s trigger, outbox, touches and attributions (its policy and decisions stay).';
+
+COMMENT ON FUNCTION mkt.campaign_report(text, timestamptz, timestamptz) IS
+'Per arm (control, all treated, each action): subjects, sends, converted subjects, conversion rate, attributed revenue, and for treatments the uplift over control with a 95% interval and a two-sided p-value; note says when a sample is too small to conclude.';
+
+COMMENT ON FUNCTION mkt.campaign_report_svg(text) IS
+'Conversion rate per arm and day with 95% intervals, as a standalone SVG chart.';

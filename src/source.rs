@@ -12,6 +12,9 @@ use pgrx::{PgList, PgMemoryContexts};
 /// A source made safe to splice after `FROM`.
 pub struct Resolved {
     pub from: String,
+    /// A table (or materialized view, foreign table): reading it runs no user code. Views and
+    /// queries may call functions, so they are only ever run with the transaction read-only.
+    pub stored: bool,
 }
 
 pub fn resolve(source: &str) -> SqlResult<Resolved> {
@@ -28,7 +31,10 @@ pub fn resolve(source: &str) -> SqlResult<Resolved> {
                     quote_literal(source)
                 )))
                 .sql(),
-                Some("r" | "v" | "m" | "p" | "f") => Ok(Resolved { from: quoted }),
+                Some(kind @ ("r" | "v" | "m" | "p" | "f")) => Ok(Resolved {
+                    from: quoted,
+                    stored: kind != "v",
+                }),
                 Some(_) => Err(Error::NotASelect(format!(
                     "{} is not a table, view or materialized view",
                     quote_literal(source)
@@ -40,6 +46,7 @@ pub fn resolve(source: &str) -> SqlResult<Resolved> {
             check_single_select(&q)?;
             Ok(Resolved {
                 from: format!("(\n{q}\n) AS mkt_source"),
+                stored: false,
             })
         }
     }
@@ -47,7 +54,7 @@ pub fn resolve(source: &str) -> SqlResult<Resolved> {
 
 /// A query source must be exactly one plain SELECT: no other statement, no SELECT INTO, no row
 /// locks and no data-modifying WITH. (Writes hidden in functions are stopped by `read_only`.)
-fn check_single_select(q: &str) -> SqlResult<()> {
+pub fn check_single_select(q: &str) -> SqlResult<()> {
     let not_select = |why: &str| {
         Err(Error::NotASelect(format!(
             "a query source must be a single SELECT: {why}"

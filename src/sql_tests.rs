@@ -197,6 +197,18 @@ fn split_methods() {
     assert_eq!(count("SELECT count(*) FROM r_te"), 30);
     assert_eq!(count("SELECT count(*) FROM (SELECT * FROM r_te EXCEPT SELECT * FROM r2_te) d"), 0);
     assert_eq!(count("SELECT count(*) FROM (SELECT * FROM r_tr INTERSECT SELECT * FROM r_te) d"), 0);
+    // Query and view sources split the same way; a function they call cannot write.
+    Spi::run("SELECT * FROM mkt.split('SELECT * FROM t_split WHERE user_id <= 5', 'q_tr', 'q_te', test_fraction => 0.3, seed => 5)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM (SELECT * FROM q_te EXCEPT SELECT * FROM r_te WHERE user_id <= 5) d"), 0);
+    assert_eq!(count("SELECT count(*) FROM q_te"), 15);
+    Spi::run("CREATE TABLE t_side (x int)").unwrap();
+    Spi::run("CREATE FUNCTION pg_temp.sneaky() RETURNS int LANGUAGE sql AS 'INSERT INTO t_side VALUES (1) RETURNING 1'").unwrap();
+    Spi::run("CREATE VIEW v_sneaky AS SELECT t.*, pg_temp.sneaky() AS s FROM t_split t").unwrap();
+    for src in ["SELECT t.*, pg_temp.sneaky() AS s FROM t_split t", "v_sneaky"] {
+        let (state, msg) = try_sql(&format!("SELECT * FROM mkt.split('{}', 'w_tr', 'w_te')", src.replace('\'', "''")));
+        assert_eq!(state, "25006", "{src}: {msg}");
+    }
+    assert_eq!(count("SELECT count(*) FROM t_side"), 0);
 }
 
 #[pg_test]
@@ -491,4 +503,176 @@ fn train_policy_from_logs() {
         assert_eq!(got, state, "{sql}: {msg}");
     }
     assert_eq!(count("SELECT version FROM mkt.policies WHERE policy_name = 'batch'"), 2);
+}
+
+fn campaign_setup(policy: &str, table: &str) {
+    Spi::run(&format!("SELECT mkt.create_policy('{policy}', ARRAY['a', 'b'], 'thompson', '{{\"draws\": 20}}')")).unwrap();
+    Spi::run(&format!("CREATE TABLE {table} (user_id bigint, event_type text, value numeric, region text, at timestamptz DEFAULT now())")).unwrap();
+}
+
+#[pg_test]
+fn campaigns_fire_on_qualifying_rows_with_a_stable_control_group() {
+    campaign_setup("cp1", "cart1");
+    Spi::run(
+        "SELECT mkt.create_campaign('c1', 'cp1', 'cart1', 'user_id', ARRAY['region'], 'event_type = ''cart'' AND value > 10',
+                                    '{\"control_fraction\": 0.2}')",
+    )
+    .unwrap();
+    Spi::run(
+        "INSERT INTO cart1 (user_id, event_type, value, region)
+         SELECT u, CASE WHEN n % 2 = 0 THEN 'cart' ELSE 'view' END, 5 + (n * 7) % 20, 'r' || u % 3
+         FROM generate_series(1, 1000) u, generate_series(1, 10) n",
+    )
+    .unwrap();
+    let qualifying = count("SELECT count(*) FROM cart1 WHERE event_type = 'cart' AND value > 10");
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_touches"), qualifying);
+    let control = float(
+        "SELECT (count(DISTINCT subject) FILTER (WHERE arm = 'control'))::float8 / count(DISTINCT subject) FROM mkt.campaign_touches",
+    );
+    assert!((control - 0.2).abs() < 0.05, "control share {control}");
+    assert_eq!(
+        count("SELECT count(*) FROM (SELECT subject FROM mkt.campaign_touches GROUP BY subject HAVING count(DISTINCT arm = 'control') > 1) s"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.outbox"), count("SELECT count(*) FROM mkt.campaign_touches WHERE arm <> 'control'"));
+    assert_eq!(
+        count("SELECT count(*) FROM mkt.outbox o JOIN mkt.decisions d USING (decision_id) WHERE d.context ? 'region' AND d.subject = o.subject AND d.action = o.action"),
+        count("SELECT count(*) FROM mkt.outbox")
+    );
+    // Paused: the trigger does nothing. Resumed: it fires again.
+    Spi::run("SELECT mkt.pause_campaign('c1')").unwrap();
+    let before = count("SELECT count(*) FROM mkt.campaign_touches");
+    Spi::run("INSERT INTO cart1 (user_id, event_type, value) VALUES (5, 'cart', 50)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_touches"), before);
+    Spi::run("SELECT mkt.resume_campaign('c1')").unwrap();
+    Spi::run("INSERT INTO cart1 (user_id, event_type, value) VALUES (5, 'cart', 50)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_touches"), before + 1);
+    // A dropped policy makes the insert fail clearly, and only that insert.
+    Spi::run("SELECT mkt.drop_policy('cp1')").unwrap();
+    let (state, msg) = try_sql("INSERT INTO cart1 (user_id, event_type, value) VALUES (6, 'cart', 50)");
+    assert!(state == "42704" && msg.contains("policy"), "{state}: {msg}");
+    assert_eq!(count("SELECT count(*) FROM cart1 WHERE user_id = 6 AND value = 50"), 0);
+    Spi::run("SELECT mkt.drop_campaign('c1')").unwrap();
+    Spi::run("INSERT INTO cart1 (user_id, event_type, value) VALUES (6, 'cart', 50)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaigns"), 0);
+    assert_eq!(count("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'cart1'::regclass"), 0);
+}
+
+#[pg_test]
+fn campaign_caps_budget_and_outbox() {
+    campaign_setup("cp2", "cart2");
+    Spi::run(
+        "SELECT mkt.create_campaign('c2', 'cp2', 'cart2', 'user_id',
+            params => '{\"control_fraction\": 0, \"frequency_cap\": 2, \"budget\": 50, \"claim_timeout\": \"1 second\"}')",
+    )
+    .unwrap();
+    Spi::run("INSERT INTO cart2 (user_id, event_type) SELECT u, 'cart' FROM generate_series(1, 40) u, generate_series(1, 5) n").unwrap();
+    assert_eq!(count("SELECT max(c) FROM (SELECT count(*) c FROM mkt.campaign_touches GROUP BY subject) s"), 2);
+    assert_eq!(count("SELECT count(*) FROM mkt.outbox"), 50);
+    // Claims never overlap; an unacknowledged claim comes back after the timeout.
+    let first = count("SELECT count(*) FROM mkt.claim_messages('c2', 30)");
+    let second = count("SELECT count(*) FROM mkt.claim_messages('c2', 30)");
+    assert_eq!((first, second), (30, 20));
+    assert_eq!(count("SELECT count(*) FROM mkt.claim_messages('c2', 30)"), 0);
+    assert_eq!(count("SELECT count(*) FROM mkt.outbox WHERE claims <> 1"), 0);
+    assert!(Spi::get_one::<bool>("SELECT mkt.ack_message((SELECT min(message_id) FROM mkt.outbox))").unwrap().unwrap());
+    assert!(!Spi::get_one::<bool>("SELECT mkt.ack_message((SELECT min(message_id) FROM mkt.outbox))").unwrap().unwrap());
+    assert_eq!(try_sql("SELECT mkt.ack_message(-1)").0, "42704");
+    Spi::run("SELECT pg_sleep(1.2)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.claim_messages('c2', 100)"), 49);
+    assert_eq!(count("SELECT count(*) FROM mkt.outbox WHERE claims = 2"), 49);
+}
+
+#[pg_test]
+fn attribution_is_exactly_once_and_windowed() {
+    campaign_setup("cp3", "cart3");
+    Spi::run("SELECT mkt.create_campaign('c3', 'cp3', 'cart3', 'user_id', params => '{\"control_fraction\": 0.3}')").unwrap();
+    Spi::run("INSERT INTO cart3 (user_id, event_type) SELECT u, 'cart' FROM generate_series(1, 100) u").unwrap();
+    Spi::run("UPDATE mkt.campaign_touches SET touched_at = '2026-01-01'").unwrap();
+    Spi::run(
+        "CREATE TABLE orders3 (customer text, amount float8, at timestamptz);
+         INSERT INTO orders3 SELECT u::text, 10 * u, '2026-01-03' FROM generate_series(1, 100) u WHERE u % 2 = 0;
+         INSERT INTO orders3 SELECT u::text, 1, '2026-01-20' FROM generate_series(1, 100) u WHERE u % 3 = 0;
+         INSERT INTO orders3 VALUES ('5', 7, '2025-12-31')",
+    )
+    .unwrap();
+    let n = count("SELECT mkt.attribute_outcomes('c3', 'orders3', 'customer', 'amount', 'at')");
+    assert_eq!(n, 50);
+    assert_eq!(count("SELECT mkt.attribute_outcomes('c3', 'orders3', 'customer', 'amount', 'at')"), 0);
+    // Every treated decision got exactly one reward: 1 when its subject ordered within the window.
+    let treated = count("SELECT count(*) FROM mkt.campaign_touches WHERE arm <> 'control'");
+    assert_eq!(count("SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL"), treated);
+    assert_eq!(
+        count("SELECT count(*) FROM mkt.decisions WHERE reward = 1"),
+        count("SELECT count(*) FROM mkt.campaign_touches WHERE arm <> 'control' AND subject::int % 2 = 0")
+    );
+    assert_eq!(count("SELECT sum(visits)::bigint FROM mkt.policy_values('cp3')"), treated);
+    // A wider window credits the late orders too, without counting anything twice.
+    assert_eq!(count("SELECT mkt.attribute_outcomes('c3', 'orders3', 'customer', 'amount', 'at', \"window\" => '30 days')"), 33);
+    assert_eq!(count("SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL"), treated);
+    let (state, _) = try_sql("SELECT mkt.attribute_outcomes('c3', 'orders3', 'nope', 'amount', 'at')");
+    assert_eq!(state, "42703");
+}
+
+#[pg_test]
+fn campaign_report_matches_a_hand_computation() {
+    campaign_setup("cp4", "cart4");
+    Spi::run("SELECT mkt.create_campaign('c4', 'cp4', 'cart4', 'user_id')").unwrap();
+    // 200 control subjects with 40 conversions, 200 treated with 60: uplift 0.1,
+    // 95% interval 0.1 ± 1.959964 · 0.0430116, p = 0.020921.
+    Spi::run(
+        "INSERT INTO mkt.campaign_touches (campaign_id, subject, arm, decision_id)
+         SELECT (SELECT campaign_id FROM mkt.campaigns WHERE campaign_name = 'c4'), 's' || i,
+                CASE WHEN i <= 200 THEN 'control' ELSE 'a' END, CASE WHEN i <= 200 THEN NULL ELSE i END
+         FROM generate_series(1, 400) i;
+         INSERT INTO mkt.attributions (campaign_id, outcome_key, touch_id, value, outcome_at)
+         SELECT campaign_id, 'o' || touch_id, touch_id, 5, now() FROM mkt.campaign_touches
+         WHERE (arm = 'control' AND substr(subject, 2)::int <= 40) OR (arm = 'a' AND substr(subject, 2)::int <= 260)",
+    )
+    .unwrap();
+    let (uplift, lo, hi) = Spi::get_three::<f64, f64, f64>(
+        "SELECT uplift, uplift_ci_low, uplift_ci_high FROM mkt.campaign_report('c4') WHERE arm = 'a'",
+    )
+    .unwrap();
+    let (uplift, lo, hi) = (uplift.unwrap(), lo.unwrap(), hi.unwrap());
+    assert!((uplift - 0.1).abs() < 1e-12);
+    assert!((lo - (0.1 - 1.959964 * 0.0430116)).abs() < 1e-5 && (hi - (0.1 + 1.959964 * 0.0430116)).abs() < 1e-5);
+    assert!((float("SELECT p_value FROM mkt.campaign_report('c4') WHERE arm = 'a'") - 0.020921).abs() < 1e-5);
+    assert_eq!(count("SELECT conversions FROM mkt.campaign_report('c4') WHERE arm = 'control'"), 40);
+    assert_eq!(float("SELECT revenue_per_subject FROM mkt.campaign_report('c4') WHERE arm = 'a'"), 1.5);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_report('c4') WHERE note IS NOT NULL"), 0);
+    let svg = Spi::get_one::<String>("SELECT mkt.campaign_report_svg('c4')").unwrap().unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("control"));
+}
+
+#[pg_test]
+fn campaign_bad_inputs_raise_clear_errors() {
+    campaign_setup("cp5", "cart5");
+    Spi::run("CREATE VIEW cart5_v AS SELECT * FROM cart5").unwrap();
+    Spi::run("SELECT mkt.create_campaign('c5', 'cp5', 'cart5', 'user_id')").unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("SELECT mkt.create_campaign('c5', 'cp5', 'cart5', 'user_id')", "42710"),
+        ("SELECT mkt.create_campaign('x', 'nope', 'cart5', 'user_id')", "42704"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'nope')", "42703"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', ARRAY['nope'])", "42703"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', condition => 'value + 1')", "42804"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', condition => 'nope > 1')", "42703"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', condition => 'true) FROM cart5; DROP TABLE cart5; SELECT (true')", "42809"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5_v', 'user_id')", "42809"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', params => '{\"control_fraction\": 1}')", "22023"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', params => '{\"quiet_hours\": [3]}')", "22023"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', params => '{\"frequency_interval\": \"soon\"}')", "22007"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', params => '{\"colour\": 1}')", "22023"),
+        ("SELECT mkt.pause_campaign('nope')", "42704"),
+        ("SELECT * FROM mkt.claim_messages('c5', 0)", "22023"),
+        ("SELECT * FROM mkt.claim_messages('nope')", "42704"),
+        ("SELECT * FROM mkt.campaign_report('nope')", "42704"),
+        ("SELECT mkt.attribute_outcomes('c5', 'cart5', 'user_id', 'value', 'at', \"window\" => '-1 day')", "22023"),
+    ];
+    for (sql, state) in cases {
+        let (got, msg) = try_sql(sql);
+        assert_eq!(&got, state, "{sql}: {msg}");
+    }
+    assert_eq!(count("SELECT count(*) FROM mkt.campaigns"), 1);
+    assert_eq!(count("SELECT count(*) FROM cart5"), 0);
 }

@@ -1,5 +1,6 @@
 //! The SQL functions, one module per area.
 
+mod campaign;
 mod demo;
 mod evaluate;
 mod models;

@@ -2,5 +2,7 @@
 
 pub mod offpolicy;
 pub mod ranking;
+pub mod rate_chart;
+pub mod uplift;
 
 pub use ranking::{user_metrics, RankingAccumulator, RankingMetrics, UserMetrics};
