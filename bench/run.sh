@@ -40,6 +40,17 @@ else
   echo "implicit: not available (pip install implicit to compare)"
 fi
 
+echo "== training: BPR, 64 factors, 20 iterations (samples = distinct interactions x iterations)"
+B='{"factors": 64, "iterations": 20, "learning_rate": 0.05, "regularization": 0.01}'
+bpr_s=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "SET mkt.threads = $THREADS" \
+  -c "SELECT train_seconds FROM mkt.train_recommender('bench_bpr', 'bench_events', algorithm => 'bpr', params => '$B')")
+nnz=$(q "SELECT count(*) FROM (SELECT DISTINCT user_id, item_id FROM bench_events) d")
+echo "pg_marketing_bpr_seconds=$bpr_s (read + train + store) samples/s=$(awk "BEGIN{printf \"%.0f\", $nnz*20/$bpr_s}")"
+if [ -x "$PY" ] && "$PY" -c "import implicit" 2> /dev/null; then
+  implicit_bpr_s=$("$PY" bench/implicit_bpr.py "$csv" 64 20 0.05 0.01 "$THREADS")
+  echo "implicit_bpr_seconds=$implicit_bpr_s (fit only) samples/s=$(awk "BEGIN{printf \"%.0f\", $nnz*20/$implicit_bpr_s}") ratio(ours/implicit samples/s)=$(awk "BEGIN{printf \"%.2f\", $implicit_bpr_s/$bpr_s}") target>=1.0"
+fi
+
 echo "== serving: pgbench, $CLIENTS clients, ${DURATION}s each"
 pgbench -i -q -s 10 > /dev/null 2>&1
 script="$CLUSTER_DIR/recommend.sql"

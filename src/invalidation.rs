@@ -33,7 +33,10 @@ unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid)
         EPOCHS.with(|epochs| {
             for (oid, epoch) in oids.iter().zip(epochs) {
                 // InvalidOid: the whole relcache was reset; an unknown oid: not resolved yet.
-                if relid == pg_sys::InvalidOid || relid == oid.get() || oid.get() == pg_sys::InvalidOid {
+                if relid == pg_sys::InvalidOid
+                    || relid == oid.get()
+                    || oid.get() == pg_sys::InvalidOid
+                {
                     epoch.set(epoch.get() + 1);
                 }
             }

@@ -359,7 +359,9 @@ fn policy_lock(c: &mut pgrx::spi::SpiClient, p: &Policy, exclusive: bool) -> Sql
         "pg_advisory_xact_lock_shared"
     };
     c.update(
-        &format!("SELECT pg_catalog.{f}(pg_catalog.hashtextextended('pg_marketing.policy:' || $1, 0))"),
+        &format!(
+            "SELECT pg_catalog.{f}(pg_catalog.hashtextextended('pg_marketing.policy:' || $1, 0))"
+        ),
         None,
         &[p.id.into()],
     )
@@ -370,7 +372,12 @@ fn policy_lock(c: &mut pgrx::spi::SpiClient, p: &Policy, exclusive: bool) -> Sql
 /// Locks the (state, action) row, creating it with the prior first, and returns its stats; takes
 /// the policy's lock shared on the way (see `policy_lock`). One statement: the no-op DO UPDATE
 /// locks an existing row and RETURNING gives its current values.
-fn lock_arm(c: &mut pgrx::spi::SpiClient, p: &Policy, state: &str, action: &str) -> SqlResult<ArmStats> {
+fn lock_arm(
+    c: &mut pgrx::spi::SpiClient,
+    p: &Policy,
+    state: &str,
+    action: &str,
+) -> SqlResult<ArmStats> {
     let (value, alpha, beta) = match p.cfg.algorithm {
         Algorithm::Thompson => {
             let (a, b) = p.cfg.prior;

@@ -676,3 +676,17 @@ fn campaign_bad_inputs_raise_clear_errors() {
     assert_eq!(count("SELECT count(*) FROM mkt.campaigns"), 1);
     assert_eq!(count("SELECT count(*) FROM cart5"), 0);
 }
+
+#[pg_test]
+fn bpr_trains_and_serves() {
+    planted_table("t_bpr");
+    Spi::run("SET LOCAL mkt.threads = 1").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('bpr', 't_bpr', algorithm => 'bpr', params => '{\"factors\": 8, \"iterations\": 200}')").unwrap();
+    // Users of group g like items i with i % 3 == g: their top unseen items come from their group.
+    let wrong = count(
+        "SELECT count(*) FROM generate_series(1, 60) u, LATERAL mkt.recommend('bpr', u, 2) r WHERE r.item_id % 3 <> u % 3",
+    );
+    assert!(wrong <= 6, "{wrong} of 120 recommendations outside the user's group");
+    assert_eq!(count("SELECT count(*) FROM mkt.similar_items('bpr', 3, 5)"), 5);
+    assert_eq!(count("SELECT count(*) FROM mkt.models WHERE model_name = 'bpr' AND algorithm = 'bpr'"), 1);
+}

@@ -74,7 +74,12 @@ fn table_columns(oid: pg_sys::Oid) -> SqlResult<Vec<(String, String)>> {
     .sql()
 }
 
-fn require_column<'a>(cols: &'a [(String, String)], name: &str, role: &str, table: &str) -> SqlResult<&'a str> {
+fn require_column<'a>(
+    cols: &'a [(String, String)],
+    name: &str,
+    role: &str,
+    table: &str,
+) -> SqlResult<&'a str> {
     cols.iter()
         .find(|(n, _)| n == name)
         .map(|(n, _)| n.as_str())
@@ -97,7 +102,11 @@ fn check_condition(condition: &str, table: &str) -> SqlResult<()> {
     let probe = format!("SELECT ({condition}) AS mkt_condition FROM {table} LIMIT 0");
     source::check_single_select(&probe)?;
     let oid = source::read_only(|| {
-        Spi::connect(|c| c.select(&probe, None, &[])?.column_type_oid(1).map(|o| o.value()))
+        Spi::connect(|c| {
+            c.select(&probe, None, &[])?
+                .column_type_oid(1)
+                .map(|o| o.value())
+        })
     })
     .sql()?;
     if oid != pg_sys::BOOLOID {
@@ -156,7 +165,9 @@ fn settings(params: &serde_json::Value) -> SqlResult<Settings> {
     let quiet = match p.value("quiet_hours") {
         None => None,
         Some(v) => {
-            let pair: Option<Vec<i64>> = v.as_array().and_then(|a| a.iter().map(|x| x.as_i64()).collect());
+            let pair: Option<Vec<i64>> = v
+                .as_array()
+                .and_then(|a| a.iter().map(|x| x.as_i64()).collect());
             match pair.as_deref() {
                 Some(&[from, to]) if (0..24).contains(&from) && (0..24).contains(&to) && from != to => {
                     Some((from as i32, to as i32))
@@ -178,13 +189,16 @@ fn settings(params: &serde_json::Value) -> SqlResult<Settings> {
     Ok(Settings {
         control_fraction: p.float("control_fraction", 0.1, 0.0, 0.99).sql()?,
         frequency_cap: optional_int("frequency_cap")?,
-        frequency_interval: text_param(&p, "frequency_interval", Some("1 day"))?.unwrap_or_default(),
+        frequency_interval: text_param(&p, "frequency_interval", Some("1 day"))?
+            .unwrap_or_default(),
         daily_budget: optional_int("budget")?,
         starts_at: text_param(&p, "start", None)?,
         ends_at: text_param(&p, "end", None)?,
         quiet,
         claim_timeout: text_param(&p, "claim_timeout", Some("5 minutes"))?.unwrap_or_default(),
-        reward: p.choice("reward", "conversion", &["conversion", "value"]).sql()?,
+        reward: p
+            .choice("reward", "conversion", &["conversion", "value"])
+            .sql()?,
         seed: p.int("seed", 42, 0, i64::MAX).sql()?,
     })
 }
@@ -351,9 +365,19 @@ fn drop_campaign(campaign_name: &str) -> Result<(), ErrorReport> {
             )?;
         }
         if !c.function_name.is_empty() {
-            s.update(&format!("DROP FUNCTION IF EXISTS {}()", c.function_name), None, &[])?;
+            s.update(
+                &format!("DROP FUNCTION IF EXISTS {}()", c.function_name),
+                None,
+                &[],
+            )?;
         }
-        for table in ["outbox", "attributions", "campaign_budget", "campaign_touches", "campaigns"] {
+        for table in [
+            "outbox",
+            "attributions",
+            "campaign_budget",
+            "campaign_touches",
+            "campaigns",
+        ] {
             s.update(
                 &format!("DELETE FROM mkt.{table} WHERE campaign_id = $1"),
                 None,
@@ -368,7 +392,11 @@ fn drop_campaign(campaign_name: &str) -> Result<(), ErrorReport> {
 /// Per arm: (arm, subjects, sends, converted subjects, revenue).
 type ArmRow = (String, i64, i64, i64, f64);
 
-fn arm_rows(id: i64, from: Option<TimestampWithTimeZone>, to: Option<TimestampWithTimeZone>) -> SqlResult<Vec<ArmRow>> {
+fn arm_rows(
+    id: i64,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+) -> SqlResult<Vec<ArmRow>> {
     Spi::connect(|c| {
         let t = c.select(
             "WITH t AS (
@@ -443,7 +471,10 @@ fn campaign_report(
             let (u, note) = match (arm.as_str(), control) {
                 ("control", _) => (None, None),
                 (_, None) => (None, Some("no control group to compare with".to_string())),
-                (_, Some(ctl)) => (uplift::conversion_uplift(treated, ctl), uplift::note(treated, ctl)),
+                (_, Some(ctl)) => (
+                    uplift::conversion_uplift(treated, ctl),
+                    uplift::note(treated, ctl),
+                ),
             };
             (
                 arm,

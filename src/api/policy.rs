@@ -277,21 +277,32 @@ fn train_policy(
 > {
     use crate::source::{self, Want};
     if !(1..=1000).contains(&epochs) {
-        return Err(invalid(format!("epochs must be between 1 and 1000, got {epochs}")));
+        return Err(invalid(format!(
+            "epochs must be between 1 and 1000, got {epochs}"
+        )));
     }
     let p = policies::load(policy_name)?;
     let src = source::resolve(log_source)?;
     let cols = source::describe(&src)?;
     let mut read: Vec<(String, Want)> = vec![
-        (source::find(&cols, context_col, "context")?.name.clone(), Want::Json),
-        (source::find(&cols, action_col, "action")?.name.clone(), Want::Text),
+        (
+            source::find(&cols, context_col, "context")?.name.clone(),
+            Want::Json,
+        ),
+        (
+            source::find(&cols, action_col, "action")?.name.clone(),
+            Want::Text,
+        ),
     ];
     let rew = source::find(&cols, reward_col, "reward")?;
     source::check_number(rew, "reward")?;
     read.push((rew.name.clone(), Want::Float));
     let next_at = next_context_col
         .map(|n| -> SqlResult<usize> {
-            read.push((source::find(&cols, n, "next context")?.name.clone(), Want::Json));
+            read.push((
+                source::find(&cols, n, "next context")?.name.clone(),
+                Want::Json,
+            ));
             Ok(read.len() - 1)
         })
         .transpose()?;
@@ -361,6 +372,18 @@ fn train_policy(
         )));
     }
     let states = learner.table.len() as i64;
-    let version = policies::store_state(&p, &(learner.table, Some(learner.linear).filter(|l| !l.is_empty())))?;
-    Ok(TableIterator::once((version, used, skipped, states, sum / used as f64)))
+    let version = policies::store_state(
+        &p,
+        &(
+            learner.table,
+            Some(learner.linear).filter(|l| !l.is_empty()),
+        ),
+    )?;
+    Ok(TableIterator::once((
+        version,
+        used,
+        skipped,
+        states,
+        sum / used as f64,
+    )))
 }

@@ -61,7 +61,10 @@ fn split(
             .map(|_| ())
         })
         .sql()?;
-        let fill = format!("INSERT INTO pg_temp.mkt_split_source SELECT * FROM {}", src.from);
+        let fill = format!(
+            "INSERT INTO pg_temp.mkt_split_source SELECT * FROM {}",
+            src.from
+        );
         source::read_only(|| Spi::connect_mut(|c| c.update(&fill, None, &[]).map(|_| ()))).sql()?;
         "pg_temp.mkt_split_source".to_string()
     };

@@ -100,6 +100,7 @@ impl Csr {
         self.indices.len()
     }
 
+    #[inline]
     pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.indptr[r] as usize, self.indptr[r + 1] as usize);
         (&self.indices[a..b], &self.values[a..b])

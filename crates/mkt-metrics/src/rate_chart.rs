@@ -87,7 +87,8 @@ pub fn svg(title: &str, series: &[(String, Vec<Point>)]) -> String {
         let color = COLORS[s % COLORS.len()];
         let mut line = Vec::new();
         for p in pts {
-            let (Some(i), Some((r, lo, hi))) = (periods.iter().position(|q| *q == p.period), rate(p))
+            let (Some(i), Some((r, lo, hi))) =
+                (periods.iter().position(|q| *q == p.period), rate(p))
             else {
                 continue;
             };
@@ -139,8 +140,14 @@ mod tests {
             subjects: n,
         };
         let series = vec![
-            ("control".to_string(), vec![pt("2026-01-01", 5, 100), pt("2026-01-02", 6, 100)]),
-            ("coupon <10>".to_string(), vec![pt("2026-01-01", 9, 100), pt("2026-01-02", 0, 0)]),
+            (
+                "control".to_string(),
+                vec![pt("2026-01-01", 5, 100), pt("2026-01-02", 6, 100)],
+            ),
+            (
+                "coupon <10>".to_string(),
+                vec![pt("2026-01-01", 9, 100), pt("2026-01-02", 0, 0)],
+            ),
         ];
         let s = svg("campaign", &series);
         assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));

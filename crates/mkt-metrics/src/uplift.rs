@@ -20,15 +20,17 @@ pub const Z_975: f64 = 1.959_963_984_540_054;
 pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let ans = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let ans = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 {
         ans
     } else {
@@ -70,7 +72,9 @@ pub fn conversion_uplift(treated: (u64, u64), control: (u64, u64)) -> Option<Upl
 pub fn note(treated: (u64, u64), control: (u64, u64)) -> Option<String> {
     for (name, (x, n)) in [("treated", treated), ("control", control)] {
         if n < 30 {
-            return Some(format!("too few subjects to conclude ({name}: {n}, need 30)"));
+            return Some(format!(
+                "too few subjects to conclude ({name}: {n}, need 30)"
+            ));
         }
         if x < 5 || n - x < 5 {
             return Some(format!(

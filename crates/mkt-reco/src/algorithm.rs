@@ -1,6 +1,7 @@
 //! The algorithms `train_recommender` accepts, their parameters and the training entry point.
 
 use crate::als::{AlsParams, Solver};
+use crate::bpr::BprParams;
 use crate::ease::EaseParams;
 use crate::item_knn::KnnParams;
 use crate::model::{Model, Payload};
@@ -16,10 +17,11 @@ pub enum Algorithm {
     Als,
     ItemKnn,
     Ease,
+    Bpr,
 }
 
 impl Algorithm {
-    pub const NAMES: [&'static str; 4] = ["popularity", "als", "item_knn", "ease"];
+    pub const NAMES: [&'static str; 5] = ["popularity", "als", "item_knn", "ease", "bpr"];
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
@@ -27,6 +29,7 @@ impl Algorithm {
             "als" => Ok(Algorithm::Als),
             "item_knn" => Ok(Algorithm::ItemKnn),
             "ease" => Ok(Algorithm::Ease),
+            "bpr" => Ok(Algorithm::Bpr),
             _ => Err(Error::unknown("algorithm", name, &Self::NAMES)),
         }
     }
@@ -37,6 +40,7 @@ impl Algorithm {
             Algorithm::Als => "als",
             Algorithm::ItemKnn => "item_knn",
             Algorithm::Ease => "ease",
+            Algorithm::Bpr => "bpr",
         }
     }
 }
@@ -51,6 +55,7 @@ pub enum TrainConfig {
     Als(AlsParams),
     ItemKnn(KnnParams),
     Ease(EaseParams),
+    Bpr(BprParams),
 }
 
 impl TrainConfig {
@@ -71,6 +76,13 @@ impl TrainConfig {
             ],
             Algorithm::ItemKnn => &["neighbors", "shrinkage"],
             Algorithm::Ease => &["regularization", "max_memory_mb"],
+            Algorithm::Bpr => &[
+                "factors",
+                "learning_rate",
+                "regularization",
+                "iterations",
+                "seed",
+            ],
         };
         let allowed: Vec<&str> = specific
             .iter()
@@ -101,6 +113,13 @@ impl TrainConfig {
                 regularization: p.float("regularization", 250.0, 0.0, 1e12)?,
                 max_memory_mb: p.int("max_memory_mb", 2048, 1, 1 << 30)? as usize,
             }),
+            Algorithm::Bpr => TrainConfig::Bpr(BprParams {
+                factors: p.int("factors", 32, 1, 1024)? as usize,
+                learning_rate: p.float("learning_rate", 0.05, 1e-6, 10.0)? as f32,
+                regularization: p.float("regularization", 0.01, 0.0, 1e3)? as f32,
+                iterations: p.int("iterations", 30, 1, 10_000)? as usize,
+                seed: p.int("seed", 42, 0, i64::MAX)? as u64,
+            }),
         };
         Ok((config, deploy))
     }
@@ -111,6 +130,7 @@ impl TrainConfig {
             TrainConfig::Als(_) => Algorithm::Als,
             TrainConfig::ItemKnn(_) => Algorithm::ItemKnn,
             TrainConfig::Ease(_) => Algorithm::Ease,
+            TrainConfig::Bpr(_) => Algorithm::Bpr,
         }
     }
 
@@ -145,6 +165,14 @@ impl TrainConfig {
                 Payload::Neighbors(crate::item_knn::fit(&data.by_user, p, pool, tick))
             }
             TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, p, pool, tick)?),
+            TrainConfig::Bpr(p) => {
+                let (users, items) = crate::bpr::fit(&data.by_user, p, pool, tick);
+                Payload::Factors {
+                    dim: p.factors,
+                    users,
+                    items,
+                }
+            }
         };
         Ok(Model::new(self.algorithm(), data, payload))
     }
@@ -160,7 +188,7 @@ mod tests {
         let e = Algorithm::parse("svd").unwrap_err().to_string();
         assert_eq!(
             e,
-            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease"
+            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr"
         );
     }
 

@@ -239,7 +239,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     expect_shape("popularity", &ps, &[ni])?;
     let payload = match algorithm {
         Algorithm::Popularity => Payload::None,
-        Algorithm::Als => {
+        Algorithm::Als | Algorithm::Bpr => {
             let (us, uf) = r.f32s("factors.users")?;
             let (is, itf) = r.f32s("factors.items")?;
             let dim = us.get(1).copied().unwrap_or(0);
@@ -307,6 +307,7 @@ mod tests {
             ("als", true),
             ("item_knn", false),
             ("ease", true),
+            ("bpr", false),
         ] {
             let a = Algorithm::parse(alg).unwrap();
             let (cfg, _) = TrainConfig::parse(a, &json!({})).unwrap();

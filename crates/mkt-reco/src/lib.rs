@@ -3,6 +3,7 @@
 pub mod algorithm;
 pub mod als;
 pub mod blob;
+pub mod bpr;
 pub mod ease;
 pub mod evaluate;
 pub mod item_knn;

@@ -115,8 +115,10 @@ fn demo_data_rewards_personalisation() {
     let als = ndcg(&train, &test, "als", json!({}));
     let knn = ndcg(&train, &test, "item_knn", json!({}));
     let ease = ndcg(&train, &test, "ease", json!({}));
-    eprintln!("demo ndcg@10: popularity {pop:.4} als {als:.4} item_knn {knn:.4} ease {ease:.4}");
+    let bpr = ndcg(&train, &test, "bpr", json!({}));
+    eprintln!("demo ndcg@10: popularity {pop:.4} als {als:.4} item_knn {knn:.4} ease {ease:.4} bpr {bpr:.4}");
     assert!(als > pop * 1.5, "als {als} vs popularity {pop}");
     assert!(knn > pop * 1.5, "item_knn {knn} vs popularity {pop}");
     assert!(ease > pop * 1.5, "ease {ease} vs popularity {pop}");
+    assert!(bpr > pop * 1.5, "bpr {bpr} vs popularity {pop}");
 }
