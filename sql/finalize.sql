@@ -281,3 +281,20 @@ COMMENT ON FUNCTION mkt.campaign_report(text, timestamptz, timestamptz) IS
 
 COMMENT ON FUNCTION mkt.campaign_report_svg(text) IS
 'Conversion rate per arm and day with 95% intervals, as a standalone SVG chart.';
+
+-- Data preparation ------------------------------------------------------------------------------
+
+COMMENT ON FUNCTION mkt.profile(text) IS
+'Per column of a table, view or SELECT: type, rows, NULLs, distinct values, min, max; for numeric columns mean, sample stddev, quartiles and IQR outliers (beyond 1.5 IQR); the five most frequent values. One aggregate pass per 40 columns plus one for outliers and one per column for top values.';
+
+COMMENT ON FUNCTION mkt.fit_transform(text, text, jsonb, text, bool) IS
+'Fits per-column transforms on a source and stores their statistics under transform_name: standard, min_max, robust, log1p, one_hot (max_categories), hash (buckets), quantile_bucket (n), target_encode (label, smoothing). With target, writes the source plus the output columns to a new table (replace => true overwrites). Returns each column''s output columns.';
+
+COMMENT ON FUNCTION mkt.apply_transform(text, text, text, bool) IS
+'Applies a stored transform''s statistics (never refitting) to a source, writing source columns plus outputs to a new table; unseen categories get zeros (one_hot) or the global mean (target_encode). Returns the row count.';
+
+COMMENT ON FUNCTION mkt.rfm(text, text, text, text, text, timestamptz, int, bool) IS
+'Recency (days before as_of), frequency and monetary value per customer, their quantile scores (1 worst .. quantiles best), the RFM cell and a named segment (champions, loyal, potential loyalists, new, need attention, at risk, cannot lose them, hibernating), written to a new table. Returns the number of customers.';
+
+COMMENT ON FUNCTION mkt.user_features(text, text, text, text, text, text, text, timestamptz, bool) IS
+'Per-user activity features from an event table, written to a new table: events, first and last seen, recency in days, active days, a count per event type (n_<type>), distinct items and diversity, total and average value. Returns the number of users.';

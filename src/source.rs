@@ -440,3 +440,46 @@ pub fn read_columns(src: &Resolved, cols: &[(&str, Want)]) -> SqlResult<Vec<Colu
     .sql()?;
     Ok(out)
 }
+
+/// Something to read `src` from inside a statement that writes (CREATE TABLE AS, INSERT ..
+/// SELECT), where `read_only` cannot be in force: a table as it is; a view or query first copied
+/// into a temporary table with the transaction read-only (temporary tables stay writable), so a
+/// function it calls cannot write anywhere else.
+pub fn readable_from(src: &Resolved, cols: &[Column]) -> SqlResult<String> {
+    if src.stored {
+        return Ok(src.from.clone());
+    }
+    let defs: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{} {}", quote_ident(&c.name), c.type_name))
+        .collect();
+    Spi::connect_mut(|c| {
+        c.update("DROP TABLE IF EXISTS pg_temp.mkt_source_copy", None, &[])?;
+        c.update(
+            &format!("CREATE TEMP TABLE mkt_source_copy ({}) ON COMMIT DROP", defs.join(", ")),
+            None,
+            &[],
+        )
+        .map(|_| ())
+    })
+    .sql()?;
+    let fill = format!("INSERT INTO pg_temp.mkt_source_copy SELECT * FROM {}", src.from);
+    read_only(|| Spi::connect_mut(|c| c.update(&fill, None, &[]).map(|_| ()))).sql()?;
+    Ok("pg_temp.mkt_source_copy".to_string())
+}
+
+/// Creates `target` from `select` (which names no table called `target`); with `replace` an
+/// existing table of that name is dropped first, otherwise it is an error (42P07). Returns the
+/// number of rows written.
+pub fn create_table_as(target: &str, select: &str, replace: bool) -> SqlResult<i64> {
+    let name = mkt_core::names::parse_qualified_name(target).sql()?.quoted();
+    Spi::connect_mut(|c| {
+        if replace {
+            c.update(&format!("DROP TABLE IF EXISTS {name}"), None, &[])?;
+        }
+        c.update(&format!("CREATE TABLE {name} AS {select}"), None, &[])?;
+        crate::catalog::first::<i64>(c.select(&format!("SELECT count(*) FROM {name}"), None, &[])?)
+    })
+    .sql()
+    .map(|n| n.unwrap_or(0))
+}

@@ -6,6 +6,7 @@ mod evaluate;
 mod models;
 mod offpolicy;
 mod policy;
+mod prep;
 mod serve;
 mod split;
 mod train;

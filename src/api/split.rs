@@ -38,36 +38,8 @@ fn split(
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
     let user = source::find(&cols, user_col, "user")?;
-    // The split is written with CREATE TABLE AS, which cannot run read-only; a view or query is
-    // first copied into a temporary table with the transaction read-only (temporary tables stay
-    // writable), so a function it calls cannot write anywhere else.
-    let from = if src.stored {
-        src.from.clone()
-    } else {
-        let defs: Vec<String> = cols
-            .iter()
-            .map(|c| format!("{} {}", quote_ident(&c.name), c.type_name))
-            .collect();
-        Spi::connect_mut(|c| {
-            c.update("DROP TABLE IF EXISTS pg_temp.mkt_split_source", None, &[])?;
-            c.update(
-                &format!(
-                    "CREATE TEMP TABLE mkt_split_source ({}) ON COMMIT DROP",
-                    defs.join(", ")
-                ),
-                None,
-                &[],
-            )
-            .map(|_| ())
-        })
-        .sql()?;
-        let fill = format!(
-            "INSERT INTO pg_temp.mkt_split_source SELECT * FROM {}",
-            src.from
-        );
-        source::read_only(|| Spi::connect_mut(|c| c.update(&fill, None, &[]).map(|_| ()))).sql()?;
-        "pg_temp.mkt_split_source".to_string()
-    };
+    // The split is written with CREATE TABLE AS, which cannot run read-only.
+    let from = source::readable_from(&src, &cols)?;
     let hash = format!("pg_catalog.hashtextextended(src::text, {seed})");
     let order = match (method, time_col) {
         ("random", _) => format!("{hash}, src::text"),

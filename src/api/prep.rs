@@ -1,0 +1,487 @@
+//! Data preparation: mkt.profile, mkt.fit_transform, mkt.apply_transform, mkt.rfm,
+//! mkt.user_features.
+
+use crate::catalog::first;
+use crate::error::{invalid, OrSql, SqlResult};
+use crate::source::{self, ColKind, Column, Resolved};
+use mkt_core::ids::IdKind;
+use mkt_core::names::{quote_ident, quote_literal};
+use mkt_core::Error;
+use mkt_prep::sql_expr::{fit_query, outputs};
+use mkt_prep::stats::ColumnStats;
+use mkt_prep::{Fitted, TransformSpec};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+
+/// One jsonb value computed over the source with the transaction read-only.
+fn read_json(sql: &str) -> SqlResult<Value> {
+    source::read_only(|| Spi::connect(|c| first::<JsonB>(c.select(sql, None, &[])?)))
+        .sql()
+        .map(|v| v.map(|j| j.0).unwrap_or(Value::Null))
+}
+
+fn is_numeric(c: &Column) -> bool {
+    matches!(c.kind, ColKind::Number | ColKind::Id(IdKind::Int))
+}
+
+/// Checks every column the spec names exists and has a type its transform takes.
+fn check_columns(spec: &TransformSpec, cols: &[Column]) -> SqlResult<()> {
+    for c in &spec.columns {
+        let col = source::find(cols, &c.column, "transformed")?;
+        if col.name != c.column {
+            return Err(Error::UndefinedColumn(format!(
+                "column {} does not exist in the source (did you mean {}?)",
+                quote_literal(&c.column),
+                quote_literal(&col.name)
+            )))
+            .sql();
+        }
+        if c.kind.numeric() && !is_numeric(col) {
+            return Err(Error::WrongType(format!(
+                "transform {} needs a numeric column; {} has type {}",
+                c.kind.name(),
+                quote_literal(&col.name),
+                col.type_name
+            )))
+            .sql();
+        }
+        if let mkt_prep::Kind::TargetEncode { label, .. } = &c.kind {
+            let l = source::find(cols, label, "label")?;
+            source::check_number(l, "label")?;
+        }
+    }
+    Ok(())
+}
+
+fn select_with_outputs(fitted: &Fitted, from: &str) -> String {
+    let mut exprs = vec!["mkt_src.*".to_string()];
+    for (spec, stats) in &fitted.columns {
+        for (name, expr) in outputs(spec, stats) {
+            exprs.push(format!("{expr} AS {}", quote_ident(&name)));
+        }
+    }
+    format!("SELECT {} FROM {from} AS mkt_src", exprs.join(", "))
+}
+
+fn check_name(name: &str) -> SqlResult<()> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            "a transform name must be 1 to 128 bytes without control characters",
+        ));
+    }
+    Ok(())
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn fit_transform(
+    transform_name: &str,
+    source: &str,
+    spec: JsonB,
+    target: default!(Option<&str>, "NULL"),
+    replace: default!(bool, false),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(column_name, String),
+            name!(transform, String),
+            name!(output_columns, Vec<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    check_name(transform_name)?;
+    let parsed = TransformSpec::parse(&spec.0).sql()?;
+    let src = source::resolve(source)?;
+    let cols = source::describe(&src)?;
+    check_columns(&parsed, &cols)?;
+    let mut fitted = Fitted::default();
+    for c in &parsed.columns {
+        let v = read_json(&fit_query(c, &src.from))?;
+        fitted.columns.push((c.clone(), ColumnStats::from_fit(c, &v).sql()?));
+    }
+    let stored = Spi::connect_mut(|c| {
+        let sql = if replace {
+            "INSERT INTO mkt.transforms (transform_name, source, spec, stats) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (transform_name) DO UPDATE SET source = EXCLUDED.source, spec = EXCLUDED.spec, \
+             stats = EXCLUDED.stats, created_by = current_user, created_at = now() RETURNING 1"
+        } else {
+            "INSERT INTO mkt.transforms (transform_name, source, spec, stats) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (transform_name) DO NOTHING RETURNING 1"
+        };
+        first::<i32>(c.update(
+            sql,
+            None,
+            &[
+                transform_name.into(),
+                source.into(),
+                JsonB(spec.0.clone()).into(),
+                JsonB(fitted.to_json()).into(),
+            ],
+        )?)
+    })
+    .sql()?;
+    if stored.is_none() {
+        return Err(Error::DuplicateObject(format!(
+            "transform {} already exists (replace => true refits it)",
+            quote_literal(transform_name)
+        )))
+        .sql();
+    }
+    if let Some(t) = target {
+        let from = source::readable_from(&src, &cols)?;
+        source::create_table_as(t, &select_with_outputs(&fitted, &from), replace)?;
+    }
+    let rows: Vec<(String, String, Vec<String>)> = fitted
+        .columns
+        .iter()
+        .map(|(s, st)| {
+            (
+                s.column.clone(),
+                s.kind.name().to_string(),
+                outputs(s, st).into_iter().map(|(n, _)| n).collect(),
+            )
+        })
+        .collect();
+    Ok(TableIterator::new(rows))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn apply_transform(
+    transform_name: &str,
+    source: &str,
+    target: &str,
+    replace: default!(bool, false),
+) -> Result<i64, ErrorReport> {
+    let row = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT spec, stats FROM mkt.transforms WHERE transform_name = $1",
+            None,
+            &[transform_name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok::<_, pgrx::spi::Error>(Some((r.get::<JsonB>(1)?, r.get::<JsonB>(2)?)))
+    })
+    .sql()?;
+    let Some((Some(spec), Some(stats))) = row else {
+        return Err(Error::UndefinedObject(format!(
+            "transform {} does not exist",
+            quote_literal(transform_name)
+        )))
+        .sql();
+    };
+    let parsed = TransformSpec::parse(&spec.0).sql()?;
+    let fitted = Fitted::from_json(&parsed, &stats.0).sql()?;
+    let src = source::resolve(source)?;
+    let cols = source::describe(&src)?;
+    // The label of a target encoding is only needed to fit.
+    for c in &parsed.columns {
+        source::find(&cols, &c.column, "transformed")?;
+    }
+    let from = source::readable_from(&src, &cols)?;
+    source::create_table_as(target, &select_with_outputs(&fitted, &from), replace)
+}
+
+/// Per-column statistics of a profile, in the order of the result columns.
+type ProfileRow = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<i64>,
+    JsonB,
+);
+
+fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>> {
+    let total = read_json(&format!("SELECT to_jsonb(count(*)) FROM {}", src.from))?
+        .as_i64()
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(cols.len());
+    // Up to 40 columns per pass keeps every call under PostgreSQL's 100-argument limit.
+    for group in cols.chunks(40) {
+        let parts: Vec<String> = group
+            .iter()
+            .map(|c| {
+                let x = quote_ident(&c.name);
+                let (min, max) = match c.kind {
+                    ColKind::Number | ColKind::Id(IdKind::Int) | ColKind::Time => {
+                        (format!("min({x})::text"), format!("max({x})::text"))
+                    }
+                    _ => (format!("min(({x})::text)"), format!("max(({x})::text)")),
+                };
+                let numeric = if is_numeric(c) {
+                    format!(
+                        ", 'mean', avg(({x})::float8), 'stddev', stddev_samp(({x})::float8), \
+                         'q', percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY ({x})::float8)"
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "jsonb_build_object('n', count({x}), 'd', count(DISTINCT ({x})::text), 'min', {min}, 'max', {max}{numeric})"
+                )
+            })
+            .collect();
+        let stats = read_json(&format!(
+            "SELECT jsonb_build_array({}) FROM {}",
+            parts.join(", "),
+            src.from
+        ))?;
+        // Outliers by the IQR rule, for the numeric columns of the group, in one more pass.
+        let bounds: Vec<Option<(f64, f64)>> = group
+            .iter()
+            .enumerate()
+            .map(|(k, _)| {
+                let q = stats[k].get("q")?.as_array()?;
+                let (q1, q3) = (q.first()?.as_f64()?, q.get(2)?.as_f64()?);
+                Some((q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)))
+            })
+            .collect();
+        let filters: Vec<String> = group
+            .iter()
+            .zip(&bounds)
+            .map(|(c, b)| match b {
+                Some((lo, hi)) => format!(
+                    "to_jsonb(count(*) FILTER (WHERE ({x})::float8 < {lo:?} OR ({x})::float8 > {hi:?}))",
+                    x = quote_ident(&c.name)
+                ),
+                None => "'null'::jsonb".to_string(),
+            })
+            .collect();
+        let outliers = if bounds.iter().any(Option::is_some) {
+            read_json(&format!("SELECT jsonb_build_array({}) FROM {}", filters.join(", "), src.from))?
+        } else {
+            Value::Null
+        };
+        for (k, c) in group.iter().enumerate() {
+            let s = &stats[k];
+            let top = read_json(&format!(
+                "SELECT coalesce(jsonb_agg(jsonb_build_object('value', v, 'count', n) ORDER BY n DESC, v), '[]') \
+                 FROM (SELECT ({x})::text AS v, count(*) AS n FROM {from} WHERE {x} IS NOT NULL \
+                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) t",
+                x = quote_ident(&c.name),
+                from = src.from
+            ))?;
+            let q = |i: usize| s.get("q").and_then(|q| q.get(i)).and_then(Value::as_f64);
+            let n = s["n"].as_i64().unwrap_or(0);
+            out.push((
+                c.name.clone(),
+                c.type_name.clone(),
+                total,
+                total - n,
+                s["d"].as_i64().unwrap_or(0),
+                s["min"].as_str().map(str::to_string),
+                s["max"].as_str().map(str::to_string),
+                s.get("mean").and_then(Value::as_f64),
+                s.get("stddev").and_then(Value::as_f64),
+                q(0),
+                q(1),
+                q(2),
+                outliers.get(k).and_then(Value::as_i64),
+                JsonB(top),
+            ));
+            pgrx::check_for_interrupts!();
+        }
+    }
+    Ok(out)
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn profile(
+    source: &str,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(column_name, String),
+            name!(data_type, String),
+            name!(rows, i64),
+            name!(nulls, i64),
+            name!(distinct_values, i64),
+            name!(min, Option<String>),
+            name!(max, Option<String>),
+            name!(mean, Option<f64>),
+            name!(stddev, Option<f64>),
+            name!(p25, Option<f64>),
+            name!(p50, Option<f64>),
+            name!(p75, Option<f64>),
+            name!(outliers, Option<i64>),
+            name!(top_values, JsonB),
+        ),
+    >,
+    ErrorReport,
+> {
+    let src = source::resolve(source)?;
+    let cols = source::describe(&src)?;
+    Ok(TableIterator::new(profile_columns(&src, &cols)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn rfm(
+    transactions: &str,
+    customer_col: &str,
+    time_col: &str,
+    amount_col: &str,
+    target: &str,
+    as_of: default!(Option<TimestampWithTimeZone>, "now()"),
+    quantiles: default!(i32, 5),
+    replace: default!(bool, false),
+) -> Result<i64, ErrorReport> {
+    if !(2..=100).contains(&quantiles) {
+        return Err(invalid(format!(
+            "quantiles must be between 2 and 100, got {quantiles}"
+        )));
+    }
+    let src = source::resolve(transactions)?;
+    let cols = source::describe(&src)?;
+    let cust = source::find(&cols, customer_col, "customer")?.name.clone();
+    let time = source::find(&cols, time_col, "time")?;
+    if time.kind != ColKind::Time {
+        return Err(Error::WrongType(format!(
+            "time column {} has type {}; it must be a timestamp or date",
+            quote_literal(&time.name),
+            time.type_name
+        )))
+        .sql();
+    }
+    let time = time.name.clone();
+    let amount = source::find(&cols, amount_col, "amount")?;
+    source::check_number(amount, "amount")?;
+    let amount = amount.name.clone();
+    let from = source::readable_from(&src, &cols)?;
+    let as_of = match as_of {
+        Some(t) => format!("{}::timestamptz", quote_literal(&t.to_string())),
+        None => "now()".to_string(),
+    };
+    let q = quantiles;
+    // Scores: 1 (worst) .. q (best); recency is best when smallest. Segments follow the usual
+    // RFM grid on recency and frequency, scaled to q.
+    let hi = (q as f64 * 0.6).ceil() as i32 + 1; // 5 -> 4
+    let lo = (q as f64 * 0.4).floor() as i32; // 5 -> 2
+    let select = format!(
+        "WITH c AS (
+             SELECT {c} AS customer, (extract(epoch FROM {as_of} - max({t}::timestamptz)) / 86400.0)::float8 AS recency_days,
+                    count(*) AS frequency, coalesce(sum({a}), 0)::float8 AS monetary
+             FROM {from} WHERE {c} IS NOT NULL AND {t} IS NOT NULL GROUP BY {c}),
+         s AS (
+             SELECT c.*, ntile({q}) OVER (ORDER BY recency_days DESC, customer) AS r_score,
+                    ntile({q}) OVER (ORDER BY frequency, customer) AS f_score,
+                    ntile({q}) OVER (ORDER BY monetary, customer) AS m_score
+             FROM c)
+         SELECT s.*, (r_score::text || f_score::text || m_score::text) AS rfm_cell,
+                CASE WHEN r_score >= {hi} AND f_score >= {hi} THEN 'champions'
+                     WHEN r_score <= {lo} AND f_score >= {hi} THEN 'cannot lose them'
+                     WHEN r_score <= {lo} AND f_score > {lo} THEN 'at risk'
+                     WHEN r_score <= {lo} THEN 'hibernating'
+                     WHEN f_score >= {hi} THEN 'loyal'
+                     WHEN r_score >= {hi} AND f_score <= {lo} THEN 'new'
+                     WHEN r_score >= {hi} THEN 'potential loyalists'
+                     ELSE 'need attention' END AS segment
+         FROM s",
+        c = quote_ident(&cust),
+        t = quote_ident(&time),
+        a = quote_ident(&amount),
+    );
+    let n = source::create_table_as(target, &select, replace)?;
+    if n == 0 {
+        return Err(Error::EmptyData(format!(
+            "{} has no transactions with a customer and a time",
+            quote_literal(transactions)
+        )))
+        .sql();
+    }
+    Ok(n)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn user_features(
+    events: &str,
+    target: &str,
+    user_col: default!(&str, "'user_id'"),
+    time_col: default!(&str, "'ts'"),
+    event_type_col: default!(Option<&str>, "'event_type'"),
+    item_col: default!(Option<&str>, "'item_id'"),
+    value_col: default!(Option<&str>, "NULL"),
+    as_of: default!(Option<TimestampWithTimeZone>, "now()"),
+    replace: default!(bool, false),
+) -> Result<i64, ErrorReport> {
+    let src = source::resolve(events)?;
+    let cols = source::describe(&src)?;
+    let user = quote_ident(&source::find(&cols, user_col, "user")?.name);
+    let time = source::find(&cols, time_col, "time")?;
+    if time.kind != ColKind::Time {
+        return Err(Error::WrongType(format!(
+            "time column {} has type {}; it must be a timestamp or date",
+            quote_literal(&time.name),
+            time.type_name
+        )))
+        .sql();
+    }
+    let t = quote_ident(&time.name);
+    let from = source::readable_from(&src, &cols)?;
+    let as_of = match as_of {
+        Some(v) => format!("{}::timestamptz", quote_literal(&v.to_string())),
+        None => "now()".to_string(),
+    };
+    let mut exprs = vec![
+        format!("{user} AS user_id"),
+        "count(*) AS events".to_string(),
+        format!("min({t}) AS first_seen"),
+        format!("max({t}) AS last_seen"),
+        format!("(extract(epoch FROM {as_of} - max({t}::timestamptz)) / 86400.0)::float8 AS recency_days"),
+        format!("count(DISTINCT ({t}::timestamptz)::date) AS active_days"),
+    ];
+    if let Some(e) = event_type_col {
+        let e = quote_ident(&source::find(&cols, e, "event type")?.name);
+        // One count column per event type present in the data (at most 50, the most frequent).
+        let types = read_json(&format!(
+            "SELECT coalesce(jsonb_agg(v ORDER BY n DESC, v), '[]') FROM \
+             (SELECT ({e})::text AS v, count(*) AS n FROM {from} WHERE {e} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50) s"
+        ))?;
+        for ty in types.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let slug: String = ty
+                .chars()
+                .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .collect();
+            exprs.push(format!(
+                "count(*) FILTER (WHERE ({e})::text = {}) AS {}",
+                quote_literal(ty),
+                quote_ident(&format!("n_{slug}"))
+            ));
+        }
+    }
+    if let Some(i) = item_col {
+        let i = quote_ident(&source::find(&cols, i, "item")?.name);
+        exprs.push(format!("count(DISTINCT {i}) AS distinct_items"));
+        exprs.push(format!(
+            "count(DISTINCT {i})::float8 / count(*) AS item_diversity"
+        ));
+    }
+    if let Some(v) = value_col {
+        let vc = source::find(&cols, v, "value")?;
+        source::check_number(vc, "value")?;
+        let v = quote_ident(&vc.name);
+        exprs.push(format!("coalesce(sum({v}), 0)::float8 AS total_value"));
+        exprs.push(format!("avg({v})::float8 AS avg_value"));
+    }
+    let select = format!(
+        "SELECT {} FROM {from} WHERE {user} IS NOT NULL GROUP BY {user}",
+        exprs.join(", ")
+    );
+    source::create_table_as(target, &select, replace)
+}
