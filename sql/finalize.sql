@@ -298,3 +298,61 @@ COMMENT ON FUNCTION mkt.rfm(text, text, text, text, text, timestamptz, int, bool
 
 COMMENT ON FUNCTION mkt.user_features(text, text, text, text, text, text, text, timestamptz, bool) IS
 'Per-user activity features from an event table, written to a new table: events, first and last seen, recency in days, active days, a count per event type (n_<type>), distinct items and diversity, total and average value. Returns the number of users.';
+
+-- Conversions for mkt.clean's coerce: NULL instead of an error for text that does not parse.
+CREATE FUNCTION mkt.try_numeric(v text) RETURNS numeric
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN v::numeric;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION mkt.try_numeric(text) IS 'v as numeric, or NULL when it does not parse (used by mkt.clean''s coerce).';
+
+CREATE FUNCTION mkt.try_bigint(v text) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN v::bigint;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION mkt.try_bigint(text) IS 'v as bigint, or NULL when it does not parse (used by mkt.clean''s coerce).';
+
+CREATE FUNCTION mkt.try_float8(v text) RETURNS float8
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN v::float8;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION mkt.try_float8(text) IS 'v as float8, or NULL when it does not parse (used by mkt.clean''s coerce).';
+
+CREATE FUNCTION mkt.try_date(v text) RETURNS date
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN v::date;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION mkt.try_date(text) IS 'v as date, or NULL when it does not parse (used by mkt.clean''s coerce).';
+
+CREATE FUNCTION mkt.try_timestamptz(v text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN v::timestamptz;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION mkt.try_timestamptz(text) IS 'v as timestamptz, or NULL when it does not parse (used by mkt.clean''s coerce).';
+
+CREATE FUNCTION mkt.try_boolean(v text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN v::boolean;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION mkt.try_boolean(text) IS 'v as boolean, or NULL when it does not parse (used by mkt.clean''s coerce).';
+
+COMMENT ON FUNCTION mkt.clean(text, text, jsonb, bool) IS
+'Writes a cleaned copy of a source to a new table (the source is never modified) and reports each step''s rows: coerce (text to numeric, bigint, float8, date, timestamptz, boolean; failures become NULL and are counted), dedupe_on with keep first|last by order_by, bots (subjects with more than max_events_per_day events on a day), nulls per column (drop, mean, median, mode or a constant), outliers per column (method iqr with k, zscore with k, quantile with low/high; action clip, drop or flag).';

@@ -456,14 +456,20 @@ pub fn readable_from(src: &Resolved, cols: &[Column]) -> SqlResult<String> {
     Spi::connect_mut(|c| {
         c.update("DROP TABLE IF EXISTS pg_temp.mkt_source_copy", None, &[])?;
         c.update(
-            &format!("CREATE TEMP TABLE mkt_source_copy ({}) ON COMMIT DROP", defs.join(", ")),
+            &format!(
+                "CREATE TEMP TABLE mkt_source_copy ({}) ON COMMIT DROP",
+                defs.join(", ")
+            ),
             None,
             &[],
         )
         .map(|_| ())
     })
     .sql()?;
-    let fill = format!("INSERT INTO pg_temp.mkt_source_copy SELECT * FROM {}", src.from);
+    let fill = format!(
+        "INSERT INTO pg_temp.mkt_source_copy SELECT * FROM {}",
+        src.from
+    );
     read_only(|| Spi::connect_mut(|c| c.update(&fill, None, &[]).map(|_| ()))).sql()?;
     Ok("pg_temp.mkt_source_copy".to_string())
 }
@@ -472,13 +478,19 @@ pub fn readable_from(src: &Resolved, cols: &[Column]) -> SqlResult<String> {
 /// existing table of that name is dropped first, otherwise it is an error (42P07). Returns the
 /// number of rows written.
 pub fn create_table_as(target: &str, select: &str, replace: bool) -> SqlResult<i64> {
-    let name = mkt_core::names::parse_qualified_name(target).sql()?.quoted();
+    let name = mkt_core::names::parse_qualified_name(target)
+        .sql()?
+        .quoted();
     Spi::connect_mut(|c| {
         if replace {
             c.update(&format!("DROP TABLE IF EXISTS {name}"), None, &[])?;
         }
         c.update(&format!("CREATE TABLE {name} AS {select}"), None, &[])?;
-        crate::catalog::first::<i64>(c.select(&format!("SELECT count(*) FROM {name}"), None, &[])?)
+        crate::catalog::first::<i64>(c.select(
+            &format!("SELECT count(*) FROM {name}"),
+            None,
+            &[],
+        )?)
     })
     .sql()
     .map(|n| n.unwrap_or(0))

@@ -834,3 +834,63 @@ fn rfm_and_user_features_on_hand_made_data() {
     assert_eq!(float("SELECT item_diversity FROM uf WHERE user_id = 1"), 2.0 / 3.0);
     assert_eq!(float("SELECT avg_value FROM uf WHERE user_id = 1"), 10.0);
 }
+
+#[pg_test]
+fn clean_reports_each_step() {
+    Spi::run(
+        "CREATE TABLE dirty (id int, user_id int, at timestamptz, price text, qty float8, city text);
+         INSERT INTO dirty VALUES
+           (1, 1, '2026-01-01 10:00', '10.5', 1, 'a'), (1, 1, '2026-01-01 11:00', '10.5', 1, 'a'),
+           (2, 2, '2026-01-01 10:00', 'n/a', 2, NULL), (3, 3, '2026-01-01 10:00', '7', NULL, 'b'),
+           (4, 4, '2026-01-02 10:00', '8', 3, 'b'), (5, 5, '2026-01-02 10:00', '9', 100, 'b'),
+           (6, 6, '2026-01-03 10:00', '11', 2, 'c'), (7, 7, '2026-01-03 10:00', '12', 4, 'c');
+         INSERT INTO dirty SELECT 100 + i, 99, '2026-01-05 12:00', '1', 1, 'x' FROM generate_series(1, 30) i",
+    )
+    .unwrap();
+    Spi::run(
+        "CREATE TABLE clean_steps AS SELECT * FROM mkt.clean('dirty', 'clean_out', '{
+            \"coerce\": {\"price\": \"numeric\"},
+            \"dedupe_on\": [\"id\"], \"keep\": \"last\", \"order_by\": \"at\",
+            \"bots\": {\"subject\": \"user_id\", \"time\": \"at\", \"max_events_per_day\": 10},
+            \"nulls\": {\"city\": \"unknown\", \"qty\": \"median\"},
+            \"outliers\": {\"qty\": {\"method\": \"iqr\", \"action\": \"clip\"}}}')",
+    )
+    .unwrap();
+    let step = |s: &str| count(&format!("SELECT rows_affected FROM clean_steps WHERE step LIKE '{s}%'"));
+    assert_eq!(step("input"), 38);
+    assert_eq!(step("coerce price"), 1);
+    assert_eq!(step("dedupe"), 1);
+    assert_eq!(step("bots"), 30);
+    assert_eq!(step("nulls city"), 1);
+    assert_eq!(step("nulls qty"), 1);
+    assert_eq!(step("outliers qty"), 1);
+    assert_eq!(step("output"), 7);
+    // keep last by time: id 1 keeps the 11:00 row
+    assert_eq!(count("SELECT count(*) FROM clean_out WHERE id = 1 AND at = '2026-01-01 11:00'"), 1);
+    assert_eq!(count("SELECT count(*) FROM clean_out WHERE price IS NULL"), 1);
+    assert_eq!(
+        Spi::get_one::<String>("SELECT pg_typeof(price)::text FROM clean_out LIMIT 1").unwrap().unwrap(),
+        "numeric"
+    );
+    assert_eq!(count("SELECT count(*) FROM clean_out WHERE city = 'unknown'"), 1);
+    // qty after the median fill: 1, 2, 2, 3, 100, 2, 4 -> q1 2, q3 3.5, upper bound 5.75: 100 is clipped to it
+    assert_eq!(float("SELECT qty FROM clean_out WHERE id = 5"), 5.75);
+    assert_eq!(count("SELECT count(*) FROM dirty"), 38);
+    // drop and flag, zscore and quantile
+    Spi::run("SELECT * FROM mkt.clean('dirty', 'clean2', '{\"outliers\": {\"qty\": {\"method\": \"quantile\", \"low\": 0, \"high\": 0.99, \"action\": \"flag\"}}, \"nulls\": {\"qty\": \"drop\"}}')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM clean2 WHERE qty_outlier"), 1);
+    assert_eq!(count("SELECT count(*) FROM clean2 WHERE qty IS NULL"), 0);
+    let cases: &[(&str, &str)] = &[
+        ("SELECT * FROM mkt.clean('dirty', 'c3', '{\"sparkle\": 1}')", "22023"),
+        ("SELECT * FROM mkt.clean('dirty', 'c3', '{\"dedupe_on\": [\"nope\"]}')", "42703"),
+        ("SELECT * FROM mkt.clean('dirty', 'c3', '{\"outliers\": {\"city\": {}}}')", "42804"),
+        ("SELECT * FROM mkt.clean('dirty', 'c3', '{\"outliers\": {\"qty\": {\"method\": \"magic\"}}}')", "22023"),
+        ("SELECT * FROM mkt.clean('dirty', 'c3', '{\"coerce\": {\"price\": \"money\"}}')", "22023"),
+        ("SELECT * FROM mkt.clean('dirty', 'clean_out')", "42P07"),
+        ("SELECT * FROM mkt.clean('nope', 'c3')", "42P01"),
+    ];
+    for (sql, state) in cases {
+        let (got, msg) = try_sql(sql);
+        assert_eq!(&got, state, "{sql}: {msg}");
+    }
+}

@@ -100,7 +100,9 @@ fn fit_transform(
     let mut fitted = Fitted::default();
     for c in &parsed.columns {
         let v = read_json(&fit_query(c, &src.from))?;
-        fitted.columns.push((c.clone(), ColumnStats::from_fit(c, &v).sql()?));
+        fitted
+            .columns
+            .push((c.clone(), ColumnStats::from_fit(c, &v).sql()?));
     }
     let stored = Spi::connect_mut(|c| {
         let sql = if replace {
@@ -262,7 +264,11 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
             })
             .collect();
         let outliers = if bounds.iter().any(Option::is_some) {
-            read_json(&format!("SELECT jsonb_build_array({}) FROM {}", filters.join(", "), src.from))?
+            read_json(&format!(
+                "SELECT jsonb_build_array({}) FROM {}",
+                filters.join(", "),
+                src.from
+            ))?
         } else {
             Value::Null
         };
@@ -453,10 +459,21 @@ fn user_features(
             "SELECT coalesce(jsonb_agg(v ORDER BY n DESC, v), '[]') FROM \
              (SELECT ({e})::text AS v, count(*) AS n FROM {from} WHERE {e} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50) s"
         ))?;
-        for ty in types.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for ty in types
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             let slug: String = ty
                 .chars()
-                .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             exprs.push(format!(
                 "count(*) FILTER (WHERE ({e})::text = {}) AS {}",
@@ -484,4 +501,319 @@ fn user_features(
         exprs.join(", ")
     );
     source::create_table_as(target, &select, replace)
+}
+
+/// Rows of the working table.
+fn rows_of(table: &str) -> SqlResult<i64> {
+    Spi::connect(|c| first::<i64>(c.select(&format!("SELECT count(*) FROM {table}"), None, &[])?))
+        .sql()
+        .map(|n| n.unwrap_or(0))
+}
+
+/// Runs a writing statement on the working table; returns the rows it touched.
+fn exec(sql: &str) -> SqlResult<i64> {
+    Spi::connect_mut(|c| c.update(sql, None, &[]).map(|t| t.len() as i64)).sql()
+}
+
+fn strings_of(v: &Value, what: &str) -> SqlResult<Vec<String>> {
+    v.as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            invalid(format!(
+                "{what} must be a non-empty array of column names, got {v}"
+            ))
+        })
+}
+
+fn number_of(v: Option<&Value>, default: f64, what: &str) -> SqlResult<f64> {
+    match v {
+        None => Ok(default),
+        Some(x) => x
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .ok_or_else(|| invalid(format!("{what} must be a number >= 0, got {x}"))),
+    }
+}
+
+/// Types `coerce` converts text to; values that do not parse become NULL and are counted.
+const COERCIONS: [&str; 6] = [
+    "numeric",
+    "bigint",
+    "float8",
+    "date",
+    "timestamptz",
+    "boolean",
+];
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn clean(
+    source: &str,
+    target: &str,
+    options: default!(JsonB, "'{}'"),
+    replace: default!(bool, false),
+) -> Result<TableIterator<'static, (name!(step, String), name!(rows_affected, i64))>, ErrorReport> {
+    let opts = match &options.0 {
+        Value::Object(m) => m.clone(),
+        Value::Null => Default::default(),
+        other => {
+            return Err(invalid(format!(
+                "options must be a JSON object, got {other}"
+            )))
+        }
+    };
+    const KEYS: [&str; 7] = [
+        "bots",
+        "coerce",
+        "dedupe_on",
+        "keep",
+        "nulls",
+        "order_by",
+        "outliers",
+    ];
+    for k in opts.keys() {
+        if !KEYS.contains(&k.as_str()) {
+            return Err(invalid(format!(
+                "unknown option \"{k}\"; valid options are: bots, coerce, dedupe_on, keep, nulls, order_by, outliers"
+            )));
+        }
+    }
+    let src = source::resolve(source)?;
+    let cols = source::describe(&src)?;
+    let from = source::readable_from(&src, &cols)?;
+    let work = "pg_temp.mkt_clean_work";
+    exec("DROP TABLE IF EXISTS pg_temp.mkt_clean_work")?;
+    exec(&format!(
+        "CREATE TEMP TABLE mkt_clean_work ON COMMIT DROP AS SELECT * FROM {from}"
+    ))?;
+    let mut steps: Vec<(String, i64)> = vec![("input".into(), rows_of(work)?)];
+    let col = |name: &str, role: &str| -> SqlResult<String> {
+        let c = source::find(&cols, name, role)?;
+        Ok(quote_ident(&c.name))
+    };
+    let numeric_col = |name: &str, role: &str| -> SqlResult<String> {
+        let c = source::find(&cols, name, role)?;
+        source::check_number(c, role)?;
+        Ok(quote_ident(&c.name))
+    };
+
+    // 1. Types: text that should be numbers or dates.
+    if let Some(v) = opts.get("coerce") {
+        let Value::Object(m) = v else {
+            return Err(invalid(format!(
+                "coerce must be an object of column to type, got {v}"
+            )));
+        };
+        for (name, ty) in m {
+            let c = col(name, "coerced")?;
+            let ty = ty
+                .as_str()
+                .and_then(|t| COERCIONS.iter().find(|x| **x == t))
+                .ok_or_else(|| {
+                    crate::error::report(Error::unknown(
+                        "coercion type",
+                        &ty.to_string(),
+                        &COERCIONS,
+                    ))
+                })?;
+            let fn_name = format!("mkt.try_{}", ty);
+            let failed = Spi::connect(|s| {
+                first::<i64>(s.select(
+                    &format!("SELECT count(*) FROM {work} WHERE {c} IS NOT NULL AND {fn_name}(({c})::text) IS NULL"),
+                    None,
+                    &[],
+                )?)
+            })
+            .sql()?
+            .unwrap_or(0);
+            exec(&format!(
+                "ALTER TABLE {work} ALTER COLUMN {c} TYPE {ty} USING {fn_name}(({c})::text)"
+            ))?;
+            steps.push((format!("coerce {name} to {ty}: failed"), failed));
+        }
+    }
+    // 2. Duplicates: one row per key, the first or last by order_by.
+    if let Some(v) = opts.get("dedupe_on") {
+        let keys: Vec<String> = strings_of(v, "dedupe_on")?
+            .iter()
+            .map(|k| col(k, "dedupe"))
+            .collect::<SqlResult<_>>()?;
+        let keep = match opts.get("keep").and_then(Value::as_str).unwrap_or("first") {
+            "first" => "ASC",
+            "last" => "DESC",
+            other => {
+                return Err(crate::error::report(Error::unknown(
+                    "keep",
+                    other,
+                    &["first", "last"],
+                )))
+            }
+        };
+        let order = match opts.get("order_by") {
+            None => "ctid".to_string(),
+            Some(Value::String(o)) => format!("{} {keep}, ctid", col(o, "order_by")?),
+            Some(o) => return Err(invalid(format!("order_by must be a column name, got {o}"))),
+        };
+        let n = exec(&format!(
+            "DELETE FROM {work} WHERE ctid IN (SELECT ctid FROM (SELECT ctid, row_number() OVER \
+             (PARTITION BY {} ORDER BY {order}) AS mkt_rn FROM {work}) d WHERE mkt_rn > 1)",
+            keys.join(", ")
+        ))?;
+        steps.push(("dedupe".into(), n));
+    }
+    // 3. Bots: subjects with more events in one day than a person makes.
+    if let Some(v) = opts.get("bots") {
+        let (Some(subject), Some(time)) = (
+            v.get("subject").and_then(Value::as_str),
+            v.get("time").and_then(Value::as_str),
+        ) else {
+            return Err(invalid(format!(
+                "bots needs {{\"subject\": column, \"time\": column, \"max_events_per_day\": n}}, got {v}"
+            )));
+        };
+        let (s, t) = (col(subject, "bots subject")?, col(time, "bots time")?);
+        let max = number_of(v.get("max_events_per_day"), 1000.0, "max_events_per_day")?;
+        let n = exec(&format!(
+            "DELETE FROM {work} WHERE {s} IN (SELECT {s} FROM {work} WHERE {s} IS NOT NULL \
+             GROUP BY {s}, ({t})::date HAVING count(*) > {max})"
+        ))?;
+        steps.push(("bots".into(), n));
+    }
+    // 4. Missing values: drop the row or fill it.
+    if let Some(v) = opts.get("nulls") {
+        let Value::Object(m) = v else {
+            return Err(invalid(format!(
+                "nulls must be an object of column to action, got {v}"
+            )));
+        };
+        for (name, action) in m {
+            let n = match action.as_str() {
+                Some("drop") => exec(&format!(
+                    "DELETE FROM {work} WHERE {} IS NULL",
+                    col(name, "nulls")?
+                ))?,
+                Some(stat @ ("mean" | "median")) => {
+                    let c = numeric_col(name, "nulls")?;
+                    let agg = if stat == "mean" {
+                        format!("avg({c})")
+                    } else {
+                        format!("percentile_cont(0.5) WITHIN GROUP (ORDER BY ({c})::float8)")
+                    };
+                    exec(&format!(
+                        "UPDATE {work} SET {c} = (SELECT {agg} FROM {work}) WHERE {c} IS NULL"
+                    ))?
+                }
+                Some("mode") => {
+                    let c = col(name, "nulls")?;
+                    exec(&format!(
+                        "UPDATE {work} SET {c} = (SELECT mode() WITHIN GROUP (ORDER BY {c}) FROM {work}) WHERE {c} IS NULL"
+                    ))?
+                }
+                _ => {
+                    // A constant, as JSON: its text goes through the column's own input function.
+                    let c = col(name, "nulls")?;
+                    let text = match action {
+                        Value::String(s) => s.clone(),
+                        Value::Null => {
+                            return Err(invalid(format!(
+                                "nulls action for \"{name}\" must not be null"
+                            )))
+                        }
+                        other => other.to_string(),
+                    };
+                    exec(&format!(
+                        "UPDATE {work} SET {c} = {} WHERE {c} IS NULL",
+                        quote_literal(&text)
+                    ))?
+                }
+            };
+            steps.push((format!("nulls {name}"), n));
+        }
+    }
+    // 5. Outliers: clip, drop or flag values outside the method's bounds.
+    if let Some(v) = opts.get("outliers") {
+        let Value::Object(m) = v else {
+            return Err(invalid(format!(
+                "outliers must be an object of column to settings, got {v}"
+            )));
+        };
+        for (name, cfg) in m {
+            let c = numeric_col(name, "outliers")?;
+            let method = cfg.get("method").and_then(Value::as_str).unwrap_or("iqr");
+            let action = cfg.get("action").and_then(Value::as_str).unwrap_or("clip");
+            let bounds = match method {
+                "iqr" => {
+                    let k = number_of(cfg.get("k"), 1.5, "k")?;
+                    format!(
+                        "SELECT q1 - {k} * (q3 - q1), q3 + {k} * (q3 - q1) FROM (SELECT \
+                         percentile_cont(0.25) WITHIN GROUP (ORDER BY ({c})::float8) q1, \
+                         percentile_cont(0.75) WITHIN GROUP (ORDER BY ({c})::float8) q3 FROM {work}) s"
+                    )
+                }
+                "zscore" => {
+                    let k = number_of(cfg.get("k"), 3.0, "k")?;
+                    format!(
+                        "SELECT avg(({c})::float8) - {k} * stddev_pop(({c})::float8), \
+                         avg(({c})::float8) + {k} * stddev_pop(({c})::float8) FROM {work}"
+                    )
+                }
+                "quantile" => {
+                    let lo = number_of(cfg.get("low"), 0.01, "low")?;
+                    let hi = number_of(cfg.get("high"), 0.99, "high")?;
+                    if !(lo < hi && hi <= 1.0) {
+                        return Err(invalid(format!(
+                            "quantile bounds must satisfy 0 <= low < high <= 1, got {lo} and {hi}"
+                        )));
+                    }
+                    format!(
+                        "SELECT percentile_cont({lo}) WITHIN GROUP (ORDER BY ({c})::float8), \
+                         percentile_cont({hi}) WITHIN GROUP (ORDER BY ({c})::float8) FROM {work}"
+                    )
+                }
+                other => {
+                    return Err(crate::error::report(Error::unknown(
+                        "outlier method",
+                        other,
+                        &["iqr", "zscore", "quantile"],
+                    )))
+                }
+            };
+            let (lo, hi) =
+                Spi::connect(|s| s.select(&bounds, None, &[])?.first().get_two::<f64, f64>())
+                    .sql()?;
+            let (Some(lo), Some(hi)) = (lo, hi) else {
+                steps.push((format!("outliers {name}"), 0));
+                continue;
+            };
+            let outside = format!("({c})::float8 < {lo:?} OR ({c})::float8 > {hi:?}");
+            let n = match action {
+                "clip" => exec(&format!(
+                    "UPDATE {work} SET {c} = CASE WHEN ({c})::float8 < {lo:?} THEN {lo:?} ELSE {hi:?} END WHERE {outside}"
+                ))?,
+                "drop" => exec(&format!("DELETE FROM {work} WHERE {outside}"))?,
+                "flag" => {
+                    let flag = quote_ident(&format!("{name}_outlier"));
+                    exec(&format!("ALTER TABLE {work} ADD COLUMN {flag} bool"))?;
+                    exec(&format!("UPDATE {work} SET {flag} = coalesce({outside}, false)"))?;
+                    rows_of(&format!("{work} WHERE {flag}"))?
+                }
+                other => {
+                    return Err(crate::error::report(Error::unknown(
+                        "outlier action",
+                        other,
+                        &["clip", "drop", "flag"],
+                    )))
+                }
+            };
+            steps.push((format!("outliers {name} ({method}, {action})"), n));
+        }
+    }
+    let n = source::create_table_as(target, &format!("SELECT * FROM {work}"), replace)?;
+    exec("DROP TABLE pg_temp.mkt_clean_work")?;
+    steps.push(("output".into(), n));
+    Ok(TableIterator::new(steps))
 }
