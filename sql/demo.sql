@@ -117,3 +117,12 @@ SELECT arm, subjects, conversions, round(conversion_rate::numeric, 3) AS rate,
        round(uplift_ci_low::numeric, 3) AS ci_low, round(uplift_ci_high::numeric, 3) AS ci_high,
        round(p_value::numeric, 4) AS p_value, note
 FROM mkt.campaign_report('cart_rescue');
+
+-- 12. Data preparation: a profile of the events, RFM segments of the buyers.
+SELECT column_name, data_type, rows, nulls, distinct_values, round(mean::numeric, 2) AS mean,
+       p50, outliers, top_values -> 0 AS top
+FROM mkt.profile('mkt_demo.events');
+SELECT mkt.rfm('SELECT * FROM mkt_demo.events WHERE event_type = ''purchase''', 'user_id', 'ts', 'value',
+               'public.demo_rfm', as_of => '2026-04-01');
+SELECT segment, count(*) AS customers, round(avg(monetary)::numeric, 2) AS avg_monetary
+FROM public.demo_rfm GROUP BY segment ORDER BY customers DESC;

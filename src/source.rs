@@ -453,8 +453,8 @@ pub fn readable_from(src: &Resolved, cols: &[Column]) -> SqlResult<String> {
         .iter()
         .map(|c| format!("{} {}", quote_ident(&c.name), c.type_name))
         .collect();
+    drop_temp("mkt_source_copy")?;
     Spi::connect_mut(|c| {
-        c.update("DROP TABLE IF EXISTS pg_temp.mkt_source_copy", None, &[])?;
         c.update(
             &format!(
                 "CREATE TEMP TABLE mkt_source_copy ({}) ON COMMIT DROP",
@@ -494,4 +494,18 @@ pub fn create_table_as(target: &str, select: &str, replace: bool) -> SqlResult<i
     })
     .sql()
     .map(|n| n.unwrap_or(0))
+}
+
+/// Drops a temporary table of this session if there is one (without DROP IF EXISTS's NOTICE
+/// when the session has no temporary schema yet).
+pub fn drop_temp(name: &str) -> SqlResult<()> {
+    let qualified = format!("pg_temp.{}", quote_ident(name));
+    let exists = crate::catalog::select_first::<bool>(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+        &[qualified.as_str().into()],
+    )?;
+    if exists == Some(true) {
+        Spi::connect_mut(|c| c.update(&format!("DROP TABLE {qualified}"), None, &[]).map(|_| ())).sql()?;
+    }
+    Ok(())
 }

@@ -586,7 +586,7 @@ fn clean(
     let cols = source::describe(&src)?;
     let from = source::readable_from(&src, &cols)?;
     let work = "pg_temp.mkt_clean_work";
-    exec("DROP TABLE IF EXISTS pg_temp.mkt_clean_work")?;
+    source::drop_temp("mkt_clean_work")?;
     exec(&format!(
         "CREATE TEMP TABLE mkt_clean_work ON COMMIT DROP AS SELECT * FROM {from}"
     ))?;
