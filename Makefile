@@ -39,3 +39,4 @@ test-e2e: install
 bench: install-release
 	bash bench/run.sh
 	bash bench/policies.sh
+	bash bench/prep.sh

@@ -285,7 +285,7 @@ COMMENT ON FUNCTION mkt.campaign_report_svg(text) IS
 -- Data preparation ------------------------------------------------------------------------------
 
 COMMENT ON FUNCTION mkt.profile(text) IS
-'Per column of a table, view or SELECT: type, rows, NULLs, distinct values, min, max; for numeric columns mean, sample stddev, quartiles and IQR outliers (beyond 1.5 IQR); the five most frequent values. One aggregate pass per 40 columns plus one for outliers and one per column for top values.';
+'Per column of a table, view or SELECT: type, rows, NULLs, distinct values, min, max; for numeric columns mean, sample stddev, quartiles and IQR outliers (beyond 1.5 IQR); the five most frequent values (NULL for mostly distinct columns). Three scans per 40 columns, each within mkt.max_memory_mb.';
 
 COMMENT ON FUNCTION mkt.fit_transform(text, text, jsonb, text, bool) IS
 'Fits per-column transforms on a source and stores their statistics under transform_name: standard, min_max, robust, log1p, one_hot (max_categories), hash (buckets), quantile_bucket (n), target_encode (label, smoothing). With target, writes the source plus the output columns to a new table (replace => true overwrites). Returns each column''s output columns.';

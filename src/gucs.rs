@@ -11,7 +11,20 @@ pub static PROGRESS_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// Megabytes of decoded models one backend keeps cached.
 pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
+/// Megabytes one profiling or cleaning call may use for its sorts and hashes.
+pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"mkt.max_memory_mb",
+        c"Memory one mkt.profile or mkt.clean call may use for sorts and hashes, in megabytes.",
+        c"The call divides it between the sorts and hash tables of each pass by setting work_mem for its own statements; beyond it they spill to disk.",
+        &MAX_MEMORY_MB,
+        4,
+        1 << 20,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
     GucRegistry::define_int_guc(
         c"mkt.model_cache_mb",
         c"Memory one backend may use for cached models, in megabytes.",

@@ -505,7 +505,11 @@ pub fn drop_temp(name: &str) -> SqlResult<()> {
         &[qualified.as_str().into()],
     )?;
     if exists == Some(true) {
-        Spi::connect_mut(|c| c.update(&format!("DROP TABLE {qualified}"), None, &[]).map(|_| ())).sql()?;
+        Spi::connect_mut(|c| {
+            c.update(&format!("DROP TABLE {qualified}"), None, &[])
+                .map(|_| ())
+        })
+        .sql()?;
     }
     Ok(())
 }

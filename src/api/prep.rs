@@ -204,13 +204,13 @@ type ProfileRow = (
     Option<f64>,
     Option<f64>,
     Option<i64>,
-    JsonB,
+    Option<JsonB>,
 );
 
+/// Three scans per group of columns: one for counts, extremes, moments and quartiles, one for
+/// IQR outliers (which need the quartiles), one for every column's most frequent values (grouping
+/// sets).
 fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>> {
-    let total = read_json(&format!("SELECT to_jsonb(count(*)) FROM {}", src.from))?
-        .as_i64()
-        .unwrap_or(0);
     let mut out = Vec::with_capacity(cols.len());
     // Up to 40 columns per pass keeps every call under PostgreSQL's 100-argument limit.
     for group in cols.chunks(40) {
@@ -232,22 +232,33 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
                 } else {
                     String::new()
                 };
+                let distinct = match c.kind {
+                    ColKind::Other => format!("count(DISTINCT ({x})::text)"),
+                    _ => format!("count(DISTINCT {x})"),
+                };
                 format!(
-                    "jsonb_build_object('n', count({x}), 'd', count(DISTINCT ({x})::text), 'min', {min}, 'max', {max}{numeric})"
+                    "jsonb_build_object('n', count({x}), 'd', {distinct}, 'min', {min}, 'max', {max}{numeric})"
                 )
             })
             .collect();
+        // Each column's distinct count is a sort, and each numeric column's quartiles another.
+        let sorts = group
+            .iter()
+            .map(|c| 1 + is_numeric(c) as usize)
+            .sum::<usize>();
+        let budget = WorkMem::limit(sorts)?;
         let stats = read_json(&format!(
-            "SELECT jsonb_build_array({}) FROM {}",
+            "SELECT jsonb_build_array(count(*), {}) FROM {}",
             parts.join(", "),
             src.from
         ))?;
+        drop(budget);
+        let total = stats[0].as_i64().unwrap_or(0);
+        let col_stats = |k: usize| &stats[k + 1];
         // Outliers by the IQR rule, for the numeric columns of the group, in one more pass.
-        let bounds: Vec<Option<(f64, f64)>> = group
-            .iter()
-            .enumerate()
-            .map(|(k, _)| {
-                let q = stats[k].get("q")?.as_array()?;
+        let bounds: Vec<Option<(f64, f64)>> = (0..group.len())
+            .map(|k| {
+                let q = col_stats(k).get("q")?.as_array()?;
                 let (q1, q3) = (q.first()?.as_f64()?, q.get(2)?.as_f64()?);
                 Some((q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)))
             })
@@ -272,15 +283,57 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
         } else {
             Value::Null
         };
+        // The five most frequent values of every column at once. Columns of mostly distinct
+        // values (an id, a timestamp) have no meaningful top values and would make the grouping
+        // as large as the table: they get NULL.
+        let frequent: Vec<usize> = (0..group.len())
+            .filter(|&k| {
+                let (n, d) = (
+                    col_stats(k)["n"].as_i64().unwrap_or(0),
+                    col_stats(k)["d"].as_i64().unwrap_or(0),
+                );
+                d <= 1000 || d * 10 <= n
+            })
+            .collect();
+        let xs: Vec<String> = frequent
+            .iter()
+            .map(|&k| quote_ident(&group[k].name))
+            .collect();
+        let which: Vec<String> = xs
+            .iter()
+            .enumerate()
+            .map(|(k, x)| format!("WHEN grouping({x}) = 0 THEN {k}"))
+            .collect();
+        let value: Vec<String> = xs
+            .iter()
+            .enumerate()
+            .map(|(k, x)| format!("WHEN {k} THEN ({x})::text"))
+            .collect();
+        let sets: Vec<String> = xs.iter().map(|x| format!("({x})")).collect();
+        // One hash table per grouping set, each allowed hash_mem_multiplier (2) x work_mem.
+        let budget = WorkMem::limit(2 * xs.len())?;
+        let top = if xs.is_empty() {
+            Value::Null
+        } else {
+            read_json(&format!(
+            "SELECT coalesce(jsonb_object_agg(g, vals), '{{}}') FROM (
+               SELECT g, jsonb_agg(jsonb_build_object('value', v, 'count', n) ORDER BY n DESC, v) AS vals
+               FROM (SELECT g, v, n, row_number() OVER (PARTITION BY g ORDER BY n DESC, v) AS rn
+                     FROM (SELECT g, CASE g {value} END AS v, n
+                           FROM (SELECT CASE {which} END AS g, {cols}, count(*) AS n
+                                 FROM {from} GROUP BY GROUPING SETS ({sets})) a) b
+                     WHERE v IS NOT NULL) c
+               WHERE rn <= 5 GROUP BY g) d",
+            value = value.join(" "),
+            which = which.join(" "),
+            cols = xs.join(", "),
+            from = src.from,
+            sets = sets.join(", "),
+        ))?
+        };
+        drop(budget);
         for (k, c) in group.iter().enumerate() {
-            let s = &stats[k];
-            let top = read_json(&format!(
-                "SELECT coalesce(jsonb_agg(jsonb_build_object('value', v, 'count', n) ORDER BY n DESC, v), '[]') \
-                 FROM (SELECT ({x})::text AS v, count(*) AS n FROM {from} WHERE {x} IS NOT NULL \
-                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) t",
-                x = quote_ident(&c.name),
-                from = src.from
-            ))?;
+            let s = col_stats(k);
             let q = |i: usize| s.get("q").and_then(|q| q.get(i)).and_then(Value::as_f64);
             let n = s["n"].as_i64().unwrap_or(0);
             out.push((
@@ -297,10 +350,17 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
                 q(1),
                 q(2),
                 outliers.get(k).and_then(Value::as_i64),
-                JsonB(top),
+                match frequent.iter().position(|&f| f == k) {
+                    Some(j) => Some(JsonB(
+                        top.get(j.to_string())
+                            .cloned()
+                            .unwrap_or(Value::Array(vec![])),
+                    )),
+                    None => None,
+                },
             ));
-            pgrx::check_for_interrupts!();
         }
+        pgrx::check_for_interrupts!();
     }
     Ok(out)
 }
@@ -325,7 +385,7 @@ fn profile(
             name!(p50, Option<f64>),
             name!(p75, Option<f64>),
             name!(outliers, Option<i64>),
-            name!(top_values, JsonB),
+            name!(top_values, Option<JsonB>),
         ),
     >,
     ErrorReport,
@@ -503,6 +563,48 @@ fn user_features(
     source::create_table_as(target, &select, replace)
 }
 
+/// `work_mem` for the statements of one call, so that `parts` sorts or hashes together stay
+/// within `mkt.max_memory_mb`; the previous setting comes back when the guard is dropped.
+struct WorkMem(String);
+
+impl WorkMem {
+    fn limit(parts: usize) -> SqlResult<WorkMem> {
+        let kb = (crate::gucs::MAX_MEMORY_MB.get() as usize * 1024 / parts.max(1)).max(64);
+        let old =
+            crate::catalog::select_first::<String>("SELECT current_setting('work_mem')", &[])?
+                .unwrap_or_else(|| "4MB".into());
+        Spi::connect_mut(|c| {
+            c.update(
+                "SELECT set_config('work_mem', $1, true)",
+                None,
+                &[format!("{kb}kB").into()],
+            )
+            .map(|_| ())
+        })
+        .sql()?;
+        Ok(WorkMem(old))
+    }
+}
+
+impl Drop for WorkMem {
+    fn drop(&mut self) {
+        // On an error the transaction (sub)aborts and takes the local setting with it; running
+        // SQL while unwinding from an error is not allowed anyway.
+        if std::thread::panicking() {
+            return;
+        }
+        let old = std::mem::take(&mut self.0);
+        let _ = Spi::connect_mut(|c| {
+            c.update(
+                "SELECT set_config('work_mem', $1, true)",
+                None,
+                &[old.as_str().into()],
+            )
+            .map(|_| ())
+        });
+    }
+}
+
 /// Rows of the working table.
 fn rows_of(table: &str) -> SqlResult<i64> {
     Spi::connect(|c| first::<i64>(c.select(&format!("SELECT count(*) FROM {table}"), None, &[])?))
@@ -584,6 +686,8 @@ fn clean(
     }
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
+    // One sort or hash at a time per step.
+    let _budget = WorkMem::limit(1)?;
     let from = source::readable_from(&src, &cols)?;
     let work = "pg_temp.mkt_clean_work";
     source::drop_temp("mkt_clean_work")?;
