@@ -233,8 +233,7 @@ fn create_campaign(
     let cols = table_columns(oid)?;
     let subject = require_column(&cols, subject_col, "subject", &table)?.to_string();
     let mut context = Vec::new();
-    for c in context_cols {
-        let c = c.ok_or_else(|| invalid("context_cols must not contain NULL"))?;
+    for c in super::no_nulls(Some(context_cols), "context_cols")? {
         context.push(require_column(&cols, &c, "context", &table)?.to_string());
     }
     if let Some(cond) = condition {

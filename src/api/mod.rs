@@ -22,3 +22,14 @@ pub fn check_k(k: i32) -> crate::error::SqlResult<usize> {
     }
     Ok(k as usize)
 }
+
+/// The elements of a text[] argument (NULL: none); a NULL element is an error naming `what`.
+pub fn no_nulls(
+    v: Option<Vec<Option<String>>>,
+    what: &str,
+) -> crate::error::SqlResult<Vec<String>> {
+    v.unwrap_or_default()
+        .into_iter()
+        .map(|s| s.ok_or_else(|| crate::error::invalid(format!("{what} must not contain NULL"))))
+        .collect()
+}

@@ -63,10 +63,7 @@ fn estimate_policy_value(
     ErrorReport,
 > {
     let resamples = check_bootstrap(bootstrap)?;
-    let names: Vec<String> = estimators
-        .into_iter()
-        .map(|e| e.ok_or_else(|| invalid("estimators must not contain NULL")))
-        .collect::<SqlResult<_>>()?;
+    let names = super::no_nulls(Some(estimators), "estimators")?;
     let estimators = offpolicy::check_estimators(&names).sql()?;
     let src = source::resolve(log_source)?;
     let cols = source::describe(&src)?;
@@ -80,11 +77,7 @@ fn estimate_policy_value(
         source::check_number(c, role)?;
         read.push((c.name.as_str(), Want::Float));
     }
-    let context_cols: Vec<String> = context_cols
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.ok_or_else(|| invalid("context_cols must not contain NULL")))
-        .collect::<SqlResult<_>>()?;
+    let context_cols = super::no_nulls(context_cols, "context_cols")?;
     for c in &context_cols {
         let c = source::find(&cols, c, "context")?;
         read.push((c.name.as_str(), Want::Text));

@@ -34,13 +34,6 @@ fn with_backend_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
     })
 }
 
-fn strings(v: Option<Vec<Option<String>>>, what: &str) -> SqlResult<Vec<String>> {
-    v.unwrap_or_default()
-        .into_iter()
-        .map(|s| s.ok_or_else(|| invalid(format!("{what} must not contain NULL"))))
-        .collect()
-}
-
 /// The policy's view of a context: the table rows of its state, or its regressions and the
 /// context's features.
 fn with_knowledge<T>(
@@ -78,7 +71,7 @@ fn create_policy(
     algorithm: default!(&str, "'q_learning'"),
     params: default!(JsonB, "'{}'"),
 ) -> Result<(), ErrorReport> {
-    let actions = strings(Some(actions), "actions")?;
+    let actions = super::no_nulls(Some(actions), "actions")?;
     policies::create(policy_name, &actions, algorithm, &params.0)
 }
 
@@ -105,7 +98,7 @@ fn decide(
     ErrorReport,
 > {
     let p = policies::load(policy_name)?;
-    let excluded = strings(excluded, "excluded")?;
+    let excluded = super::no_nulls(excluded, "excluded")?;
     let allowed = p.cfg.allowed(&excluded).sql()?;
     let (state, d): (String, Decision) = with_knowledge(&p, &context.0, |k| {
         with_backend_rng(|rng| decide::decide(&p.cfg, k, &allowed, rng))

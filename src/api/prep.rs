@@ -395,6 +395,20 @@ fn profile(
     Ok(TableIterator::new(profile_columns(&src, &cols)?))
 }
 
+/// The name of the timestamp or date column `name`.
+fn time_column(cols: &[Column], name: &str) -> SqlResult<String> {
+    let time = source::find(cols, name, "time")?;
+    if time.kind != ColKind::Time {
+        return Err(Error::WrongType(format!(
+            "time column {} has type {}; it must be a timestamp or date",
+            quote_literal(&time.name),
+            time.type_name
+        )))
+        .sql();
+    }
+    Ok(time.name.clone())
+}
+
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn rfm(
@@ -415,16 +429,7 @@ fn rfm(
     let src = source::resolve(transactions)?;
     let cols = source::describe(&src)?;
     let cust = source::find(&cols, customer_col, "customer")?.name.clone();
-    let time = source::find(&cols, time_col, "time")?;
-    if time.kind != ColKind::Time {
-        return Err(Error::WrongType(format!(
-            "time column {} has type {}; it must be a timestamp or date",
-            quote_literal(&time.name),
-            time.type_name
-        )))
-        .sql();
-    }
-    let time = time.name.clone();
+    let time = time_column(&cols, time_col)?;
     let amount = source::find(&cols, amount_col, "amount")?;
     source::check_number(amount, "amount")?;
     let amount = amount.name.clone();
@@ -489,16 +494,7 @@ fn user_features(
     let src = source::resolve(events)?;
     let cols = source::describe(&src)?;
     let user = quote_ident(&source::find(&cols, user_col, "user")?.name);
-    let time = source::find(&cols, time_col, "time")?;
-    if time.kind != ColKind::Time {
-        return Err(Error::WrongType(format!(
-            "time column {} has type {}; it must be a timestamp or date",
-            quote_literal(&time.name),
-            time.type_name
-        )))
-        .sql();
-    }
-    let t = quote_ident(&time.name);
+    let t = quote_ident(&time_column(&cols, time_col)?);
     let from = source::readable_from(&src, &cols)?;
     let as_of = match as_of {
         Some(v) => format!("{}::timestamptz", quote_literal(&v.to_string())),
@@ -525,16 +521,7 @@ fn user_features(
             .flatten()
             .filter_map(Value::as_str)
         {
-            let slug: String = ty
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let slug = mkt_prep::sql_expr::slug(ty);
             exprs.push(format!(
                 "count(*) FILTER (WHERE ({e})::text = {}) AS {}",
                 quote_literal(ty),

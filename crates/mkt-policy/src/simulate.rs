@@ -14,7 +14,7 @@ pub const SEGMENTS: [&str; 4] = ["new", "active", "vip", "lapsed"];
 pub const STAGES: [&str; 3] = ["browse", "cart", "checkout"];
 const BASE_RATE: [f64; 4] = [0.04, 0.08, 0.15, 0.02];
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CurvePoint {
     pub round: u64,
     pub cumulative_reward: f64,
@@ -86,7 +86,18 @@ pub fn run_with(
 
 /// One-step offers: a random segment and engagement per round; conversion probability is the
 /// segment's rate for the action scaled by (0.5 + engagement).
-fn progress(t: u64, rounds: u64, tick: &mut dyn Tick) {
+/// Closes round `t`: a curve point at each checkpoint, a progress tick every 10k rounds.
+fn record(
+    out: &mut Vec<CurvePoint>,
+    now: &mut CurvePoint,
+    t: u64,
+    rounds: u64,
+    tick: &mut dyn Tick,
+) {
+    now.round = t;
+    if t.is_multiple_of(checkpoints(rounds)) || t == rounds {
+        out.push(now.clone());
+    }
     if t.is_multiple_of(TICK_ROUNDS) {
         tick.tick(&Progress {
             phase: "simulate",
@@ -108,7 +119,7 @@ fn run_demo(
     let mut rng = Rng::stream(seed, 2);
     let all = vec![true; n_actions];
     let mut out = Vec::new();
-    let (mut reward, mut regret, mut random, mut oracle) = (0.0, 0.0, 0.0, 0.0);
+    let mut now = CurvePoint::default();
     for t in 1..=rounds {
         let s = rng.below(SEGMENTS.len() as u64) as usize;
         let e = rng.uniform();
@@ -122,22 +133,13 @@ fn run_demo(
         learner.reward(&ctx, d.action, r, None)?;
         let random_action = rng.below(n_actions as u64) as usize;
         if u < (world.rates[s][random_action] * scale).min(1.0) {
-            random += 1.0;
+            now.random_reward += 1.0;
         }
         let best = (world.best(s) * scale).min(1.0);
-        reward += r;
-        regret += best - p;
-        oracle += best;
-        progress(t, rounds, tick);
-        if t % checkpoints(rounds) == 0 || t == rounds {
-            out.push(CurvePoint {
-                round: t,
-                cumulative_reward: reward,
-                cumulative_regret: regret,
-                random_reward: random,
-                oracle_reward: oracle,
-            });
-        }
+        now.cumulative_reward += r;
+        now.cumulative_regret += best - p;
+        now.oracle_reward += best;
+        record(&mut out, &mut now, t, rounds, tick);
     }
     Ok(out)
 }
@@ -177,7 +179,7 @@ fn run_journey(
     let mut random_rng = Rng::stream(seed, 3);
     let all = vec![true; n_actions];
     let mut out = Vec::new();
-    let (mut reward, mut regret, mut random, mut oracle) = (0.0, 0.0, 0.0, 0.0);
+    let mut now = CurvePoint::default();
     let (mut seg, mut stage) = (rng.below(n_seg as u64) as usize, 0usize);
     let (mut rseg, mut rstage) = (random_rng.below(n_seg as u64) as usize, 0usize);
     for t in 1..=rounds {
@@ -186,8 +188,8 @@ fn run_journey(
         let (_, d) = learner.decide(&ctx, &all)?;
         let moved = rng.uniform() < world.rates[c][d.action];
         let best = q_star[c].iter().cloned().fold(0.0, f64::max);
-        regret += best - q_star[c][d.action];
-        oracle += if stage == 0 { best } else { 0.0 };
+        now.cumulative_regret += best - q_star[c][d.action];
+        now.oracle_reward += if stage == 0 { best } else { 0.0 };
         let (r, next) = match (moved, stage + 1 == STAGES.len()) {
             (true, true) => (1.0, None),
             (true, false) => (0.0, Some(stage + 1)),
@@ -195,7 +197,7 @@ fn run_journey(
         };
         let next_ctx = next.map(|s| json!({"segment": SEGMENTS[seg], "stage": STAGES[s]}));
         learner.reward(&ctx, d.action, r, next_ctx.as_ref())?;
-        reward += r;
+        now.cumulative_reward += r;
         match next {
             Some(s) => stage = s,
             None => {
@@ -208,7 +210,7 @@ fn run_journey(
         let ra = random_rng.below(n_actions as u64) as usize;
         if random_rng.uniform() < world.rates[rc][ra] {
             if rstage + 1 == STAGES.len() {
-                random += 1.0;
+                now.random_reward += 1.0;
                 rstage = 0;
                 rseg = random_rng.below(n_seg as u64) as usize;
             } else {
@@ -218,16 +220,7 @@ fn run_journey(
             rstage = 0;
             rseg = random_rng.below(n_seg as u64) as usize;
         }
-        progress(t, rounds, tick);
-        if t % checkpoints(rounds) == 0 || t == rounds {
-            out.push(CurvePoint {
-                round: t,
-                cumulative_reward: reward,
-                cumulative_regret: regret,
-                random_reward: random,
-                oracle_reward: oracle,
-            });
-        }
+        record(&mut out, &mut now, t, rounds, tick);
     }
     Ok(out)
 }

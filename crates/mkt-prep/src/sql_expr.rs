@@ -47,8 +47,8 @@ pub fn fit_query(spec: &ColumnSpec, from: &str) -> String {
     }
 }
 
-/// A column-name fragment from a category: lower-case letters, digits and underscores.
-fn slug(s: &str) -> String {
+/// A column-name fragment from a value: lower-case letters, digits and underscores.
+pub fn slug(s: &str) -> String {
     let mut out: String = s
         .chars()
         .map(|c| {
