@@ -212,6 +212,17 @@ type ProfileRow = (
 /// sets).
 fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>> {
     let mut out = Vec::with_capacity(cols.len());
+    let mut tick = crate::parallel::progress();
+    let passes = cols.len().div_ceil(40) * 3;
+    let mut pass = 0;
+    let mut report = |pass: &mut usize| {
+        *pass += 1;
+        tick(&mkt_core::progress::Progress {
+            phase: "profile scans",
+            done: *pass,
+            total: passes,
+        });
+    };
     // Up to 40 columns per pass keeps every call under PostgreSQL's 100-argument limit.
     for group in cols.chunks(40) {
         let parts: Vec<String> = group
@@ -253,6 +264,7 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
             src.from
         ))?;
         drop(budget);
+        report(&mut pass);
         let total = stats[0].as_i64().unwrap_or(0);
         let col_stats = |k: usize| &stats[k + 1];
         // Outliers by the IQR rule, for the numeric columns of the group, in one more pass.
@@ -283,6 +295,7 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
         } else {
             Value::Null
         };
+        report(&mut pass);
         // The five most frequent values of every column at once. Columns of mostly distinct
         // values (an id, a timestamp) have no meaningful top values and would make the grouping
         // as large as the table: they get NULL.
@@ -332,6 +345,7 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
         ))?
         };
         drop(budget);
+        report(&mut pass);
         for (k, c) in group.iter().enumerate() {
             let s = col_stats(k);
             let q = |i: usize| s.get("q").and_then(|q| q.get(i)).and_then(Value::as_f64);
