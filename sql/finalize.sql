@@ -34,7 +34,7 @@ COMMENT ON FUNCTION mkt.cache_stats() IS
 'Models this backend holds decoded for serving and their approximate memory. mkt.model_cache_mb bounds it: least recently used models are dropped first.';
 
 COMMENT ON FUNCTION mkt.create_policy(text, text[], text, jsonb) IS
-'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; seed.';
+'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; transform names a mkt.fit_transform applied to every context; seed.';
 
 COMMENT ON FUNCTION mkt.drop_policy(text) IS
 'Drops a policy with what it learned and its decision log; returns the number of decisions removed.';

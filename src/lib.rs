@@ -13,6 +13,7 @@ mod parallel;
 mod plans;
 mod policies;
 mod source;
+mod transforms;
 
 ::pgrx::pg_module_magic!();
 

@@ -27,6 +27,30 @@ pub struct Policy {
     pub name: String,
     pub version: i32,
     pub cfg: PolicyConfig,
+    /// The feature transform every context goes through, when the policy names one.
+    pub transform: Option<mkt_prep::Fitted>,
+}
+
+impl Policy {
+    /// The context as the policy reads it: with the transform's outputs added.
+    pub fn context(&self, context: &Value) -> SqlResult<Value> {
+        match &self.transform {
+            Some(t) => mkt_prep::context::apply(t, context).sql(),
+            None => Ok(context.clone()),
+        }
+    }
+}
+
+/// The policy's transform, checked to be applicable to contexts.
+fn transform_of(cfg: &PolicyConfig) -> SqlResult<Option<mkt_prep::Fitted>> {
+    match &cfg.transform {
+        None => Ok(None),
+        Some(name) => {
+            let (_, fitted) = crate::transforms::load(name)?;
+            mkt_prep::context::check_applicable(&fitted).sql()?;
+            Ok(Some(fitted))
+        }
+    }
 }
 
 pub fn check_policy_name(name: &str) -> SqlResult<()> {
@@ -104,18 +128,21 @@ fn load_uncached(name: &str) -> SqlResult<Policy> {
         return Err(unknown_policy(name));
     };
     let cfg = PolicyConfig::parse(&actions, &algorithm, &params).sql()?;
+    let transform = transform_of(&cfg)?;
     Ok(Policy {
         id,
         name: name.to_string(),
         version,
         cfg,
+        transform,
     })
 }
 
 pub fn create(name: &str, actions: &[String], algorithm: &str, params: &Value) -> SqlResult<()> {
     check_policy_name(name)?;
     // Parsing first: a bad definition leaves nothing behind.
-    PolicyConfig::parse(actions, algorithm, params).sql()?;
+    let cfg = PolicyConfig::parse(actions, algorithm, params).sql()?;
+    transform_of(&cfg)?;
     Spi::connect_mut(|c| {
         let inserted = c
             .update(

@@ -894,3 +894,36 @@ fn clean_reports_each_step() {
         assert_eq!(&got, state, "{sql}: {msg}");
     }
 }
+
+#[pg_test]
+fn policies_read_contexts_through_a_stored_transform() {
+    Spi::run("CREATE TABLE pcust (age int, city text); INSERT INTO pcust SELECT 18 + i % 50, 'c' || i % 3 FROM generate_series(1, 100) i").unwrap();
+    Spi::run("SELECT * FROM mkt.fit_transform('age_t', 'pcust', '{\"age\": {\"type\": \"quantile_bucket\", \"n\": 2}}')").unwrap();
+    Spi::run("SELECT * FROM mkt.fit_transform('hash_t', 'pcust', '{\"city\": \"hash\"}')").unwrap();
+    Spi::run(
+        "SELECT mkt.create_policy('pt', ARRAY['a', 'b'], 'q_learning',
+            '{\"state_features\": [\"age_bucket\"], \"transform\": \"age_t\", \"epsilon\": 0}')",
+    )
+    .unwrap();
+    // The same bucket SQL gives the training table.
+    Spi::run("SELECT mkt.apply_transform('age_t', 'SELECT 20 AS age UNION ALL SELECT 60', 'pcust_b')").unwrap();
+    let young = count("SELECT age_bucket FROM pcust_b WHERE age = 20");
+    let old = count("SELECT age_bucket FROM pcust_b WHERE age = 60");
+    assert_ne!(young, old);
+    let (id, _, _) = decide_row("SELECT * FROM mkt.decide('pt', '{\"age\": 20}')");
+    assert_eq!(
+        Spi::get_one::<String>(&format!("SELECT state FROM mkt.decisions WHERE decision_id = {id}")).unwrap().unwrap(),
+        format!("age_bucket={young}")
+    );
+    assert_eq!(count(&format!("SELECT count(*) FROM mkt.decisions WHERE decision_id = {id} AND context = '{{\"age\": 20}}'")), 1);
+    Spi::run(&format!("SELECT mkt.reward({id}, 1, '{{\"age\": 60}}')")).unwrap();
+    assert_eq!(count(&format!("SELECT count(*) FROM mkt.policy_values('pt') WHERE state = 'age_bucket={young}'")), 1);
+    assert_eq!(
+        try_sql("SELECT mkt.create_policy('p_hash', ARRAY['a'], 'thompson', '{\"transform\": \"hash_t\"}')").0,
+        "0A000"
+    );
+    assert_eq!(
+        try_sql("SELECT mkt.create_policy('p_none', ARRAY['a'], 'thompson', '{\"transform\": \"nope\"}')").0,
+        "42704"
+    );
+}

@@ -198,7 +198,7 @@ fn evaluate_policy(
             skipped += 1;
             continue;
         };
-        let context = contexts[i].clone().unwrap_or(serde_json::Value::Null);
+        let context = p.context(&contexts[i].clone().unwrap_or(serde_json::Value::Null))?;
         let key = match (&linear, &p.cfg.linear) {
             (Some(_), Some(l)) => format!("{:?}", l.features(&context).sql()?),
             _ => p.cfg.state.key(&context).sql()?,

@@ -41,6 +41,7 @@ fn with_knowledge<T>(
     context: &Value,
     f: impl FnOnce(&Knowledge) -> T,
 ) -> SqlResult<(String, T)> {
+    let context = &p.context(context)?;
     let state = p.cfg.state.key(context).sql()?;
     let out = match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
@@ -135,13 +136,13 @@ fn reward(
     let p = policies::load_by_id(r.policy_id)?;
     match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
-            let x = l.features(&r.context).sql()?;
+            let x = l.features(&p.context(&r.context)?).sql()?;
             policies::update_linear(&p, &r.action, |arm| arm.update(&x, reward))
         }
         _ => {
             let next_arms = match (&p.cfg.algorithm, &next) {
                 (Algorithm::QLearning, Some(n)) => {
-                    Some(policies::arms(&p, &p.cfg.state.key(n).sql()?)?)
+                    Some(policies::arms(&p, &p.cfg.state.key(&p.context(n)?).sql()?)?)
                 }
                 _ => None,
             };
@@ -342,8 +343,11 @@ fn train_policy(
                 },
                 None => 1.0,
             };
-            let ctx = contexts[i].clone().unwrap_or(Value::Null);
-            let next = next_at.and_then(|k| data[k].jsons()[i].clone());
+            let ctx = p.context(&contexts[i].clone().unwrap_or(Value::Null))?;
+            let next = match next_at.and_then(|k| data[k].jsons()[i].clone()) {
+                Some(n) => Some(p.context(&n)?),
+                None => None,
+            };
             learner
                 .reward_weighted(&ctx, ai, r, next.as_ref(), weight)
                 .map_err(|e| invalid(format!("row {}: {e}", i + 1)))?;

@@ -157,28 +157,7 @@ fn apply_transform(
     target: &str,
     replace: default!(bool, false),
 ) -> Result<i64, ErrorReport> {
-    let row = Spi::connect(|c| {
-        let t = c.select(
-            "SELECT spec, stats FROM mkt.transforms WHERE transform_name = $1",
-            None,
-            &[transform_name.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let r = t.first();
-        Ok::<_, pgrx::spi::Error>(Some((r.get::<JsonB>(1)?, r.get::<JsonB>(2)?)))
-    })
-    .sql()?;
-    let Some((Some(spec), Some(stats))) = row else {
-        return Err(Error::UndefinedObject(format!(
-            "transform {} does not exist",
-            quote_literal(transform_name)
-        )))
-        .sql();
-    };
-    let parsed = TransformSpec::parse(&spec.0).sql()?;
-    let fitted = Fitted::from_json(&parsed, &stats.0).sql()?;
+    let (parsed, fitted) = crate::transforms::load(transform_name)?;
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
     // The label of a target encoding is only needed to fit.

@@ -44,6 +44,7 @@ impl Algorithm {
                 "state_features",
                 "bins",
                 "seed",
+                "transform",
             ],
             Algorithm::Thompson => &[
                 "prior_alpha",
@@ -52,8 +53,16 @@ impl Algorithm {
                 "state_features",
                 "bins",
                 "seed",
+                "transform",
             ],
-            Algorithm::LinUcb => &["alpha", "ridge", "features", "categorical", "seed"],
+            Algorithm::LinUcb => &[
+                "alpha",
+                "ridge",
+                "features",
+                "categorical",
+                "seed",
+                "transform",
+            ],
         }
     }
 }
@@ -77,6 +86,9 @@ pub struct PolicyConfig {
     /// LinUCB: features and confidence width.
     pub linear: Option<LinearSpec>,
     pub seed: u64,
+    /// A stored feature transform (mkt.fit_transform) applied to every context before the policy
+    /// reads it; resolved by the SQL layer.
+    pub transform: Option<String>,
 }
 
 pub const MAX_ACTIONS: usize = 1000;
@@ -137,6 +149,15 @@ impl PolicyConfig {
             draws: p.int("draws", 1000, 10, 1_000_000)? as usize,
             linear,
             seed: p.int("seed", 42, 0, i64::MAX)? as u64,
+            transform: match p.value("transform") {
+                None => None,
+                Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
+                Some(v) => {
+                    return Err(Error::invalid(format!(
+                        "parameter \"transform\" must name a transform (mkt.fit_transform), got {v}"
+                    )))
+                }
+            },
         })
     }
 

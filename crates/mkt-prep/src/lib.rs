@@ -5,6 +5,7 @@
 //! time and every later application use the very same expressions: train/serve consistency by
 //! construction.
 
+pub mod context;
 pub mod spec;
 pub mod sql_expr;
 pub mod stats;
