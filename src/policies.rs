@@ -377,6 +377,13 @@ pub fn load_by_id(policy_id: i64) -> SqlResult<Rc<Policy>> {
     load(&name)
 }
 
+/// The advisory-lock key of policy $1, spliced into the statements that take the lock.
+macro_rules! policy_lock_key {
+    () => {
+        "pg_catalog.hashtextextended('pg_marketing.policy:' || $1, 0)"
+    };
+}
+
 /// Online rewards take the policy's lock shared, batch training exclusive: a reward never lands
 /// between the state a training run read and the state it writes back.
 fn policy_lock(c: &mut pgrx::spi::SpiClient, p: &Policy, exclusive: bool) -> SqlResult<()> {
@@ -414,11 +421,13 @@ fn lock_arm(
     };
     let t = plans::update(
         c,
-        "INSERT INTO mkt.policy_state AS s (policy_id, state, action, n, value, alpha, beta) \
-         SELECT $1, $2, $3, 0, $4, $5, $6 \
-         FROM (SELECT pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended('pg_marketing.policy:' || $1, 0))) l \
-         ON CONFLICT (policy_id, state, action) DO UPDATE SET n = s.n \
-         RETURNING n, value, alpha, beta",
+        concat!(
+            "INSERT INTO mkt.policy_state AS s (policy_id, state, action, n, value, alpha, beta) ",
+            "SELECT $1, $2, $3, 0, $4, $5, $6 FROM (SELECT pg_catalog.pg_advisory_xact_lock_shared(",
+            policy_lock_key!(),
+            ")) l ON CONFLICT (policy_id, state, action) DO UPDATE SET n = s.n ",
+            "RETURNING n, value, alpha, beta"
+        ),
         &[p.id.into(), state.into(), action.into(), value.into(), alpha.into(), beta.into()],
     )
     .sql()?;

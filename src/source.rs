@@ -173,6 +173,21 @@ pub fn find<'a>(cols: &'a [Column], name: &str, role: &str) -> SqlResult<&'a Col
         })
 }
 
+/// Finds a column by its exact name (for names that end up in generated code or output column
+/// names); a name that matches only case-insensitively is an error that says so.
+pub fn find_exact<'a>(cols: &'a [Column], name: &str, role: &str) -> SqlResult<&'a Column> {
+    let col = find(cols, name, role)?;
+    if col.name != name {
+        return Err(Error::UndefinedColumn(format!(
+            "{role} column {} does not exist in the source (did you mean {}?)",
+            quote_literal(name),
+            quote_literal(&col.name)
+        )))
+        .sql();
+    }
+    Ok(col)
+}
+
 pub fn id_kind(col: &Column, role: &str) -> SqlResult<IdKind> {
     match col.kind {
         ColKind::Id(k) => Ok(k),

@@ -54,45 +54,6 @@ fn load(name: &str) -> SqlResult<Campaign> {
     row.ok_or_else(|| unknown_campaign(name))
 }
 
-/// Columns of a table: (name, type).
-fn table_columns(oid: pg_sys::Oid) -> SqlResult<Vec<(String, String)>> {
-    Spi::connect(|c| {
-        let t = c.select(
-            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute \
-             WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-            None,
-            &[oid.into()],
-        )?;
-        t.map(|r| {
-            Ok((
-                r.get::<String>(1)?.unwrap_or_default(),
-                r.get::<String>(2)?.unwrap_or_default(),
-            ))
-        })
-        .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-    })
-    .sql()
-}
-
-fn require_column<'a>(
-    cols: &'a [(String, String)],
-    name: &str,
-    role: &str,
-    table: &str,
-) -> SqlResult<&'a str> {
-    cols.iter()
-        .find(|(n, _)| n == name)
-        .map(|(n, _)| n.as_str())
-        .ok_or_else(|| {
-            let have: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
-            crate::error::report(Error::UndefinedColumn(format!(
-                "{role} column {} does not exist in {table}; its columns are: {}",
-                quote_literal(name),
-                have.join(", ")
-            )))
-        })
-}
-
 /// Checks that `condition` is one boolean expression over the table's columns, without running it
 /// on any row.
 fn check_condition(condition: &str, table: &str) -> SqlResult<()> {
@@ -230,11 +191,16 @@ fn create_campaign(
         .sql();
     }
     drop(trigger_source);
-    let cols = table_columns(oid)?;
-    let subject = require_column(&cols, subject_col, "subject", &table)?.to_string();
+    let cols = source::describe(&source::Resolved {
+        from: table.clone(),
+        stored: true,
+    })?;
+    let subject = source::find_exact(&cols, subject_col, "subject")?
+        .name
+        .clone();
     let mut context = Vec::new();
     for c in super::no_nulls(Some(context_cols), "context_cols")? {
-        context.push(require_column(&cols, &c, "context", &table)?.to_string());
+        context.push(source::find_exact(&cols, &c, "context")?.name.clone());
     }
     if let Some(cond) = condition {
         check_condition(cond, &table)?;

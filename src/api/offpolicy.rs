@@ -199,15 +199,19 @@ fn evaluate_policy(
             continue;
         };
         let context = p.context(&contexts[i].clone().unwrap_or(serde_json::Value::Null))?;
-        let key = match (&linear, &p.cfg.linear) {
-            (Some(_), Some(l)) => format!("{:?}", l.features(&context).sql()?),
-            _ => p.cfg.state.key(&context).sql()?,
+        // LinUCB distributions depend on the feature vector, table policies' on the state.
+        let features = match &p.cfg.linear {
+            Some(l) if linear.is_some() => Some(l.features(&context).sql()?),
+            _ => None,
+        };
+        let key = match &features {
+            Some(x) => format!("{x:?}"),
+            None => p.cfg.state.key(&context).sql()?,
         };
         if !dists.contains_key(&key) {
-            let d = match (&linear, &p.cfg.linear) {
-                (Some(arms), Some(l)) => {
-                    let x = l.features(&context).sql()?;
-                    decide::probabilities(&p.cfg, &Knowledge::Linear(arms, &x), &all, &mut rng)
+            let d = match (&linear, &features) {
+                (Some(arms), Some(x)) => {
+                    decide::probabilities(&p.cfg, &Knowledge::Linear(arms, x), &all, &mut rng)
                 }
                 _ => {
                     let arms = policies::arms(&p, &key)?;

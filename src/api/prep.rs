@@ -17,8 +17,7 @@ use serde_json::Value;
 
 /// One jsonb value computed over the source with the transaction read-only.
 fn read_json(sql: &str) -> SqlResult<Value> {
-    source::read_only(|| Spi::connect(|c| first::<JsonB>(c.select(sql, None, &[])?)))
-        .sql()
+    source::read_only(|| crate::catalog::select_first::<JsonB>(sql, &[]))
         .map(|v| v.map(|j| j.0).unwrap_or(Value::Null))
 }
 
@@ -29,15 +28,7 @@ fn is_numeric(c: &Column) -> bool {
 /// Checks every column the spec names exists and has a type its transform takes.
 fn check_columns(spec: &TransformSpec, cols: &[Column]) -> SqlResult<()> {
     for c in &spec.columns {
-        let col = source::find(cols, &c.column, "transformed")?;
-        if col.name != c.column {
-            return Err(Error::UndefinedColumn(format!(
-                "column {} does not exist in the source (did you mean {}?)",
-                quote_literal(&c.column),
-                quote_literal(&col.name)
-            )))
-            .sql();
-        }
+        let col = source::find_exact(cols, &c.column, "transformed")?;
         if c.kind.numeric() && !is_numeric(col) {
             return Err(Error::WrongType(format!(
                 "transform {} needs a numeric column; {} has type {}",

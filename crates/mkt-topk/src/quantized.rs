@@ -239,9 +239,9 @@ impl QuantizedRows {
         if k == 0 {
             return Vec::new();
         }
-        // Rescores the best k approximate positions of a prefix: (item, exact score) pairs.
-        let rescore_best = |approx: &[f32]| -> Vec<(u32, f32)> {
-            top_k_dense(approx, k)
+        // (item, exact score) of positions picked by their approximate scores.
+        let rescore = |positions: &[Scored]| -> Vec<(u32, f32)> {
+            positions
                 .iter()
                 .map(|s| {
                     let item = self.order[s.index as usize];
@@ -283,7 +283,7 @@ impl QuantizedRows {
             // A better k-th score stops the scan sooner; re-derive it as the prefix doubles.
             let end = (end_block * BLOCK).min(self.n);
             if tau.is_none() || end >= 2 * tau_at {
-                let best = rescore_best(&approx[..end]);
+                let best = rescore(&top_k_dense(&approx[..end], k));
                 if best.len() == k {
                     tau = kth(&best);
                     tau_at = end;
@@ -295,13 +295,7 @@ impl QuantizedRows {
 
         // Exact scores for the best k of the prefix, then for every position that could beat them.
         let first = top_k_dense(approx, k);
-        let mut rescored: Vec<(u32, f32)> = first
-            .iter()
-            .map(|s| {
-                let item = self.order[s.index as usize];
-                (item, exact_item(item))
-            })
-            .collect();
+        let mut rescored = rescore(&first);
         if let (true, Some(tau)) = (first.len() == k, kth(&rescored)) {
             for s in &first {
                 approx[s.index as usize] = f32::NEG_INFINITY;
