@@ -48,6 +48,18 @@ SELECT pg_catalog.pg_extension_config_dump('mkt.model_versions_model_id_seq', ''
 SELECT pg_catalog.pg_extension_config_dump('mkt.model_blobs', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.deployments', '');
 
+CREATE TABLE mkt.training_epochs (
+    model_id   bigint      NOT NULL REFERENCES mkt.model_versions ON DELETE CASCADE,
+    epoch      int         NOT NULL CHECK (epoch > 0),
+    loss       float8      NOT NULL,
+    metric     float8,
+    seconds    float8      NOT NULL,
+    logged_at  timestamptz NOT NULL,
+    PRIMARY KEY (model_id, epoch)
+);
+COMMENT ON TABLE mkt.training_epochs IS 'Per-epoch training loss and validation ndcg@10 of every version trained by epochs (neural models).';
+SELECT pg_catalog.pg_extension_config_dump('mkt.training_epochs', '');
+
 CREATE VIEW mkt.models AS
 SELECT v.model_name, v.version, v.algorithm, v.params, v.metrics,
        (d.model_id IS NOT NULL) AS deployed,

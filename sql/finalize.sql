@@ -7,7 +7,7 @@ COMMENT ON FUNCTION mkt.split(text, text, text, text, float8, text, text, int) I
 'Splits a source per user into two new tables. method: random (seeded), temporal (last test_fraction of each user''s rows by time_col) or leave_last_out. Each user keeps at least one training row.';
 
 COMMENT ON FUNCTION mkt.train_recommender(text, text, text, text, text, text, jsonb) IS
-'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr; params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
+'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr, neural (two-tower in candle; optional user_features / item_features tables give cold-start users and items personal scores; per-epoch progress in mkt.training_log); params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
 
 COMMENT ON FUNCTION mkt.recommend(text, bigint, int, bool, bigint[]) IS
 'Top-k items for a user from the deployed version of a model (bigint ids). Unknown users get the popularity ranking (NOTICE). exclude_seen drops training items; candidates restricts the ranking.';
@@ -356,3 +356,19 @@ COMMENT ON FUNCTION mkt.try_boolean(text) IS 'v as boolean, or NULL when it does
 
 COMMENT ON FUNCTION mkt.clean(text, text, jsonb, bool) IS
 'Writes a cleaned copy of a source to a new table (the source is never modified) and reports each step''s rows: coerce (text to numeric, bigint, float8, date, timestamptz, boolean; failures become NULL and are counted), dedupe_on with keep first|last by order_by, bots (subjects with more than max_events_per_day events on a day), nulls per column (drop, mean, median, mode or a constant), outliers per column (method iqr with k, zscore with k, quantile with low/high; action clip, drop or flag).';
+
+COMMENT ON FUNCTION mkt.live_training() IS
+'Epochs of the training calls running now in any backend (loss, validation ndcg@10, seconds); the live half of mkt.training_log.';
+
+CREATE VIEW mkt.training_log AS
+SELECT v.model_name, v.version, 'finished'::text AS state, NULL::int AS pid,
+       e.epoch, e.loss, e.metric AS validation_ndcg, e.seconds, e.logged_at
+FROM mkt.training_epochs e
+JOIN mkt.model_versions v USING (model_id)
+UNION ALL
+SELECT l.model_name, NULL, 'running', l.pid,
+       l.epoch, l.loss, l.metric, l.seconds, to_timestamp(l.logged_at)
+FROM mkt.live_training() l
+WHERE l.role = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'member');
+COMMENT ON VIEW mkt.training_log IS
+'Per-epoch progress of neural training: rows of running calls (state running, version NULL, visible to their role and to pg_read_all_stats) while they train, and of every stored version (state finished) after.';

@@ -24,6 +24,7 @@ fn code(e: &Error) -> C {
         Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
+        Error::Compute(_) => C::ERRCODE_SYSTEM_ERROR,
     }
 }
 

@@ -1,6 +1,27 @@
 //! Settings (GUCs) of the extension.
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+
+/// Where neural models train when their params name no device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PostgresGucEnum)]
+pub enum Device {
+    #[name = c"auto"]
+    Auto,
+    #[name = c"cpu"]
+    Cpu,
+    #[name = c"cuda"]
+    Cuda,
+}
+
+pub static DEVICE: GucSetting<Device> = GucSetting::<Device>::new(Device::Auto);
+
+pub fn device_name() -> &'static str {
+    match DEVICE.get() {
+        Device::Auto => "auto",
+        Device::Cpu => "cpu",
+        Device::Cuda => "cuda",
+    }
+}
 
 /// Threads used by one training or batch-scoring call; 0 means one per CPU core.
 pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
@@ -15,6 +36,14 @@ pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
 pub fn init() {
+    GucRegistry::define_enum_guc(
+        c"mkt.device",
+        c"Device neural models train on when their params name none: auto, cpu or cuda.",
+        c"auto uses a CUDA GPU when this build has CUDA support and one answers, else the CPU; cuda fails when there is none.",
+        &DEVICE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"mkt.max_memory_mb",
         c"Memory one mkt.profile or mkt.clean call may use for sorts and hashes, in megabytes.",

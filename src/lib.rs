@@ -7,12 +7,14 @@ mod api;
 mod cache;
 mod catalog;
 mod error;
+mod features;
 mod gucs;
 mod invalidation;
 mod parallel;
 mod plans;
 mod policies;
 mod source;
+mod training_log;
 mod transforms;
 
 ::pgrx::pg_module_magic!();

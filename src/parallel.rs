@@ -37,3 +37,29 @@ pub fn progress() -> impl FnMut(&mkt_core::progress::Progress) {
         }
     }
 }
+
+/// NOTICE for one epoch of a neural trainer: at most one per `mkt.progress_interval` (the first
+/// epoch and the last always), so short runs stay quiet and long ones report as they go.
+pub fn epoch_notice(e: &mkt_core::progress::EpochReport, last: &mut Option<std::time::Instant>) {
+    let every = PROGRESS_INTERVAL.get();
+    if every == 0 {
+        return;
+    }
+    let due = match last {
+        None => true,
+        Some(t) => t.elapsed().as_secs() >= every as u64 || e.epoch == e.epochs,
+    };
+    if due {
+        *last = Some(std::time::Instant::now());
+        let metric = e
+            .metric
+            .map_or(String::new(), |m| format!(" validation ndcg@10 {m:.4}"));
+        pgrx::notice!(
+            "pg_marketing: epoch {}/{} loss {:.4}{metric} ({:.2} s)",
+            e.epoch,
+            e.epochs,
+            e.loss,
+            e.seconds
+        );
+    }
+}

@@ -2,9 +2,10 @@
 
 use crate::catalog::{self, NewVersion};
 use crate::error::OrSql;
-use crate::{parallel, source};
+use crate::training_log::Live;
+use crate::{features, gucs, parallel, source};
 use mkt_core::interactions::{Interactions, RawInteractions};
-use mkt_reco::{blob, Algorithm, TrainConfig};
+use mkt_reco::{blob, Algorithm, Side, TrainConfig};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use std::time::Instant;
@@ -36,7 +37,22 @@ fn train_recommender(
     let started = Instant::now();
     catalog::check_model_name(model_name)?;
     let alg = Algorithm::parse(algorithm).sql()?;
-    let (config, deploy) = TrainConfig::parse(alg, &params.0).sql()?;
+    let (config, deploy) =
+        TrainConfig::parse_with_device(alg, &params.0, gucs::device_name()).sql()?;
+    // Before the interactions: a key column of the wrong type should fail before a long read.
+    let (user_table, item_table) = match &config {
+        TrainConfig::Neural(c) => (
+            c.user_features
+                .as_ref()
+                .map(|s| features::read(s, "user"))
+                .transpose()?,
+            c.item_features
+                .as_ref()
+                .map(|s| features::read(s, "item"))
+                .transpose()?,
+        ),
+        _ => (None, None),
+    };
 
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
@@ -71,9 +87,54 @@ fn train_recommender(
         items: pairs.items,
         weights: pairs.weights,
     };
-    let data = Interactions::build(&raw).sql()?;
+    let data = Interactions::build_with(
+        &raw,
+        user_table.as_ref().map(|t| &t.keys),
+        item_table.as_ref().map(|t| &t.keys),
+    )
+    .sql()?;
+    let buckets = match &config {
+        TrainConfig::Neural(c) => c.params.hash_buckets,
+        _ => 0,
+    };
+    let user_features = user_table
+        .map(|t| t.encode("user", &data.users, buckets))
+        .transpose()
+        .sql()?;
+    let item_features = item_table
+        .map(|t| t.encode("item", &data.items, buckets))
+        .transpose()
+        .sql()?;
+    let side = Side {
+        users: user_features.as_ref(),
+        items: item_features.as_ref(),
+    };
     let pool = parallel::pool()?;
-    let model = config.fit(&data, &pool, &mut parallel::progress()).sql()?;
+    let mut live = Live::start(model_name, alg.name());
+    let mut last_notice: Option<Instant> = None;
+    let model = config
+        .fit_with(
+            &data,
+            &side,
+            &pool,
+            &mut parallel::progress(),
+            &mut |e| {
+                live.record(e);
+                parallel::epoch_notice(e, &mut last_notice);
+            },
+        )
+        .sql()?;
+    if let Some((best, metric)) = live
+        .epochs
+        .iter()
+        .filter_map(|(e, _)| e.metric.map(|m| (e.epoch, m)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    {
+        notice!(
+            "pg_marketing: trained {} epochs; kept epoch {best} (validation ndcg@10 {metric:.4})",
+            live.epochs.len()
+        );
+    }
     let bytes = blob::encode(&model).sql()?;
     let train_seconds = started.elapsed().as_secs_f64();
 
@@ -93,6 +154,7 @@ fn train_recommender(
         train_seconds,
         blob: &bytes,
     })?;
+    live.store(model_id)?;
     if deploy {
         catalog::deploy(model_name, model_id)?;
     }

@@ -49,6 +49,9 @@ pub enum Error {
     /// An operation the chosen model cannot do.
     #[error("{0}")]
     NotSupported(String),
+    /// The numeric backend (candle, a GPU driver) failed.
+    #[error("tensor computation failed: {0}")]
+    Compute(String),
     /// Stored model bytes that do not decode.
     #[error("model data is corrupted: {0}")]
     Corrupted(String),

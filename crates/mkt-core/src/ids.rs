@@ -88,9 +88,22 @@ impl IdMap {
 
     /// Builds the map of a raw column and the internal index of every raw value.
     pub fn build(column: &IdColumn) -> (IdMap, Vec<u32>) {
+        Self::build_with(column, None)
+    }
+
+    /// Like `build`, with the ids of `extra` in the map too (ids of the other kind are converted
+    /// the way lookups convert them; those that do not convert are left out).
+    pub fn build_with(column: &IdColumn, extra: Option<&IdColumn>) -> (IdMap, Vec<u32>) {
         match column {
             IdColumn::Int(raw) => {
                 let mut ids = raw.clone();
+                match extra {
+                    Some(IdColumn::Int(e)) => ids.extend_from_slice(e),
+                    Some(IdColumn::Text(e)) => {
+                        ids.extend(e.iter().filter_map(|s| s.trim().parse::<i64>().ok()))
+                    }
+                    None => {}
+                }
                 ids.sort_unstable();
                 ids.dedup();
                 let idx = raw
@@ -100,7 +113,14 @@ impl IdMap {
                 (IdMap::Int(ids), idx)
             }
             IdColumn::Text(raw) => {
-                let mut ids: Vec<&String> = raw.iter().collect();
+                let converted: Vec<String> = match extra {
+                    Some(IdColumn::Int(e)) => e.iter().map(|v| v.to_string()).collect(),
+                    _ => Vec::new(),
+                };
+                let mut ids: Vec<&String> = raw.iter().chain(&converted).collect();
+                if let Some(IdColumn::Text(e)) = extra {
+                    ids.extend(e.iter());
+                }
                 ids.sort_unstable();
                 ids.dedup();
                 let idx = raw

@@ -152,6 +152,16 @@ pub struct Interactions {
 
 impl Interactions {
     pub fn build(raw: &RawInteractions) -> Result<Self> {
+        Self::build_with(raw, None, None)
+    }
+
+    /// Like `build`, but the maps also hold `extra_users` / `extra_items`: entities known only from
+    /// a feature table, which a feature-aware model can still score (cold start).
+    pub fn build_with(
+        raw: &RawInteractions,
+        extra_users: Option<&IdColumn>,
+        extra_items: Option<&IdColumn>,
+    ) -> Result<Self> {
         if raw.is_empty() {
             return Err(Error::EmptyData(
                 "the source has no rows with both a user and an item id".into(),
@@ -167,8 +177,8 @@ impl Interactions {
             }
             raw.weights.iter().map(|&w| w as f32).collect()
         };
-        let (users, u_idx) = IdMap::build(&raw.users);
-        let (items, i_idx) = IdMap::build(&raw.items);
+        let (users, u_idx) = IdMap::build_with(&raw.users, extra_users);
+        let (items, i_idx) = IdMap::build_with(&raw.items, extra_items);
         let by_user = Csr::from_triples(users.len(), items.len(), &u_idx, &i_idx, &weights);
         Ok(Interactions {
             users,

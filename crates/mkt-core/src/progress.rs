@@ -25,3 +25,14 @@ impl<F: FnMut(&Progress)> Tick for F {
 pub fn no_tick() -> impl FnMut(&Progress) {
     |_: &Progress| {}
 }
+
+/// One epoch of an iterative trainer, as reported to the caller (NOTICEs, the training log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub loss: f64,
+    /// Validation metric (ndcg@10) when the trainer holds out a validation split.
+    pub metric: Option<f64>,
+    pub seconds: f64,
+}

@@ -9,6 +9,9 @@ use mkt_core::interactions::Interactions;
 use mkt_core::params::Params;
 use mkt_core::progress::Tick;
 use mkt_core::{Error, Result};
+use mkt_core::progress::EpochReport;
+use mkt_neural::params::bad_feature_spec;
+use mkt_neural::{Encoded, NeuralParams};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +21,11 @@ pub enum Algorithm {
     ItemKnn,
     Ease,
     Bpr,
+    Neural,
 }
 
 impl Algorithm {
-    pub const NAMES: [&'static str; 5] = ["popularity", "als", "item_knn", "ease", "bpr"];
+    pub const NAMES: [&'static str; 6] = ["popularity", "als", "item_knn", "ease", "bpr", "neural"];
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
@@ -30,6 +34,7 @@ impl Algorithm {
             "item_knn" => Ok(Algorithm::ItemKnn),
             "ease" => Ok(Algorithm::Ease),
             "bpr" => Ok(Algorithm::Bpr),
+            "neural" => Ok(Algorithm::Neural),
             _ => Err(Error::unknown("algorithm", name, &Self::NAMES)),
         }
     }
@@ -41,9 +46,23 @@ impl Algorithm {
             Algorithm::ItemKnn => "item_knn",
             Algorithm::Ease => "ease",
             Algorithm::Bpr => "bpr",
+            Algorithm::Neural => "neural",
         }
     }
 }
+
+/// Keys of a neural model: its hyper-parameters and the two feature tables.
+const NEURAL_KEYS: [&str; 18] = {
+    let mut k = [""; 18];
+    let mut i = 0;
+    while i < NeuralParams::KEYS.len() {
+        k[i] = NeuralParams::KEYS[i];
+        i += 1;
+    }
+    k[16] = "user_features";
+    k[17] = "item_features";
+    k
+};
 
 /// Parameters every algorithm accepts (handled by the SQL layer, not by training).
 pub const COMMON_PARAMS: [&str; 1] = ["deploy"];
@@ -56,12 +75,69 @@ pub enum TrainConfig {
     ItemKnn(KnnParams),
     Ease(EaseParams),
     Bpr(BprParams),
+    Neural(Box<NeuralConfig>),
+}
+
+/// A neural model's hyper-parameters and the feature tables it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeuralConfig {
+    pub params: NeuralParams,
+    pub user_features: Option<FeatureSpec>,
+    pub item_features: Option<FeatureSpec>,
+}
+
+/// Where a model finds side features: `{"source": ..., "key": ..., "columns": [...]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSpec {
+    pub source: String,
+    pub key: String,
+    pub columns: Vec<String>,
+}
+
+impl FeatureSpec {
+    pub const KEYS: [&'static str; 3] = ["source", "key", "columns"];
+
+    fn parse(which: &str, v: &Value) -> Result<Self> {
+        let owner = format!("parameter \"{which}\"");
+        let p = Params::new(&owner, v, &Self::KEYS)?;
+        let text = |k: &str| -> Result<String> {
+            match p.value(k) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+                _ => Err(bad_feature_spec(which, &format!("\"{k}\" must be a non-empty string"))),
+            }
+        };
+        let columns = p.strings("columns")?;
+        if columns.is_empty() {
+            return Err(bad_feature_spec(which, "\"columns\" must name at least one column"));
+        }
+        Ok(FeatureSpec {
+            source: text("source")?,
+            key: text("key")?,
+            columns,
+        })
+    }
+}
+
+/// Side data a training run may use besides the interactions (features for neural models).
+#[derive(Debug, Default)]
+pub struct Side<'a> {
+    pub users: Option<&'a Encoded>,
+    pub items: Option<&'a Encoded>,
 }
 
 impl TrainConfig {
     /// Parses `params` for `algorithm`; unknown keys and out-of-range values are errors.
     /// Returns the config and the `deploy` flag.
     pub fn parse(algorithm: Algorithm, params: &Value) -> Result<(TrainConfig, bool)> {
+        Self::parse_with_device(algorithm, params, "auto")
+    }
+
+    /// Like `parse`, with the device a neural model uses when `params` names none.
+    pub fn parse_with_device(
+        algorithm: Algorithm,
+        params: &Value,
+        default_device: &str,
+    ) -> Result<(TrainConfig, bool)> {
         let owner = format!("algorithm '{}'", algorithm.name());
         let specific: &[&str] = match algorithm {
             Algorithm::Popularity => &[],
@@ -83,6 +159,7 @@ impl TrainConfig {
                 "iterations",
                 "seed",
             ],
+            Algorithm::Neural => &NEURAL_KEYS,
         };
         let allowed: Vec<&str> = specific
             .iter()
@@ -120,6 +197,17 @@ impl TrainConfig {
                 iterations: p.int("iterations", 30, 1, 10_000)? as usize,
                 seed: p.int("seed", 42, 0, i64::MAX)? as u64,
             }),
+            Algorithm::Neural => TrainConfig::Neural(Box::new(NeuralConfig {
+                params: NeuralParams::parse(&p, default_device)?,
+                user_features: p
+                    .value("user_features")
+                    .map(|v| FeatureSpec::parse("user_features", v))
+                    .transpose()?,
+                item_features: p
+                    .value("item_features")
+                    .map(|v| FeatureSpec::parse("item_features", v))
+                    .transpose()?,
+            })),
         };
         Ok((config, deploy))
     }
@@ -131,6 +219,7 @@ impl TrainConfig {
             TrainConfig::ItemKnn(_) => Algorithm::ItemKnn,
             TrainConfig::Ease(_) => Algorithm::Ease,
             TrainConfig::Bpr(_) => Algorithm::Bpr,
+            TrainConfig::Neural(_) => Algorithm::Neural,
         }
     }
 
@@ -149,6 +238,18 @@ impl TrainConfig {
         data: &Interactions,
         pool: &rayon::ThreadPool,
         tick: &mut dyn Tick,
+    ) -> Result<Model> {
+        self.fit_with(data, &Side::default(), pool, tick, &mut |_| {})
+    }
+
+    /// `fit` with side features and a callback after each epoch of an epoch-based trainer.
+    pub fn fit_with(
+        &self,
+        data: &Interactions,
+        side: &Side,
+        pool: &rayon::ThreadPool,
+        tick: &mut dyn Tick,
+        on_epoch: &mut dyn FnMut(&EpochReport),
     ) -> Result<Model> {
         self.check_size(data.n_items())?;
         let payload = match self {
@@ -173,6 +274,22 @@ impl TrainConfig {
                     items,
                 }
             }
+            TrainConfig::Neural(c) => {
+                let t = mkt_neural::fit(
+                    &data.by_user,
+                    side.users,
+                    side.items,
+                    &c.params,
+                    pool,
+                    tick,
+                    on_epoch,
+                )?;
+                Payload::Factors {
+                    dim: t.dim,
+                    users: t.users,
+                    items: t.items,
+                }
+            }
         };
         Ok(Model::new(self.algorithm(), data, payload))
     }
@@ -188,7 +305,7 @@ mod tests {
         let e = Algorithm::parse("svd").unwrap_err().to_string();
         assert_eq!(
             e,
-            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr"
+            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr, neural"
         );
     }
 

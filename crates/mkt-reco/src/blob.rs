@@ -239,7 +239,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     expect_shape("popularity", &ps, &[ni])?;
     let payload = match algorithm {
         Algorithm::Popularity => Payload::None,
-        Algorithm::Als | Algorithm::Bpr => {
+        Algorithm::Als | Algorithm::Bpr | Algorithm::Neural => {
             let (us, uf) = r.f32s("factors.users")?;
             let (is, itf) = r.f32s("factors.items")?;
             let dim = us.get(1).copied().unwrap_or(0);

@@ -10,5 +10,5 @@ pub mod item_knn;
 pub mod linalg;
 pub mod model;
 
-pub use algorithm::{Algorithm, TrainConfig};
+pub use algorithm::{Algorithm, FeatureSpec, NeuralConfig, Side, TrainConfig};
 pub use model::{Model, Payload, Query};

