@@ -372,3 +372,9 @@ FROM mkt.live_training() l
 WHERE l.role = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'member');
 COMMENT ON VIEW mkt.training_log IS
 'Per-epoch progress of neural training: rows of running calls (state running, version NULL, visible to their role and to pg_read_all_stats) while they train, and of every stored version (state finished) after.';
+
+COMMENT ON FUNCTION mkt.export_model(text, int) IS
+'The stored bytes (safetensors: ids, seen items, popularity, factors or weights) of a version, the deployed one when version is NULL. mkt.import_model stores them again.';
+
+COMMENT ON FUNCTION mkt.import_model(text, bytea, bool, jsonb) IS
+'Stores bytes from mkt.export_model as a new version of a model (deployed unless deploy is false) after checking every length and index; it then serves exactly as the exported version did. Returns the version.';

@@ -927,3 +927,78 @@ fn policies_read_contexts_through_a_stored_transform() {
         "42704"
     );
 }
+
+#[pg_test]
+fn neural_with_features_serves_new_users_and_items() {
+    planted_table("t_nn");
+    // users 61..80 and items 31..33 exist only in the feature tables
+    Spi::run("CREATE TABLE t_nn_users AS SELECT u AS user_id, 'grp' || (u % 3) AS grp, (u % 3)::float8 AS score FROM generate_series(1, 80) u").unwrap();
+    Spi::run("CREATE TABLE t_nn_items AS SELECT i AS item_id, 'g' || (i % 3) AS genre FROM generate_series(1, 33) i").unwrap();
+    let params = r#"{"epochs": 40, "dim": 16, "hidden": 32, "seed": 3, "cold_dropout": 0.3,
+        "user_features": {"source": "t_nn_users", "key": "user_id", "columns": ["grp", "score"]},
+        "item_features": {"source": "t_nn_items", "key": "item_id", "columns": ["genre"]}}"#;
+    let n = Spi::get_two::<i64, i64>(&format!(
+        "SELECT n_users, n_items FROM mkt.train_recommender('nn', 't_nn', algorithm => 'neural', params => '{params}')"
+    ))
+    .unwrap();
+    assert_eq!(n, (Some(80), Some(33)));
+    // New users get items of their own group from their features alone.
+    let hits = count(
+        "SELECT count(*) FROM generate_series(61, 80) u, mkt.recommend('nn', u, 3) r WHERE r.item_id % 3 = u % 3",
+    );
+    assert!(hits >= 48, "only {hits} of 60 top-3 items of new users match their group");
+    // A new item ranks above a new item of another genre for the users who like its genre.
+    let first = count(
+        "SELECT count(*) FROM generate_series(1, 60) u
+         WHERE u % 3 = 1 AND (SELECT item_id FROM mkt.recommend('nn', u, 1, candidates => ARRAY[31, 32])) = 31",
+    );
+    assert!(first >= 16, "item 31 first for only {first} of 20 users");
+    // Every epoch is logged with the version.
+    let logged = count("SELECT count(*) FROM mkt.training_log WHERE model_name = 'nn' AND version = 1 AND state = 'finished' AND validation_ndcg IS NOT NULL");
+    assert!(logged >= 1);
+    assert_eq!(count("SELECT count(*) FROM mkt.live_training()"), 0);
+}
+
+#[pg_test]
+fn neural_bad_inputs_raise_clear_errors() {
+    planted_table("t_nnbad");
+    Spi::run("CREATE TABLE t_nnbad_users AS SELECT u AS user_id, 'x' AS grp FROM generate_series(1, 60) u").unwrap();
+    let train = |p: &str| try_sql(&format!("SELECT * FROM mkt.train_recommender('nnbad', 't_nnbad', algorithm => 'neural', params => '{p}')"));
+    let (s, m) = train(r#"{"epoch": 3}"#);
+    assert_eq!(s, "22023");
+    assert!(m.contains("unknown parameter \"epoch\"") && m.contains("epochs") && m.contains("user_features"), "{m}");
+    let (s, m) = train(r#"{"device": "cuda"}"#);
+    assert_eq!((s.as_str(), m.contains("no CUDA support")), ("0A000", true), "{m}");
+    let (s, _) = train(r#"{"device": "tpu"}"#);
+    assert_eq!(s, "22023");
+    let (s, m) = train(r#"{"user_features": {"source": "t_nnbad_users", "key": "user_id", "columns": ["nope"]}}"#);
+    assert_eq!(s, "42703", "{m}");
+    let (s, _) = train(r#"{"user_features": {"source": "no_such_table", "key": "user_id", "columns": ["grp"]}}"#);
+    assert_eq!(s, "42P01");
+    let (s, m) = train(r#"{"user_features": {"source": "t_nnbad_users", "key": "user_id", "columns": []}}"#);
+    assert_eq!(s, "22023", "{m}");
+    let (s, m) = train(r#"{"user_features": {"source": "t_nnbad_users", "key": "grp", "columns": ["user_id"]}}"#);
+    assert_eq!(s, "22000", "{m}");
+    assert!(m.contains("no key of the user feature table"), "{m}");
+    // nothing half-written
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'nnbad'"), 0);
+}
+
+#[pg_test]
+fn export_import_round_trips_exactly() {
+    planted_table("t_exp");
+    Spi::run("SELECT * FROM mkt.train_recommender('exp', 't_exp', algorithm => 'neural', params => '{\"epochs\": 3, \"dim\": 8, \"hidden\": 8}')").unwrap();
+    let v = Spi::get_one::<i32>("SELECT mkt.import_model('exp_copy', mkt.export_model('exp'))").unwrap();
+    assert_eq!(v, Some(1));
+    assert_eq!(
+        count("SELECT count(*) FROM (SELECT * FROM mkt.recommend_all('exp', 5) EXCEPT SELECT * FROM mkt.recommend_all('exp_copy', 5)) d"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.recommend_all('exp_copy', 5)"), 300);
+    assert_eq!(count("SELECT count(*) FROM mkt.models WHERE model_name = 'exp_copy' AND algorithm = 'neural' AND deployed"), 1);
+    let (s, m) = try_sql("SELECT mkt.import_model('exp_bad', substring(mkt.export_model('exp', 1) from 1 for 200))");
+    assert_eq!(s, "XX001", "{m}");
+    let (s, _) = try_sql("SELECT mkt.export_model('exp', 7)");
+    assert_eq!(s, "42704");
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'exp_bad'"), 0);
+}

@@ -76,6 +76,11 @@ impl FeatureTable {
             }
         }
         let present: Vec<bool> = row_of.iter().map(Option::is_some).collect();
+        if !present.contains(&true) {
+            return Err(Error::EmptyData(format!(
+                "no key of the {what} feature table matches a {what} id of the interactions"
+            )));
+        }
         let mut cat = Vec::with_capacity(self.categorical.len());
         for (name, values) in &self.categorical {
             let mut vocab: Vec<&str> = values.iter().flatten().map(String::as_str).collect();
