@@ -119,7 +119,27 @@ claim "$CLUSTER_DIR/w1" & claim "$CLUSTER_DIR/w2" & wait
 check "two workers never claim the same message" "0" "$(cat "$CLUSTER_DIR/w1" "$CLUSTER_DIR/w2" | sort | uniq -d | wc -l)"
 check "together they claim every message" "200" "$(cat "$CLUSTER_DIR/w1" "$CLUSTER_DIR/w2" | sort -u | wc -l)"
 
-# 10. The server never crashed.
+# 10. Neural training shows its epochs to other sessions while it runs; a cancel leaves nothing.
+psql -X -qAt -c "SELECT * FROM mkt.train_recommender('deep', 'tr', algorithm => 'neural', params => '{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}')" \
+  > "$CLUSTER_DIR/deep.out" 2>&1 &
+bg=$!
+running=0
+for _ in $(seq 300); do
+  running=$(q "SELECT count(*) FROM mkt.training_log WHERE model_name = 'deep' AND state = 'running'")
+  [ "$running" -ge 2 ] && break; sleep 0.1
+done
+[ "$running" -ge 2 ] && ok "another session reads the running training's epochs ($running so far)" \
+  || fail "no live epochs of the running training"
+check "live epochs carry loss and validation ndcg" "t" \
+  "$(q "SELECT bool_and(loss > 0 AND validation_ndcg BETWEEN 0 AND 1) FROM mkt.training_log WHERE model_name = 'deep'")"
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%train_recommender(''deep''%' AND pid <> pg_backend_pid()" > /dev/null
+wait $bg || true
+grep -q "canceling statement due to user request" "$CLUSTER_DIR/deep.out" && ok "pg_cancel_backend cancels neural training" \
+  || fail "neural cancel: $(cat "$CLUSTER_DIR/deep.out")"
+check "a cancelled training leaves no live rows and no version" "0|0" \
+  "$(q "SELECT (SELECT count(*) FROM mkt.training_log WHERE model_name = 'deep') || '|' || (SELECT count(*) FROM mkt.model_versions WHERE model_name = 'deep')")"
+
+# 11. The server never crashed.
 if grep -q "terminated by signal" "$CLUSTER_LOG"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
 
 echo "e2e: $PASS passed, $FAIL failed"
