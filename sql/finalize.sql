@@ -378,3 +378,6 @@ COMMENT ON FUNCTION mkt.export_model(text, int) IS
 
 COMMENT ON FUNCTION mkt.import_model(text, bytea, bool, jsonb) IS
 'Stores bytes from mkt.export_model as a new version of a model (deployed unless deploy is false) after checking every length and index; it then serves exactly as the exported version did. Returns the version.';
+
+COMMENT ON FUNCTION mkt.explain_recommendation(text, bigint, bigint, int) IS
+'The n items of the user''s history that contribute most to an item''s score, with their contributions. Exact for item_knn, EASE (the history item''s weight toward the item) and ALS (c_j * y_i'' W_u y_j from the user-vector solve; contributions sum to the score); for bpr and neural the cosine of item vectors (which history items the model places near the item).';

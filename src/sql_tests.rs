@@ -1002,3 +1002,28 @@ fn export_import_round_trips_exactly() {
     assert_eq!(s, "42704");
     assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'exp_bad'"), 0);
 }
+
+#[pg_test]
+fn explanations_sum_to_the_score() {
+    planted_table("t_why");
+    Spi::run("SELECT * FROM mkt.train_recommender('why_als', 't_why', weight_col => 'w', params => '{\"factors\": 6, \"iterations\": 4, \"solver\": \"cholesky\"}')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('why_ease', 't_why', algorithm => 'ease')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('why_pop', 't_why', algorithm => 'popularity')").unwrap();
+    for m in ["why_als", "why_ease"] {
+        let gap = Spi::get_one::<f64>(&format!(
+            "SELECT max(abs(e.s - r.score)) FROM generate_series(1, 60, 7) u, generate_series(1, 30, 4) i,
+                    LATERAL (SELECT sum(contribution) AS s FROM mkt.explain_recommendation('{m}', u, i, 100000)) e,
+                    LATERAL mkt.recommend('{m}', u, 1, exclude_seen => false, candidates => ARRAY[i]) r"
+        ))
+        .unwrap()
+        .unwrap();
+        assert!(gap < 1e-3, "{m}: contributions differ from the score by {gap}");
+    }
+    // the top contributor to a group-1 item for a group-1 user is a group-1 history item
+    assert_eq!(count("SELECT count(*) FROM mkt.explain_recommendation('why_ease', 1, 4, 1) WHERE because_item_id % 3 = 1"), 1);
+    assert_eq!(count("SELECT count(*) FROM mkt.explain_recommendation('why_als', 1, 4, 3)"), 3);
+    assert_eq!(try_sql("SELECT * FROM mkt.explain_recommendation('why_als', 424242, 4)").0, "22023");
+    assert_eq!(try_sql("SELECT * FROM mkt.explain_recommendation('why_als', 1, 4, 0)").0, "22023");
+    assert_eq!(try_sql("SELECT * FROM mkt.explain_recommendation('why_pop', 1, 4)").0, "0A000");
+    assert_eq!(try_sql("SELECT * FROM mkt.explain_recommendation('nope', 1, 4)").0, "42704");
+}

@@ -3,6 +3,7 @@
 mod campaign;
 mod demo;
 mod evaluate;
+mod explain;
 mod models;
 mod offpolicy;
 mod policy;

@@ -64,6 +64,9 @@ pub fn fit(
             total,
         });
     }
+    // Users once more, so that each user's vector is the solve against the item factors it is
+    // served with (what mkt.explain_recommendation decomposes).
+    solve_side(by_user, &items, &mut users, params, pool, tick);
     (users, items)
 }
 

@@ -6,6 +6,7 @@ pub mod blob;
 pub mod bpr;
 pub mod ease;
 pub mod evaluate;
+pub mod explain;
 pub mod item_knn;
 pub mod linalg;
 pub mod model;
