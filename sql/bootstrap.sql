@@ -60,6 +60,18 @@ CREATE TABLE mkt.training_epochs (
 COMMENT ON TABLE mkt.training_epochs IS 'Per-epoch training loss and validation ndcg@10 of every version trained by epochs (neural models).';
 SELECT pg_catalog.pg_extension_config_dump('mkt.training_epochs', '');
 
+CREATE TABLE mkt.tuning_trials (
+    model_id  bigint NOT NULL REFERENCES mkt.model_versions ON DELETE CASCADE,
+    trial     int    NOT NULL CHECK (trial > 0),
+    params    jsonb  NOT NULL,
+    metric    text   NOT NULL,
+    value     float8 NOT NULL,
+    seconds   float8 NOT NULL,
+    PRIMARY KEY (model_id, trial)
+);
+COMMENT ON TABLE mkt.tuning_trials IS 'Every trial of the mkt.tune_recommender call that trained a version: params, validation metric, seconds.';
+SELECT pg_catalog.pg_extension_config_dump('mkt.tuning_trials', '');
+
 CREATE VIEW mkt.models AS
 SELECT v.model_name, v.version, v.algorithm, v.params, v.metrics,
        (d.model_id IS NOT NULL) AS deployed,

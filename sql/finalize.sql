@@ -381,3 +381,6 @@ COMMENT ON FUNCTION mkt.import_model(text, bytea, bool, jsonb) IS
 
 COMMENT ON FUNCTION mkt.explain_recommendation(text, bigint, bigint, int) IS
 'The n items of the user''s history that contribute most to an item''s score, with their contributions. Exact for item_knn, EASE (the history item''s weight toward the item) and ALS (c_j * y_i'' W_u y_j from the user-vector solve; contributions sum to the score); for bpr and neural the cosine of item vectors (which history items the model places near the item).';
+
+COMMENT ON FUNCTION mkt.tune_recommender(text, text, text, text, text, text, jsonb) IS
+'Grid or random search over an algorithm''s params on a validation split carved from the source (a fifth of the items of users with 5 or more), then trains and stores a version with the best params on all the data. search: {"params": {name: [values] | {"min", "max", "log"}}, "method": grid|random, "trials", "seed", "validation", "k", "metric": ndcg|recall|precision|map|hit_rate, "base": {fixed params}}. Every trial is returned and kept in mkt.tuning_trials.';

@@ -1027,3 +1027,29 @@ fn explanations_sum_to_the_score() {
     assert_eq!(try_sql("SELECT * FROM mkt.explain_recommendation('why_pop', 1, 4)").0, "0A000");
     assert_eq!(try_sql("SELECT * FROM mkt.explain_recommendation('nope', 1, 4)").0, "42704");
 }
+
+#[pg_test]
+fn tuning_records_trials_and_trains_the_best() {
+    planted_table("t_tune");
+    let search = r#"{"params": {"factors": [2, 6], "regularization": [0.1, 10]}, "base": {"iterations": 4}}"#;
+    Spi::run(&format!(
+        "CREATE TEMP TABLE tune_out AS SELECT * FROM mkt.tune_recommender('tuned', 't_tune', algorithm => 'als', search => '{search}')"
+    ))
+    .unwrap();
+    assert_eq!(count("SELECT count(*) FROM tune_out"), 4);
+    assert_eq!(count("SELECT count(*) FROM tune_out WHERE best AND metric = (SELECT max(metric) FROM tune_out)"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM mkt.models m, tune_out t WHERE m.model_name = 'tuned' AND m.deployed AND t.best AND m.params = t.params"),
+        1
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.tuning_trials JOIN mkt.model_versions USING (model_id) WHERE model_name = 'tuned' AND metric = 'ndcg@10'"), 4);
+    let n = count(
+        "SELECT count(*) FROM mkt.tune_recommender('tuned_nn', 't_tune', algorithm => 'neural',
+            search => '{\"params\": {\"dim\": {\"min\": 4, \"max\": 8}}, \"trials\": 2, \"base\": {\"epochs\": 2, \"hidden\": 8}}')",
+    );
+    assert_eq!(n, 2);
+    let (s, m) = try_sql("SELECT * FROM mkt.tune_recommender('bad', 't_tune', search => '{\"params\": {\"factors\": [0]}}')");
+    assert_eq!(s, "22023", "{m}");
+    assert_eq!(try_sql("SELECT * FROM mkt.tune_recommender('bad', 't_tune', search => '{}')").0, "22023");
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'bad'"), 0);
+}

@@ -11,6 +11,7 @@ mod prep;
 mod serve;
 mod split;
 mod train;
+mod tune;
 
 /// Largest k any function accepts: beyond it a result stops being a ranking and becomes an export.
 pub const MAX_K: i32 = 100_000;

@@ -1,46 +1,52 @@
-//! mkt.train_recommender
+//! mkt.train_recommender, and the reading and storing that mkt.tune_recommender shares with it.
 
 use crate::catalog::{self, NewVersion};
-use crate::error::OrSql;
+use crate::error::{OrSql, SqlResult};
 use crate::training_log::Live;
 use crate::{features, gucs, parallel, source};
+use mkt_core::ids::IdKind;
 use mkt_core::interactions::{Interactions, RawInteractions};
+use mkt_neural::Encoded;
 use mkt_reco::{blob, Algorithm, Side, TrainConfig};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use std::time::Instant;
 
-#[pg_extern(volatile, parallel_unsafe)]
-fn train_recommender(
-    model_name: &str,
+/// What a training call read: the interactions and, for neural models, the encoded features.
+pub(super) struct Input {
+    pub data: Interactions,
+    pub user_col: String,
+    pub item_col: String,
+    pub weight_col: Option<String>,
+    pub user_kind: IdKind,
+    pub item_kind: IdKind,
+    pub user_features: Option<Encoded>,
+    pub item_features: Option<Encoded>,
+}
+
+impl Input {
+    pub fn side(&self) -> Side<'_> {
+        Side {
+            users: self.user_features.as_ref(),
+            items: self.item_features.as_ref(),
+        }
+    }
+}
+
+pub(super) fn parse_config(alg: Algorithm, params: &serde_json::Value) -> SqlResult<(TrainConfig, bool)> {
+    TrainConfig::parse_with_device(alg, params, gucs::device_name()).sql()
+}
+
+/// Reads `source` (and the feature tables `config` names) into training input.
+pub(super) fn read_input(
     source: &str,
-    user_col: default!(&str, "'user_id'"),
-    item_col: default!(&str, "'item_id'"),
-    weight_col: default!(Option<&str>, "NULL"),
-    algorithm: default!(&str, "'als'"),
-    params: default!(pgrx::JsonB, "'{}'"),
-) -> Result<
-    TableIterator<
-        'static,
-        (
-            name!(model_name, String),
-            name!(version, i32),
-            name!(algorithm, String),
-            name!(n_users, i64),
-            name!(n_items, i64),
-            name!(n_interactions, i64),
-            name!(train_seconds, f64),
-        ),
-    >,
-    ErrorReport,
-> {
-    let started = Instant::now();
-    catalog::check_model_name(model_name)?;
-    let alg = Algorithm::parse(algorithm).sql()?;
-    let (config, deploy) =
-        TrainConfig::parse_with_device(alg, &params.0, gucs::device_name()).sql()?;
+    user_col: &str,
+    item_col: &str,
+    weight_col: Option<&str>,
+    config: &TrainConfig,
+) -> SqlResult<Input> {
     // Before the interactions: a key column of the wrong type should fail before a long read.
-    let (user_table, item_table) = match &config {
+    let (user_table, item_table) = match config {
         TrainConfig::Neural(c) => (
             c.user_features
                 .as_ref()
@@ -53,7 +59,6 @@ fn train_recommender(
         ),
         _ => (None, None),
     };
-
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
     let ucol = source::find(&cols, user_col, "user")?;
@@ -93,7 +98,7 @@ fn train_recommender(
         item_table.as_ref().map(|t| &t.keys),
     )
     .sql()?;
-    let buckets = match &config {
+    let buckets = match config {
         TrainConfig::Neural(c) => c.params.hash_buckets,
         _ => 0,
     };
@@ -105,17 +110,38 @@ fn train_recommender(
         .map(|t| t.encode("item", &data.items, buckets))
         .transpose()
         .sql()?;
-    let side = Side {
-        users: user_features.as_ref(),
-        items: item_features.as_ref(),
-    };
+    Ok(Input {
+        data,
+        user_col: ucol.name.clone(),
+        item_col: icol.name.clone(),
+        weight_col: wcol.map(str::to_string),
+        user_kind: ukind,
+        item_kind: ikind,
+        user_features,
+        item_features,
+    })
+}
+
+/// Trains `config` on `input`, stores the version (with its epochs) and deploys it if asked.
+/// Returns (model_id, version, seconds since `started`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn train_and_store(
+    model_name: &str,
+    source: &str,
+    alg: Algorithm,
+    config: &TrainConfig,
+    params: &serde_json::Value,
+    deploy: bool,
+    input: &Input,
+    started: Instant,
+) -> SqlResult<(i64, i32, f64)> {
     let pool = parallel::pool()?;
     let mut live = Live::start(model_name, alg.name());
     let mut last_notice: Option<Instant> = None;
     let model = config
         .fit_with(
-            &data,
-            &side,
+            &input.data,
+            &input.side(),
             &pool,
             &mut parallel::progress(),
             &mut |e| {
@@ -137,17 +163,17 @@ fn train_recommender(
     }
     let bytes = blob::encode(&model).sql()?;
     let train_seconds = started.elapsed().as_secs_f64();
-
+    let data = &input.data;
     let (model_id, version) = catalog::insert_version(&NewVersion {
         model_name,
         algorithm: alg.name(),
-        params: &params.0,
+        params,
         source,
-        user_col: &ucol.name,
-        item_col: &icol.name,
-        weight_col: wcol,
-        user_id_type: ukind.sql_type(),
-        item_id_type: ikind.sql_type(),
+        user_col: &input.user_col,
+        item_col: &input.item_col,
+        weight_col: input.weight_col.as_deref(),
+        user_id_type: input.user_kind.sql_type(),
+        item_id_type: input.item_kind.sql_type(),
         n_users: data.n_users() as i64,
         n_items: data.n_items() as i64,
         n_interactions: data.n_rows as i64,
@@ -158,6 +184,42 @@ fn train_recommender(
     if deploy {
         catalog::deploy(model_name, model_id)?;
     }
+    Ok((model_id, version, train_seconds))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn train_recommender(
+    model_name: &str,
+    source: &str,
+    user_col: default!(&str, "'user_id'"),
+    item_col: default!(&str, "'item_id'"),
+    weight_col: default!(Option<&str>, "NULL"),
+    algorithm: default!(&str, "'als'"),
+    params: default!(pgrx::JsonB, "'{}'"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(model_name, String),
+            name!(version, i32),
+            name!(algorithm, String),
+            name!(n_users, i64),
+            name!(n_items, i64),
+            name!(n_interactions, i64),
+            name!(train_seconds, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let started = Instant::now();
+    catalog::check_model_name(model_name)?;
+    let alg = Algorithm::parse(algorithm).sql()?;
+    let (config, deploy) = parse_config(alg, &params.0)?;
+    let input = read_input(source, user_col, item_col, weight_col, &config)?;
+    let (_, version, train_seconds) = train_and_store(
+        model_name, source, alg, &config, &params.0, deploy, &input, started,
+    )?;
+    let data = &input.data;
     Ok(TableIterator::once((
         model_name.to_string(),
         version,

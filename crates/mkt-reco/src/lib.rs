@@ -10,6 +10,7 @@ pub mod explain;
 pub mod item_knn;
 pub mod linalg;
 pub mod model;
+pub mod tune;
 
 pub use algorithm::{Algorithm, FeatureSpec, NeuralConfig, Side, TrainConfig};
 pub use model::{Model, Payload, Query};
