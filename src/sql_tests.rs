@@ -1011,7 +1011,7 @@ fn explanations_sum_to_the_score() {
     Spi::run("SELECT * FROM mkt.train_recommender('why_pop', 't_why', algorithm => 'popularity')").unwrap();
     for m in ["why_als", "why_ease"] {
         let gap = Spi::get_one::<f64>(&format!(
-            "SELECT max(abs(e.s - r.score)) FROM generate_series(1, 60, 7) u, generate_series(1, 30, 4) i,
+            "SELECT max(abs(e.s - r.score))::float8 FROM generate_series(1, 60, 7) u, generate_series(1, 30, 4) i,
                     LATERAL (SELECT sum(contribution) AS s FROM mkt.explain_recommendation('{m}', u, i, 100000)) e,
                     LATERAL mkt.recommend('{m}', u, 1, exclude_seen => false, candidates => ARRAY[i]) r"
         ))
