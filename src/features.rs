@@ -10,7 +10,16 @@ use mkt_reco::FeatureSpec;
 /// Reads `spec` (`which` is "user" or "item", for messages). Number columns are numeric features,
 /// every other type categorical (read as text).
 pub fn read(spec: &FeatureSpec, which: &str) -> SqlResult<FeatureTable> {
-    let src = source::resolve(&spec.source)?;
+    let mut src = source::resolve(&spec.source)?;
+    if let Some(name) = &spec.transform {
+        // The stored transform's outputs become columns the spec can name, computed with the
+        // statistics fitted when the transform was, whatever the table holds now.
+        let (_, fitted) = crate::transforms::load(name)?;
+        src = source::Resolved {
+            from: format!("({}) AS mkt_features", crate::transforms::select_with_outputs(&fitted, &src.from)),
+            stored: false,
+        };
+    }
     let cols = source::describe(&src)?;
     let key = source::find(&cols, &spec.key, &format!("{which} feature key"))?;
     let key_kind = source::id_kind(key, &format!("{which} feature key"))?;

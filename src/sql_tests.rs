@@ -934,8 +934,10 @@ fn neural_with_features_serves_new_users_and_items() {
     // users 61..80 and items 31..33 exist only in the feature tables
     Spi::run("CREATE TABLE t_nn_users AS SELECT u AS user_id, 'grp' || (u % 3) AS grp, (u % 3)::float8 AS score FROM generate_series(1, 80) u").unwrap();
     Spi::run("CREATE TABLE t_nn_items AS SELECT i AS item_id, 'g' || (i % 3) AS genre FROM generate_series(1, 33) i").unwrap();
+    // numeric user features go through a stored transform, fitted once
+    Spi::run("SELECT mkt.fit_transform('t_nn_scale', 't_nn_users', '{\"score\": \"standard\"}')").unwrap();
     let params = r#"{"epochs": 40, "dim": 16, "hidden": 32, "seed": 3, "cold_dropout": 0.3,
-        "user_features": {"source": "t_nn_users", "key": "user_id", "columns": ["grp", "score"]},
+        "user_features": {"source": "t_nn_users", "key": "user_id", "columns": ["grp", "score_std"], "transform": "t_nn_scale"},
         "item_features": {"source": "t_nn_items", "key": "item_id", "columns": ["genre"]}}"#;
     let n = Spi::get_two::<i64, i64>(&format!(
         "SELECT n_users, n_items FROM mkt.train_recommender('nn', 't_nn', algorithm => 'neural', params => '{params}')"
@@ -975,6 +977,8 @@ fn neural_bad_inputs_raise_clear_errors() {
     assert_eq!(s, "42703", "{m}");
     let (s, _) = train(r#"{"user_features": {"source": "no_such_table", "key": "user_id", "columns": ["grp"]}}"#);
     assert_eq!(s, "42P01");
+    let (s, m) = train(r#"{"user_features": {"source": "t_nnbad_users", "key": "user_id", "columns": ["grp"], "transform": "no_such"}}"#);
+    assert_eq!(s, "42704", "{m}");
     let (s, m) = train(r#"{"user_features": {"source": "t_nnbad_users", "key": "user_id", "columns": []}}"#);
     assert_eq!(s, "22023", "{m}");
     let (s, m) = train(r#"{"user_features": {"source": "t_nnbad_users", "key": "grp", "columns": ["user_id"]}}"#);

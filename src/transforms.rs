@@ -1,7 +1,8 @@
 //! SQL access to stored feature transforms (mkt.transforms).
 
 use crate::error::{OrSql, SqlResult};
-use mkt_core::names::quote_literal;
+use mkt_core::names::{quote_ident, quote_literal};
+use mkt_prep::sql_expr::outputs;
 use mkt_core::Error;
 use mkt_prep::{Fitted, TransformSpec};
 use pgrx::prelude::*;
@@ -32,4 +33,15 @@ pub fn load(name: &str) -> SqlResult<(TransformSpec, Fitted)> {
     let parsed = TransformSpec::parse(&spec.0).sql()?;
     let fitted = Fitted::from_json(&parsed, &stats.0).sql()?;
     Ok((parsed, fitted))
+}
+
+/// A SELECT of every column of `from` plus the transform's output columns.
+pub fn select_with_outputs(fitted: &Fitted, from: &str) -> String {
+    let mut exprs = vec!["mkt_src.*".to_string()];
+    for (spec, stats) in &fitted.columns {
+        for (name, expr) in outputs(spec, stats) {
+            exprs.push(format!("{expr} AS {}", quote_ident(&name)));
+        }
+    }
+    format!("SELECT {} FROM {from} AS mkt_src", exprs.join(", "))
 }

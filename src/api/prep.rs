@@ -46,16 +46,6 @@ fn check_columns(spec: &TransformSpec, cols: &[Column]) -> SqlResult<()> {
     Ok(())
 }
 
-fn select_with_outputs(fitted: &Fitted, from: &str) -> String {
-    let mut exprs = vec!["mkt_src.*".to_string()];
-    for (spec, stats) in &fitted.columns {
-        for (name, expr) in outputs(spec, stats) {
-            exprs.push(format!("{expr} AS {}", quote_ident(&name)));
-        }
-    }
-    format!("SELECT {} FROM {from} AS mkt_src", exprs.join(", "))
-}
-
 fn check_name(name: &str) -> SqlResult<()> {
     if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
         return Err(invalid(
@@ -125,7 +115,7 @@ fn fit_transform(
     }
     if let Some(t) = target {
         let from = source::readable_from(&src, &cols)?;
-        source::create_table_as(t, &select_with_outputs(&fitted, &from), replace)?;
+        source::create_table_as(t, &crate::transforms::select_with_outputs(&fitted, &from), replace)?;
     }
     let rows: Vec<(String, String, Vec<String>)> = fitted
         .columns
@@ -156,7 +146,7 @@ fn apply_transform(
         source::find(&cols, &c.column, "transformed")?;
     }
     let from = source::readable_from(&src, &cols)?;
-    source::create_table_as(target, &select_with_outputs(&fitted, &from), replace)
+    source::create_table_as(target, &crate::transforms::select_with_outputs(&fitted, &from), replace)
 }
 
 /// Per-column statistics of a profile, in the order of the result columns.

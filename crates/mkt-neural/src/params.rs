@@ -144,6 +144,6 @@ impl Default for NeuralParams {
 pub fn bad_feature_spec(which: &str, msg: &str) -> Error {
     Error::invalid(format!(
         "parameter \"{which}\" must be an object {{\"source\": ..., \"key\": ..., \"columns\": \
-         [...]}}: {msg}"
+         [...], \"transform\": ... (optional)}}: {msg}"
     ))
 }

@@ -92,10 +92,13 @@ pub struct FeatureSpec {
     pub source: String,
     pub key: String,
     pub columns: Vec<String>,
+    /// A stored transform (mkt.fit_transform) applied to `source` first; `columns` may name its
+    /// outputs.
+    pub transform: Option<String>,
 }
 
 impl FeatureSpec {
-    pub const KEYS: [&'static str; 3] = ["source", "key", "columns"];
+    pub const KEYS: [&'static str; 4] = ["source", "key", "columns", "transform"];
 
     fn parse(which: &str, v: &Value) -> Result<Self> {
         let owner = format!("parameter \"{which}\"");
@@ -110,10 +113,15 @@ impl FeatureSpec {
         if columns.is_empty() {
             return Err(bad_feature_spec(which, "\"columns\" must name at least one column"));
         }
+        let transform = match p.value("transform") {
+            None => None,
+            Some(_) => Some(text("transform")?),
+        };
         Ok(FeatureSpec {
             source: text("source")?,
             key: text("key")?,
             columns,
+            transform,
         })
     }
 }
