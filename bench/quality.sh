@@ -51,6 +51,7 @@ run ease ease '{}' 0.428 0.410
 run bpr bpr '{}' 0.337 -
 run neural neural '{}' 0.296 -
 run neural_features neural "{$FEATURES}" 0.296 -
+run neumf neumf '{"epochs": 20}' - -
 tuned() {  # name algorithm search reference-ndcg reference-recall
   local t0 m
   t0=$(date +%s)

@@ -7,7 +7,7 @@ COMMENT ON FUNCTION mkt.split(text, text, text, text, float8, text, text, int) I
 'Splits a source per user into two new tables. method: random (seeded), temporal (last test_fraction of each user''s rows by time_col) or leave_last_out. Each user keeps at least one training row.';
 
 COMMENT ON FUNCTION mkt.train_recommender(text, text, text, text, text, text, jsonb) IS
-'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr, neural (two-tower in candle; optional user_features / item_features tables give cold-start users and items personal scores; per-epoch progress in mkt.training_log); params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
+'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr, neural (two-tower in candle; optional user_features / item_features tables give cold-start users and items personal scores; per-epoch progress in mkt.training_log), neumf (GMF + MLP, same feature tables); params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
 
 COMMENT ON FUNCTION mkt.recommend(text, bigint, int, bool, bigint[]) IS
 'Top-k items for a user from the deployed version of a model (bigint ids). Unknown users get the popularity ranking (NOTICE). exclude_seen drops training items; candidates restricts the ranking.';

@@ -1057,3 +1057,28 @@ fn tuning_records_trials_and_trains_the_best() {
     assert_eq!(try_sql("SELECT * FROM mkt.tune_recommender('bad', 't_tune', search => '{}')").0, "22023");
     assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'bad'"), 0);
 }
+
+#[pg_test]
+fn neumf_trains_serves_and_round_trips() {
+    planted_table("t_nmf");
+    Spi::run("CREATE TABLE t_nmf_users AS SELECT u AS user_id, 'grp' || (u % 3) AS grp FROM generate_series(1, 80) u").unwrap();
+    let params = r#"{"epochs": 60, "batch_size": 8, "dim": 8, "hidden": 16, "seed": 5, "cold_dropout": 0.3, "validation": 0,
+        "user_features": {"source": "t_nmf_users", "key": "user_id", "columns": ["grp"]}}"#;
+    Spi::run(&format!("SELECT * FROM mkt.train_recommender('nmf', 't_nmf', algorithm => 'neumf', params => '{params}')")).unwrap();
+    // known users: their own group's unseen items first
+    let known = count("SELECT count(*) FROM generate_series(1, 60) u, mkt.recommend('nmf', u, 2) r WHERE r.item_id % 3 = u % 3");
+    assert!(known >= 100, "{known} of 120");
+    // new users (features only) too
+    let new = count("SELECT count(*) FROM generate_series(61, 80) u, mkt.recommend('nmf', u, 3) r WHERE r.item_id % 3 = u % 3");
+    assert!(new >= 45, "{new} of 60");
+    assert_eq!(count("SELECT count(*) FROM mkt.similar_items('nmf', 3, 4)"), 4);
+    assert_eq!(count("SELECT count(*) FROM mkt.explain_recommendation('nmf', 1, 4, 2)"), 2);
+    Spi::run("SELECT mkt.import_model('nmf_copy', mkt.export_model('nmf'))").unwrap();
+    assert_eq!(
+        count("SELECT count(*) FROM (SELECT * FROM mkt.recommend_all('nmf', 5) EXCEPT SELECT * FROM mkt.recommend_all('nmf_copy', 5)) d"),
+        0
+    );
+    let (s, m) = try_sql("SELECT * FROM mkt.train_recommender('nmf2', 't_nmf', algorithm => 'neumf', params => '{\"loss\": \"bpr\"}')");
+    assert_eq!(s, "22023");
+    assert!(m.contains("unknown parameter \"loss\""), "{m}");
+}

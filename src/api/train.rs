@@ -7,7 +7,7 @@ use crate::{features, gucs, parallel, source};
 use mkt_core::ids::IdKind;
 use mkt_core::interactions::{Interactions, RawInteractions};
 use mkt_neural::Encoded;
-use mkt_reco::{blob, Algorithm, Side, TrainConfig};
+use mkt_reco::{blob, Algorithm, NeuralConfig, Side, TrainConfig};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use std::time::Instant;
@@ -46,8 +46,8 @@ pub(super) fn read_input(
     config: &TrainConfig,
 ) -> SqlResult<Input> {
     // Before the interactions: a key column of the wrong type should fail before a long read.
-    let (user_table, item_table) = match config {
-        TrainConfig::Neural(c) => (
+    let (user_table, item_table) = match NeuralConfig::of(config) {
+        Some(c) => (
             c.user_features
                 .as_ref()
                 .map(|s| features::read(s, "user"))
@@ -57,7 +57,7 @@ pub(super) fn read_input(
                 .map(|s| features::read(s, "item"))
                 .transpose()?,
         ),
-        _ => (None, None),
+        None => (None, None),
     };
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
@@ -98,10 +98,7 @@ pub(super) fn read_input(
         item_table.as_ref().map(|t| &t.keys),
     )
     .sql()?;
-    let buckets = match config {
-        TrainConfig::Neural(c) => c.params.hash_buckets,
-        _ => 0,
-    };
+    let buckets = NeuralConfig::of(config).map_or(0, |c| c.params.hash_buckets);
     let user_features = user_table
         .map(|t| t.encode("user", &data.users, buckets))
         .transpose()

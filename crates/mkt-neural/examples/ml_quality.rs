@@ -50,18 +50,40 @@ fn main() {
     let train = Csr::from_triples(by_user.len(), im.len(), &rows, &cols, &vec![1.0; n]);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let started = std::time::Instant::now();
-    let t = fit(&train, None, None, &p, &pool, &mut no_tick(), &mut |e| {
+    let mut log = |e: &mkt_core::progress::EpochReport| {
         eprintln!("epoch {} loss {:.4} ndcg {:?} {:.2}s", e.epoch, e.loss, e.metric, e.seconds)
-    })
-    .unwrap();
+    };
+    let neumf = args.get(3).map(String::as_str) == Some("neumf");
+    let (t, nm) = if neumf {
+        let m = mkt_neural::neumf::fit(&train, None, None, &p, &pool, &mut no_tick(), &mut log).unwrap();
+        let t = mkt_neural::Trained {
+            dim: 1,
+            users: vec![],
+            items: vec![],
+            loss: mkt_neural::Loss::Bce,
+            epochs_run: 0,
+            best_epoch: 0,
+            best_metric: None,
+            device: "cpu".into(),
+        };
+        (t, Some(m))
+    } else {
+        (fit(&train, None, None, &p, &pool, &mut no_tick(), &mut log).unwrap(), None)
+    };
     let d = t.dim;
     let (mut ndcg, mut recall, mut users) = (0.0, 0.0, 0);
     for (u, held) in test.iter().enumerate() {
         if held.is_empty() {
             continue;
         }
-        let uv = &t.users[u * d..(u + 1) * d];
-        let mut s: Vec<f32> = t.items.chunks(d).map(|v| v.iter().zip(uv).map(|(a, b)| a * b).sum()).collect();
+        let mut s: Vec<f32> = if let Some(m) = &nm {
+            let mut s = vec![0f32; m.n_items()];
+            m.score_all(u, &mut s);
+            s
+        } else {
+            let uv = &t.users[u * d..(u + 1) * d];
+            t.items.chunks(d).map(|v| v.iter().zip(uv).map(|(a, b)| a * b).sum()).collect()
+        };
         for &i in train.row(u).0 {
             s[i as usize] = f32::NEG_INFINITY;
         }

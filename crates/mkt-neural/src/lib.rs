@@ -8,6 +8,7 @@
 pub mod device;
 pub mod features;
 pub mod net;
+pub mod neumf;
 pub mod params;
 pub mod split;
 pub mod train;

@@ -34,7 +34,36 @@ impl Mlp {
     }
 }
 
-fn xavier(inp: usize, out: usize, rng: &mut Rng, dev: &Device) -> R<Var> {
+/// Embeddings and scaled numbers of the side features of `entities`, one tensor per column
+/// group (categorical tables `tables`, then all numeric columns).
+pub(crate) fn side(dev: &Device, f: &Encoded, tables: &[Var], entities: &[u32]) -> R<Vec<Tensor>> {
+    let mut parts = Vec::new();
+    for (c, table) in f.cat.iter().zip(tables) {
+        let codes: Vec<u32> = entities.iter().map(|&e| c.codes[e as usize]).collect();
+        let idx = Tensor::from_vec(codes, entities.len(), dev)?;
+        parts.push(table.as_tensor().index_select(&idx, 0)?);
+    }
+    let k = f.n_num();
+    if k > 0 {
+        let mut v = Vec::with_capacity(entities.len() * k);
+        for &e in entities {
+            v.extend_from_slice(&f.num[e as usize * k..(e as usize + 1) * k]);
+        }
+        parts.push(Tensor::from_vec(v, (entities.len(), k), dev)?);
+    }
+    Ok(parts)
+}
+
+/// Embedding tables of a feature set's categorical columns.
+pub(crate) fn cat_tables(f: Option<&Encoded>, dim: usize, rng: &mut Rng, dev: &Device) -> R<Vec<Var>> {
+    let mut out = Vec::new();
+    for c in f.map_or(&[][..], |f| &f.cat[..]) {
+        out.push(normal(c.size, cat_dim(dim), 0.1, rng, dev)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn xavier(inp: usize, out: usize, rng: &mut Rng, dev: &Device) -> R<Var> {
     let a = (6.0 / (inp + out) as f64).sqrt();
     let v: Vec<f32> = (0..inp * out)
         .map(|_| ((rng.uniform() * 2.0 - 1.0) * a) as f32)
@@ -42,7 +71,7 @@ fn xavier(inp: usize, out: usize, rng: &mut Rng, dev: &Device) -> R<Var> {
     Var::from_vec(v, (inp, out), dev)
 }
 
-fn normal(rows: usize, cols: usize, sd: f64, rng: &mut Rng, dev: &Device) -> R<Var> {
+pub(crate) fn normal(rows: usize, cols: usize, sd: f64, rng: &mut Rng, dev: &Device) -> R<Var> {
     let v: Vec<f32> = (0..rows * cols).map(|_| (rng.normal() * sd) as f32).collect();
     Var::from_vec(v, (rows, cols), dev)
 }
@@ -78,7 +107,7 @@ pub struct Net {
     item_mlp: Option<Mlp>,
 }
 
-fn side_width(f: Option<&Encoded>, dim: usize) -> usize {
+pub(crate) fn side_width(f: Option<&Encoded>, dim: usize) -> usize {
     f.map_or(0, |f| f.cat.len() * cat_dim(dim) + f.n_num())
 }
 
@@ -169,24 +198,6 @@ impl Net {
         Tensor::from_slice(v, shape, &self.dev)
     }
 
-    /// Embeddings and scaled numbers of the side features of `entities`.
-    fn side(&self, f: &Encoded, tables: &[Var], entities: &[u32]) -> R<Vec<Tensor>> {
-        let mut parts = Vec::new();
-        for (c, table) in f.cat.iter().zip(tables) {
-            let codes: Vec<u32> = entities.iter().map(|&e| c.codes[e as usize]).collect();
-            parts.push(table.as_tensor().index_select(&self.u32s(&codes)?, 0)?);
-        }
-        let k = f.n_num();
-        if k > 0 {
-            let mut v = Vec::with_capacity(entities.len() * k);
-            for &e in entities {
-                v.extend_from_slice(&f.num[e as usize * k..(e as usize + 1) * k]);
-            }
-            parts.push(self.f32s(&v, (entities.len(), k))?);
-        }
-        Ok(parts)
-    }
-
     /// User vectors, one row per user of `input`.
     pub fn users(&self, input: &UserInput, uf: Option<&Encoded>) -> R<Tensor> {
         let b = input.users.len();
@@ -205,7 +216,7 @@ impl Net {
             parts.push(e.broadcast_mul(&self.f32s(&input.id_keep, (b, 1))?)?);
         }
         if let Some(f) = uf {
-            parts.extend(self.side(f, &self.user_cat, &input.users)?);
+            parts.extend(side(&self.dev, f, &self.user_cat, &input.users)?);
         }
         let x = if parts.len() == 1 {
             parts.pop().unwrap()
@@ -249,7 +260,7 @@ impl Net {
                     &all
                 }
             };
-            let x = Tensor::cat(&self.side(f, &self.item_cat, ents)?, 1)?;
+            let x = Tensor::cat(&side(&self.dev, f, &self.item_cat, ents)?, 1)?;
             let out = mlp.forward(&x)?;
             v = (v + out.narrow(1, 0, self.dim)?)?;
             bias = (bias + out.narrow(1, self.dim, 1)?.squeeze(1)?)?;

@@ -140,3 +140,29 @@ fn every_loss_trains() {
         assert!(t.users.iter().chain(&t.items).all(|x| x.is_finite()), "{loss}");
     }
 }
+
+#[test]
+fn neumf_is_deterministic_and_serves() {
+    let d = mkt_demo::generate(1);
+    let raw = RawInteractions {
+        users: IdColumn::Int(d.events.user_id),
+        items: IdColumn::Int(d.events.item_id),
+        weights: vec![],
+    };
+    let data = Interactions::build(&raw).unwrap();
+    let p = params(serde_json::json!({"epochs": 4, "dim": 16, "hidden": 32, "validation": 0.2}));
+    let mut metrics = Vec::new();
+    let a = mkt_neural::neumf::fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |e| {
+        metrics.push(e.metric.unwrap())
+    })
+    .unwrap();
+    let b = mkt_neural::neumf::fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |_| {}).unwrap();
+    assert_eq!(a, b);
+    assert!(a.validate(data.n_users(), data.n_items()).is_ok());
+    // the validation ndcg of the kept epoch against popularity on the same held-out items
+    let best = metrics.iter().cloned().fold(f64::MIN, f64::max);
+    assert!(best > metrics[0] * 0.99 && best > 0.0, "{metrics:?}");
+    let mut s = vec![0f32; data.n_items()];
+    a.score_all(0, &mut s);
+    assert!(s.iter().all(|x| x.is_finite()));
+}

@@ -22,10 +22,12 @@ pub enum Algorithm {
     Ease,
     Bpr,
     Neural,
+    NeuMf,
 }
 
 impl Algorithm {
-    pub const NAMES: [&'static str; 6] = ["popularity", "als", "item_knn", "ease", "bpr", "neural"];
+    pub const NAMES: [&'static str; 7] =
+        ["popularity", "als", "item_knn", "ease", "bpr", "neural", "neumf"];
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
@@ -35,6 +37,7 @@ impl Algorithm {
             "ease" => Ok(Algorithm::Ease),
             "bpr" => Ok(Algorithm::Bpr),
             "neural" => Ok(Algorithm::Neural),
+            "neumf" => Ok(Algorithm::NeuMf),
             _ => Err(Error::unknown("algorithm", name, &Self::NAMES)),
         }
     }
@@ -47,6 +50,7 @@ impl Algorithm {
             Algorithm::Ease => "ease",
             Algorithm::Bpr => "bpr",
             Algorithm::Neural => "neural",
+            Algorithm::NeuMf => "neumf",
         }
     }
 }
@@ -64,6 +68,25 @@ const NEURAL_KEYS: [&str; 18] = {
     k
 };
 
+/// Keys of NeuMF: the neural keys that mean something for a pointwise model.
+const NEUMF_KEYS: [&str; 15] = [
+    "dim",
+    "hidden",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "negatives",
+    "cold_dropout",
+    "validation",
+    "patience",
+    "hash_buckets",
+    "seed",
+    "device",
+    "user_features",
+    "item_features",
+];
+
 /// Parameters every algorithm accepts (handled by the SQL layer, not by training).
 pub const COMMON_PARAMS: [&str; 1] = ["deploy"];
 
@@ -76,6 +99,7 @@ pub enum TrainConfig {
     Ease(EaseParams),
     Bpr(BprParams),
     Neural(Box<NeuralConfig>),
+    NeuMf(Box<NeuralConfig>),
 }
 
 /// A neural model's hyper-parameters and the feature tables it reads.
@@ -84,6 +108,30 @@ pub struct NeuralConfig {
     pub params: NeuralParams,
     pub user_features: Option<FeatureSpec>,
     pub item_features: Option<FeatureSpec>,
+}
+
+impl NeuralConfig {
+    fn parse(p: &Params, default_device: &str) -> Result<Self> {
+        Ok(NeuralConfig {
+            params: NeuralParams::parse(p, default_device)?,
+            user_features: p
+                .value("user_features")
+                .map(|v| FeatureSpec::parse("user_features", v))
+                .transpose()?,
+            item_features: p
+                .value("item_features")
+                .map(|v| FeatureSpec::parse("item_features", v))
+                .transpose()?,
+        })
+    }
+
+    /// The config of a neural-family model (they share feature handling).
+    pub fn of(config: &TrainConfig) -> Option<&NeuralConfig> {
+        match config {
+            TrainConfig::Neural(c) | TrainConfig::NeuMf(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 /// Where a model finds side features: `{"source": ..., "key": ..., "columns": [...]}`.
@@ -168,6 +216,7 @@ impl TrainConfig {
                 "seed",
             ],
             Algorithm::Neural => &NEURAL_KEYS,
+            Algorithm::NeuMf => &NEUMF_KEYS,
         };
         let allowed: Vec<&str> = specific
             .iter()
@@ -205,17 +254,8 @@ impl TrainConfig {
                 iterations: p.int("iterations", 30, 1, 10_000)? as usize,
                 seed: p.int("seed", 42, 0, i64::MAX)? as u64,
             }),
-            Algorithm::Neural => TrainConfig::Neural(Box::new(NeuralConfig {
-                params: NeuralParams::parse(&p, default_device)?,
-                user_features: p
-                    .value("user_features")
-                    .map(|v| FeatureSpec::parse("user_features", v))
-                    .transpose()?,
-                item_features: p
-                    .value("item_features")
-                    .map(|v| FeatureSpec::parse("item_features", v))
-                    .transpose()?,
-            })),
+            Algorithm::Neural => TrainConfig::Neural(Box::new(NeuralConfig::parse(&p, default_device)?)),
+            Algorithm::NeuMf => TrainConfig::NeuMf(Box::new(NeuralConfig::parse(&p, default_device)?)),
         };
         Ok((config, deploy))
     }
@@ -228,6 +268,7 @@ impl TrainConfig {
             TrainConfig::Ease(_) => Algorithm::Ease,
             TrainConfig::Bpr(_) => Algorithm::Bpr,
             TrainConfig::Neural(_) => Algorithm::Neural,
+            TrainConfig::NeuMf(_) => Algorithm::NeuMf,
         }
     }
 
@@ -298,6 +339,15 @@ impl TrainConfig {
                     items: t.items,
                 }
             }
+            TrainConfig::NeuMf(c) => Payload::NeuMf(Box::new(mkt_neural::neumf::fit(
+                &data.by_user,
+                side.users,
+                side.items,
+                &c.params,
+                pool,
+                tick,
+                on_epoch,
+            )?)),
         };
         Ok(Model::new(self.algorithm(), data, payload))
     }
@@ -313,7 +363,7 @@ mod tests {
         let e = Algorithm::parse("svd").unwrap_err().to_string();
         assert_eq!(
             e,
-            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr, neural"
+            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr, neural, neumf"
         );
     }
 

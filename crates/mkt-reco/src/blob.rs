@@ -95,6 +95,18 @@ pub fn encode(model: &Model) -> Result<Vec<u8>> {
             "dense".into(),
             f32s(b, vec![model.n_items(), model.n_items()]),
         )),
+        Payload::NeuMf(m) => {
+            let (nu, ni) = (model.n_users(), model.n_items());
+            t.push(("neumf.user_gmf".into(), f32s(&m.user_gmf, vec![nu, m.dim])));
+            t.push(("neumf.item_gmf".into(), f32s(&m.item_gmf, vec![ni, m.dim])));
+            t.push(("neumf.user_a".into(), f32s(&m.user_a, vec![nu, m.hidden])));
+            t.push(("neumf.item_b".into(), f32s(&m.item_b, vec![ni, m.hidden])));
+            t.push(("neumf.w2".into(), f32s(&m.w2, vec![m.hidden, m.hidden2])));
+            t.push(("neumf.b2".into(), f32s(&m.b2, vec![m.hidden2])));
+            t.push(("neumf.out_g".into(), f32s(&m.out_g, vec![m.dim])));
+            t.push(("neumf.out_h".into(), f32s(&m.out_h, vec![m.hidden2])));
+            t.push(("neumf.out_b".into(), f32s(&[m.out_b], vec![1])));
+        }
     }
     let views: Vec<(String, TensorView)> = t
         .iter()
@@ -255,6 +267,30 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             }
         }
         Algorithm::ItemKnn => Payload::Neighbors(r.csr("neighbors", ni, ni)?),
+        Algorithm::NeuMf => {
+            let get = |n: &str| r.f32s(&format!("neumf.{n}"));
+            let (gs, user_gmf) = get("user_gmf")?;
+            let (hs, user_a) = get("user_a")?;
+            let (ws, w2) = get("w2")?;
+            let (dim, hidden) = (gs.get(1).copied().unwrap_or(0), hs.get(1).copied().unwrap_or(0));
+            let hidden2 = ws.get(1).copied().unwrap_or(0);
+            let m = mkt_neural::neumf::NeuMf {
+                dim,
+                hidden,
+                hidden2,
+                user_gmf,
+                item_gmf: get("item_gmf")?.1,
+                user_a,
+                item_b: get("item_b")?.1,
+                w2,
+                b2: get("b2")?.1,
+                out_g: get("out_g")?.1,
+                out_h: get("out_h")?.1,
+                out_b: get("out_b")?.1.first().copied().unwrap_or(0.0),
+            };
+            m.validate(nu, ni).map_err(Error::Corrupted)?;
+            Payload::NeuMf(Box::new(m))
+        }
         Algorithm::Ease => {
             let (s, b) = r.f32s("dense")?;
             expect_shape("dense", &s, &[ni, ni])?;
@@ -308,9 +344,15 @@ mod tests {
             ("item_knn", false),
             ("ease", true),
             ("bpr", false),
+            ("neural", true),
+            ("neumf", false),
         ] {
             let a = Algorithm::parse(alg).unwrap();
-            let (cfg, _) = TrainConfig::parse(a, &json!({})).unwrap();
+            let params = match alg {
+                "neural" | "neumf" => json!({"epochs": 2, "dim": 4, "hidden": 4}),
+                _ => json!({}),
+            };
+            let (cfg, _) = TrainConfig::parse(a, &params).unwrap();
             let m = cfg.fit(&data(text), &pool, &mut no_tick()).unwrap();
             let bytes = encode(&m).unwrap();
             assert_eq!(decode(&bytes).unwrap(), m, "{alg}");

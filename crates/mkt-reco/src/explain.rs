@@ -4,8 +4,8 @@
 //!   term is its exact contribution (item_knn adds a popularity tie-break of at most 1e-6).
 //! - ALS: the user's vector is the solve x = W Yᵀ C p with W = (YᵀC Y + λI)⁻¹, so the score
 //!   x·yᵢ = Σⱼ cⱼ (yᵢᵀ W yⱼ) splits exactly over the history (Hu, Koren and Volinsky 2008, §5).
-//! - bpr and neural have no such decomposition; their attribution is the cosine between the item's
-//!   vector and each history item's vector (which history items the model places near it). These
+//! - bpr, neural and neumf have no such decomposition; their attribution is the cosine between the
+//!   item's vector (neumf: its GMF embedding) and each history item's vector (which history items the model places near it). These
 //!   contributions do not sum to the score.
 
 use crate::algorithm::Algorithm;
@@ -93,8 +93,12 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
                 })
                 .collect()
         }
-        (Payload::Factors { dim, items, .. }, _) => {
-            let f = *dim;
+        (Payload::Factors { .. } | Payload::NeuMf(_), _) => {
+            let (f, items) = match &model.payload {
+                Payload::Factors { dim, items, .. } => (*dim, items),
+                Payload::NeuMf(m) => (m.dim, &m.item_gmf),
+                _ => unreachable!("matched above"),
+            };
             let row = |j: usize| &items[j * f..(j + 1) * f];
             let norm = |v: &[f32]| dot(v, v).sqrt().max(f32::MIN_POSITIVE);
             let yi = row(i);
@@ -108,7 +112,7 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
     };
     let exact = !matches!(
         (&model.payload, model.algorithm),
-        (Payload::Factors { .. }, Algorithm::Bpr | Algorithm::Neural)
+        (Payload::Factors { .. }, Algorithm::Bpr | Algorithm::Neural) | (Payload::NeuMf(_), _)
     );
     let score = if exact {
         contributions.iter().map(|c| c.1 as f64).sum::<f64>() as f32

@@ -22,6 +22,8 @@ pub enum Payload {
     Neighbors(Csr),
     /// Dense item x item weights, row-major (EASE's B).
     Dense(Vec<f32>),
+    /// A NeuMF network in serving form.
+    NeuMf(Box<mkt_neural::neumf::NeuMf>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +94,7 @@ impl Model {
             Payload::Factors { users, items, .. } => (users.len() + items.len() * 5 / 4) * 4,
             Payload::Neighbors(c) => c.heap_bytes(),
             Payload::Dense(b) => b.len() * 4,
+            Payload::NeuMf(m) => m.heap_bytes(),
         };
         self.users.heap_bytes()
             + self.items.heap_bytes()
@@ -149,6 +152,7 @@ impl Model {
                     }
                 }
             }
+            Payload::NeuMf(m) => m.score_all(u, out),
             Payload::Dense(b) => {
                 for &i in self.seen.row(u).0 {
                     let row = &b[i as usize * n..(i as usize + 1) * n];
@@ -219,7 +223,12 @@ impl Model {
                         .into(),
                 ))
             }
-            Payload::Factors { dim, items, .. } => {
+            Payload::Factors { .. } | Payload::NeuMf(_) => {
+                let (dim, items) = match &self.payload {
+                    Payload::Factors { dim, items, .. } => (dim, items),
+                    Payload::NeuMf(m) => (&m.dim, &m.item_gmf),
+                    _ => unreachable!("matched above"),
+                };
                 let norms: Vec<f32> = items.chunks_exact(*dim).map(|r| dot(r, r).sqrt()).collect();
                 let q = &items[i * dim..(i + 1) * dim];
                 let mut s = vec![0f32; n];
