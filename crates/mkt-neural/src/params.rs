@@ -56,6 +56,8 @@ pub struct NeuralParams {
     pub hash_buckets: usize,
     pub seed: u64,
     pub device: DeviceChoice,
+    /// Stop after this many batches (benchmarks; not a SQL parameter).
+    pub max_steps: Option<usize>,
 }
 
 impl NeuralParams {
@@ -113,6 +115,7 @@ impl NeuralParams {
             hash_buckets: p.int("hash_buckets", 4096, 1, 1 << 24)? as usize,
             seed: p.int("seed", 42, 0, i64::MAX)? as u64,
             device,
+            max_steps: None,
         };
         Ok(params)
     }

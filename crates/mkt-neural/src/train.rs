@@ -329,8 +329,14 @@ pub fn fit(
                 done: (epoch - 1) * steps + s + 1,
                 total: p.epochs * steps,
             });
+            if p.max_steps == Some((epoch - 1) * steps + s + 1) {
+                break;
+            }
         }
         epochs_run = epoch;
+        if p.max_steps.is_some_and(|m| m <= epoch * steps) {
+            break;
+        }
         let metric = if carved.held_out.is_empty() {
             None
         } else {

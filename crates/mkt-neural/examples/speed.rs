@@ -1,0 +1,61 @@
+//! Training throughput of the two-tower model on synthetic data, on the CPU and (in a build with
+//! the `cuda` feature, on a machine with a GPU) on CUDA:
+//! `cargo run --release -p mkt-neural --example speed [--features cuda] -- INTERACTIONS STEPS`.
+//! Prints positives per second for each device it can open.
+
+use mkt_core::interactions::Csr;
+use mkt_core::params::Params;
+use mkt_core::progress::Progress;
+use mkt_core::rng::Rng;
+use mkt_neural::{fit, DeviceChoice, NeuralParams};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).map_or(10_000_000, |s| s.parse().unwrap());
+    let steps: usize = args.get(2).map_or(50, |s| s.parse().unwrap());
+    let (users, items) = (n / 50, (n / 500).max(100));
+    // power-law item popularity, 50 interactions per user on average
+    let mut rng = Rng::new(1);
+    let (mut rows, mut cols) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for k in 0..n {
+        rows.push((k % users) as u32);
+        let x = rng.uniform();
+        cols.push(((items as f64) * x.powi(3)) as u32 % items as u32);
+    }
+    let data = Csr::from_triples(users, items, &rows, &cols, &vec![1.0; n]);
+    println!("data: {} interactions, {users} users, {items} items", data.nnz());
+    let per_user = data.nnz() as f64 / users as f64;
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
+    for device in ["cpu", "cuda"] {
+        if DeviceChoice::parse(device).unwrap().open().is_err() {
+            println!("{device}: not available in this build or on this machine");
+            continue;
+        }
+        let json = serde_json::json!({"device": device, "validation": 0, "epochs": 1000,
+                                      "loss": "sampled_softmax", "batch_size": 1024});
+        let mut p = NeuralParams::parse(&Params::new("speed", &json, &NeuralParams::KEYS).unwrap(), device).unwrap();
+        p.max_steps = Some(steps);
+        let mut first: Option<Instant> = None;
+        let mut last = Instant::now();
+        let mut done = 0;
+        let mut tick = |pr: &Progress| {
+            // the first batch warms up (allocations, kernel loading); time the rest
+            if first.is_none() {
+                first = Some(Instant::now());
+            }
+            last = Instant::now();
+            done = pr.done;
+        };
+        fit(&data, None, None, &p, &pool, &mut tick, &mut |_| {}).unwrap();
+        let secs = (last - first.unwrap()).as_secs_f64();
+        let positives = (done - 1) as f64 * p.batch_size as f64 * per_user;
+        println!(
+            "{device}: {} batches of {} users, {:.0} positives/s ({:.2} s)",
+            done - 1,
+            p.batch_size,
+            positives / secs,
+            secs
+        );
+    }
+}
