@@ -26,9 +26,18 @@ FROM mkt.train_recommender('shop_knn', 'public.demo_train', algorithm => 'item_k
 SELECT model_name, version, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
 FROM mkt.train_recommender('shop_ease', 'SELECT user_id, item_id FROM public.demo_train', algorithm => 'ease');
 
+-- A feature-aware neural two-tower model: customers' segment, region and age band, products'
+-- category and price; per-epoch progress lands in mkt.training_log.
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions, round(train_seconds::numeric, 3) AS seconds
+FROM mkt.train_recommender('shop_neural', 'public.demo_train', algorithm => 'neural', params => '{
+  "user_features": {"source": "mkt_demo.users", "key": "user_id", "columns": ["segment", "region", "age_band"]},
+  "item_features": {"source": "mkt_demo.items", "key": "item_id", "columns": ["category", "price"]}}');
+SELECT count(*) AS epochs, max(epoch) AS last_epoch, round(max(validation_ndcg)::numeric, 4) AS best_validation_ndcg
+FROM mkt.training_log WHERE model_name = 'shop_neural';
+
 -- 4. Evaluate every model on the held-out events (metrics are stored with each version).
 SELECT m.model_name, e.metric, round(e.value::numeric, 4) AS value
-FROM (VALUES ('shop_popular'), ('shop_als'), ('shop_knn'), ('shop_ease')) AS m(model_name),
+FROM (VALUES ('shop_popular'), ('shop_als'), ('shop_knn'), ('shop_ease'), ('shop_neural')) AS m(model_name),
      LATERAL mkt.evaluate_recommender(m.model_name, 'public.demo_test', 10) e
 WHERE e.metric IN ('ndcg@10', 'recall@10', 'hit_rate@10', 'coverage');
 
@@ -37,6 +46,11 @@ SELECT r.rank, r.item_id, i.category, i.price, round(r.score::numeric, 4) AS sco
 FROM mkt.recommend('shop_als', 42, 5) r JOIN mkt_demo.items i USING (item_id);
 SELECT s.rank, s.item_id, i.category, round(s.score::numeric, 4) AS score
 FROM mkt.similar_items('shop_knn', 1010, 5) s JOIN mkt_demo.items i USING (item_id);
+
+-- Why the top product: the items of customer 42's history that contribute most (EASE: exact).
+SELECT e.because_item_id, i.category, round(e.contribution::numeric, 4) AS contribution
+FROM mkt.explain_recommendation('shop_ease', 42, (SELECT item_id FROM mkt.recommend('shop_ease', 42, 1)), 3) e
+JOIN mkt_demo.items i ON i.item_id = e.because_item_id;
 
 -- 6. A customer the models never saw gets the popular products (with a NOTICE).
 SELECT * FROM mkt.recommend('shop_als', 99999999, 3);
