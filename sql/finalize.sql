@@ -384,3 +384,32 @@ COMMENT ON FUNCTION mkt.explain_recommendation(text, bigint, bigint, int) IS
 
 COMMENT ON FUNCTION mkt.tune_recommender(text, text, text, text, text, text, jsonb) IS
 'Grid or random search over an algorithm''s params on a validation split carved from the source (a fifth of the items of users with 5 or more), then trains and stores a version with the best params on all the data. search: {"params": {name: [values] | {"min", "max", "log"}}, "method": grid|random, "trials", "seed", "validation", "k", "metric": ndcg|recall|precision|map|hit_rate, "base": {fixed params}}. Every trial is returned and kept in mkt.tuning_trials.';
+
+CREATE VIEW mkt.jobs AS
+SELECT q.job_id, q.command, q.submitted_by,
+       CASE WHEN q.state = 'running'
+                 AND (q.started_at < pg_postmaster_start_time()
+                      OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = q.worker_pid))
+            THEN 'failed' ELSE q.state END AS state,
+       CASE WHEN q.state = 'succeeded' THEN 1.0::float8
+            WHEN q.state = 'running' THEN (SELECT max(l.epoch)::float8 / max(l.epochs)
+                                           FROM mkt.live_training() l WHERE l.pid = q.worker_pid)
+       END AS progress,
+       CASE WHEN q.state = 'running' THEN
+            (SELECT format('epoch %s/%s loss %s ndcg@10 %s', l.epoch, l.epochs, round(l.loss::numeric, 4),
+                           coalesce(round(l.metric::numeric, 4)::text, '-'))
+             FROM mkt.live_training() l WHERE l.pid = q.worker_pid ORDER BY l.epoch DESC LIMIT 1)
+       END AS message,
+       q.result, q.error, q.priority, q.submitted_at, q.started_at, q.finished_at, q.worker_pid
+FROM mkt.job_queue q;
+COMMENT ON VIEW mkt.jobs IS
+'Every job: state queued|running|succeeded|failed|cancelled (a running job whose worker is gone shows failed), progress 0..1 and the latest epoch of neural training while it runs, the result rows (jsonb) or the error.';
+
+COMMENT ON FUNCTION mkt.submit_job(text, int) IS
+'Queues one SELECT of a long mkt function (train_recommender, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
+
+COMMENT ON FUNCTION mkt.cancel_job(bigint) IS
+'Cancels a queued job, or interrupts a running one (its state becomes cancelled and nothing it would have written stays). True when there was something to cancel.';
+
+COMMENT ON FUNCTION mkt.wait_job(bigint, interval) IS
+'Waits until a job is no longer queued or running, or until the timeout, and returns its state.';

@@ -29,6 +29,9 @@ pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Seconds between progress NOTICEs of a long call; 0 turns them off.
 pub static PROGRESS_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(10);
 
+/// Jobs (mkt.submit_job) of one database that run at once.
+pub static MAX_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+
 /// Megabytes of decoded models one backend keeps cached.
 pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
@@ -36,6 +39,16 @@ pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"mkt.max_workers",
+        c"Jobs of one database (mkt.submit_job) that run in background workers at once.",
+        c"Further jobs wait queued; each also needs a free slot of max_worker_processes.",
+        &MAX_WORKERS,
+        1,
+        1024,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_enum_guc(
         c"mkt.device",
         c"Device neural models train on when their params name none: auto, cpu or cuda.",

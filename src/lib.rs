@@ -10,6 +10,7 @@ mod error;
 mod features;
 mod gucs;
 mod invalidation;
+mod jobs;
 mod parallel;
 mod plans;
 mod policies;

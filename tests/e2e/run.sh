@@ -139,7 +139,57 @@ grep -q "canceling statement due to user request" "$CLUSTER_DIR/deep.out" && ok 
 check "a cancelled training leaves no live rows and no version" "0|0" \
   "$(q "SELECT (SELECT count(*) FROM mkt.training_log WHERE model_name = 'deep') || '|' || (SELECT count(*) FROM mkt.model_versions WHERE model_name = 'deep')")"
 
-# 11. The server never crashed.
+# 11. Jobs in background workers: run as the submitting role, progress while running, cancel,
+#     a killed worker, at most mkt.max_workers at once.
+q "CREATE ROLE analyst LOGIN" > /dev/null
+q "GRANT USAGE ON SCHEMA mkt TO analyst; GRANT ALL ON ALL TABLES IN SCHEMA mkt TO analyst;
+   GRANT ALL ON ALL SEQUENCES IN SCHEMA mkt TO analyst; GRANT SELECT ON tr TO analyst;
+   CREATE TABLE secret AS SELECT 1 AS user_id, 2 AS item_id" > /dev/null
+aq() { psql -X -qAt -v ON_ERROR_STOP=1 -U analyst -c "$1"; }
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''jobbed'', ''tr'', params => ''{\"factors\": 8}'')')")
+check "a submitted training job succeeds" "succeeded" "$(aq "SELECT mkt.wait_job($job, '60 s')")"
+check "the job's model is there, created by the submitter" "analyst" "$(q "SELECT created_by FROM mkt.model_versions WHERE model_name = 'jobbed'")"
+check "the job keeps its result rows" "jobbed" "$(q "SELECT result->0->>'model_name' FROM mkt.jobs WHERE job_id = $job")"
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''sneaky'', ''secret'')')")
+check "a job cannot read what its submitter cannot" "failed|t" \
+  "$(aq "SELECT mkt.wait_job($job, '60 s')")|$(q "SELECT error LIKE '%permission denied%' FROM mkt.jobs WHERE job_id = $job")"
+err=$(aq "SELECT mkt.submit_job('DELETE FROM mkt.model_versions')" 2>&1)
+echo "$err" | grep -q "a job must be one SELECT" && ok "a job that is not a mkt call is refused" || fail "refusal: $err"
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''deepjob'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
+seen=""
+for _ in $(seq 300); do
+  seen=$(q "SELECT state || '|' || (progress > 0) || '|' || (message LIKE 'epoch %') FROM mkt.jobs WHERE job_id = $job")
+  [ "$seen" = "running|true|true" ] && break; sleep 0.1
+done
+check "a running job shows its state, progress and epoch to other sessions" "running|true|true" "$seen"
+check "cancel_job interrupts it" "t" "$(aq "SELECT mkt.cancel_job($job)")"
+check "the cancelled job ends as cancelled" "cancelled" "$(aq "SELECT mkt.wait_job($job, '30 s')")"
+check "a cancelled job leaves no version" "0" "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'deepjob'")"
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''killed'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
+for _ in $(seq 100); do [ "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")" = running ] && break; sleep 0.1; done
+q "SELECT pg_terminate_backend(worker_pid) FROM mkt.jobs WHERE job_id = $job" > /dev/null
+sleep 1
+check "a job whose worker was killed shows failed, not running" "failed" "$(aq "SELECT mkt.wait_job($job, '10 s')")"
+psql -X -qAt -c "LOAD 'pg_marketing'" -c "ALTER SYSTEM SET mkt.max_workers = 1" -c "SELECT pg_reload_conf()" > /dev/null; sleep 0.5
+a=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''one'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 4, \"dim\": 8, \"hidden\": 8}'')')")
+b=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''two'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 4, \"dim\": 8, \"hidden\": 8}'')')")
+most=0
+for _ in $(seq 400); do
+  n=$(q "SELECT count(*) FROM mkt.jobs WHERE job_id IN ($a, $b) AND state = 'running'")
+  [ "$n" -gt "$most" ] && most=$n
+  [ "$(q "SELECT count(*) FROM mkt.jobs WHERE job_id IN ($a, $b) AND state = 'succeeded'")" = 2 ] && break
+  sleep 0.1
+done
+check "with mkt.max_workers = 1 both queued jobs run, one at a time" "2|1" \
+  "$(q "SELECT count(*) FROM mkt.jobs WHERE job_id IN ($a, $b) AND state = 'succeeded'")|$most"
+psql -X -qAt -c "LOAD 'pg_marketing'" -c "ALTER SYSTEM RESET mkt.max_workers" -c "SELECT pg_reload_conf()" > /dev/null
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''restarted'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
+for _ in $(seq 100); do [ "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")" = running ] && break; sleep 0.1; done
+cluster_restart
+check "a job running across a server restart shows failed, and the deployed model still serves" "failed|3" \
+  "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")|$(q "SELECT count(*) FROM mkt.recommend('m', 7, 3)")"
+
+# 12. The server never crashed.
 if grep -q "terminated by signal" "$CLUSTER_LOG"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
 
 echo "e2e: $PASS passed, $FAIL failed"
