@@ -48,6 +48,20 @@ SELECT pg_catalog.pg_extension_config_dump('mkt.model_versions_model_id_seq', ''
 SELECT pg_catalog.pg_extension_config_dump('mkt.model_blobs', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.deployments', '');
 
+CREATE TABLE mkt.deploy_history (
+    deploy_id    bigserial   PRIMARY KEY,
+    model_name   text        NOT NULL,
+    model_id     bigint      REFERENCES mkt.model_versions ON DELETE SET NULL,
+    version      int         NOT NULL,
+    reason       text        NOT NULL,
+    deployed_at  timestamptz NOT NULL DEFAULT now(),
+    deployed_by  name        NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON mkt.deploy_history (model_name, deploy_id);
+COMMENT ON TABLE mkt.deploy_history IS 'Every deployment of every model: which version, who, when and why (trained, mkt.deploy, retrain, rollback, imported, tuned).';
+SELECT pg_catalog.pg_extension_config_dump('mkt.deploy_history', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.deploy_history_deploy_id_seq', '');
+
 CREATE TABLE mkt.training_epochs (
     model_id   bigint      NOT NULL REFERENCES mkt.model_versions ON DELETE CASCADE,
     epoch      int         NOT NULL CHECK (epoch > 0),

@@ -406,10 +406,16 @@ COMMENT ON VIEW mkt.jobs IS
 'Every job: state queued|running|succeeded|failed|cancelled (a running job whose worker is gone shows failed), progress 0..1 and the latest epoch of neural training while it runs, the result rows (jsonb) or the error.';
 
 COMMENT ON FUNCTION mkt.submit_job(text, int) IS
-'Queues one SELECT of a long mkt function (train_recommender, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
+'Queues one SELECT of a long mkt function (train_recommender, retrain, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
 
 COMMENT ON FUNCTION mkt.cancel_job(bigint) IS
 'Cancels a queued job, or interrupts a running one (its state becomes cancelled and nothing it would have written stays). True when there was something to cancel.';
 
 COMMENT ON FUNCTION mkt.wait_job(bigint, interval) IS
 'Waits until a job is no longer queued or running, or until the timeout, and returns its state.';
+
+COMMENT ON FUNCTION mkt.retrain(text, text) IS
+'Re-runs the stored definition (source, columns, algorithm, params, feature tables and transforms) of the serving version on current data. A challenger trained without a fresh holdout and the serving version are both ranked on it (ndcg@10); a version trained on all the data is then stored and deployed per deploy: always, never or if_better (default: only when the challenger scored higher). The reason is kept in mkt.deploy_history.';
+
+COMMENT ON FUNCTION mkt.rollback(text) IS
+'Redeploys the version that was deployed before the current one (per mkt.deploy_history) and returns its number.';

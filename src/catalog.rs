@@ -194,7 +194,8 @@ pub fn load_blob(model_id: i64) -> SqlResult<Vec<u8>> {
     .sql()
 }
 
-pub fn deploy(name: &str, model_id: i64) -> SqlResult<()> {
+/// Makes `model_id` the deployed version of `name` and records why in mkt.deploy_history.
+pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
     Spi::connect_mut(|c| {
         lock_model_name(c, name)?;
         c.update(
@@ -203,6 +204,13 @@ pub fn deploy(name: &str, model_id: i64) -> SqlResult<()> {
              deployed_at = now(), deployed_by = current_user",
             None,
             &[name.into(), model_id.into()],
+        )
+        .sql()?;
+        c.update(
+            "INSERT INTO mkt.deploy_history (model_name, model_id, version, reason) \
+             SELECT model_name, model_id, version, $2 FROM mkt.model_versions WHERE model_id = $1",
+            None,
+            &[model_id.into(), reason.into()],
         )
         .sql()?;
         Ok(())

@@ -19,8 +19,9 @@ use pgrx::{register_xact_callback, PgXactCallbackEvent};
 use std::time::{Duration, Instant};
 
 /// Functions a job may call: the ones that take long enough to want a worker.
-const ALLOWED: [&str; 14] = [
+const ALLOWED: [&str; 15] = [
     "train_recommender",
+    "retrain",
     "tune_recommender",
     "evaluate_recommender",
     "train_policy",

@@ -1082,3 +1082,26 @@ fn neumf_trains_serves_and_round_trips() {
     assert_eq!(s, "22023");
     assert!(m.contains("unknown parameter \"loss\""), "{m}");
 }
+
+#[pg_test]
+fn retrain_deploys_by_rule_and_rollback_goes_back() {
+    planted_table("t_rt");
+    Spi::run("SELECT * FROM mkt.train_recommender('rt', 't_rt', params => '{\"factors\": 4, \"iterations\": 5}')").unwrap();
+    let row = |sql: &str| Spi::get_two::<i32, bool>(&format!("SELECT version, deployed FROM {sql}")).unwrap();
+    assert_eq!(row("mkt.retrain('rt', 'never')"), (Some(2), Some(false)));
+    assert_eq!(count("SELECT version FROM mkt.models WHERE model_name = 'rt' AND deployed"), 1);
+    assert_eq!(row("mkt.retrain('rt', 'always')"), (Some(3), Some(true)));
+    assert_eq!(count("SELECT version FROM mkt.models WHERE model_name = 'rt' AND deployed"), 3);
+    // if_better deploys exactly when the challenger beat the serving version
+    let (m, p, d) = Spi::get_three::<f64, f64, bool>("SELECT metric, previous_metric, deployed FROM mkt.retrain('rt')").unwrap();
+    assert_eq!(d.unwrap(), m.unwrap() > p.unwrap());
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'rt' AND metrics ? 'retrain_ndcg@10'"), 3);
+    Spi::run("SELECT mkt.deploy('rt', 3)").unwrap();
+    assert_eq!(Spi::get_one::<i32>("SELECT mkt.rollback('rt')").unwrap(), Some(if d.unwrap() { 4 } else { 1 }));
+    assert_eq!(count("SELECT count(*) FROM mkt.deploy_history WHERE model_name = 'rt' AND reason = 'rollback'"), 1);
+    assert!(count("SELECT count(*) FROM mkt.deploy_history WHERE model_name = 'rt' AND reason LIKE 'retrain: ndcg@10 %'") >= 1);
+    assert_eq!(try_sql("SELECT * FROM mkt.retrain('rt', 'sometimes')").0, "22023");
+    assert_eq!(try_sql("SELECT * FROM mkt.retrain('nope')").0, "42704");
+    Spi::run("SELECT * FROM mkt.train_recommender('rt_once', 't_rt', algorithm => 'popularity')").unwrap();
+    assert_eq!(try_sql("SELECT mkt.rollback('rt_once')").0, "55000");
+}

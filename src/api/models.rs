@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_unsafe)]
 fn deploy(model_name: &str, version: i32) -> Result<(), ErrorReport> {
     let id = catalog::version_id(model_name, version)?;
-    catalog::deploy(model_name, id)
+    catalog::deploy(model_name, id, "mkt.deploy")
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
@@ -76,7 +76,7 @@ fn import_model(
         blob: data,
     })?;
     if deploy {
-        catalog::deploy(model_name, model_id)?;
+        catalog::deploy(model_name, model_id, "imported")?;
     }
     Ok(version)
 }

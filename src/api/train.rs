@@ -129,6 +129,7 @@ pub(super) fn train_and_store(
     config: &TrainConfig,
     params: &serde_json::Value,
     deploy: bool,
+    deploy_reason: &str,
     input: &Input,
     started: Instant,
 ) -> SqlResult<(i64, i32, f64)> {
@@ -179,7 +180,7 @@ pub(super) fn train_and_store(
     })?;
     live.store(model_id)?;
     if deploy {
-        catalog::deploy(model_name, model_id)?;
+        catalog::deploy(model_name, model_id, deploy_reason)?;
     }
     Ok((model_id, version, train_seconds))
 }
@@ -214,7 +215,7 @@ fn train_recommender(
     let (config, deploy) = parse_config(alg, &params.0)?;
     let input = read_input(source, user_col, item_col, weight_col, &config)?;
     let (_, version, train_seconds) = train_and_store(
-        model_name, source, alg, &config, &params.0, deploy, &input, started,
+        model_name, source, alg, &config, &params.0, deploy, "trained", &input, started,
     )?;
     let data = &input.data;
     Ok(TableIterator::once((

@@ -72,6 +72,7 @@ fn tune_recommender(
         &config,
         best_params,
         deploy,
+        "tuned",
         &input,
         Instant::now(),
     )?;

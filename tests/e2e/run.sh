@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/cluster.sh
 trap cluster_stop EXIT
-cluster_start
+cluster_start "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
 PASS=0; FAIL=0
 ok()   { echo "ok   - $1"; PASS=$((PASS + 1)); }
 fail() { echo "FAIL - $1"; FAIL=$((FAIL + 1)); }
@@ -189,7 +189,23 @@ cluster_restart
 check "a job running across a server restart shows failed, and the deployed model still serves" "failed|3" \
   "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")|$(q "SELECT count(*) FROM mkt.recommend('m', 7, 3)")"
 
-# 12. The server never crashed.
+# 12. pg_cron drives retraining through a job: a schedule every minute submits mkt.retrain, a worker
+#     runs it, and a new version appears.
+q "CREATE EXTENSION pg_cron" > /dev/null
+before=$(q "SELECT max(version) FROM mkt.model_versions WHERE model_name = 'm'")
+q "SELECT cron.schedule('retrain-m', '* * * * *', \$\$SELECT mkt.submit_job('SELECT * FROM mkt.retrain(''m'', ''always'')')\$\$)" > /dev/null
+after=$before
+for _ in $(seq 150); do
+  after=$(q "SELECT max(version) FROM mkt.model_versions WHERE model_name = 'm'")
+  [ "$after" -gt "$before" ] && break; sleep 0.5
+done
+[ "$after" -gt "$before" ] && ok "pg_cron's scheduled job retrained 'm' in a worker (version $before -> $after)" \
+  || fail "no new version of 'm' from pg_cron: $(q "SELECT string_agg(status || ' ' || coalesce(return_message, ''), '; ') FROM cron.job_run_details")"
+check "the retrain job succeeded and was deployed" "succeeded|$after" \
+  "$(q "SELECT state FROM mkt.jobs WHERE command LIKE '%retrain%' ORDER BY job_id DESC LIMIT 1")|$(q "SELECT version FROM mkt.models WHERE model_name = 'm' AND deployed")"
+q "SELECT cron.unschedule('retrain-m')" > /dev/null
+
+# 13. The server never crashed.
 if grep -q "terminated by signal" "$CLUSTER_LOG"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
 
 echo "e2e: $PASS passed, $FAIL failed"
