@@ -6,10 +6,13 @@ CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p m
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: deps install install-release demo test test-core test-sql test-e2e bench
+.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e bench
 
 deps:
 	bash scripts/setup.sh
+
+deps-test:
+	bash scripts/setup.sh test
 
 install: deps
 	cargo pgrx install --pg-config $(PG_CONFIG)
@@ -20,7 +23,7 @@ install-release: deps
 demo: install
 	bash scripts/demo.sh
 
-test: deps test-core test-sql test-e2e
+test: deps-test test-core test-sql test-e2e
 
 # The pure crates: lints and unit tests, no PostgreSQL involved.
 test-core:
@@ -33,7 +36,7 @@ test-sql: deps
 	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DIR)/data
 
 # Multi-session, restart, cancel and dump/restore checks on a throwaway cluster.
-test-e2e: install
+test-e2e: install deps-test
 	bash tests/e2e/run.sh
 
 bench: install-release

@@ -5,6 +5,8 @@ set -euo pipefail
 
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PKGS="postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config"
+# The tests also render a model report in headless Chromium.
+if [ "${1:-}" = test ]; then PKGS="$PKGS chromium"; fi
 PGRX_VERSION=0.18.0
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

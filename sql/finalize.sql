@@ -419,3 +419,6 @@ COMMENT ON FUNCTION mkt.retrain(text, text) IS
 
 COMMENT ON FUNCTION mkt.rollback(text) IS
 'Redeploys the version that was deployed before the current one (per mkt.deploy_history) and returns its number.';
+
+COMMENT ON FUNCTION mkt.model_report(text, int) IS
+'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';

@@ -1105,3 +1105,26 @@ fn retrain_deploys_by_rule_and_rollback_goes_back() {
     Spi::run("SELECT * FROM mkt.train_recommender('rt_once', 't_rt', algorithm => 'popularity')").unwrap();
     assert_eq!(try_sql("SELECT mkt.rollback('rt_once')").0, "55000");
 }
+
+#[pg_test]
+fn reports_are_self_contained_html_with_the_numbers() {
+    planted_table("t_rep");
+    Spi::run("SELECT * FROM mkt.train_recommender('rep', 't_rep', algorithm => 'neural', params => '{\"epochs\": 3, \"dim\": 8, \"hidden\": 8}')").unwrap();
+    Spi::run("SELECT * FROM mkt.evaluate_recommender('rep', 't_rep', 10)").unwrap();
+    let page = Spi::get_one::<String>("SELECT mkt.model_report('rep')").unwrap().unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+    for tag in ["table", "svg", "tr", "h2"] {
+        assert_eq!(page.matches(&format!("<{tag}")).count(), page.matches(&format!("</{tag}>")).count(), "{tag}");
+    }
+    assert!(!page.contains("src=") && !page.contains("<link") && !page.contains("<script"));
+    let loss = Spi::get_one::<String>("SELECT loss::text FROM mkt.training_epochs e JOIN mkt.model_versions v USING (model_id) WHERE model_name = 'rep' AND epoch = 2").unwrap().unwrap();
+    assert!(page.contains(&format!("<td>{loss}</td>")), "epoch 2 loss {loss} missing");
+    let ndcg = Spi::get_one::<String>("SELECT round((metrics->>'ndcg@10')::numeric, 4)::text FROM mkt.model_versions WHERE model_name = 'rep'").unwrap().unwrap();
+    assert!(page.contains(&format!("<td>{ndcg}</td>")), "ndcg {ndcg} missing");
+    assert!(page.contains("Training curve") && page.contains("<polyline"));
+    Spi::run("SELECT mkt.create_policy('rep_pol', ARRAY['a', 'b'], 'q_learning')").unwrap();
+    Spi::run("DO $$ BEGIN FOR i IN 1..30 LOOP PERFORM mkt.reward((SELECT decision_id FROM mkt.decide('rep_pol', '{}')), 1); END LOOP; END $$").unwrap();
+    let page = Spi::get_one::<String>("SELECT mkt.model_report('rep_pol')").unwrap().unwrap();
+    assert!(page.contains("Learning curve") && page.contains("<td>30</td>") && page.matches("<svg").count() == 2);
+    assert_eq!(try_sql("SELECT mkt.model_report('nothing')").0, "42704");
+}

@@ -9,6 +9,7 @@ mod models;
 mod offpolicy;
 mod policy;
 mod prep;
+mod report;
 mod serve;
 mod split;
 mod train;

@@ -205,7 +205,26 @@ check "the retrain job succeeded and was deployed" "succeeded|$after" \
   "$(q "SELECT state FROM mkt.jobs WHERE command LIKE '%retrain%' ORDER BY job_id DESC LIMIT 1")|$(q "SELECT version FROM mkt.models WHERE model_name = 'm' AND deployed")"
 q "SELECT cron.unschedule('retrain-m')" > /dev/null
 
-# 13. The server never crashed.
+# 13. A model report renders in headless Chromium.
+if command -v chromium > /dev/null; then
+  q "SELECT mkt.model_report('deep_report')" > /dev/null 2>&1 || true
+  q "SELECT * FROM mkt.train_recommender('deep_report', 'tr', algorithm => 'neural', params => '{\"epochs\": 6, \"patience\": 100, \"dim\": 16, \"hidden\": 16}')" > /dev/null
+  q "SELECT * FROM mkt.evaluate_recommender('deep_report', 'te', 10)" > /dev/null
+  q "SELECT mkt.model_report('deep_report')" > "$CLUSTER_DIR/report.html"
+  chmod 644 "$CLUSTER_DIR/report.html"
+  shot=${REPORT_SCREENSHOT:-$CLUSTER_DIR/report.png}
+  timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=900,1600 \
+    --screenshot="$shot" "file://$CLUSTER_DIR/report.html" > "$CLUSTER_DIR/chromium.log" 2>&1
+  dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$CLUSTER_DIR/report.html" 2> /dev/null)
+  [ -s "$shot" ] && [ "$(stat -c %s "$shot")" -gt 10000 ] && ok "Chromium renders the model report ($(stat -c %s "$shot") bytes of PNG)" \
+    || fail "no screenshot: $(tail -3 "$CLUSTER_DIR/chromium.log")"
+  echo "$dom" | grep -q "<polyline" && echo "$dom" | grep -q "validation ndcg@10" && ok "the rendered DOM has the training curve" \
+    || fail "rendered DOM lacks the curve"
+else
+  fail "chromium is not installed (make deps installs it)"
+fi
+
+# 14. The server never crashed.
 if grep -q "terminated by signal" "$CLUSTER_LOG"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
 
 echo "e2e: $PASS passed, $FAIL failed"

@@ -1,8 +1,10 @@
 //! Measures: ranking quality of recommendations, off-policy value of decision policies.
 
+pub mod line_chart;
 pub mod offpolicy;
 pub mod ranking;
 pub mod rate_chart;
+pub mod report;
 pub mod uplift;
 
 pub use ranking::{user_metrics, RankingAccumulator, RankingMetrics, UserMetrics};

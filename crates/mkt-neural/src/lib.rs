@@ -17,3 +17,8 @@ pub use device::DeviceChoice;
 pub use features::{Encoded, FeatureTable};
 pub use params::{Loss, NeuralParams};
 pub use train::{fit, Trained};
+
+/// A candle failure as the core error (GPU out of memory, driver trouble, a shape bug).
+pub(crate) fn compute(e: candle_core::Error) -> mkt_core::Error {
+    mkt_core::Error::Compute(e.to_string())
+}

@@ -9,7 +9,8 @@
 use crate::features::Encoded;
 use crate::net::{cat_tables, normal, side, side_width, xavier};
 use crate::params::NeuralParams;
-use crate::split::{carve, shuffle, Carved};
+use crate::compute;
+use crate::split::{for_validation, shuffle, Carved};
 use crate::train::METRIC_K;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -219,9 +220,6 @@ impl Weights {
     }
 }
 
-fn compute(e: candle_core::Error) -> Error {
-    Error::Compute(e.to_string())
-}
 
 fn validate(m: &NeuMf, c: &Carved) -> f64 {
     let mut s = vec![0f32; m.n_items()];
@@ -253,14 +251,7 @@ pub fn fit(
 ) -> Result<NeuMf> {
     let dev = p.device.open()?;
     let (nu, ni) = (by_user.n_rows, by_user.n_cols);
-    let carved = if p.validation > 0.0 {
-        carve(by_user, p.validation, &mut Rng::stream(p.seed, 1))
-    } else {
-        Carved {
-            train: by_user.clone(),
-            held_out: Vec::new(),
-        }
-    };
+    let carved = for_validation(by_user, p.validation, p.seed);
     let train = &carved.train;
     let mut pairs: Vec<(u32, u32)> = (0..nu)
         .flat_map(|u| train.row(u).0.iter().map(move |&i| (u as u32, i)))

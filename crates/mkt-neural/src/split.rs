@@ -52,6 +52,19 @@ pub fn carve(data: &Csr, share: f64, rng: &mut Rng) -> Carved {
     }
 }
 
+/// The split early stopping watches: `share` of the users (none when 0, and then all of the data
+/// trains), drawn from the stream of `seed` that every trainer uses for it.
+pub fn for_validation(data: &Csr, share: f64, seed: u64) -> Carved {
+    if share > 0.0 {
+        carve(data, share, &mut Rng::stream(seed, 1))
+    } else {
+        Carved {
+            train: data.clone(),
+            held_out: Vec::new(),
+        }
+    }
+}
+
 pub fn shuffle<T>(v: &mut [T], rng: &mut Rng) {
     for i in (1..v.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;

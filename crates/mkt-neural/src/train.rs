@@ -3,7 +3,8 @@
 use crate::features::Encoded;
 use crate::net::{Net, UserInput};
 use crate::params::{Loss, NeuralParams};
-use crate::split::{carve, shuffle, Carved};
+use crate::compute;
+use crate::split::{for_validation, shuffle, Carved};
 use candle_core::{Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mkt_core::interactions::Csr;
@@ -34,9 +35,6 @@ pub struct Trained {
     pub device: String,
 }
 
-fn compute(e: candle_core::Error) -> Error {
-    Error::Compute(e.to_string())
-}
 
 /// log(1 + e^x) without overflow.
 fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -252,14 +250,7 @@ pub fn fit(
     let dev = p.device.open()?;
     let (n_users, n_items) = (by_user.n_rows, by_user.n_cols);
     let loss = p.loss_for(n_items);
-    let carved = if p.validation > 0.0 {
-        carve(by_user, p.validation, &mut Rng::stream(p.seed, 1))
-    } else {
-        Carved {
-            train: by_user.clone(),
-            held_out: Vec::new(),
-        }
-    };
+    let carved = for_validation(by_user, p.validation, p.seed);
     let train = &carved.train;
     let mut order: Vec<u32> = (0..n_users as u32)
         .filter(|&u| !train.row(u as usize).0.is_empty())
