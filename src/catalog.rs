@@ -176,6 +176,16 @@ pub fn deployed_id(name: &str) -> SqlResult<i64> {
     )
 }
 
+/// The deployed version's model id, or the newest version's when none is deployed.
+pub fn deployed_or_newest_id(name: &str) -> SqlResult<i64> {
+    let found = select_first::<i64>(
+        "SELECT v.model_id FROM mkt.model_versions v LEFT JOIN mkt.deployments d USING (model_id) \
+         WHERE v.model_name = $1 ORDER BY d.model_id IS NOT NULL DESC, v.version DESC LIMIT 1",
+        &[name.into()],
+    )?;
+    found_or(found, name, "has no version")
+}
+
 pub fn load_blob(model_id: i64) -> SqlResult<Vec<u8>> {
     Spi::connect(|c| {
         let t = c.select(

@@ -1,7 +1,7 @@
 //! Model lifecycle over time: mkt.retrain (champion/challenger) and mkt.rollback.
 
 use super::train::{parse_config, read_input, train_and_store};
-use crate::catalog::{self, select_first};
+use crate::catalog;
 use crate::error::{invalid, OrSql};
 use crate::{cache, parallel};
 use mkt_core::Error;
@@ -42,20 +42,7 @@ fn retrain(
         )));
     }
     // The definition of the serving version (or of the newest, when none serves).
-    let id = match catalog::deployed_id(model_name) {
-        Ok(id) => id,
-        Err(_) => {
-            let latest = select_first::<i64>(
-                "SELECT model_id FROM mkt.model_versions WHERE model_name = $1 ORDER BY version DESC LIMIT 1",
-                &[model_name.into()],
-            )?;
-            latest.ok_or_else(|| {
-                crate::error::report(Error::UndefinedObject(format!(
-                    "model '{model_name}' does not exist"
-                )))
-            })?
-        }
-    };
+    let id = catalog::deployed_or_newest_id(model_name)?;
     let def = Spi::connect(|c| {
         let t = c.select(
             "SELECT algorithm, params, source, user_col, item_col, weight_col,

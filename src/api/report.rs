@@ -165,14 +165,7 @@ fn model_report(
     if catalog::model_exists(model_name)? {
         let id = match version {
             Some(v) => catalog::version_id(model_name, v)?,
-            None => match catalog::deployed_id(model_name) {
-                Ok(id) => id,
-                Err(_) => select_first::<i64>(
-                    "SELECT model_id FROM mkt.model_versions WHERE model_name = $1 ORDER BY version DESC LIMIT 1",
-                    &[model_name.into()],
-                )?
-                .expect("the model exists"),
-            },
+            None => catalog::deployed_or_newest_id(model_name)?,
         };
         return model_page(model_name, id);
     }

@@ -94,11 +94,7 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
                 .collect()
         }
         (Payload::Factors { .. } | Payload::NeuMf(_), _) => {
-            let (f, items) = match &model.payload {
-                Payload::Factors { dim, items, .. } => (*dim, items),
-                Payload::NeuMf(m) => (m.dim, &m.item_gmf),
-                _ => unreachable!("matched above"),
-            };
+            let (f, items) = model.item_vectors().expect("a vector model");
             let row = |j: usize| &items[j * f..(j + 1) * f];
             let norm = |v: &[f32]| dot(v, v).sqrt().max(f32::MIN_POSITIVE);
             let yi = row(i);

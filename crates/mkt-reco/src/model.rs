@@ -113,6 +113,16 @@ impl Model {
             .as_ref()
     }
 
+    /// (width, row-major item vectors) of models that embed items: factor models, and NeuMF's
+    /// GMF embeddings. Similarities and attributions compare items through these.
+    pub fn item_vectors(&self) -> Option<(usize, &[f32])> {
+        match &self.payload {
+            Payload::Factors { dim, items, .. } => Some((*dim, items)),
+            Payload::NeuMf(m) => Some((m.dim, &m.item_gmf)),
+            _ => None,
+        }
+    }
+
     pub fn n_users(&self) -> usize {
         self.users.len()
     }
@@ -224,15 +234,11 @@ impl Model {
                 ))
             }
             Payload::Factors { .. } | Payload::NeuMf(_) => {
-                let (dim, items) = match &self.payload {
-                    Payload::Factors { dim, items, .. } => (dim, items),
-                    Payload::NeuMf(m) => (&m.dim, &m.item_gmf),
-                    _ => unreachable!("matched above"),
-                };
-                let norms: Vec<f32> = items.chunks_exact(*dim).map(|r| dot(r, r).sqrt()).collect();
+                let (dim, items) = self.item_vectors().expect("a vector model");
+                let norms: Vec<f32> = items.chunks_exact(dim).map(|r| dot(r, r).sqrt()).collect();
                 let q = &items[i * dim..(i + 1) * dim];
                 let mut s = vec![0f32; n];
-                scores_into(items, *dim, q, &mut s);
+                scores_into(items, dim, q, &mut s);
                 s.iter()
                     .enumerate()
                     .map(|(j, &d)| {
