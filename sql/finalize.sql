@@ -31,7 +31,7 @@ COMMENT ON FUNCTION mkt.drop_model(text, int) IS
 'Drops one version (or all versions when version is NULL) with their parameters; returns how many versions were dropped. Dropping the deployed version deploys the newest remaining one.';
 
 COMMENT ON FUNCTION mkt.cache_stats() IS
-'Models this backend holds decoded for serving and their approximate memory. mkt.model_cache_mb bounds it: least recently used models are dropped first.';
+'Models this backend holds for serving: their private memory (bytes; mkt.model_cache_mb bounds it, least recently used models are dropped first) and the bytes they view in read-only file mappings shared with every other backend (shared_bytes; see mkt.shared_models).';
 
 COMMENT ON FUNCTION mkt.create_policy(text, text[], text, jsonb) IS
 'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; transform names a mkt.fit_transform applied to every context; seed.';
@@ -357,6 +357,9 @@ COMMENT ON FUNCTION mkt.try_boolean(text) IS 'v as boolean, or NULL when it does
 COMMENT ON FUNCTION mkt.clean(text, text, jsonb, bool) IS
 'Writes a cleaned copy of a source to a new table (the source is never modified) and reports each step''s rows: coerce (text to numeric, bigint, float8, date, timestamptz, boolean; failures become NULL and are counted), dedupe_on with keep first|last by order_by, bots (subjects with more than max_events_per_day events on a day), nulls per column (drop, mean, median, mode or a constant), outliers per column (method iqr with k, zscore with k, quantile with low/high; action clip, drop or flag).';
 
+COMMENT ON FUNCTION mkt.live_progress() IS
+'Where each long pg_marketing call running now is: its backend pid, phase (e.g. als sweeps, ease solve, profile scans), done of total, and when it last reported (epoch seconds). Calls report after their first second, about once a second; mkt.jobs shows it for jobs.';
+
 COMMENT ON FUNCTION mkt.live_training() IS
 'Epochs of the training calls running now in any backend (loss, validation ndcg@10, seconds); the live half of mkt.training_log.';
 
@@ -392,18 +395,23 @@ SELECT q.job_id, q.command, q.submitted_by,
                       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = q.worker_pid))
             THEN 'failed' ELSE q.state END AS state,
        CASE WHEN q.state = 'succeeded' THEN 1.0::float8
-            WHEN q.state = 'running' THEN (SELECT max(l.epoch)::float8 / max(l.epochs)
-                                           FROM mkt.live_training() l WHERE l.pid = q.worker_pid)
+            WHEN q.state = 'running' THEN
+                 coalesce((SELECT max(l.epoch)::float8 / max(l.epochs)
+                           FROM mkt.live_training() l WHERE l.pid = q.worker_pid),
+                          (SELECT p.done::float8 / nullif(p.total, 0)
+                           FROM mkt.live_progress() p WHERE p.pid = q.worker_pid))
        END AS progress,
        CASE WHEN q.state = 'running' THEN
-            (SELECT format('epoch %s/%s loss %s ndcg@10 %s', l.epoch, l.epochs, round(l.loss::numeric, 4),
-                           coalesce(round(l.metric::numeric, 4)::text, '-'))
-             FROM mkt.live_training() l WHERE l.pid = q.worker_pid ORDER BY l.epoch DESC LIMIT 1)
+            coalesce((SELECT format('epoch %s/%s loss %s ndcg@10 %s', l.epoch, l.epochs, round(l.loss::numeric, 4),
+                                    coalesce(round(l.metric::numeric, 4)::text, '-'))
+                      FROM mkt.live_training() l WHERE l.pid = q.worker_pid ORDER BY l.epoch DESC LIMIT 1),
+                     (SELECT format('%s %s/%s', p.phase, p.done, p.total)
+                      FROM mkt.live_progress() p WHERE p.pid = q.worker_pid))
        END AS message,
        q.result, q.error, q.priority, q.submitted_at, q.started_at, q.finished_at, q.worker_pid
 FROM mkt.job_queue q;
 COMMENT ON VIEW mkt.jobs IS
-'Every job: state queued|running|succeeded|failed|cancelled (a running job whose worker is gone shows failed), progress 0..1 and the latest epoch of neural training while it runs, the result rows (jsonb) or the error.';
+'Every job: state queued|running|succeeded|failed|cancelled (a running job whose worker is gone shows failed), progress 0..1 and a message while it runs (the latest epoch of neural training, else the phase of the work, e.g. ''als sweeps 3/20''), the result rows (jsonb) or the error.';
 
 COMMENT ON FUNCTION mkt.submit_job(text, int) IS
 'Queues one SELECT of a long mkt function (train_recommender, retrain, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
@@ -415,7 +423,7 @@ COMMENT ON FUNCTION mkt.wait_job(bigint, interval) IS
 'Waits until a job is no longer queued or running, or until the timeout, and returns its state.';
 
 COMMENT ON FUNCTION mkt.retrain(text, text) IS
-'Re-runs the stored definition (source, columns, algorithm, params, feature tables and transforms) of the serving version on current data. A challenger trained without a fresh holdout and the serving version are both ranked on it (ndcg@10); a version trained on all the data is then stored and deployed per deploy: always, never or if_better (default: only when the challenger scored higher). The reason is kept in mkt.deploy_history.';
+'Re-runs the stored definition (source, columns, algorithm, params, feature tables and transforms) of the serving version on current data. The holdout is a fifth of the interactions the serving version never trained on; a challenger trained on the rest and the serving version are both ranked on it (ndcg@10). A version trained on all the data is then stored and deployed per deploy: always, never or if_better (default: only when the challenger scored higher; with no interaction newer than the serving version there is nothing to judge by and it keeps serving). The reason is kept in mkt.deploy_history.';
 
 COMMENT ON FUNCTION mkt.rollback(text) IS
 'Redeploys the version that was deployed before the current one (per mkt.deploy_history) and returns its number.';

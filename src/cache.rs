@@ -6,7 +6,7 @@
 
 use crate::catalog;
 use crate::error::{OrSql, SqlResult};
-use crate::gucs::MODEL_CACHE_MB;
+use crate::gucs::{MODEL_CACHE_MB, SHARED_MODELS};
 use crate::invalidation::{self, Watched};
 use mkt_reco::Model;
 use std::cell::{Cell, RefCell};
@@ -94,16 +94,27 @@ fn evict(entries: &mut HashMap<String, Entry>, keep: &str) {
     }
 }
 
-/// Number of models this backend holds decoded, and their approximate size in bytes.
-pub fn stats() -> (usize, usize) {
+/// Number of models this backend holds, their private bytes and the bytes they view in shared
+/// file mappings.
+pub fn stats() -> (usize, usize, usize) {
     ENTRIES.with(|m| {
         let m = m.borrow();
-        (m.len(), m.values().map(|e| e.bytes).sum())
+        (
+            m.len(),
+            m.values().map(|e| e.bytes).sum(),
+            m.values().map(|e| e.model.mapped_bytes()).sum(),
+        )
     })
 }
 
-/// Decodes one stored version (deployed or not), bypassing the cache.
+/// Decodes one stored version (deployed or not), bypassing the cache: viewing the shared file of
+/// the version when `mkt.shared_models` is on, else into private memory.
 pub fn load(model_id: i64) -> SqlResult<Model> {
+    if SHARED_MODELS.get() {
+        if let Some(m) = crate::model_files::load_mapped(model_id)? {
+            return Ok(m);
+        }
+    }
     let blob = catalog::load_blob(model_id)?;
     mkt_reco::blob::decode(&blob).sql()
 }

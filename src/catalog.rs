@@ -242,12 +242,15 @@ pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
         let dropped = c
             .update(
                 "WITH d AS (DELETE FROM mkt.model_versions WHERE model_name = $1 \
-                 AND ($2::int IS NULL OR version = $2) RETURNING 1) SELECT count(*) FROM d",
+                 AND ($2::int IS NULL OR version = $2) RETURNING model_id) \
+                 SELECT coalesce(array_agg(model_id), '{}') FROM d",
                 None,
                 &[name.into(), version.into()],
             )
             .sql()?;
-        let dropped = first::<i64>(dropped).sql()?.unwrap_or(0);
+        let dropped = first::<Vec<i64>>(dropped).sql()?.unwrap_or_default();
+        crate::model_files::forget(&dropped);
+        let dropped = dropped.len() as i64;
         let redeployed = c
             .update(
                 "INSERT INTO mkt.deployments (model_name, model_id) \

@@ -35,6 +35,9 @@ pub static MAX_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// Megabytes of decoded models one backend keeps cached.
 pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
+/// Serving backends map deployed models from shared files instead of decoding private copies.
+pub static SHARED_MODELS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// Megabytes one profiling or cleaning call may use for its sorts and hashes.
 pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
@@ -76,6 +79,14 @@ pub fn init() {
         1 << 20,
         GucContext::Userset,
         GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_bool_guc(
+        c"mkt.shared_models",
+        c"Serve models from read-only file mappings shared by all backends.",
+        c"On: the first backend that loads a version writes it under pg_marketing_models in the data directory and every backend maps that file, so a deployed model is held once per server. Off: each backend decodes a private copy.",
+        &SHARED_MODELS,
+        GucContext::Userset,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"mkt.progress_interval",

@@ -11,6 +11,7 @@ mod features;
 mod gucs;
 mod invalidation;
 mod jobs;
+mod model_files;
 mod parallel;
 mod plans;
 mod policies;

@@ -3,6 +3,8 @@
 
 use crate::error::{invalid, SqlResult};
 use crate::gucs::{PROGRESS_INTERVAL, THREADS};
+use mkt_core::progress::{Progress, Tick};
+use std::time::{Duration, Instant};
 
 pub fn pool() -> SqlResult<rayon::ThreadPool> {
     let n = match THREADS.get() {
@@ -19,21 +21,52 @@ pub fn pool() -> SqlResult<rayon::ThreadPool> {
 }
 
 /// Progress callback for the pure crates: runs on the backend's main thread between chunks of
-/// parallel work, so query cancel and statement_timeout stop training promptly, and reports how far
-/// the call is with a NOTICE every `mkt.progress_interval` seconds.
-pub fn progress() -> impl FnMut(&mkt_core::progress::Progress) {
-    let mut last = std::time::Instant::now();
-    move |p| {
+/// parallel work, so query cancel and statement_timeout stop training promptly; reports how far
+/// the call is with a NOTICE every `mkt.progress_interval` seconds, and, once the call has run
+/// for a second, to other sessions through `training_log::record_phase` (mkt.jobs shows it).
+pub fn progress() -> Reporter {
+    let now = Instant::now();
+    Reporter {
+        last_notice: now,
+        last_shared: now,
+        shared: false,
+    }
+}
+
+pub struct Reporter {
+    last_notice: Instant,
+    last_shared: Instant,
+    shared: bool,
+}
+
+/// How often other sessions see a running call's phase.
+const SHARE_EVERY: Duration = Duration::from_secs(1);
+
+impl Tick for Reporter {
+    fn tick(&mut self, p: &Progress) {
         pgrx::check_for_interrupts!();
         let every = PROGRESS_INTERVAL.get();
-        if every > 0 && last.elapsed().as_secs() >= every as u64 {
-            last = std::time::Instant::now();
+        if every > 0 && self.last_notice.elapsed().as_secs() >= every as u64 {
+            self.last_notice = Instant::now();
             let pct = if p.total > 0 {
                 format!(" ({:.0}%)", 100.0 * p.done as f64 / p.total as f64)
             } else {
                 String::new()
             };
             pgrx::notice!("pg_marketing: {} {}/{}{pct}", p.phase, p.done, p.total);
+        }
+        if self.last_shared.elapsed() >= SHARE_EVERY {
+            self.last_shared = Instant::now();
+            self.shared = true;
+            crate::training_log::record_phase(p);
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if self.shared {
+            crate::training_log::clear_phase();
         }
     }
 }

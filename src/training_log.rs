@@ -96,6 +96,74 @@ impl Drop for Live {
     }
 }
 
+fn phase_path() -> PathBuf {
+    PathBuf::from(DIR).join(format!("{}.phase", std::process::id()))
+}
+
+/// Publishes where this backend's running call is (for calls without epochs: ALS sweeps, EASE's
+/// solve, profiling scans ...); atomically replaced, so readers never see half a file.
+pub fn record_phase(p: &mkt_core::progress::Progress) {
+    let doc = json!({"pid": std::process::id(), "phase": p.phase, "done": p.done,
+                     "total": p.total, "at": now()});
+    let path = phase_path();
+    let tmp = path.with_extension("phase.tmp");
+    let written = std::fs::create_dir_all(DIR)
+        .and_then(|_| std::fs::write(&tmp, doc.to_string()))
+        .and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        pgrx::debug1!("pg_marketing: cannot write live progress: {e}");
+    }
+}
+
+pub fn clear_phase() {
+    let _ = std::fs::remove_file(phase_path());
+}
+
+/// The phase of every call running now that has reported one (calls shorter than a second do
+/// not): the part of live progress that is not per epoch.
+#[pg_extern(volatile, parallel_restricted)]
+fn live_progress() -> TableIterator<
+    'static,
+    (
+        name!(pid, i32),
+        name!(phase, String),
+        name!(done, i64),
+        name!(total, i64),
+        name!(updated_at, f64),
+    ),
+> {
+    let mut rows = Vec::new();
+    let Ok(dir) = std::fs::read_dir(DIR) else {
+        return TableIterator::new(rows);
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("phase") {
+            continue;
+        }
+        let Ok(doc) = std::fs::read_to_string(&path)
+            .map_err(|_| ())
+            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|_| ()))
+        else {
+            continue;
+        };
+        let pid = doc["pid"].as_i64().unwrap_or(0) as i32;
+        if !alive(pid) {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        rows.push((
+            pid,
+            doc["phase"].as_str().unwrap_or("").to_string(),
+            doc["done"].as_i64().unwrap_or(0),
+            doc["total"].as_i64().unwrap_or(0),
+            doc["at"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    rows.sort_by_key(|r| r.0);
+    TableIterator::new(rows)
+}
+
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     pid > 0 && unsafe { libc_kill(pid, 0) } == 0

@@ -5,6 +5,7 @@ use crate::catalog;
 use crate::error::{invalid, OrSql};
 use crate::{cache, parallel};
 use mkt_core::Error;
+use mkt_reco::champion::fresh_holdout;
 use mkt_reco::evaluate::evaluate;
 use mkt_reco::tune::holdout;
 use mkt_reco::Algorithm;
@@ -72,27 +73,42 @@ fn retrain(
     let alg = Algorithm::parse(&algorithm).sql()?;
     let (config, _) = parse_config(alg, &params)?;
     let input = read_input(&source, &user_col, &item_col, weight_col.as_deref(), &config)?;
-    // A fresh holdout of the current data: the challenger trains without it; both it and the
-    // serving champion are ranked on it.
-    let h = holdout(&input.data, 1.0, next_version as u64).sql()?;
+    // Judged on interactions the serving champion never trained on (mkt_reco::champion); with no
+    // champion, on a holdout of all the data; with nothing new since the champion, not at all.
+    let champion = cache::get(model_name).ok().map(|(_, m)| m);
+    let fresh = champion
+        .as_deref()
+        .and_then(|c| fresh_holdout(&input.data, c, next_version as u64));
+    let judged = fresh.is_some();
+    let h = match fresh {
+        Some(h) => h,
+        None => holdout(&input.data, 1.0, next_version as u64).sql()?,
+    };
     let pool = parallel::pool()?;
     let challenger = config
         .fit_with(&h.train, &input.side(), &pool, &mut parallel::progress(), &mut |_| {})
         .sql()?;
     let metric = ndcg(&evaluate(&challenger, &h.users, &h.items, K, &pool).sql()?);
     drop(challenger);
-    let previous = match cache::get(model_name) {
-        Ok((_, champion)) => Some(ndcg(&evaluate(&champion, &h.users, &h.items, K, &pool).sql()?)),
-        Err(_) => None,
+    let previous = match (&champion, judged) {
+        (Some(c), true) => Some(ndcg(&evaluate(c, &h.users, &h.items, K, &pool).sql()?)),
+        _ => None,
     };
     let go = match deploy {
         "always" => true,
         "never" => false,
-        _ => previous.is_none_or(|p| metric > p),
+        // nothing new to judge by: keep what serves
+        _ => champion.is_none() || previous.is_some_and(|p| metric > p),
     };
-    let reason = match previous {
-        Some(p) => format!("retrain: ndcg@{K} {metric:.4} on a fresh holdout vs {p:.4} of the serving version"),
-        None => format!("retrain: ndcg@{K} {metric:.4} on a fresh holdout; nothing was serving"),
+    let held = h.users.len();
+    let reason = match (previous, &champion) {
+        (Some(p), _) => format!(
+            "retrain: ndcg@{K} {metric:.4} vs {p:.4} of the serving version on {held} interactions it never trained on"
+        ),
+        (None, Some(_)) => format!(
+            "retrain: ndcg@{K} {metric:.4} on a holdout; no interaction is newer than the serving version, so there is nothing to compare"
+        ),
+        (None, None) => format!("retrain: ndcg@{K} {metric:.4} on a holdout; nothing was serving"),
     };
     let (model_id, version, _) = train_and_store(
         model_name, &source, alg, &config, &params, go, &reason, &input, Instant::now(),

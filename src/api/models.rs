@@ -23,9 +23,16 @@ fn drop_model(
 }
 
 #[pg_extern(volatile, parallel_safe)]
-fn cache_stats() -> TableIterator<'static, (name!(models, i64), name!(bytes, i64))> {
-    let (models, bytes) = crate::cache::stats();
-    TableIterator::once((models as i64, bytes as i64))
+fn cache_stats() -> TableIterator<
+    'static,
+    (
+        name!(models, i64),
+        name!(bytes, i64),
+        name!(shared_bytes, i64),
+    ),
+> {
+    let (models, bytes, shared) = crate::cache::stats();
+    TableIterator::once((models as i64, bytes as i64, shared as i64))
 }
 
 /// The stored bytes of a version (the deployed one when `version` is NULL): a safetensors file.

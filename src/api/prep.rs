@@ -177,7 +177,7 @@ fn profile_columns(src: &Resolved, cols: &[Column]) -> SqlResult<Vec<ProfileRow>
     let mut pass = 0;
     let mut report = |pass: &mut usize| {
         *pass += 1;
-        tick(&mkt_core::progress::Progress {
+        mkt_core::progress::Tick::tick(&mut tick, &mkt_core::progress::Progress {
             phase: "profile scans",
             done: *pass,
             total: passes,

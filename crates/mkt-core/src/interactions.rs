@@ -1,6 +1,7 @@
 //! Columnar interaction buffers and the compressed sparse rows built from them.
 
 use crate::ids::{IdColumn, IdMap};
+use crate::shared::Shared;
 use crate::{Error, Result};
 
 /// Rows as read from the source: parallel columns, one entry per row that had both ids.
@@ -27,24 +28,29 @@ impl RawInteractions {
 pub struct Csr {
     pub n_rows: usize,
     pub n_cols: usize,
-    pub indptr: Vec<u64>,
-    pub indices: Vec<u32>,
-    pub values: Vec<f32>,
+    pub indptr: Shared<u64>,
+    pub indices: Shared<u32>,
+    pub values: Shared<f32>,
 }
 
 impl Csr {
     /// Approximate heap memory held, for cache accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.indptr.len() * 8 + self.indices.len() * 4 + self.values.len() * 4
+        self.indptr.heap_bytes() + self.indices.heap_bytes() + self.values.heap_bytes()
+    }
+
+    /// Bytes viewed in a shared mapping.
+    pub fn mapped_bytes(&self) -> usize {
+        self.indptr.mapped_bytes() + self.indices.mapped_bytes() + self.values.mapped_bytes()
     }
 
     pub fn empty(n_rows: usize, n_cols: usize) -> Self {
         Csr {
             n_rows,
             n_cols,
-            indptr: vec![0; n_rows + 1],
-            indices: Vec::new(),
-            values: Vec::new(),
+            indptr: vec![0; n_rows + 1].into(),
+            indices: Shared::default(),
+            values: Shared::default(),
         }
     }
 
@@ -90,9 +96,9 @@ impl Csr {
         Csr {
             n_rows,
             n_cols,
-            indptr,
-            indices,
-            values,
+            indptr: indptr.into(),
+            indices: indices.into(),
+            values: values.into(),
         }
     }
 
@@ -252,7 +258,7 @@ mod tests {
     #[test]
     fn corrupt_csr_is_detected() {
         let mut csr = Csr::from_triples(1, 2, &[0], &[1], &[1.0]);
-        csr.indices[0] = 7;
+        csr.indices.to_mut()[0] = 7;
         assert!(csr.validate().is_err());
     }
 }

@@ -8,5 +8,6 @@ pub mod names;
 pub mod params;
 pub mod progress;
 pub mod rng;
+pub mod shared;
 
 pub use error::{Error, Result};

@@ -17,6 +17,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mkt_core::interactions::Csr;
 use mkt_core::progress::{EpochReport, Progress, Tick};
 use mkt_core::rng::Rng;
+use mkt_core::shared::Shared;
 use mkt_core::{Error, Result};
 use mkt_metrics::ranking::user_metrics;
 use mkt_topk::{dot, top_k_dense};
@@ -31,11 +32,11 @@ pub struct NeuMf {
     pub hidden: usize,
     pub hidden2: usize,
     /// n_users x dim and n_items x dim: the GMF embeddings.
-    pub user_gmf: Vec<f32>,
-    pub item_gmf: Vec<f32>,
+    pub user_gmf: Shared<f32>,
+    pub item_gmf: Shared<f32>,
     /// n_users x hidden and n_items x hidden: the two halves of the first layer (bias in items).
-    pub user_a: Vec<f32>,
-    pub item_b: Vec<f32>,
+    pub user_a: Shared<f32>,
+    pub item_b: Shared<f32>,
     /// hidden x hidden2, row-major, and its bias.
     pub w2: Vec<f32>,
     pub b2: Vec<f32>,
@@ -75,12 +76,20 @@ impl NeuMf {
         }
     }
 
+    /// Bytes viewed in a shared mapping.
+    pub fn mapped_bytes(&self) -> usize {
+        [&self.user_gmf, &self.item_gmf, &self.user_a, &self.item_b]
+            .iter()
+            .map(|a| a.mapped_bytes())
+            .sum()
+    }
+
     pub fn heap_bytes(&self) -> usize {
-        4 * (self.user_gmf.len()
-            + self.item_gmf.len()
-            + self.user_a.len()
-            + self.item_b.len()
-            + self.w2.len())
+        self.user_gmf.heap_bytes()
+            + self.item_gmf.heap_bytes()
+            + self.user_a.heap_bytes()
+            + self.item_b.heap_bytes()
+            + 4 * self.w2.len()
     }
 
     /// Scores of every item for user `u` into `out` (logits).
@@ -207,10 +216,10 @@ impl Weights {
             dim: self.dim,
             hidden: self.b1.dim(0)?,
             hidden2: self.b2.dim(0)?,
-            user_gmf: flat(&self.rows(&self.p, &all(nu), &uk)?)?,
-            item_gmf: flat(&self.rows(&self.q, &all(ni), &ik)?)?,
-            user_a: flat(&user_a)?,
-            item_b: flat(&item_b)?,
+            user_gmf: flat(&self.rows(&self.p, &all(nu), &uk)?)?.into(),
+            item_gmf: flat(&self.rows(&self.q, &all(ni), &ik)?)?.into(),
+            user_a: flat(&user_a)?.into(),
+            item_b: flat(&item_b)?.into(),
             w2: flat(self.w2.as_tensor())?,
             b2: flat(self.b2.as_tensor())?,
             out_g: flat(self.out_g.as_tensor())?,

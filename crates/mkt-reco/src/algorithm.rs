@@ -307,20 +307,20 @@ impl TrainConfig {
                 let (users, items) = crate::als::fit(&data.by_user, p, pool, tick);
                 Payload::Factors {
                     dim: p.factors,
-                    users,
-                    items,
+                    users: users.into(),
+                    items: items.into(),
                 }
             }
             TrainConfig::ItemKnn(p) => {
                 Payload::Neighbors(crate::item_knn::fit(&data.by_user, p, pool, tick))
             }
-            TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, p, pool, tick)?),
+            TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, p, pool, tick)?.into()),
             TrainConfig::Bpr(p) => {
                 let (users, items) = crate::bpr::fit(&data.by_user, p, pool, tick);
                 Payload::Factors {
                     dim: p.factors,
-                    users,
-                    items,
+                    users: users.into(),
+                    items: items.into(),
                 }
             }
             TrainConfig::Neural(c) => {
@@ -335,8 +335,8 @@ impl TrainConfig {
                 )?;
                 Payload::Factors {
                     dim: t.dim,
-                    users: t.users,
-                    items: t.items,
+                    users: t.users.into(),
+                    items: t.items.into(),
                 }
             }
             TrainConfig::NeuMf(c) => Payload::NeuMf(Box::new(mkt_neural::neumf::fit(

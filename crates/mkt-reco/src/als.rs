@@ -49,24 +49,17 @@ pub fn fit(
     let by_item = by_user.transpose();
     let mut users = init_factors(by_user.n_rows, f, params.seed, 0);
     let mut items = init_factors(by_user.n_cols, f, params.seed, 1);
-    let total = params.iterations * 2;
-    for it in 0..params.iterations {
-        solve_side(by_user, &items, &mut users, params, pool, tick);
-        tick.tick(&Progress {
-            phase: "als",
-            done: it * 2 + 1,
-            total,
-        });
-        solve_side(&by_item, &users, &mut items, params, pool, tick);
-        tick.tick(&Progress {
-            phase: "als",
-            done: it * 2 + 2,
-            total,
-        });
+    // Progress counts rows solved, over every half-sweep and the final user pass.
+    let (nu, ni) = (by_user.n_rows, by_user.n_cols);
+    let total = params.iterations * (nu + ni) + nu;
+    let mut done = 0;
+    for _ in 0..params.iterations {
+        solve_side(by_user, &items, &mut users, params, pool, (&mut done, total), tick);
+        solve_side(&by_item, &users, &mut items, params, pool, (&mut done, total), tick);
     }
     // Users once more, so that each user's vector is the solve against the item factors it is
     // served with (what mkt.explain_recommendation decomposes).
-    solve_side(by_user, &items, &mut users, params, pool, tick);
+    solve_side(by_user, &items, &mut users, params, pool, (&mut done, total), tick);
     (users, items)
 }
 
@@ -88,6 +81,7 @@ fn solve_side(
     x: &mut [f32],
     p: &AlsParams,
     pool: &rayon::ThreadPool,
+    (done, total): (&mut usize, usize),
     tick: &mut dyn Tick,
 ) {
     let f = p.factors;
@@ -112,10 +106,11 @@ fn solve_side(
                 },
             )
         });
+        *done += end - start;
         tick.tick(&Progress {
-            phase: "als rows",
-            done: end,
-            total: n,
+            phase: "als",
+            done: *done,
+            total,
         });
         start = end;
     }
@@ -327,13 +322,13 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap();
-        let mut count = 0;
-        let mut t = |p: &Progress| {
-            if p.phase == "als" {
-                count += 1
-            }
-        };
+        let mut seen = Vec::new();
+        let mut t = |p: &Progress| seen.push(p.clone());
         fit(&data, &params(Solver::ConjugateGradient), &pool, &mut t);
-        assert_eq!(count, 16);
+        // one tick per side (fewer rows than a chunk) per sweep, and the final user pass
+        assert_eq!(seen.len(), 8 * 2 + 1);
+        assert!(seen.iter().all(|p| p.phase == "als" && p.total == 8 * 50 + 30));
+        assert!(seen.windows(2).all(|w| w[0].done < w[1].done));
+        assert_eq!(seen.last().unwrap().done, seen.last().unwrap().total);
     }
 }

@@ -7,6 +7,8 @@ use crate::algorithm::Algorithm;
 use crate::model::{Model, Payload};
 use mkt_core::ids::IdMap;
 use mkt_core::interactions::Csr;
+use mkt_core::shared::{Backing, Plain, Shared};
+use std::sync::Arc;
 use mkt_core::{Error, Result};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -121,12 +123,20 @@ pub fn encode(model: &Model) -> Result<Vec<u8>> {
         .map_err(|e| Error::Corrupted(format!("cannot encode model: {e}")))
 }
 
-struct Reader<'a>(SafeTensors<'a>);
+struct Reader<'a> {
+    st: SafeTensors<'a>,
+    /// The bytes being decoded when they come from a shared mapping: large arrays then view them
+    /// instead of being copied.
+    backing: Option<Arc<dyn Backing>>,
+}
+
+/// Arrays smaller than this are copied even from a mapping: not worth a page-cache reference.
+const MIN_MAPPED_BYTES: usize = 64 * 1024;
 
 impl<'a> Reader<'a> {
     fn raw(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &'a [u8])> {
         let v = self
-            .0
+            .st
             .tensor(name)
             .map_err(|e| Error::Corrupted(format!("tensor {name}: {e}")))?;
         if v.dtype() != dtype {
@@ -139,35 +149,40 @@ impl<'a> Reader<'a> {
     }
 
     fn has(&self, name: &str) -> bool {
-        self.0.tensor(name).is_ok()
+        self.st.tensor(name).is_ok()
     }
 
-    fn f32s(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-        let (s, d) = self.raw(name, Dtype::F32)?;
-        Ok((
-            s,
-            d.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        ))
+    fn array<T: Plain, const N: usize>(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        from_le: fn([u8; N]) -> T,
+    ) -> Result<(Vec<usize>, Shared<T>)> {
+        let (shape, d) = self.raw(name, dtype)?;
+        if let Some(b) = self.backing.as_ref().filter(|_| d.len() >= MIN_MAPPED_BYTES) {
+            let offset = d.as_ptr() as usize - b.bytes().as_ptr() as usize;
+            if let Some(v) = Shared::mapped(b.clone(), offset, d.len() / N) {
+                return Ok((shape, v));
+            }
+        }
+        let v: Vec<T> = d
+            .chunks_exact(N)
+            .map(|c| from_le(c.try_into().unwrap()))
+            .collect();
+        Ok((shape, v.into()))
     }
-    fn u32s(&self, name: &str) -> Result<Vec<u32>> {
-        let (_, d) = self.raw(name, Dtype::U32)?;
-        Ok(d.chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+
+    fn f32s(&self, name: &str) -> Result<(Vec<usize>, Shared<f32>)> {
+        self.array(name, Dtype::F32, f32::from_le_bytes)
     }
-    fn u64s(&self, name: &str) -> Result<Vec<u64>> {
-        let (_, d) = self.raw(name, Dtype::U64)?;
-        Ok(d.chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+    fn u32s(&self, name: &str) -> Result<Shared<u32>> {
+        Ok(self.array(name, Dtype::U32, u32::from_le_bytes)?.1)
+    }
+    fn u64s(&self, name: &str) -> Result<Shared<u64>> {
+        Ok(self.array(name, Dtype::U64, u64::from_le_bytes)?.1)
     }
     fn i64s(&self, name: &str) -> Result<Vec<i64>> {
-        let (_, d) = self.raw(name, Dtype::I64)?;
-        Ok(d.chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+        Ok(self.array(name, Dtype::I64, i64::from_le_bytes)?.1.to_vec())
     }
 
     fn ids(&self, name: &str) -> Result<IdMap> {
@@ -220,6 +235,17 @@ fn expect_shape(name: &str, got: &[usize], want: &[usize]) -> Result<()> {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Model> {
+    decode_with(bytes, None)
+}
+
+/// Decodes bytes that stay mapped: factor and dense matrices and the seen-items arrays view the
+/// mapping instead of being copied, so processes mapping one file share one copy.
+pub fn decode_mapped(backing: Arc<dyn Backing>) -> Result<Model> {
+    let b = backing.clone();
+    decode_with(b.bytes(), Some(backing))
+}
+
+fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<Model> {
     let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| Error::Corrupted(format!("not a model blob: {e}")))?;
     let info = meta.metadata().clone().unwrap_or_default();
@@ -242,7 +268,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     };
     let algorithm = Algorithm::parse(&name)
         .map_err(|_| Error::Corrupted(format!("unknown algorithm {name:?} in model blob")))?;
-    let r = Reader(st);
+    let r = Reader { st, backing };
     let users = r.ids("users")?;
     let items = r.ids("items")?;
     let (nu, ni) = (users.len(), items.len());
@@ -282,10 +308,10 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
                 item_gmf: get("item_gmf")?.1,
                 user_a,
                 item_b: get("item_b")?.1,
-                w2,
-                b2: get("b2")?.1,
-                out_g: get("out_g")?.1,
-                out_h: get("out_h")?.1,
+                w2: w2.to_vec(),
+                b2: get("b2")?.1.to_vec(),
+                out_g: get("out_g")?.1.to_vec(),
+                out_h: get("out_h")?.1.to_vec(),
                 out_b: get("out_b")?.1.first().copied().unwrap_or(0.0),
             };
             m.validate(nu, ni).map_err(Error::Corrupted)?;
@@ -302,7 +328,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
         users,
         items,
         seen,
-        popularity,
+        popularity: popularity.to_vec(),
         payload,
         serving: Default::default(),
     })
@@ -359,6 +385,59 @@ mod tests {
             // Equal models give equal bytes (HashMaps differ in order from one to the next).
             for _ in 0..5 {
                 assert_eq!(encode(&m).unwrap(), bytes, "{alg}");
+            }
+        }
+    }
+
+    struct Bytes(Vec<u8>);
+    impl Backing for Bytes {
+        fn bytes(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn mapped_decoding_views_the_large_arrays_and_serves_the_same() {
+        let d = mkt_demo::generate(1);
+        let raw = RawInteractions {
+            users: IdColumn::Int(d.events.user_id),
+            items: IdColumn::Int(d.events.item_id),
+            weights: vec![],
+        };
+        let data = Interactions::build(&raw).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        for (alg, params) in [
+            (Algorithm::Als, json!({"factors": 32, "iterations": 2})),
+            (Algorithm::Ease, json!({})),
+        ] {
+            let (cfg, _) = TrainConfig::parse(alg, &params).unwrap();
+            let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+            let owned_bytes = m.heap_bytes();
+            let mapped = decode_mapped(Arc::new(Bytes(encode(&m).unwrap()))).unwrap();
+            assert_eq!(mapped, m);
+            let large = match &mapped.payload {
+                Payload::Factors { users, .. } => users.is_mapped(),
+                Payload::Dense(b) => b.is_mapped(),
+                _ => false,
+            };
+            assert!(large, "{alg:?}: the model matrix views the mapping");
+            assert!(mapped.heap_bytes() * 2 < owned_bytes, "{alg:?}");
+            assert!(mapped.mapped_bytes() * 2 > owned_bytes, "{alg:?}");
+            assert_eq!(m.mapped_bytes(), 0);
+            let q = crate::model::Query {
+                k: 10,
+                exclude_seen: true,
+                candidates: None,
+            };
+            let (mut s1, mut s2) = (Vec::new(), Vec::new());
+            for u in (0..m.n_users() as u32).step_by(13) {
+                assert_eq!(
+                    mapped.recommend(Some(u), &q, &mut s1),
+                    m.recommend(Some(u), &q, &mut s2)
+                );
             }
         }
     }

@@ -81,9 +81,9 @@ pub fn fit(by_user: &Csr, p: &KnnParams, pool: &rayon::ThreadPool, tick: &mut dy
     Csr {
         n_rows: n,
         n_cols: n,
-        indptr,
-        indices,
-        values,
+        indptr: indptr.into(),
+        indices: indices.into(),
+        values: values.into(),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod algorithm;
 pub mod als;
 pub mod blob;
 pub mod bpr;
+pub mod champion;
 pub mod ease;
 pub mod evaluate;
 pub mod explain;

@@ -3,6 +3,7 @@
 use crate::algorithm::Algorithm;
 use mkt_core::ids::IdMap;
 use mkt_core::interactions::{Csr, Interactions};
+use mkt_core::shared::Shared;
 use mkt_core::{Error, Result};
 use mkt_topk::{dot, scores_into, top_k, top_k_dense, QuantizedRows, Scored};
 use std::sync::OnceLock;
@@ -15,13 +16,13 @@ pub enum Payload {
     /// Latent factors, row-major: `users` is n_users x dim, `items` is n_items x dim.
     Factors {
         dim: usize,
-        users: Vec<f32>,
-        items: Vec<f32>,
+        users: Shared<f32>,
+        items: Shared<f32>,
     },
     /// Item x item similarities, the strongest neighbours of each item.
     Neighbors(Csr),
     /// Dense item x item weights, row-major (EASE's B).
-    Dense(Vec<f32>),
+    Dense(Shared<f32>),
     /// A NeuMF network in serving form.
     NeuMf(Box<mkt_neural::neumf::NeuMf>),
 }
@@ -87,13 +88,16 @@ impl Model {
         }
     }
 
-    /// Approximate heap memory held (including the serving copy once built), for cache accounting.
+    /// Approximate private memory held (including the serving copy once built), for cache
+    /// accounting; arrays viewed in a shared mapping do not count.
     pub fn heap_bytes(&self) -> usize {
         let payload = match &self.payload {
             Payload::None => 0,
-            Payload::Factors { users, items, .. } => (users.len() + items.len() * 5 / 4) * 4,
+            Payload::Factors { users, items, .. } => {
+                users.heap_bytes() + items.heap_bytes() + items.len() // + the 8-bit serving copy
+            }
             Payload::Neighbors(c) => c.heap_bytes(),
-            Payload::Dense(b) => b.len() * 4,
+            Payload::Dense(b) => b.heap_bytes(),
             Payload::NeuMf(m) => m.heap_bytes(),
         };
         self.users.heap_bytes()
@@ -101,6 +105,18 @@ impl Model {
             + self.seen.heap_bytes()
             + self.popularity.len() * 4
             + payload
+    }
+
+    /// Bytes viewed in a shared mapping (one copy per server, not per backend).
+    pub fn mapped_bytes(&self) -> usize {
+        let payload = match &self.payload {
+            Payload::None => 0,
+            Payload::Factors { users, items, .. } => users.mapped_bytes() + items.mapped_bytes(),
+            Payload::Neighbors(c) => c.mapped_bytes(),
+            Payload::Dense(b) => b.mapped_bytes(),
+            Payload::NeuMf(m) => m.mapped_bytes(),
+        };
+        self.seen.mapped_bytes() + payload
     }
 
     fn quantized_items(&self) -> Option<&QuantizedRows> {
