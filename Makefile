@@ -43,3 +43,4 @@ bench: install-release
 	bash bench/run.sh
 	bash bench/policies.sh
 	bash bench/prep.sh
+	bash bench/model_memory.sh

@@ -14,11 +14,11 @@ CONNS=${MEM_CONNECTIONS:-20}
 q() { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 
 q "CREATE EXTENSION pg_marketing"
-q "CREATE TABLE mem_events AS SELECT u AS user_id, (u * 7919 + n * 104729) % 10000 AS item_id
+q "CREATE TABLE mem_events AS SELECT u AS user_id, (u::bigint * 7919 + n * 104729) % 10000 AS item_id
    FROM generate_series(1, $USERS) u, generate_series(1, 3) n"
 psql -X -qAt -v ON_ERROR_STOP=1 -c "SET mkt.progress_interval = 0" \
   -c "SELECT 1 FROM mkt.train_recommender('mem', 'mem_events', algorithm => 'bpr', params => '{\"factors\": 64, \"iterations\": 1}')" > /dev/null
-echo "model: $(q "SELECT n_users || ' users x ' || n_items || ' items, 64 factors, blob ' || pg_size_pretty(sum(octet_length(data))) FROM mkt.models m JOIN mkt.model_blobs b USING (model_id) WHERE model_name = 'mem' GROUP BY 1")"
+echo "model: $(q "SELECT n_users || ' users x ' || n_items || ' items, 64 factors, stored ' || (SELECT pg_size_pretty(sum(octet_length(data))) FROM mkt.model_blobs b JOIN mkt.model_versions v USING (model_id) WHERE v.model_name = 'mem') FROM mkt.models WHERE model_name = 'mem'")"
 
 # kB of one smaps_rollup field summed over the given pids
 field() {
