@@ -47,7 +47,7 @@ impl Live {
         }
     }
 
-    /// Records one epoch; a file that cannot be written only costs the live view.
+    /// Records one epoch.
     pub fn record(&mut self, e: &EpochReport) {
         self.epochs.push((e.clone(), now()));
         let mut doc = self.header.clone();
@@ -57,13 +57,7 @@ impl Live {
                 .map(|(e, at)| json!([e.epoch, e.epochs, e.loss, e.metric, e.seconds, at]))
                 .collect(),
         );
-        let tmp = self.path.with_extension("tmp");
-        let written = std::fs::create_dir_all(DIR)
-            .and_then(|_| std::fs::write(&tmp, doc.to_string()))
-            .and_then(|_| std::fs::rename(&tmp, &self.path));
-        if let Err(e) = written {
-            pgrx::debug1!("pg_marketing: cannot write live training log: {e}");
-        }
+        write_atomically(&self.path, &doc);
     }
 
     /// Stores the epochs with the version they trained.
@@ -105,13 +99,18 @@ fn phase_path() -> PathBuf {
 pub fn record_phase(p: &mkt_core::progress::Progress) {
     let doc = json!({"pid": std::process::id(), "phase": p.phase, "done": p.done,
                      "total": p.total, "at": now()});
-    let path = phase_path();
-    let tmp = path.with_extension("phase.tmp");
+    write_atomically(&phase_path(), &doc);
+}
+
+/// Replaces a live file whole (written aside, then renamed), so readers never see half of one; a
+/// file that cannot be written only costs the live view.
+fn write_atomically(path: &std::path::Path, doc: &Value) {
+    let tmp = path.with_extension("tmp");
     let written = std::fs::create_dir_all(DIR)
         .and_then(|_| std::fs::write(&tmp, doc.to_string()))
-        .and_then(|_| std::fs::rename(&tmp, &path));
+        .and_then(|_| std::fs::rename(&tmp, path));
     if let Err(e) = written {
-        pgrx::debug1!("pg_marketing: cannot write live progress: {e}");
+        pgrx::debug1!("pg_marketing: cannot write {}: {e}", path.display());
     }
 }
 
@@ -132,13 +131,32 @@ fn live_progress() -> TableIterator<
         name!(updated_at, f64),
     ),
 > {
-    let mut rows = Vec::new();
+    let mut rows: Vec<_> = live_docs("phase")
+        .into_iter()
+        .map(|(pid, doc)| {
+            (
+                pid,
+                doc["phase"].as_str().unwrap_or("").to_string(),
+                doc["done"].as_i64().unwrap_or(0),
+                doc["total"].as_i64().unwrap_or(0),
+                doc["at"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    TableIterator::new(rows)
+}
+
+/// The live files with extension `ext` whose backend still runs, as (pid, document); files of
+/// processes that are gone are removed.
+fn live_docs(ext: &str) -> Vec<(i32, Value)> {
     let Ok(dir) = std::fs::read_dir(DIR) else {
-        return TableIterator::new(rows);
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for entry in dir.flatten() {
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("phase") {
+        if path.extension().and_then(|e| e.to_str()) != Some(ext) {
             continue;
         }
         let Ok(doc) = std::fs::read_to_string(&path)
@@ -148,20 +166,13 @@ fn live_progress() -> TableIterator<
             continue;
         };
         let pid = doc["pid"].as_i64().unwrap_or(0) as i32;
-        if !alive(pid) {
+        if alive(pid) {
+            out.push((pid, doc));
+        } else {
             let _ = std::fs::remove_file(&path);
-            continue;
         }
-        rows.push((
-            pid,
-            doc["phase"].as_str().unwrap_or("").to_string(),
-            doc["done"].as_i64().unwrap_or(0),
-            doc["total"].as_i64().unwrap_or(0),
-            doc["at"].as_f64().unwrap_or(0.0),
-        ));
     }
-    rows.sort_by_key(|r| r.0);
-    TableIterator::new(rows)
+    out
 }
 
 fn alive(pid: i32) -> bool {
@@ -192,25 +203,7 @@ fn live_training() -> TableIterator<
     ),
 > {
     let mut rows = Vec::new();
-    let Ok(dir) = std::fs::read_dir(DIR) else {
-        return TableIterator::new(rows);
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        let Ok(doc) = std::fs::read_to_string(&path)
-            .map_err(|_| ())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|_| ()))
-        else {
-            continue;
-        };
-        let pid = doc["pid"].as_i64().unwrap_or(0) as i32;
-        if !alive(pid) {
-            let _ = std::fs::remove_file(&path);
-            continue;
-        }
+    for (pid, doc) in live_docs("json") {
         let text = |k: &str| doc[k].as_str().unwrap_or("").to_string();
         for e in doc["epochs"].as_array().into_iter().flatten() {
             let f = |i: usize| e[i].as_f64().unwrap_or(0.0);
@@ -228,6 +221,6 @@ fn live_training() -> TableIterator<
             ));
         }
     }
-    rows.sort_by(|a, b| (a.0, a.4).cmp(&(b.0, b.4)));
+    rows.sort_by_key(|r| (r.0, r.4));
     TableIterator::new(rows)
 }

@@ -92,6 +92,17 @@ fn sample(cum: &[f64], rng: &mut Rng) -> usize {
     cum.partition_point(|&c| c <= x).min(cum.len() - 1)
 }
 
+/// The demo's events as unweighted interactions (what most model tests train on).
+pub fn interactions(scale: u32) -> mkt_core::interactions::Interactions {
+    let d = generate(scale);
+    let raw = mkt_core::interactions::RawInteractions {
+        users: mkt_core::ids::IdColumn::Int(d.events.user_id),
+        items: mkt_core::ids::IdColumn::Int(d.events.item_id),
+        weights: vec![],
+    };
+    mkt_core::interactions::Interactions::build(&raw).expect("demo events are valid")
+}
+
 pub fn generate(scale: u32) -> DemoData {
     let (nu, ni) = (n_users(scale), n_items(scale));
     let mut rng = Rng::stream(SEED, scale as u64);

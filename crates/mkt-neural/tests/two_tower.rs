@@ -35,13 +35,7 @@ fn ndcg(t: &Trained, user: usize, relevant: &[u32], exclude: &[u32]) -> f64 {
 
 #[test]
 fn same_seed_same_model_and_epochs_are_reported() {
-    let d = mkt_demo::generate(1);
-    let raw = RawInteractions {
-        users: IdColumn::Int(d.events.user_id),
-        items: IdColumn::Int(d.events.item_id),
-        weights: vec![],
-    };
-    let data = Interactions::build(&raw).unwrap();
+    let data = mkt_demo::interactions(1);
     let p = params(serde_json::json!({"epochs": 3, "dim": 16, "hidden": 32}));
     let mut epochs = Vec::new();
     let a = fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |e| {
@@ -121,13 +115,7 @@ fn new_users_with_features_beat_popularity() {
 
 #[test]
 fn every_loss_trains() {
-    let d = mkt_demo::generate(1);
-    let raw = RawInteractions {
-        users: IdColumn::Int(d.events.user_id),
-        items: IdColumn::Int(d.events.item_id),
-        weights: vec![],
-    };
-    let data = Interactions::build(&raw).unwrap();
+    let data = mkt_demo::interactions(1);
     for loss in ["softmax", "sampled_softmax", "bpr", "bce"] {
         let p = params(serde_json::json!({"epochs": 2, "dim": 8, "hidden": 16, "loss": loss}));
         let mut losses = Vec::new();
@@ -143,13 +131,7 @@ fn every_loss_trains() {
 
 #[test]
 fn neumf_is_deterministic_and_serves() {
-    let d = mkt_demo::generate(1);
-    let raw = RawInteractions {
-        users: IdColumn::Int(d.events.user_id),
-        items: IdColumn::Int(d.events.item_id),
-        weights: vec![],
-    };
-    let data = Interactions::build(&raw).unwrap();
+    let data = mkt_demo::interactions(1);
     let p = params(serde_json::json!({"epochs": 4, "dim": 16, "hidden": 32, "validation": 0.2}));
     let mut metrics = Vec::new();
     let a = mkt_neural::neumf::fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |e| {

@@ -398,13 +398,7 @@ mod tests {
 
     #[test]
     fn mapped_decoding_views_the_large_arrays_and_serves_the_same() {
-        let d = mkt_demo::generate(1);
-        let raw = RawInteractions {
-            users: IdColumn::Int(d.events.user_id),
-            items: IdColumn::Int(d.events.item_id),
-            weights: vec![],
-        };
-        let data = Interactions::build(&raw).unwrap();
+        let data = mkt_demo::interactions(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()

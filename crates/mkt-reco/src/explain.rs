@@ -129,19 +129,11 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
 mod tests {
     use super::*;
     use crate::algorithm::TrainConfig;
-    use mkt_core::ids::IdColumn;
-    use mkt_core::interactions::{Interactions, RawInteractions};
     use mkt_core::progress::no_tick;
 
     #[test]
     fn exact_decompositions_sum_to_the_served_score() {
-        let d = mkt_demo::generate(1);
-        let raw = RawInteractions {
-            users: IdColumn::Int(d.events.user_id),
-            items: IdColumn::Int(d.events.item_id),
-            weights: vec![],
-        };
-        let data = Interactions::build(&raw).unwrap();
+        let data = mkt_demo::interactions(1);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let w = AlsWeights {
             regularization: 1.0,

@@ -338,13 +338,7 @@ mod tests {
 
     #[test]
     fn factor_serving_equals_a_full_f32_scan() {
-        let d = mkt_demo::generate(1);
-        let raw = RawInteractions {
-            users: IdColumn::Int(d.events.user_id),
-            items: IdColumn::Int(d.events.item_id),
-            weights: vec![],
-        };
-        let data = Interactions::build(&raw).unwrap();
+        let data = mkt_demo::interactions(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
