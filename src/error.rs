@@ -21,6 +21,7 @@ fn code(e: &Error) -> C {
         Error::WrongType(_) => C::ERRCODE_DATATYPE_MISMATCH,
         Error::UndefinedObject(_) => C::ERRCODE_UNDEFINED_OBJECT,
         Error::DuplicateObject(_) => C::ERRCODE_DUPLICATE_OBJECT,
+        Error::ReadOnly(_) => C::ERRCODE_READ_ONLY_SQL_TRANSACTION,
         Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
@@ -53,6 +54,18 @@ impl<T> OrSql<T> for Result<T, pgrx::spi::Error> {
             )
         })
     }
+}
+
+/// Refuses a call that writes (`what` names it) on a hot standby, before it does any work there.
+pub fn require_primary(what: &str) -> SqlResult<()> {
+    // SAFETY: a plain read of shared recovery state, from the backend's main thread.
+    if unsafe { pgrx::pg_sys::RecoveryInProgress() } {
+        return Err(report(Error::ReadOnly(format!(
+            "{what} writes to the catalog and cannot run on a hot standby; call it on the primary \
+             (a standby serves mkt.recommend, mkt.similar_items, mkt.policy_probabilities and the reports)"
+        ))));
+    }
+    Ok(())
 }
 
 /// Shorthand for argument errors raised directly by the SQL layer.

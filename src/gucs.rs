@@ -38,7 +38,7 @@ pub static MODEL_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 /// Serving backends map deployed models from shared files instead of decoding private copies.
 pub static SHARED_MODELS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
-/// Megabytes one profiling or cleaning call may use for its sorts and hashes.
+/// Megabytes one training, profiling or cleaning call may use.
 pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
 pub fn init() {
@@ -62,8 +62,8 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"mkt.max_memory_mb",
-        c"Memory one mkt.profile or mkt.clean call may use for sorts and hashes, in megabytes.",
-        c"The call divides it between the sorts and hash tables of each pass by setting work_mem for its own statements; beyond it they spill to disk.",
+        c"Memory one training, mkt.profile or mkt.clean call may use, in megabytes.",
+        c"Training that would need more (estimated from the data read and the params) fails before allocating the model; profile and clean divide it between the sorts and hash tables of each pass by setting work_mem for their own statements, beyond which they spill to disk.",
         &MAX_MEMORY_MB,
         4,
         1 << 20,

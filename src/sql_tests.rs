@@ -119,6 +119,18 @@ fn deployed_models_are_served_from_shared_file_mappings() {
 }
 
 #[pg_test]
+fn training_over_max_memory_fails_before_allocating() {
+    Spi::run("CREATE TABLE t_mem AS SELECT u AS user_id, (u * 7 + n) % 1000 AS item_id FROM generate_series(1, 20000) u, generate_series(1, 5) n").unwrap();
+    Spi::run("SET mkt.max_memory_mb = 8").unwrap();
+    let (s, m) = try_sql("SELECT * FROM mkt.train_recommender('mem', 't_mem', algorithm => 'als', params => '{\"factors\": 256}')");
+    assert_eq!(s, "54000", "{m}");
+    assert!(m.contains("mkt.max_memory_mb = 8 MB") && m.contains("20000 users"), "{m}");
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'mem'"), 0);
+    Spi::run("SELECT * FROM mkt.train_recommender('mem', 't_mem', algorithm => 'als', params => '{\"factors\": 4, \"iterations\": 1}')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'mem'"), 1);
+}
+
+#[pg_test]
 fn text_ids_and_evaluation() {
     Spi::run(
         "CREATE TABLE t_txt AS SELECT 'u' || u AS customer, 'sku-' || i AS product

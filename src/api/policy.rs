@@ -98,6 +98,7 @@ fn decide(
     >,
     ErrorReport,
 > {
+    crate::error::require_primary("mkt.decide")?;
     let p = policies::load(policy_name)?;
     let excluded = super::no_nulls(excluded, "excluded")?;
     let allowed = p.cfg.allowed(&excluded).sql()?;
@@ -126,6 +127,7 @@ fn reward(
     reward: f64,
     next_context: default!(Option<JsonB>, "NULL"),
 ) -> Result<(), ErrorReport> {
+    crate::error::require_primary("mkt.reward")?;
     if !reward.is_finite() {
         return Err(invalid(format!(
             "a reward must be a finite number, got {reward}"

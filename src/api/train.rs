@@ -1,5 +1,6 @@
 //! mkt.train_recommender, and the reading and storing that mkt.tune_recommender shares with it.
 
+use crate::gucs::MAX_MEMORY_MB;
 use crate::catalog::{self, NewVersion};
 use crate::error::{OrSql, SqlResult};
 use crate::training_log::Live;
@@ -45,6 +46,7 @@ pub(super) fn read_input(
     weight_col: Option<&str>,
     config: &TrainConfig,
 ) -> SqlResult<Input> {
+    crate::error::require_primary("training")?;
     // Before the interactions: a key column of the wrong type should fail before a long read.
     let (user_table, item_table) = match NeuralConfig::of(config) {
         Some(c) => (
@@ -98,6 +100,10 @@ pub(super) fn read_input(
         item_table.as_ref().map(|t| &t.keys),
     )
     .sql()?;
+    // Before anything large is allocated for the model.
+    config
+        .check_memory(&data, MAX_MEMORY_MB.get() as usize, "mkt.max_memory_mb")
+        .sql()?;
     let buckets = NeuralConfig::of(config).map_or(0, |c| c.params.hash_buckets);
     let user_features = user_table
         .map(|t| t.encode("user", &data.users, buckets))

@@ -43,6 +43,9 @@ pub enum Error {
     /// A catalog object that exists already.
     #[error("{0}")]
     DuplicateObject(String),
+    /// A call that writes, made where nothing may be written (a hot standby).
+    #[error("{0}")]
+    ReadOnly(String),
     /// An operation that the object's current state does not allow (e.g. a second reward).
     #[error("{0}")]
     InvalidState(String),

@@ -273,6 +273,51 @@ impl TrainConfig {
     }
 
     /// Checks, before any data is read or memory taken, what can be checked from sizes alone.
+    /// Roughly the bytes a fit of `data` holds at its peak: the model with its copy of the
+    /// interactions and ids, and the trainer's working state (factors, transposed rows, optimiser
+    /// moments, a batch's logits), so a call can refuse before allocating rather than meet the OOM
+    /// killer halfway.
+    pub fn memory_bytes(&self, data: &Interactions) -> u128 {
+        let (nu, ni) = (data.n_users() as u128, data.n_items() as u128);
+        let nnz = data.by_user.nnz() as u128;
+        let model = nnz * 8 + (nu + 1) * 8 + (nu + ni) * 8 + ni * 4;
+        let work = match self {
+            TrainConfig::Popularity => 0,
+            TrainConfig::Als(p) => (nu + ni) * p.factors as u128 * 4 + nnz * 8 + (ni + 1) * 8,
+            TrainConfig::Bpr(p) => (nu + ni) * p.factors as u128 * 4,
+            TrainConfig::ItemKnn(p) => {
+                ni * (p.neighbors as u128).min(ni) * 8 + nnz * 8 + (ni + 1) * 8
+            }
+            TrainConfig::Ease(_) => crate::ease::memory_bytes(ni as usize),
+            TrainConfig::Neural(c) | TrainConfig::NeuMf(c) => {
+                let (d, h) = (c.params.dim as u128, c.params.hidden as u128);
+                // item embeddings in and out, user ids, the towers; each with its gradient and
+                // two AdamW moments
+                let params = (2 * ni + nu) * (d + 1) + 4 * (d + 1) * h;
+                // a batch's scores against the whole catalogue, with their softmax and gradient
+                let batch = c.params.batch_size as u128 * ni * 3;
+                (params * 4 + batch) * 4
+            }
+        };
+        model + work
+    }
+
+    /// Refuses (TooLarge) a fit whose `memory_bytes` exceed `limit_mb`.
+    pub fn check_memory(&self, data: &Interactions, limit_mb: usize, setting: &str) -> Result<()> {
+        let need_mb = self.memory_bytes(data).div_ceil(1 << 20);
+        if need_mb > limit_mb as u128 {
+            return Err(Error::TooLarge(format!(
+                "training {} on {} users x {} items ({} interactions) needs about {need_mb} MB, \
+                 more than {setting} = {limit_mb} MB; raise it or make the model smaller",
+                self.algorithm().name(),
+                data.n_users(),
+                data.n_items(),
+                data.by_user.nnz()
+            )));
+        }
+        Ok(())
+    }
+
     pub fn check_size(&self, n_items: usize) -> Result<()> {
         if let TrainConfig::Ease(p) = self {
             crate::ease::check_memory(n_items, p)?;
@@ -357,6 +402,31 @@ impl TrainConfig {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn memory_estimates_grow_with_the_model_and_refuse_over_the_limit() {
+        let data = mkt_demo::interactions(1);
+        let bytes = |alg: Algorithm, p: serde_json::Value| {
+            TrainConfig::parse(alg, &p).unwrap().0.memory_bytes(&data)
+        };
+        let small = bytes(Algorithm::Als, json!({"factors": 8}));
+        let large = bytes(Algorithm::Als, json!({"factors": 256}));
+        let users_items = (data.n_users() + data.n_items()) as u128;
+        assert_eq!(large - small, users_items * (256 - 8) * 4, "the factor matrices");
+        assert!(bytes(Algorithm::Popularity, json!({})) < small);
+        let ni = data.n_items() as u128;
+        assert!(bytes(Algorithm::Ease, json!({})) > ni * ni * 28);
+        assert!(
+            bytes(Algorithm::Neural, json!({"batch_size": 4096}))
+                > bytes(Algorithm::Neural, json!({"batch_size": 64}))
+        );
+        let (cfg, _) = TrainConfig::parse(Algorithm::Als, &json!({"factors": 256})).unwrap();
+        let limit = (large >> 20) as usize;
+        let e = cfg.check_memory(&data, limit, "mkt.max_memory_mb").unwrap_err();
+        assert!(matches!(e, Error::TooLarge(_)));
+        assert!(e.to_string().contains("mkt.max_memory_mb"), "{e}");
+        assert!(cfg.check_memory(&data, limit + 1, "mkt.max_memory_mb").is_ok());
+    }
 
     #[test]
     fn unknown_algorithm_lists_valid_ones() {
