@@ -430,3 +430,6 @@ COMMENT ON FUNCTION mkt.rollback(text) IS
 
 COMMENT ON FUNCTION mkt.model_report(text, int) IS
 'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';
+
+COMMENT ON FUNCTION mkt.forget_subject(text) IS
+'GDPR-style erasure of one customer: deletes their decisions, campaign touches, outbox messages and attributions, and removes them from every stored model version (their id, seen items and vector), so recommendations for them are those of a new user and everyone else''s stay the same. Returns what was removed. What everyone''s data shaped together (item factors, item-item weights, popularity) keeps the customer''s influence until the next retrain, and the source tables are yours to clean.';

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 struct Entry {
     model_id: i64,
+    /// xmin and length of the stored bytes: a rewrite in place (mkt.forget_subject) changes them.
+    blob_key: (i64, i64),
     model: Arc<Model>,
     epoch: u64,
     bytes: usize,
@@ -46,10 +48,10 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     if let Some(hit) = hit {
         return Ok(hit);
     }
-    let id = catalog::deployed_id(name)?;
+    let (id, blob_key) = catalog::deployed_key(name)?;
     let same = ENTRIES.with(|m| {
         let mut m = m.borrow_mut();
-        m.get_mut(name).filter(|e| e.model_id == id).map(|e| {
+        m.get_mut(name).filter(|e| e.model_id == id && e.blob_key == blob_key).map(|e| {
             e.epoch = epoch;
             e.used = now;
             e.model.clone()
@@ -65,6 +67,7 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
             name.to_string(),
             Entry {
                 model_id: id,
+                blob_key,
                 model: model.clone(),
                 epoch,
                 bytes: model.heap_bytes(),

@@ -112,15 +112,37 @@ pub fn insert_version(v: &NewVersion) -> SqlResult<(i64, i32)> {
         let model_id = first::<i64>(model_id)
             .sql()?
             .expect("RETURNING gives a row");
-        for (part, chunk) in v.blob.chunks(PART_BYTES).enumerate() {
-            c.update(
-                "INSERT INTO mkt.model_blobs (model_id, part, data) VALUES ($1, $2, $3)",
-                None,
-                &[model_id.into(), (part as i32).into(), chunk.into()],
-            )
-            .sql()?;
-        }
+        write_blob(c, model_id, v.blob)?;
         Ok((model_id, version))
+    })
+}
+
+fn write_blob(c: &mut pgrx::spi::SpiClient, model_id: i64, blob: &[u8]) -> SqlResult<()> {
+    for (part, chunk) in blob.chunks(PART_BYTES).enumerate() {
+        c.update(
+            "INSERT INTO mkt.model_blobs (model_id, part, data) VALUES ($1, $2, $3)",
+            None,
+            &[model_id.into(), (part as i32).into(), chunk.into()],
+        )
+        .sql()?;
+    }
+    Ok(())
+}
+
+/// Replaces the stored bytes of a version in place (same id and version number), with its user
+/// count; the caller makes every backend reload it (`invalidation`; caches compare the bytes' key).
+pub fn rewrite_blob(model_id: i64, blob: &[u8], n_users: i64) -> SqlResult<()> {
+    Spi::connect_mut(|c| {
+        c.update("DELETE FROM mkt.model_blobs WHERE model_id = $1", None, &[model_id.into()])
+            .sql()?;
+        write_blob(c, model_id, blob)?;
+        c.update(
+            "UPDATE mkt.model_versions SET n_users = $2, size_bytes = $3 WHERE model_id = $1",
+            None,
+            &[model_id.into(), n_users.into(), (blob.len() as i64).into()],
+        )
+        .sql()
+        .map(|_| ())
     })
 }
 
@@ -134,7 +156,7 @@ pub fn select_first<T: FromDatum + IntoDatum>(
 
 /// `found`, or the error that says why not: no such model at all, or `missing` for a model that
 /// exists.
-fn found_or(found: Option<i64>, name: &str, missing: &str) -> SqlResult<i64> {
+fn found_or<T>(found: Option<T>, name: &str, missing: &str) -> SqlResult<T> {
     match found {
         Some(id) => Ok(id),
         None if model_exists(name)? => Err(Error::UndefinedObject(format!(
@@ -169,6 +191,36 @@ pub fn deployed_id(name: &str) -> SqlResult<i64> {
         "SELECT model_id FROM mkt.deployments WHERE model_name = $1",
         &[name.into()],
     )?;
+    found_or(
+        found,
+        name,
+        "has no deployed version; deploy one with mkt.deploy",
+    )
+}
+
+/// The deployed version's model id and what identifies its stored bytes (the xmin and total
+/// length of the blob rows), which changes when they are rewritten in place (mkt.forget_subject).
+pub fn deployed_key(name: &str) -> SqlResult<(i64, (i64, i64))> {
+    let found = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT d.model_id, (SELECT min(b.xmin::text::bigint) FROM mkt.model_blobs b \
+             WHERE b.model_id = d.model_id), (SELECT sum(octet_length(b.data))::bigint \
+             FROM mkt.model_blobs b WHERE b.model_id = d.model_id) \
+             FROM mkt.deployments d WHERE d.model_name = $1",
+            None,
+            &[name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let row = t.first();
+        let key = (
+            row.get::<i64>(2)?.unwrap_or(0),
+            row.get::<i64>(3)?.unwrap_or(0),
+        );
+        Ok::<_, pgrx::spi::Error>(row.get::<i64>(1)?.map(|id| (id, key)))
+    })
+    .sql()?;
     found_or(
         found,
         name,

@@ -4,6 +4,7 @@ mod campaign;
 mod demo;
 mod evaluate;
 mod explain;
+mod forget;
 mod lifecycle;
 mod models;
 mod offpolicy;
