@@ -369,6 +369,24 @@ off-policy estimation on a huge log|SELECT * FROM mkt.estimate_policy_value('end
 CALLS
 check "no timed-out call left a version" "0" "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name LIKE 't\_%'")"
 
+# 19. Every function runs with the caller's privileges: none is SECURITY DEFINER, and a role
+#     without SELECT on a table can neither train on it (by name or in a query), nor profile,
+#     clean, split or evaluate on it.
+check "no mkt function is SECURITY DEFINER" "0" \
+  "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'mkt'::regnamespace AND prosecdef")"
+while IFS='|' read -r name sql; do
+  err=$(psql -X -qAt -U analyst -v VERBOSITY=verbose -c "$sql" 2>&1)
+  echo "$err" | grep -q "ERROR:  42501" && ok "a role without SELECT on the table cannot $name" \
+    || fail "$name without SELECT: $(echo "$err" | head -1)"
+done <<'CALLS'
+train on it|SELECT * FROM mkt.train_recommender('sneaky', 'secret')
+train on a query of it|SELECT * FROM mkt.train_recommender('sneaky', 'SELECT user_id, item_id FROM secret')
+profile it|SELECT * FROM mkt.profile('secret')
+clean it|SELECT * FROM mkt.clean('secret', 'secret_copy')
+split it|SELECT * FROM mkt.split('secret', 'secret_a', 'secret_b')
+evaluate on it|SELECT * FROM mkt.evaluate_recommender('m', 'secret', 10)
+CALLS
+
 # 17. The server never crashed (the deliberate kill -9s above aside).
 if grep "terminated by signal" "$CLUSTER_LOG" | grep -vq "signal 9: Killed"; then fail "server log shows a crash"; else ok "no backend crashed"; fi
 
