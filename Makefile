@@ -6,7 +6,7 @@ CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p m
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e bench
+.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e reliability bench
 
 deps:
 	bash scripts/setup.sh
@@ -38,6 +38,11 @@ test-sql: deps
 # Multi-session, restart, cancel and dump/restore checks on a throwaway cluster.
 test-e2e: install deps-test
 	bash tests/e2e/run.sh
+
+# The reliability and security checks on real clusters: the pg_tests (NULL matrix, injection,
+# erasure, memory limit) and the e2e script, which ends with a table of cases tried, passed,
+# crashes and data lost.
+reliability: deps-test test-sql test-e2e
 
 bench: install-release
 	bash bench/run.sh

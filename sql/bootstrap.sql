@@ -92,6 +92,8 @@ CREATE TABLE mkt.job_queue (
     worker_pid        int
 );
 COMMENT ON TABLE mkt.job_queue IS 'Jobs submitted with mkt.submit_job and what became of them (read mkt.jobs).';
+SELECT pg_catalog.pg_extension_config_dump('mkt.job_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.job_queue_job_id_seq', '');
 
 CREATE TABLE mkt.tuning_trials (
     model_id  bigint NOT NULL REFERENCES mkt.model_versions ON DELETE CASCADE,

@@ -22,6 +22,7 @@ fn code(e: &Error) -> C {
         Error::UndefinedObject(_) => C::ERRCODE_UNDEFINED_OBJECT,
         Error::DuplicateObject(_) => C::ERRCODE_DUPLICATE_OBJECT,
         Error::ReadOnly(_) => C::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+        Error::NullValue(_) => C::ERRCODE_NULL_VALUE_NOT_ALLOWED,
         Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
@@ -66,6 +67,12 @@ pub fn require_primary(what: &str) -> SqlResult<()> {
         ))));
     }
     Ok(())
+}
+
+/// The value of an argument that may not be NULL (the function is not STRICT because other
+/// arguments may be).
+pub fn required<T>(value: Option<T>, name: &str) -> SqlResult<T> {
+    value.ok_or_else(|| report(Error::NullValue(format!("{name} must not be NULL"))))
 }
 
 /// Shorthand for argument errors raised directly by the SQL layer.

@@ -3,7 +3,7 @@
 //! is PL/pgSQL in sql/finalize.sql, where its plans are cached.
 
 use crate::catalog::first;
-use crate::error::{invalid, OrSql, SqlResult};
+use crate::error::{invalid, OrSql, required, SqlResult};
 use crate::{policies, source};
 use mkt_core::names::{quote_ident, quote_literal};
 use mkt_core::params::Params;
@@ -166,14 +166,20 @@ fn settings(params: &serde_json::Value) -> SqlResult<Settings> {
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn create_campaign(
-    campaign_name: &str,
-    policy_name: &str,
-    trigger_source: PgRelation,
-    subject_col: &str,
-    context_cols: default!(Vec<Option<String>>, "'{}'"),
+    campaign_name: Option<&str>,
+    policy_name: Option<&str>,
+    trigger_source: Option<PgRelation>,
+    subject_col: Option<&str>,
+    context_cols: default!(Option<Vec<Option<String>>>, "'{}'"),
     condition: default!(Option<&str>, "NULL"),
-    params: default!(JsonB, "'{}'"),
+    params: default!(Option<JsonB>, "'{}'"),
 ) -> Result<(), ErrorReport> {
+    let campaign_name = required(campaign_name, "campaign_name")?;
+    let policy_name = required(policy_name, "policy_name")?;
+    let trigger_source = required(trigger_source, "trigger_source")?;
+    let subject_col = required(subject_col, "subject_col")?;
+    let context_cols = required(context_cols, "context_cols")?;
+    let params = required(params, "params")?;
     policies::check_policy_name(campaign_name)
         .map_err(|_| invalid("campaign name must be 1 to 128 bytes without control characters"))?;
     policies::load(policy_name)?;
@@ -396,7 +402,7 @@ fn arm_rows(
 
 #[pg_extern(stable, parallel_safe)]
 fn campaign_report(
-    campaign_name: &str,
+    campaign_name: Option<&str>,
     from_ts: default!(Option<TimestampWithTimeZone>, "NULL"),
     to_ts: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> Result<
@@ -419,6 +425,7 @@ fn campaign_report(
     >,
     ErrorReport,
 > {
+    let campaign_name = required(campaign_name, "campaign_name")?;
     let c = load(campaign_name)?;
     let mut rows = arm_rows(c.id, from_ts, to_ts)?;
     // Control first, then the pooled treatment, then each action.

@@ -2,7 +2,7 @@
 //! backend has cached: mkt.cache_stats.
 
 use crate::catalog::{self, NewVersion};
-use crate::error::OrSql;
+use crate::error::{OrSql, required};
 use mkt_core::Error;
 use mkt_reco::blob;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -16,9 +16,10 @@ fn deploy(model_name: &str, version: i32) -> Result<(), ErrorReport> {
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn drop_model(
-    model_name: &str,
+    model_name: Option<&str>,
     version: default!(Option<i32>, "NULL"),
 ) -> Result<i64, ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
     catalog::drop_versions(model_name, version)
 }
 
@@ -38,9 +39,10 @@ fn cache_stats() -> TableIterator<
 /// The stored bytes of a version (the deployed one when `version` is NULL): a safetensors file.
 #[pg_extern(stable, parallel_safe)]
 fn export_model(
-    model_name: &str,
+    model_name: Option<&str>,
     version: default!(Option<i32>, "NULL"),
 ) -> Result<Vec<u8>, ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
     let id = match version {
         Some(v) => catalog::version_id(model_name, v)?,
         None => catalog::deployed_id(model_name)?,

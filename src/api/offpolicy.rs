@@ -1,7 +1,7 @@
 //! Off-policy evaluation: mkt.estimate_policy_value (any policy whose probability of each logged
 //! action is known) and mkt.evaluate_policy (a pg_marketing policy against a decision log).
 
-use crate::error::{invalid, OrSql, SqlResult};
+use crate::error::{invalid, OrSql, required, SqlResult};
 use crate::policies;
 use crate::source::{self, Want};
 use mkt_core::rng::Rng;
@@ -41,14 +41,14 @@ fn skipped_notice(skipped: usize) {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(stable, parallel_safe)]
 fn estimate_policy_value(
-    log_source: &str,
-    reward_col: &str,
-    propensity_col: &str,
-    target_probability_col: &str,
+    log_source: Option<&str>,
+    reward_col: Option<&str>,
+    propensity_col: Option<&str>,
+    target_probability_col: Option<&str>,
     context_cols: default!(Option<Vec<Option<String>>>, "NULL"),
-    estimators: default!(Vec<Option<String>>, "ARRAY['ips', 'snips', 'dr']"),
-    bootstrap: default!(i32, 200),
-    seed: default!(i32, 42),
+    estimators: default!(Option<Vec<Option<String>>>, "ARRAY['ips', 'snips', 'dr']"),
+    bootstrap: default!(Option<i32>, 200),
+    seed: default!(Option<i32>, 42),
 ) -> Result<
     TableIterator<
         'static,
@@ -62,6 +62,13 @@ fn estimate_policy_value(
     >,
     ErrorReport,
 > {
+    let log_source = required(log_source, "log_source")?;
+    let reward_col = required(reward_col, "reward_col")?;
+    let propensity_col = required(propensity_col, "propensity_col")?;
+    let target_probability_col = required(target_probability_col, "target_probability_col")?;
+    let estimators = required(estimators, "estimators")?;
+    let bootstrap = required(bootstrap, "bootstrap")?;
+    let seed = required(seed, "seed")?;
     let resamples = check_bootstrap(bootstrap)?;
     let names = super::no_nulls(Some(estimators), "estimators")?;
     let estimators = offpolicy::check_estimators(&names).sql()?;

@@ -1,7 +1,7 @@
 //! Decision policies: mkt.create_policy, mkt.drop_policy, mkt.decide, mkt.reward,
 //! mkt.policy_probabilities, mkt.policy_values, mkt.simulate_campaign.
 
-use crate::error::{invalid, OrSql, SqlResult};
+use crate::error::{invalid, OrSql, required, SqlResult};
 use crate::parallel;
 use crate::policies::{self, LoggedDecision, Policy};
 use mkt_core::rng::Rng;
@@ -83,8 +83,8 @@ fn drop_policy(policy_name: &str) -> Result<i64, ErrorReport> {
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn decide(
-    policy_name: &str,
-    context: default!(JsonB, "'{}'"),
+    policy_name: Option<&str>,
+    context: default!(Option<JsonB>, "'{}'"),
     subject: default!(Option<&str>, "NULL"),
     excluded: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> Result<
@@ -98,6 +98,8 @@ fn decide(
     >,
     ErrorReport,
 > {
+    let policy_name = required(policy_name, "policy_name")?;
+    let context = required(context, "context")?;
     crate::error::require_primary("mkt.decide")?;
     let p = policies::load(policy_name)?;
     let excluded = super::no_nulls(excluded, "excluded")?;
@@ -123,10 +125,12 @@ fn decide(
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn reward(
-    decision_id: i64,
-    reward: f64,
+    decision_id: Option<i64>,
+    reward: Option<f64>,
     next_context: default!(Option<JsonB>, "NULL"),
 ) -> Result<(), ErrorReport> {
+    let decision_id = required(decision_id, "decision_id")?;
+    let reward = required(reward, "reward")?;
     crate::error::require_primary("mkt.reward")?;
     if !reward.is_finite() {
         return Err(invalid(format!(
@@ -250,14 +254,14 @@ fn policy_heatmap_svg(policy_name: &str) -> Result<String, ErrorReport> {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn train_policy(
-    policy_name: &str,
-    log_source: &str,
-    context_col: default!(&str, "'context'"),
-    action_col: default!(&str, "'action'"),
-    reward_col: default!(&str, "'reward'"),
+    policy_name: Option<&str>,
+    log_source: Option<&str>,
+    context_col: default!(Option<&str>, "'context'"),
+    action_col: default!(Option<&str>, "'action'"),
+    reward_col: default!(Option<&str>, "'reward'"),
     next_context_col: default!(Option<&str>, "NULL"),
     propensity_col: default!(Option<&str>, "NULL"),
-    epochs: default!(i32, 1),
+    epochs: default!(Option<i32>, 1),
 ) -> Result<
     TableIterator<
         'static,
@@ -271,6 +275,12 @@ fn train_policy(
     >,
     ErrorReport,
 > {
+    let policy_name = required(policy_name, "policy_name")?;
+    let log_source = required(log_source, "log_source")?;
+    let context_col = required(context_col, "context_col")?;
+    let action_col = required(action_col, "action_col")?;
+    let reward_col = required(reward_col, "reward_col")?;
+    let epochs = required(epochs, "epochs")?;
     use crate::source::{self, Want};
     if !(1..=1000).contains(&epochs) {
         return Err(invalid(format!(

@@ -2,7 +2,7 @@
 //! mkt.user_features.
 
 use crate::catalog::first;
-use crate::error::{invalid, OrSql, SqlResult};
+use crate::error::{invalid, OrSql, required, SqlResult};
 use crate::source::{self, ColKind, Column, Resolved};
 use mkt_core::ids::IdKind;
 use mkt_core::names::{quote_ident, quote_literal};
@@ -57,11 +57,11 @@ fn check_name(name: &str) -> SqlResult<()> {
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn fit_transform(
-    transform_name: &str,
-    source: &str,
-    spec: JsonB,
+    transform_name: Option<&str>,
+    source: Option<&str>,
+    spec: Option<JsonB>,
     target: default!(Option<&str>, "NULL"),
-    replace: default!(bool, false),
+    replace: default!(Option<bool>, false),
 ) -> Result<
     TableIterator<
         'static,
@@ -73,6 +73,10 @@ fn fit_transform(
     >,
     ErrorReport,
 > {
+    let transform_name = required(transform_name, "transform_name")?;
+    let source = required(source, "source")?;
+    let spec = required(spec, "spec")?;
+    let replace = required(replace, "replace")?;
     check_name(transform_name)?;
     let parsed = TransformSpec::parse(&spec.0).sql()?;
     let src = source::resolve(source)?;
@@ -386,15 +390,22 @@ fn time_column(cols: &[Column], name: &str) -> SqlResult<String> {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn rfm(
-    transactions: &str,
-    customer_col: &str,
-    time_col: &str,
-    amount_col: &str,
-    target: &str,
+    transactions: Option<&str>,
+    customer_col: Option<&str>,
+    time_col: Option<&str>,
+    amount_col: Option<&str>,
+    target: Option<&str>,
     as_of: default!(Option<TimestampWithTimeZone>, "now()"),
-    quantiles: default!(i32, 5),
-    replace: default!(bool, false),
+    quantiles: default!(Option<i32>, 5),
+    replace: default!(Option<bool>, false),
 ) -> Result<i64, ErrorReport> {
+    let transactions = required(transactions, "transactions")?;
+    let customer_col = required(customer_col, "customer_col")?;
+    let time_col = required(time_col, "time_col")?;
+    let amount_col = required(amount_col, "amount_col")?;
+    let target = required(target, "target")?;
+    let quantiles = required(quantiles, "quantiles")?;
+    let replace = required(replace, "replace")?;
     if !(2..=100).contains(&quantiles) {
         return Err(invalid(format!(
             "quantiles must be between 2 and 100, got {quantiles}"
@@ -455,16 +466,21 @@ fn rfm(
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn user_features(
-    events: &str,
-    target: &str,
-    user_col: default!(&str, "'user_id'"),
-    time_col: default!(&str, "'ts'"),
+    events: Option<&str>,
+    target: Option<&str>,
+    user_col: default!(Option<&str>, "'user_id'"),
+    time_col: default!(Option<&str>, "'ts'"),
     event_type_col: default!(Option<&str>, "'event_type'"),
     item_col: default!(Option<&str>, "'item_id'"),
     value_col: default!(Option<&str>, "NULL"),
     as_of: default!(Option<TimestampWithTimeZone>, "now()"),
-    replace: default!(bool, false),
+    replace: default!(Option<bool>, false),
 ) -> Result<i64, ErrorReport> {
+    let events = required(events, "events")?;
+    let target = required(target, "target")?;
+    let user_col = required(user_col, "user_col")?;
+    let time_col = required(time_col, "time_col")?;
+    let replace = required(replace, "replace")?;
     let src = source::resolve(events)?;
     let cols = source::describe(&src)?;
     let user = quote_ident(&source::find(&cols, user_col, "user")?.name);

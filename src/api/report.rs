@@ -1,7 +1,7 @@
 //! mkt.model_report: one self-contained HTML page about a model (or a decision policy).
 
 use crate::catalog::{self, select_first};
-use crate::error::{OrSql, SqlResult};
+use crate::error::{OrSql, required, SqlResult};
 use mkt_core::Error;
 use mkt_metrics::line_chart;
 use mkt_metrics::report::{html, Section};
@@ -159,9 +159,10 @@ fn policy_page(name: &str) -> SqlResult<String> {
 
 #[pg_extern(stable, parallel_safe)]
 fn model_report(
-    model_name: &str,
+    model_name: Option<&str>,
     version: default!(Option<i32>, "NULL"),
 ) -> Result<String, ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
     if catalog::model_exists(model_name)? {
         let id = match version {
             Some(v) => catalog::version_id(model_name, v)?,

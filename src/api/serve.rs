@@ -2,7 +2,7 @@
 
 use super::check_k;
 use crate::cache;
-use crate::error::OrSql;
+use crate::error::{OrSql, required};
 use crate::parallel;
 use mkt_core::ids::Id;
 use mkt_reco::{Model, Query};
@@ -55,15 +55,19 @@ fn int_rows(model: &Model, top: &[Scored]) -> Vec<(i64, f32, i32)> {
 
 #[pg_extern(stable, parallel_safe)]
 fn recommend(
-    model_name: &str,
-    user_id: i64,
-    k: default!(i32, 10),
-    exclude_seen: default!(bool, true),
+    model_name: Option<&str>,
+    user_id: Option<i64>,
+    k: default!(Option<i32>, 10),
+    exclude_seen: default!(Option<bool>, true),
     candidates: default!(Option<Vec<i64>>, "NULL"),
 ) -> Result<
     TableIterator<'static, (name!(item_id, i64), name!(score, f32), name!(rank, i32))>,
     ErrorReport,
 > {
+    let model_name = required(model_name, "model_name")?;
+    let user_id = required(user_id, "user_id")?;
+    let k = required(k, "k")?;
+    let exclude_seen = required(exclude_seen, "exclude_seen")?;
     let k = check_k(k)?;
     let (_, model) = cache::get(model_name)?;
     model.items.require_int("item").sql()?;
@@ -81,15 +85,19 @@ fn recommend(
 
 #[pg_extern(stable, parallel_safe, name = "recommend")]
 fn recommend_text(
-    model_name: &str,
-    user_id: &str,
-    k: default!(i32, 10),
-    exclude_seen: default!(bool, true),
+    model_name: Option<&str>,
+    user_id: Option<&str>,
+    k: default!(Option<i32>, 10),
+    exclude_seen: default!(Option<bool>, true),
     candidates: default!(Option<Vec<String>>, "NULL"),
 ) -> Result<
     TableIterator<'static, (name!(item_id, String), name!(score, f32), name!(rank, i32))>,
     ErrorReport,
 > {
+    let model_name = required(model_name, "model_name")?;
+    let user_id = required(user_id, "user_id")?;
+    let k = required(k, "k")?;
+    let exclude_seen = required(exclude_seen, "exclude_seen")?;
     let k = check_k(k)?;
     let (_, model) = cache::get(model_name)?;
     let cands = candidates.map(|c| c.into_iter().map(Id::Text).collect());
@@ -111,8 +119,8 @@ fn recommend_text(
 
 #[pg_extern(stable, parallel_safe)]
 fn recommend_all(
-    model_name: &str,
-    k: default!(i32, 10),
+    model_name: Option<&str>,
+    k: default!(Option<i32>, 10),
     user_ids: default!(Option<Vec<i64>>, "NULL"),
 ) -> Result<
     TableIterator<
@@ -126,6 +134,8 @@ fn recommend_all(
     >,
     ErrorReport,
 > {
+    let model_name = required(model_name, "model_name")?;
+    let k = required(k, "k")?;
     let k = check_k(k)?;
     let (_, model) = cache::get(model_name)?;
     model.users.require_int("user").sql()?;

@@ -1,6 +1,6 @@
 //! mkt.split: per-user train/test splits written to new tables.
 
-use crate::error::{invalid, OrSql};
+use crate::error::{invalid, OrSql, required};
 use crate::source::{self, ColKind};
 use mkt_core::names::{parse_qualified_name, quote_ident};
 use mkt_core::Error;
@@ -10,15 +10,22 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments)]
 fn split(
-    source: &str,
-    train_table: &str,
-    test_table: &str,
-    method: default!(&str, "'random'"),
-    test_fraction: default!(f64, 0.2),
-    user_col: default!(&str, "'user_id'"),
+    source: Option<&str>,
+    train_table: Option<&str>,
+    test_table: Option<&str>,
+    method: default!(Option<&str>, "'random'"),
+    test_fraction: default!(Option<f64>, 0.2),
+    user_col: default!(Option<&str>, "'user_id'"),
     time_col: default!(Option<&str>, "NULL"),
-    seed: default!(i32, 42),
+    seed: default!(Option<i32>, 42),
 ) -> Result<TableIterator<'static, (name!(split, String), name!(rows, i64))>, ErrorReport> {
+    let source = required(source, "source")?;
+    let train_table = required(train_table, "train_table")?;
+    let test_table = required(test_table, "test_table")?;
+    let method = required(method, "method")?;
+    let test_fraction = required(test_fraction, "test_fraction")?;
+    let user_col = required(user_col, "user_col")?;
+    let seed = required(seed, "seed")?;
     const METHODS: [&str; 3] = ["random", "temporal", "leave_last_out"];
     if !METHODS.contains(&method) {
         return Err(Error::unknown("split method", method, &METHODS)).sql();

@@ -2,7 +2,7 @@
 
 use crate::gucs::MAX_MEMORY_MB;
 use crate::catalog::{self, NewVersion};
-use crate::error::{OrSql, SqlResult};
+use crate::error::{OrSql, required, SqlResult};
 use crate::training_log::Live;
 use crate::{features, gucs, parallel, source};
 use mkt_core::ids::IdKind;
@@ -193,13 +193,13 @@ pub(super) fn train_and_store(
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn train_recommender(
-    model_name: &str,
-    source: &str,
-    user_col: default!(&str, "'user_id'"),
-    item_col: default!(&str, "'item_id'"),
+    model_name: Option<&str>,
+    source: Option<&str>,
+    user_col: default!(Option<&str>, "'user_id'"),
+    item_col: default!(Option<&str>, "'item_id'"),
     weight_col: default!(Option<&str>, "NULL"),
-    algorithm: default!(&str, "'als'"),
-    params: default!(pgrx::JsonB, "'{}'"),
+    algorithm: default!(Option<&str>, "'als'"),
+    params: default!(Option<pgrx::JsonB>, "'{}'"),
 ) -> Result<
     TableIterator<
         'static,
@@ -215,6 +215,12 @@ fn train_recommender(
     >,
     ErrorReport,
 > {
+    let model_name = required(model_name, "model_name")?;
+    let source = required(source, "source")?;
+    let user_col = required(user_col, "user_col")?;
+    let item_col = required(item_col, "item_col")?;
+    let algorithm = required(algorithm, "algorithm")?;
+    let params = required(params, "params")?;
     let started = Instant::now();
     catalog::check_model_name(model_name)?;
     let alg = Algorithm::parse(algorithm).sql()?;

@@ -2,7 +2,7 @@
 
 use super::train::{parse_config, read_input, train_and_store};
 use crate::catalog;
-use crate::error::{OrSql, SqlResult};
+use crate::error::{OrSql, required, SqlResult};
 use crate::parallel;
 use mkt_reco::tune::{holdout, trial, Search};
 use mkt_reco::Algorithm;
@@ -13,13 +13,13 @@ use std::time::Instant;
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::type_complexity)]
 fn tune_recommender(
-    model_name: &str,
-    source: &str,
-    user_col: default!(&str, "'user_id'"),
-    item_col: default!(&str, "'item_id'"),
+    model_name: Option<&str>,
+    source: Option<&str>,
+    user_col: default!(Option<&str>, "'user_id'"),
+    item_col: default!(Option<&str>, "'item_id'"),
     weight_col: default!(Option<&str>, "NULL"),
-    algorithm: default!(&str, "'als'"),
-    search: default!(pgrx::JsonB, "'{}'"),
+    algorithm: default!(Option<&str>, "'als'"),
+    search: default!(Option<pgrx::JsonB>, "'{}'"),
 ) -> Result<
     TableIterator<
         'static,
@@ -33,6 +33,12 @@ fn tune_recommender(
     >,
     ErrorReport,
 > {
+    let model_name = required(model_name, "model_name")?;
+    let source = required(source, "source")?;
+    let user_col = required(user_col, "user_col")?;
+    let item_col = required(item_col, "item_col")?;
+    let algorithm = required(algorithm, "algorithm")?;
+    let search = required(search, "search")?;
     catalog::check_model_name(model_name)?;
     let alg = Algorithm::parse(algorithm).sql()?;
     let spec = Search::parse(&search.0).sql()?;

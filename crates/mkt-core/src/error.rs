@@ -43,6 +43,9 @@ pub enum Error {
     /// A catalog object that exists already.
     #[error("{0}")]
     DuplicateObject(String),
+    /// NULL for an argument that needs a value.
+    #[error("{0}")]
+    NullValue(String),
     /// A call that writes, made where nothing may be written (a hot standby).
     #[error("{0}")]
     ReadOnly(String),
