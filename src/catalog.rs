@@ -3,7 +3,7 @@
 //! hot standby; writes go through `connect_mut`.
 
 use crate::error::{OrSql, SqlResult};
-use mkt_core::names::quote_literal;
+use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -44,7 +44,7 @@ pub fn check_model_name(name: &str) -> SqlResult<()> {
     if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
         return Err(Error::InvalidParameter(format!(
             "model name {} must be 1 to 128 bytes without control characters",
-            quote_literal(&name.chars().take(40).collect::<String>())
+            quote_shown(name)
         )))
         .sql();
     }
@@ -54,7 +54,7 @@ pub fn check_model_name(name: &str) -> SqlResult<()> {
 fn unknown_model(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
     crate::error::report(Error::UndefinedObject(format!(
         "model {} does not exist",
-        quote_literal(name)
+        quote_shown(name)
     )))
 }
 
@@ -161,7 +161,7 @@ fn found_or<T>(found: Option<T>, name: &str, missing: &str) -> SqlResult<T> {
         Some(id) => Ok(id),
         None if model_exists(name)? => Err(Error::UndefinedObject(format!(
             "model {} {missing}",
-            quote_literal(name)
+            quote_shown(name)
         )))
         .sql(),
         None => Err(unknown_model(name)),

@@ -9,7 +9,7 @@ use crate::catalog::first;
 use crate::error::{OrSql, SqlResult};
 use crate::invalidation::{self, Watched};
 use crate::plans;
-use mkt_core::names::quote_literal;
+use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use mkt_policy::config::Algorithm;
 use mkt_policy::linucb::LinArm;
@@ -57,7 +57,7 @@ pub fn check_policy_name(name: &str) -> SqlResult<()> {
     if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
         return Err(Error::InvalidParameter(format!(
             "policy name {} must be 1 to 128 bytes without control characters",
-            quote_literal(&name.chars().take(40).collect::<String>())
+            quote_shown(name)
         )))
         .sql();
     }
@@ -67,7 +67,7 @@ pub fn check_policy_name(name: &str) -> SqlResult<()> {
 fn unknown_policy(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
     crate::error::report(Error::UndefinedObject(format!(
         "policy {} does not exist",
-        quote_literal(name)
+        quote_shown(name)
     )))
 }
 
@@ -160,7 +160,7 @@ pub fn create(name: &str, actions: &[String], algorithm: &str, params: &Value) -
         if inserted.is_empty() {
             return Err(Error::DuplicateObject(format!(
                 "policy {} already exists",
-                quote_literal(name)
+                quote_shown(name)
             )))
             .sql();
         }

@@ -3,7 +3,7 @@
 
 use crate::error::{OrSql, SqlResult};
 use mkt_core::ids::{IdColumn, IdKind};
-use mkt_core::names::{parse_source, quote_ident, quote_literal, Source};
+use mkt_core::names::{parse_source, quote_ident, quote_literal, quote_shown, Source};
 use mkt_core::Error;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -167,7 +167,7 @@ pub fn find<'a>(cols: &'a [Column], name: &str, role: &str) -> SqlResult<&'a Col
             let have: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
             crate::error::report(Error::UndefinedColumn(format!(
                 "{role} column {} does not exist in the source; its columns are: {}",
-                quote_literal(name),
+                quote_shown(name),
                 have.join(", ")
             )))
         })
@@ -180,7 +180,7 @@ pub fn find_exact<'a>(cols: &'a [Column], name: &str, role: &str) -> SqlResult<&
     if col.name != name {
         return Err(Error::UndefinedColumn(format!(
             "{role} column {} does not exist in the source (did you mean {}?)",
-            quote_literal(name),
+            quote_shown(name),
             quote_literal(&col.name)
         )))
         .sql();

@@ -289,6 +289,76 @@ fn every_function_takes_null_for_each_argument() {
 }
 
 #[pg_test]
+fn odd_data_gives_results_or_clear_errors() {
+    let top = |sql: &str| Spi::get_one::<String>(sql).unwrap().unwrap_or_default();
+    // i64 extremes as ids
+    Spi::run("CREATE TABLE o_huge AS SELECT * FROM (VALUES ((-9223372036854775807 - 1)::bigint, 9223372036854775807::bigint),
+              (9223372036854775807, (-9223372036854775807 - 1)::bigint), (0, 9223372036854775807), (0, 1), (5, 1)) v(user_id, item_id)").unwrap();
+    for alg in ["als", "item_knn", "ease", "bpr", "popularity"] {
+        Spi::run(&format!("SELECT * FROM mkt.train_recommender('o_huge_{alg}', 'o_huge', algorithm => '{alg}')")).unwrap();
+        assert_eq!(
+            top(&format!("SELECT string_agg(item_id::text, ',' ORDER BY item_id) FROM mkt.recommend('o_huge_{alg}', 9223372036854775807, 3)")),
+            "1,9223372036854775807",
+            "{alg}"
+        );
+    }
+    assert_eq!(count("SELECT count(*) FROM mkt.similar_items('o_huge_item_knn', 9223372036854775807, 2)"), 1);
+    // unicode and empty-string ids are ids like any other
+    Spi::run("CREATE TABLE o_text AS SELECT * FROM (VALUES ('ü', 'é'), ('', ''), ('用户', 'é'), ('', 'x'), ('ü', 'x')) v(user_id, item_id)").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('o_text', 'o_text', algorithm => 'item_knn')").unwrap();
+    assert_eq!(top("SELECT string_agg(item_id, ',' ORDER BY item_id) FROM mkt.recommend('o_text', '用户'::text, 3)"), ",x");
+    assert_eq!(top("SELECT string_agg(item_id, ',') FROM mkt.recommend('o_text', ''::text, 3)"), "é");
+    // a model with int ids called with text ids: numbers are looked up, anything else is unknown
+    assert_eq!(
+        top("SELECT string_agg(item_id::text, ',' ORDER BY item_id) FROM mkt.recommend('o_huge_als', '5'::text, 3)"),
+        "-9223372036854775808,9223372036854775807"
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.recommend('o_huge_als', 'not a number'::text, 3)"), 3);
+    // a text model called with a bigint id: its items are text, so the text form is needed
+    assert_eq!(try_sql("SELECT * FROM mkt.recommend('o_text', 5::bigint, 3)").0, "42804");
+    // one row, one user, one item: every algorithm trains; the only item is seen
+    Spi::run("CREATE TABLE o_one AS SELECT 1 AS user_id, 2 AS item_id").unwrap();
+    for alg in ["als", "item_knn", "ease", "bpr", "neural", "neumf", "popularity"] {
+        Spi::run(&format!("SELECT * FROM mkt.train_recommender('o_one_{alg}', 'o_one', algorithm => '{alg}')")).unwrap();
+        assert_eq!(count(&format!("SELECT count(*) FROM mkt.recommend('o_one_{alg}', 1, 5)")), 0, "{alg}");
+        assert_eq!(count(&format!("SELECT count(*) FROM mkt.recommend('o_one_{alg}', 1, 5, exclude_seen => false)")), 1, "{alg}");
+    }
+    // duplicate rows add up
+    Spi::run("CREATE TABLE o_dup AS SELECT 1 AS user_id, 2 AS item_id FROM generate_series(1, 5) UNION ALL SELECT 2, 3").unwrap();
+    assert_eq!(
+        Spi::get_two::<i64, i64>("SELECT n_users::bigint, n_interactions::bigint FROM mkt.train_recommender('o_dup', 'o_dup', algorithm => 'popularity')").unwrap(),
+        (Some(2), Some(6))
+    );
+    // a table dropped after training: serving goes on, retraining says what is missing
+    Spi::run("CREATE TABLE o_gone AS SELECT u AS user_id, u % 5 AS item_id FROM generate_series(1, 50) u").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('o_gone', 'o_gone')").unwrap();
+    Spi::run("DROP TABLE o_gone").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.recommend('o_gone', 3, 2)"), 2);
+    assert_eq!(try_sql("SELECT * FROM mkt.retrain('o_gone')").0, "42P01");
+    // a column dropped after training: the same
+    Spi::run("CREATE TABLE o_col AS SELECT u AS user_id, u % 5 AS item_id FROM generate_series(1, 50) u").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('o_col', 'o_col')").unwrap();
+    Spi::run("ALTER TABLE o_col DROP COLUMN item_id").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.recommend('o_col', 3, 2)"), 2);
+    assert_eq!(try_sql("SELECT * FROM mkt.retrain('o_col')").0, "42703");
+    // empty tables, and very long names: clear errors whose messages stay short
+    Spi::run("CREATE TABLE o_empty (user_id int, item_id int)").unwrap();
+    assert_eq!(try_sql("SELECT * FROM mkt.train_recommender('o_empty', 'o_empty')").0, "22000");
+    let long = "x".repeat(10_000);
+    for sql in [
+        format!("SELECT * FROM mkt.train_recommender('{long}', 'o_dup')"),
+        format!("SELECT * FROM mkt.recommend('{long}', 1, 1)"),
+        format!("SELECT * FROM mkt.decide('{long}')"),
+        format!("SELECT * FROM mkt.train_recommender('o_long', '{long}')"),
+        format!("SELECT * FROM mkt.train_recommender('o_long', 'o_dup', user_col => '{long}')"),
+    ] {
+        let (state, msg) = try_sql(&sql);
+        assert!(state != "00000" && !state.starts_with("XX"), "{state}: {msg}");
+        assert!(msg.len() < 400, "a {}-byte message for {}", msg.len(), &sql[..60]);
+    }
+}
+
+#[pg_test]
 fn text_ids_and_evaluation() {
     Spi::run(
         "CREATE TABLE t_txt AS SELECT 'u' || u AS customer, 'sku-' || i AS product

@@ -1,7 +1,7 @@
 //! SQL access to stored feature transforms (mkt.transforms).
 
 use crate::error::{OrSql, SqlResult};
-use mkt_core::names::{quote_ident, quote_literal};
+use mkt_core::names::{quote_ident, quote_shown};
 use mkt_prep::sql_expr::outputs;
 use mkt_core::Error;
 use mkt_prep::{Fitted, TransformSpec};
@@ -26,7 +26,7 @@ pub fn load(name: &str) -> SqlResult<(TransformSpec, Fitted)> {
     let Some((Some(spec), Some(stats))) = row else {
         return Err(Error::UndefinedObject(format!(
             "transform {} does not exist",
-            quote_literal(name)
+            quote_shown(name)
         )))
         .sql();
     };

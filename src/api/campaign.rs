@@ -5,7 +5,7 @@
 use crate::catalog::first;
 use crate::error::{invalid, OrSql, required, SqlResult};
 use crate::{policies, source};
-use mkt_core::names::{quote_ident, quote_literal};
+use mkt_core::names::{quote_ident, quote_literal, quote_shown};
 use mkt_core::params::Params;
 use mkt_core::Error;
 use mkt_metrics::rate_chart::{self, Point};
@@ -28,7 +28,7 @@ struct Campaign {
 fn unknown_campaign(name: &str) -> ErrorReport {
     crate::error::report(Error::UndefinedObject(format!(
         "campaign {} does not exist",
-        quote_literal(name)
+        quote_shown(name)
     )))
 }
 

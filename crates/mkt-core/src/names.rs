@@ -38,6 +38,16 @@ pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// A name as an error message shows it: quoted, and cut after 64 characters (a hostile 10 kB
+/// name must not become a 10 kB message).
+pub fn quote_shown(s: &str) -> String {
+    const SHOWN: usize = 64;
+    match s.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", quote_literal(&s[..cut])),
+        None => quote_literal(s),
+    }
+}
+
 /// Longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes).
 pub const MAX_IDENT_BYTES: usize = 63;
 
@@ -66,7 +76,7 @@ pub fn parse_source(text: &str) -> Result<Source> {
         .map_err(|_| {
             Error::InvalidName(format!(
                 "source {} is neither a table or view name nor a SELECT query",
-                quote_literal(text)
+                quote_shown(text)
             ))
         })
 }
@@ -79,7 +89,7 @@ pub fn parse_qualified_name(text: &str) -> Result<QualifiedName> {
     let invalid = || {
         Error::InvalidName(format!(
             "{} is not a valid relation name",
-            quote_literal(text)
+            quote_shown(text)
         ))
     };
     loop {
@@ -119,7 +129,7 @@ pub fn parse_qualified_name(text: &str) -> Result<QualifiedName> {
         if part.len() > MAX_IDENT_BYTES {
             return Err(Error::InvalidName(format!(
                 "identifier {} is longer than {MAX_IDENT_BYTES} bytes",
-                quote_literal(&part)
+                quote_shown(&part)
             )));
         }
         parts.push(part);
@@ -150,6 +160,14 @@ pub fn parse_qualified_name(text: &str) -> Result<QualifiedName> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_names_are_quoted_and_cut() {
+        assert_eq!(quote_shown("it's"), "'it''s'");
+        let long = "ü".repeat(10_000);
+        let shown = quote_shown(&long);
+        assert_eq!(shown, format!("'{}'…", "ü".repeat(64)));
+    }
 
     #[test]
     fn plain_and_qualified_names() {
