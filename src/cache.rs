@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 struct Entry {
     model_id: i64,
-    /// xmin and length of the stored bytes: a rewrite in place (mkt.forget_subject) changes them.
-    blob_key: (i64, i64),
+    /// Key of the stored bytes: a rewrite in place (mkt.forget_subject) changes it.
+    blob_key: catalog::BlobKey,
     model: Arc<Model>,
     epoch: u64,
     bytes: usize,
@@ -60,7 +60,7 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     if let Some(model) = same {
         return Ok((id, model));
     }
-    let model = Arc::new(load(id)?);
+    let model = Arc::new(load(id, blob_key)?);
     ENTRIES.with(|m| {
         let mut m = m.borrow_mut();
         m.insert(
@@ -110,11 +110,11 @@ pub fn stats() -> (usize, usize, usize) {
     })
 }
 
-/// Decodes one stored version (deployed or not), bypassing the cache: viewing the shared file of
-/// the version when `mkt.shared_models` is on, else into private memory.
-pub fn load(model_id: i64) -> SqlResult<Model> {
+/// Decodes one stored version (its bytes identified by `key`), viewing the shared file of the
+/// version when `mkt.shared_models` is on, else into private memory.
+fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Model> {
     if SHARED_MODELS.get() {
-        if let Some(m) = crate::model_files::load_mapped(model_id)? {
+        if let Some(m) = crate::model_files::load_mapped(model_id, key)? {
             return Ok(m);
         }
     }

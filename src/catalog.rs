@@ -198,15 +198,22 @@ pub fn deployed_id(name: &str) -> SqlResult<i64> {
     )
 }
 
-/// The deployed version's model id and what identifies its stored bytes (the xmin and total
-/// length of the blob rows), which changes when they are rewritten in place (mkt.forget_subject).
-pub fn deployed_key(name: &str) -> SqlResult<(i64, (i64, i64))> {
+/// What identifies the stored bytes of a version: the xmin and total length of its blob rows.
+/// Both change when the bytes are rewritten in place (mkt.forget_subject), and a version from an
+/// earlier install of the extension with a reused id differs in xmin.
+pub type BlobKey = (i64, i64);
+
+/// The `BlobKey` aggregate over `mkt.model_blobs b` grouped by model id.
+const BLOB_KEY: &str = "min(b.xmin::text::bigint), sum(octet_length(b.data))::bigint";
+
+/// The deployed version's model id and the key of its stored bytes.
+pub fn deployed_key(name: &str) -> SqlResult<(i64, BlobKey)> {
     let found = Spi::connect(|c| {
         let t = c.select(
-            "SELECT d.model_id, (SELECT min(b.xmin::text::bigint) FROM mkt.model_blobs b \
-             WHERE b.model_id = d.model_id), (SELECT sum(octet_length(b.data))::bigint \
-             FROM mkt.model_blobs b WHERE b.model_id = d.model_id) \
-             FROM mkt.deployments d WHERE d.model_name = $1",
+            &format!(
+                "SELECT d.model_id, {BLOB_KEY} FROM mkt.deployments d \
+                 LEFT JOIN mkt.model_blobs b USING (model_id) WHERE d.model_name = $1 GROUP BY d.model_id"
+            ),
             None,
             &[name.into()],
         )?;
@@ -226,6 +233,25 @@ pub fn deployed_key(name: &str) -> SqlResult<(i64, (i64, i64))> {
         name,
         "has no deployed version; deploy one with mkt.deploy",
     )
+}
+
+/// Every stored version's model id with the key of its bytes.
+pub fn blob_keys() -> SqlResult<Vec<(i64, BlobKey)>> {
+    Spi::connect(|c| {
+        c.select(
+            &format!("SELECT b.model_id, {BLOB_KEY} FROM mkt.model_blobs b GROUP BY b.model_id"),
+            None,
+            &[],
+        )?
+        .map(|r| {
+            Ok((
+                r.get::<i64>(1)?.unwrap_or(0),
+                (r.get::<i64>(2)?.unwrap_or(0), r.get::<i64>(3)?.unwrap_or(0)),
+            ))
+        })
+        .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .sql()
 }
 
 /// The deployed version's model id, or the newest version's when none is deployed.

@@ -12,11 +12,12 @@
 //! The files are a cache: anything that goes wrong with them (a full or read-only disk) falls back
 //! to decoding the blob into private memory, and a hot standby writes its own.
 
-use crate::catalog;
+use crate::catalog::{self, BlobKey};
 use crate::error::{OrSql, SqlResult};
 use mkt_core::shared::Backing;
 use mkt_reco::Model;
 use pgrx::prelude::*;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,31 +41,18 @@ fn prefix(model_id: i64) -> String {
     format!("{}-{model_id}-", database())
 }
 
-/// What identifies the stored bytes of a version: (xmin of its blob rows, total length).
-fn stored_key(model_id: i64) -> SqlResult<Option<(i64, i64)>> {
-    Spi::connect(|c| {
-        let t = c.select(
-            "SELECT min(xmin::text::bigint), sum(octet_length(data))::bigint \
-             FROM mkt.model_blobs WHERE model_id = $1",
-            None,
-            &[model_id.into()],
-        )?;
-        let row = t.first();
-        Ok::<_, pgrx::spi::Error>(match (row.get::<i64>(1)?, row.get::<i64>(2)?) {
-            (Some(x), Some(n)) => Some((x, n)),
-            _ => None,
-        })
-    })
-    .sql()
+fn file_name(model_id: i64, (xmin, len): BlobKey) -> String {
+    format!("{}{xmin}-{len}.model", prefix(model_id))
 }
 
 /// The version decoded with its large arrays viewing a shared file mapping; `None` when the file
 /// cannot be made or mapped (the caller then decodes a private copy).
-pub fn load_mapped(model_id: i64) -> SqlResult<Option<Model>> {
-    let Some((xmin, len)) = stored_key(model_id)? else {
-        return Ok(None);
-    };
-    let path = Path::new(DIR).join(format!("{}{xmin}-{len}.model", prefix(model_id)));
+pub fn load_mapped(model_id: i64, key: BlobKey) -> SqlResult<Option<Model>> {
+    let len = key.1;
+    if len == 0 {
+        return Ok(None); // no bytes stored: the private decode reports it
+    }
+    let path = Path::new(DIR).join(file_name(model_id, key));
     if !path.exists() {
         let blob = catalog::load_blob(model_id)?;
         if let Err(e) = write_new(&path, &blob) {
@@ -110,51 +98,33 @@ const SWEEP_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 /// Removes this database's files whose version is gone (dropped, or from an earlier install of
 /// the extension). Backends still mapping one keep their mapping until they let go of it.
 fn sweep() {
-    let Ok(live) = Spi::connect(|c| {
-        c.select(
-            "SELECT model_id, min(xmin::text::bigint), sum(octet_length(data))::bigint \
-             FROM mkt.model_blobs GROUP BY model_id",
-            None,
-            &[],
-        )?
-        .map(|r| {
-            Ok(format!(
-                "{}{}-{}.model",
-                prefix(r.get::<i64>(1)?.unwrap_or(0)),
-                r.get::<i64>(2)?.unwrap_or(0),
-                r.get::<i64>(3)?.unwrap_or(0)
-            ))
-        })
-        .collect::<Result<std::collections::HashSet<String>, pgrx::spi::Error>>()
-    }) else {
+    let Ok(keys) = catalog::blob_keys() else {
         return;
     };
+    let live: HashSet<String> = keys.into_iter().map(|(id, k)| file_name(id, k)).collect();
     let ours = format!("{}-", database());
-    let Ok(entries) = std::fs::read_dir(DIR) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
+    remove_where(|e, name| {
         let old = e
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t.elapsed().unwrap_or_default() > SWEEP_MIN_AGE);
-        if old && name.starts_with(&ours) && name.ends_with(".model") && !live.contains(&name) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+        old && name.starts_with(&ours) && name.ends_with(".model") && !live.contains(name)
+    });
 }
 
 /// Removes the files of dropped versions now rather than at the next sweep; if the drop rolls
 /// back, the next load writes the file again.
 pub fn forget(model_ids: &[i64]) {
+    let prefixes: Vec<String> = model_ids.iter().map(|&id| prefix(id)).collect();
+    remove_where(|_, name| prefixes.iter().any(|p| name.starts_with(p)));
+}
+
+fn remove_where(doomed: impl Fn(&std::fs::DirEntry, &str) -> bool) {
     let Ok(entries) = std::fs::read_dir(DIR) else {
         return;
     };
-    let prefixes: Vec<String> = model_ids.iter().map(|&id| prefix(id)).collect();
     for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if prefixes.iter().any(|p| name.starts_with(p)) {
+        if doomed(&e, &e.file_name().to_string_lossy()) {
             let _ = std::fs::remove_file(e.path());
         }
     }

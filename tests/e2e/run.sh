@@ -13,6 +13,20 @@ q()    { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 check() { # name, expected, actual
   if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2] got [$3]"; fi
 }
+# Runs a query every 0.1 s, at most `tries` times, until it prints `expected`; prints its last value.
+poll() { # expected, tries, query
+  local v=""
+  for _ in $(seq "$2"); do v=$(q "$3"); [ "$v" = "$1" ] && break; sleep 0.1; done
+  echo "$v"
+}
+backend_of() { # the pid of the backend running mkt.train_recommender('<model>', ...), once it runs
+  local pid=""
+  for _ in $(seq 50); do
+    pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%train_recommender(''$1''%' AND pid <> pg_backend_pid()")
+    [ -n "$pid" ] && break; sleep 0.1
+  done
+  echo "$pid"
+}
 DATA_LOST=0
 dcheck() { # a check that data survived (restart, crash, dump/restore, concurrency): counted apart
   if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2] got [$3]"; DATA_LOST=$((DATA_LOST + 1)); fi
@@ -58,10 +72,7 @@ check "no catalog rows for the cancelled model" "0" "$(q "SELECT count(*) FROM m
 psql -X -qAt -c "SELECT * FROM mkt.train_recommender('slow', 'tr', params => '{\"iterations\": 10000}')" \
   > "$CLUSTER_DIR/cancel.out" 2>&1 &
 bg=$!
-for _ in $(seq 50); do
-  pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%train_recommender(''slow''%' AND pid <> pg_backend_pid()")
-  [ -n "$pid" ] && break; sleep 0.1
-done
+pid=$(backend_of slow)
 sleep 0.5
 q "SELECT pg_cancel_backend($pid)" > /dev/null
 wait $bg
@@ -160,26 +171,18 @@ check "a job cannot read what its submitter cannot" "failed|t" \
 err=$(aq "SELECT mkt.submit_job('DELETE FROM mkt.model_versions')" 2>&1)
 echo "$err" | grep -q "a job must be one SELECT" && ok "a job that is not a mkt call is refused" || fail "refusal: $err"
 job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''deepjob'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
-seen=""
-for _ in $(seq 300); do
-  seen=$(q "SELECT state || '|' || (progress > 0) || '|' || (message LIKE 'epoch %') FROM mkt.jobs WHERE job_id = $job")
-  [ "$seen" = "running|true|true" ] && break; sleep 0.1
-done
+seen=$(poll "running|true|true" 300 "SELECT state || '|' || (progress > 0) || '|' || (message LIKE 'epoch %') FROM mkt.jobs WHERE job_id = $job")
 check "a running job shows its state, progress and epoch to other sessions" "running|true|true" "$seen"
 check "cancel_job interrupts it" "t" "$(aq "SELECT mkt.cancel_job($job)")"
 check "the cancelled job ends as cancelled" "cancelled" "$(aq "SELECT mkt.wait_job($job, '30 s')")"
 check "a cancelled job leaves no version" "0" "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'deepjob'")"
 job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''killed'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
-for _ in $(seq 100); do [ "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")" = running ] && break; sleep 0.1; done
+poll running 100 "SELECT state FROM mkt.jobs WHERE job_id = $job" > /dev/null
 q "SELECT pg_terminate_backend(worker_pid) FROM mkt.jobs WHERE job_id = $job" > /dev/null
 sleep 1
 check "a job whose worker was killed shows failed, not running" "failed" "$(aq "SELECT mkt.wait_job($job, '10 s')")"
 job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''alsjob'', ''tr'', params => ''{\"iterations\": 10000}'')')")
-seen=""
-for _ in $(seq 100); do
-  seen=$(q "SELECT state || '|' || (progress > 0 AND progress < 1) || '|' || (message ~ '^als [0-9]+/[0-9]+$') FROM mkt.jobs WHERE job_id = $job")
-  [ "$seen" = "running|true|true" ] && break; sleep 0.1
-done
+seen=$(poll "running|true|true" 100 "SELECT state || '|' || (progress > 0 AND progress < 1) || '|' || (message ~ '^als [0-9]+/[0-9]+$') FROM mkt.jobs WHERE job_id = $job")
 check "a running ALS job (no epochs) shows its progress and phase" "running|true|true" "$seen"
 aq "SELECT mkt.cancel_job($job)" > /dev/null
 check "and cancels as well" "cancelled" "$(aq "SELECT mkt.wait_job($job, '30 s')")"
@@ -197,7 +200,7 @@ check "with mkt.max_workers = 1 both queued jobs run, one at a time" "2|1" \
   "$(q "SELECT count(*) FROM mkt.jobs WHERE job_id IN ($a, $b) AND state = 'succeeded'")|$most"
 psql -X -qAt -c "LOAD 'pg_marketing'" -c "ALTER SYSTEM RESET mkt.max_workers" -c "SELECT pg_reload_conf()" > /dev/null
 job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''restarted'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
-for _ in $(seq 100); do [ "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")" = running ] && break; sleep 0.1; done
+poll running 100 "SELECT state FROM mkt.jobs WHERE job_id = $job" > /dev/null
 cluster_restart
 check "a job running across a server restart shows failed, and the deployed model still serves" "failed|3" \
   "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")|$(q "SELECT count(*) FROM mkt.recommend('m', 7, 3)")"
@@ -328,16 +331,13 @@ consistent() {
           + (SELECT count(*) FROM mkt.deployments d WHERE NOT EXISTS (SELECT 1 FROM mkt.model_versions v WHERE v.model_id = d.model_id))"
 }
 psql -X -qAt -c "SELECT * FROM mkt.train_recommender('k9', 'tr', params => '{\"iterations\": 10000}')" > /dev/null 2>&1 &
-for _ in $(seq 50); do
-  pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%train_recommender(''k9''%' AND pid <> pg_backend_pid()")
-  [ -n "$pid" ] && break; sleep 0.1
-done
+pid=$(backend_of k9)
 sleep 0.5
 kill -9 "$pid"; wait 2> /dev/null; server_back
 dcheck "after kill -9 of a training backend: no version, a consistent catalog, the deployed model serves" "0|0|3" \
   "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'k9'")|$(consistent)|$(q "SELECT count(*) FROM mkt.recommend('m', 7, 3)")"
 job=$(q "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''k9job'', ''tr'', params => ''{\"iterations\": 10000}'')')")
-for _ in $(seq 100); do [ "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")" = running ] && break; sleep 0.1; done
+poll running 100 "SELECT state FROM mkt.jobs WHERE job_id = $job" > /dev/null
 sleep 0.5
 kill -9 "$(q "SELECT worker_pid FROM mkt.jobs WHERE job_id = $job")"; server_back
 dcheck "after kill -9 of a job's worker: the job failed, no version, a consistent catalog, the deployed model serves" "failed|0|0|3" \

@@ -8,8 +8,8 @@
 //! including the rest of the new data, and neither has seen what they are ranked on.
 
 use crate::model::Model;
-use crate::tune::Holdout;
-use mkt_core::ids::{IdColumn, IdMap};
+use crate::tune::{ids_of, Holdout};
+use mkt_core::ids::IdMap;
 use mkt_core::interactions::{Csr, Interactions};
 use mkt_core::rng::Rng;
 
@@ -56,10 +56,6 @@ pub fn fresh_holdout(data: &Interactions, champion: &Model, seed: u64) -> Option
         return None;
     }
     let by_user = Csr::from_triples(data.n_users(), data.n_items(), &rows, &cols, &vals);
-    let ids = |map: &IdMap, idx: &[u32]| match map {
-        IdMap::Int(v) => IdColumn::Int(idx.iter().map(|&i| v[i as usize]).collect()),
-        IdMap::Text(v) => IdColumn::Text(idx.iter().map(|&i| v[i as usize].clone()).collect()),
-    };
     Some(Holdout {
         train: Interactions {
             users: data.users.clone(),
@@ -67,8 +63,8 @@ pub fn fresh_holdout(data: &Interactions, champion: &Model, seed: u64) -> Option
             n_rows: by_user.nnz(),
             by_user,
         },
-        users: ids(&data.users, &us),
-        items: ids(&data.items, &is),
+        users: ids_of(&data.users, &us),
+        items: ids_of(&data.items, &is),
     })
 }
 
@@ -77,6 +73,7 @@ mod tests {
     use super::*;
     use crate::algorithm::TrainConfig;
     use crate::evaluate::evaluate;
+    use mkt_core::ids::IdColumn;
     use mkt_core::interactions::RawInteractions;
     use mkt_core::progress::no_tick;
 
@@ -93,8 +90,8 @@ mod tests {
             }
         }
         let raw = RawInteractions {
-            users: mkt_core::ids::IdColumn::Int(users),
-            items: mkt_core::ids::IdColumn::Int(items),
+            users: IdColumn::Int(users),
+            items: IdColumn::Int(items),
             weights: vec![],
         };
         Interactions::build(&raw).unwrap()

@@ -183,7 +183,8 @@ pub struct Holdout {
     pub items: IdColumn,
 }
 
-fn ids_of(map: &IdMap, idx: &[u32]) -> IdColumn {
+/// The ids of internal indices `idx`, as a raw column.
+pub(crate) fn ids_of(map: &IdMap, idx: &[u32]) -> IdColumn {
     match map {
         IdMap::Int(v) => IdColumn::Int(idx.iter().map(|&i| v[i as usize]).collect()),
         IdMap::Text(v) => IdColumn::Text(idx.iter().map(|&i| v[i as usize].clone()).collect()),
