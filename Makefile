@@ -6,7 +6,7 @@ CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p m
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e reliability bench
+.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e test-citus reliability bench
 
 deps:
 	bash scripts/setup.sh
@@ -23,7 +23,7 @@ install-release: deps
 demo: install
 	bash scripts/demo.sh
 
-test: deps-test test-core test-sql test-e2e
+test: deps-test test-core test-sql test-e2e test-citus
 
 # The pure crates: lints and unit tests, no PostgreSQL involved.
 test-core:
@@ -39,6 +39,10 @@ test-sql: deps
 test-e2e: install deps-test
 	bash tests/e2e/run.sh
 
+# A coordinator and two workers of Citus, when citus.so is installed (else it says it skipped).
+test-citus: install
+	bash tests/citus/run.sh
+
 # The reliability and security checks on real clusters: the pg_tests (NULL matrix, injection,
 # erasure, memory limit) and the e2e script, which ends with a table of cases tried, passed,
 # crashes and data lost.
@@ -49,3 +53,4 @@ bench: install-release
 	bash bench/policies.sh
 	bash bench/prep.sh
 	bash bench/model_memory.sh
+	bash bench/citus.sh

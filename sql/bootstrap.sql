@@ -158,9 +158,13 @@ CREATE TABLE mkt.decisions (
     decided_at      timestamptz NOT NULL DEFAULT now(),
     reward          float8,
     next_context    jsonb,
-    rewarded_at     timestamptz
+    rewarded_at     timestamptz,
+    -- The reward has reached mkt.policy_state: at once on a single server; at the next
+    -- mkt.fold_rewards() on a Citus catalog, where decisions live on the subject's worker.
+    applied         bool        NOT NULL DEFAULT false
 );
 CREATE INDEX decisions_policy_time ON mkt.decisions (policy_id, decided_at);
+CREATE INDEX decisions_pending ON mkt.decisions (policy_id) WHERE reward IS NOT NULL AND NOT applied;
 COMMENT ON TABLE mkt.decisions IS 'Every decision with the probability it was taken with (for off-policy evaluation) and, once known, its reward.';
 
 SELECT pg_catalog.pg_extension_config_dump('mkt.policies', '');

@@ -42,8 +42,11 @@ COMMENT ON FUNCTION mkt.drop_policy(text) IS
 COMMENT ON FUNCTION mkt.decide(text, jsonb, text, text[]) IS
 'Chooses an action for a context (minus excluded actions), logs the decision in mkt.decisions with the probability it was chosen with and the full distribution, and returns decision_id, action, probability.';
 
-COMMENT ON FUNCTION mkt.reward(bigint, float8, jsonb) IS
-'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit.';
+COMMENT ON FUNCTION mkt.reward(bigint, float8, jsonb, text) IS
+'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit. subject (optional) must be the decision''s subject; on Citus it makes the update a single-shard write on that subject''s worker, where the reward waits for mkt.fold_rewards.';
+
+COMMENT ON FUNCTION mkt.fold_rewards(text) IS
+'Applies rewards recorded but not yet learned from (on a Citus catalog, where mkt.reward stores them with the decision on the subject''s worker) to the shared policy state, in the order they were recorded, each exactly once; returns the count per policy. Schedule it with pg_cron on the coordinator. On a single server rewards are learned at once and this returns nothing.';
 
 COMMENT ON FUNCTION mkt.policy_probabilities(text, jsonb) IS
 'The policy''s probability of each action for a context, without deciding or logging (Thompson: Monte-Carlo estimate with the policy''s seed).';
@@ -434,3 +437,119 @@ COMMENT ON FUNCTION mkt.model_report(text, int) IS
 
 COMMENT ON FUNCTION mkt.forget_subject(text) IS
 'GDPR-style erasure of one customer: deletes their decisions, campaign touches, outbox messages and attributions, and removes them from every stored model version (their id, seen items and vector), so recommendations for them are those of a new user and everyone else''s stay the same. Returns what was removed. What everyone''s data shaped together (item factors, item-item weights, popularity) keeps the customer''s influence until the next retrain, and the source tables are yours to clean.';
+
+-- Citus: the model and policy catalog becomes reference tables (a copy on every node, so serving
+-- runs wherever Citus sends it), the decision log a table distributed by subject, and the serving
+-- and decision functions can be routed to the worker holding a customer's shard.
+CREATE FUNCTION mkt.citus_setup(customers regclass DEFAULT NULL)
+RETURNS TABLE(step text, detail text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    t regclass;
+    fk record;
+    dist_type regtype;
+    reference regclass[] := ARRAY['mkt.model_versions', 'mkt.model_blobs', 'mkt.deployments',
+        'mkt.deploy_history', 'mkt.training_epochs', 'mkt.tuning_trials', 'mkt.policies',
+        'mkt.policy_state', 'mkt.transforms']::regclass[];
+    -- Worker shells are the extension's own tables; they must match the coordinator's definition.
+    shell_fix text := $$
+        DO $d$ DECLARE r record; BEGIN
+          -- On a node added later the shells are Citus tables already; change them locally only.
+          PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+          FOR r IN SELECT conrelid::regclass AS rel, conname FROM pg_catalog.pg_constraint
+                   WHERE contype = 'f' AND connamespace = 'mkt'::regnamespace
+                     AND confrelid = 'mkt.model_versions'::regclass LOOP
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.rel, r.conname);
+          END LOOP;
+          IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = 'mkt.decisions'::regclass
+                         AND contype = 'p' AND array_length(conkey, 1) = 2)
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                             WHERE logicalrelid = 'mkt.decisions'::regclass) THEN
+            ALTER TABLE mkt.decisions DROP CONSTRAINT decisions_pkey,
+                ADD CONSTRAINT decisions_pkey PRIMARY KEY (decision_id, subject);
+          END IF;
+          -- Decision ids drawn on this node start at its group id times 2^48: unique cluster-wide.
+          PERFORM pg_catalog.setval('mkt.decisions_decision_id_seq',
+              greatest((SELECT last_value FROM mkt.decisions_decision_id_seq),
+                       (SELECT groupid FROM pg_catalog.pg_dist_local_group)::bigint << 48));
+        END $d$ $$;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'mkt.citus_setup needs the citus extension in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'CREATE EXTENSION citus first (citus must be in shared_preload_libraries).';
+    END IF;
+    IF NOT pg_catalog.citus_is_coordinator() THEN
+        RAISE EXCEPTION 'mkt.citus_setup runs on the coordinator'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mkt.decisions WHERE subject IS NULL) THEN
+        RAISE EXCEPTION 'mkt.decisions has decisions without a subject; they cannot be distributed by subject'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Delete them or give them a subject first.';
+    END IF;
+
+    SELECT string_agg(format('%s:%s: %s', w.nodename, w.nodeport, w.result), '; ') INTO detail
+    FROM pg_catalog.run_command_on_workers(shell_fix) w WHERE NOT w.success;
+    IF detail IS NOT NULL THEN
+        RAISE EXCEPTION 'mkt.citus_setup could not prepare every worker: %', detail
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'pg_marketing must be installed on every node (CREATE EXTENSION propagates it once the node is added).';
+    END IF;
+    step := 'workers'; detail := (SELECT count(*) FROM pg_catalog.pg_dist_node
+        WHERE groupid <> 0 AND isactive)::text || ' worker(s) prepared'; RETURN NEXT;
+
+    FOR fk IN SELECT conrelid::regclass AS rel, conname FROM pg_catalog.pg_constraint
+              WHERE contype = 'f' AND connamespace = 'mkt'::regnamespace
+                AND confrelid = 'mkt.model_versions'::regclass LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.rel, fk.conname);
+    END LOOP;
+    FOREACH t IN ARRAY reference LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = t) THEN
+            PERFORM pg_catalog.create_reference_table(t);
+            step := 'reference table'; detail := t::text; RETURN NEXT;
+        END IF;
+    END LOOP;
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'mkt.decisions'::regclass) THEN
+        ALTER TABLE mkt.decisions DROP CONSTRAINT decisions_pkey,
+            ADD CONSTRAINT decisions_pkey PRIMARY KEY (decision_id, subject);
+        PERFORM pg_catalog.create_distributed_table('mkt.decisions', 'subject');
+        step := 'distributed table'; detail := 'mkt.decisions by subject'; RETURN NEXT;
+    END IF;
+    -- Citus crashes routing a NULL text argument; pg_marketing's planner guard refuses a NULL
+    -- subject first, but only where pg_marketing is preloaded (after citus) on every node.
+    IF (SELECT bool_and(w.result ~ '\mpg_marketing\M')
+        FROM pg_catalog.run_command_on_workers('SHOW shared_preload_libraries') w)
+       AND current_setting('shared_preload_libraries') ~ '\mpg_marketing\M' THEN
+        PERFORM pg_catalog.create_distributed_function('mkt.decide(text, jsonb, text, text[])', '$3',
+            colocate_with := 'mkt.decisions');
+        step := 'distributed function'; detail := 'mkt.decide by subject, with mkt.decisions'; RETURN NEXT;
+    ELSE
+        step := 'skipped'; detail := 'mkt.decide runs on the coordinator (its decisions still land on the subject''s worker): add pg_marketing after citus to shared_preload_libraries on every node and run mkt.citus_setup() again to route it';
+        RETURN NEXT;
+    END IF;
+
+    IF customers IS NOT NULL THEN
+        SELECT a.atttypid::regtype INTO dist_type
+        FROM pg_catalog.pg_dist_partition p
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = p.logicalrelid
+         AND a.attname = pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+        WHERE p.logicalrelid = customers AND p.partmethod = 'h';
+        IF dist_type IS NULL THEN
+            RAISE EXCEPTION 'customers table % is not a hash-distributed table', customers
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'SELECT create_distributed_table(''<table>'', ''<user id column>'') first.';
+        END IF;
+        IF dist_type NOT IN ('bigint'::regtype, 'integer'::regtype) THEN
+            RAISE EXCEPTION 'customers table % is distributed by a % column; mkt.recommend takes a bigint user id', customers, dist_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+        PERFORM pg_catalog.create_distributed_function(
+            'mkt.recommend(text, bigint, integer, boolean, bigint[])', '$2', colocate_with := customers::text);
+        step := 'distributed function'; detail := 'mkt.recommend by user id, with ' || customers::text; RETURN NEXT;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION mkt.citus_setup(regclass) IS
+'On a Citus coordinator: makes the model and policy catalog reference tables (a copy on every node), distributes mkt.decisions by subject with node-unique decision ids, registers mkt.decide as a function distributed by subject (when pg_marketing is preloaded on every node), and, given a customers table distributed by a bigint user id, mkt.recommend as a function colocated with it. Idempotent; run it again after adding nodes. See README "Scaling out with Citus".';

@@ -31,6 +31,10 @@ thread_local! {
 
 /// The deployed model of `name` and its model id.
 pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
+    crate::citus::catalog_reads(|| lookup(name))
+}
+
+fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     let epoch = invalidation::epoch(Watched::Deployments)?;
     let now = USES.with(|u| {
         u.set(u.get() + 1);
@@ -51,11 +55,13 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     let (id, blob_key) = catalog::deployed_key(name)?;
     let same = ENTRIES.with(|m| {
         let mut m = m.borrow_mut();
-        m.get_mut(name).filter(|e| e.model_id == id && e.blob_key == blob_key).map(|e| {
-            e.epoch = epoch;
-            e.used = now;
-            e.model.clone()
-        })
+        m.get_mut(name)
+            .filter(|e| e.model_id == id && e.blob_key == blob_key)
+            .map(|e| {
+                e.epoch = epoch;
+                e.used = now;
+                e.model.clone()
+            })
     });
     if let Some(model) = same {
         return Ok((id, model));

@@ -287,9 +287,10 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
     Spi::connect_mut(|c| {
         lock_model_name(c, name)?;
         c.update(
-            "INSERT INTO mkt.deployments (model_name, model_id) VALUES ($1, $2) \
+            "INSERT INTO mkt.deployments (model_name, model_id, deployed_at, deployed_by) \
+             VALUES ($1, $2, now(), current_user) \
              ON CONFLICT (model_name) DO UPDATE SET model_id = EXCLUDED.model_id, \
-             deployed_at = now(), deployed_by = current_user",
+             deployed_at = EXCLUDED.deployed_at, deployed_by = EXCLUDED.deployed_by",
             None,
             &[name.into(), model_id.into()],
         )
@@ -309,6 +310,16 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
 
 /// Drops one version or all of them; if the deployed version goes and others remain, the newest
 /// remaining one is deployed. Returns the number of versions dropped.
+/// What dropping versions $1 (model ids) removes or detaches before the versions themselves.
+const DROP_DEPENDENTS: [&str; 6] = [
+    "DELETE FROM mkt.deployments WHERE model_id = ANY($1)",
+    "DELETE FROM mkt.model_blobs WHERE model_id = ANY($1)",
+    "DELETE FROM mkt.training_epochs WHERE model_id = ANY($1)",
+    "DELETE FROM mkt.tuning_trials WHERE model_id = ANY($1)",
+    "UPDATE mkt.deploy_history SET model_id = NULL WHERE model_id = ANY($1)",
+    "DELETE FROM mkt.model_versions WHERE model_id = ANY($1)",
+];
+
 pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
     if let Some(v) = version {
         version_id(name, v)?;
@@ -318,28 +329,50 @@ pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
     let (dropped, redeployed) = Spi::connect_mut(|c| {
         lock_model_name(c, name)?;
         let dropped = c
-            .update(
-                "WITH d AS (DELETE FROM mkt.model_versions WHERE model_name = $1 \
-                 AND ($2::int IS NULL OR version = $2) RETURNING model_id) \
-                 SELECT coalesce(array_agg(model_id), '{}') FROM d",
+            .select(
+                "SELECT coalesce(array_agg(model_id), '{}') FROM mkt.model_versions \
+                 WHERE model_name = $1 AND ($2::int IS NULL OR version = $2)",
                 None,
                 &[name.into(), version.into()],
             )
             .sql()?;
         let dropped = first::<Vec<i64>>(dropped).sql()?.unwrap_or_default();
+        // The dependents one by one rather than through the foreign keys' cascades: on Citus the
+        // catalog's reference tables carry no foreign keys (see mkt.citus_setup).
+        for sql in DROP_DEPENDENTS {
+            c.update(sql, None, &[dropped.clone().into()]).sql()?;
+        }
         crate::model_files::forget(&dropped);
         let dropped = dropped.len() as i64;
-        let redeployed = c
-            .update(
-                "INSERT INTO mkt.deployments (model_name, model_id) \
-                 SELECT model_name, model_id FROM mkt.model_versions WHERE model_name = $1 \
-                 ORDER BY version DESC LIMIT 1 ON CONFLICT (model_name) DO NOTHING RETURNING \
-                 (SELECT version FROM mkt.model_versions v WHERE v.model_id = deployments.model_id)",
+        let newest = c
+            .select(
+                "SELECT model_id, version FROM mkt.model_versions WHERE model_name = $1 \
+                 ORDER BY version DESC LIMIT 1",
                 None,
                 &[name.into()],
             )
             .sql()?;
-        let redeployed = first::<i32>(redeployed).sql()?;
+        let newest = match newest.is_empty() {
+            true => None,
+            false => {
+                let r = newest.first();
+                r.get::<i64>(1).sql()?.zip(r.get::<i32>(2).sql()?)
+            }
+        };
+        let mut redeployed = None;
+        if let Some((id, v)) = newest {
+            let t = c
+                .update(
+                    "INSERT INTO mkt.deployments (model_name, model_id) VALUES ($1, $2) \
+                     ON CONFLICT (model_name) DO NOTHING RETURNING 1",
+                    None,
+                    &[name.into(), id.into()],
+                )
+                .sql()?;
+            if !t.is_empty() {
+                redeployed = Some(v);
+            }
+        }
         Ok::<_, pgrx::pg_sys::panic::ErrorReport>((dropped, redeployed))
     })?;
     if let Some(v) = redeployed {

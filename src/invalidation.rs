@@ -25,6 +25,8 @@ thread_local! {
     static EPOCHS: [Cell<u64>; 2] = const { [Cell::new(1), Cell::new(1)] };
     static OIDS: [Cell<pg_sys::Oid>; 2] = const { [Cell::new(pg_sys::InvalidOid), Cell::new(pg_sys::InvalidOid)] };
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
+    /// Epochs handed out on a Citus catalog: above any real epoch, never handed out twice.
+    static FRESH: Cell<u64> = const { Cell::new(1 << 62) };
 }
 
 #[pg_guard]
@@ -60,7 +62,25 @@ fn oid(w: Watched) -> SqlResult<pg_sys::Oid> {
 }
 
 /// The current epoch of a watched table: an entry cached under another epoch must be re-checked.
+/// On a Citus catalog every call gets a new epoch: invalidations do not cross nodes, so a cache
+/// re-checks the catalog (one indexed read) each time.
 pub fn epoch(w: Watched) -> SqlResult<u64> {
+    let e = raw_epoch_of(w)?;
+    if crate::citus::catalog_distributed()? {
+        return Ok(FRESH.with(|f| {
+            f.set(f.get() + 1);
+            f.get()
+        }));
+    }
+    Ok(e)
+}
+
+/// The epoch of mkt.deployments as this node's invalidations moved it (also on Citus).
+pub fn raw_epoch() -> SqlResult<u64> {
+    raw_epoch_of(Watched::Deployments)
+}
+
+fn raw_epoch_of(w: Watched) -> SqlResult<u64> {
     if !REGISTERED.with(|r| r.get()) {
         oid(Watched::Deployments)?;
         oid(Watched::Policies)?;

@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 mod api;
 mod cache;
 mod catalog;
+mod citus;
 mod error;
 mod features;
 mod gucs;
@@ -28,6 +29,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[allow(non_snake_case)]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    citus::install_planner_guard();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -311,19 +311,41 @@ pub struct Rewarded {
     pub action: String,
 }
 
-/// Records the reward on the decision; a second reward or an unknown id is an error.
-pub fn record_reward(decision_id: i64, reward: f64, next: Option<&Value>) -> SqlResult<Rewarded> {
+/// Records the reward on the decision (marked applied when the caller applies it at once); a
+/// second reward or an unknown id is an error. With `subject`, the statement names the
+/// decision's distribution value, so on Citus it runs on that subject's worker alone.
+pub fn record_reward(
+    decision_id: i64,
+    reward: f64,
+    next: Option<&Value>,
+    subject: Option<&str>,
+    applied: bool,
+) -> SqlResult<Rewarded> {
+    let args = [
+        decision_id.into(),
+        reward.into(),
+        next.map(|v| JsonB(v.clone())).into(),
+        applied.into(),
+        subject.into(),
+    ];
     let row = Spi::connect_mut(|c| {
-        let t = plans::update(
-            c,
-            "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now() \
-             WHERE decision_id = $1 AND reward IS NULL RETURNING policy_id, context, state, action",
-            &[
-                decision_id.into(),
-                reward.into(),
-                next.map(|v| JsonB(v.clone())).into(),
-            ],
-        )
+        let t = if subject.is_some() {
+            plans::update(
+                c,
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                 WHERE decision_id = $1 AND subject = $5 AND reward IS NULL \
+                 RETURNING policy_id, context, state, action",
+                &args,
+            )
+        } else {
+            plans::update(
+                c,
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                 WHERE decision_id = $1 AND reward IS NULL AND $5::text IS NULL \
+                 RETURNING policy_id, context, state, action",
+                &args,
+            )
+        }
         .sql()?;
         if t.is_empty() {
             return Ok(None);
@@ -339,15 +361,66 @@ pub fn record_reward(decision_id: i64, reward: f64, next: Option<&Value>) -> Sql
     if let Some(r) = row {
         return Ok(r);
     }
-    let exists = crate::catalog::select_first::<i64>(
-        "SELECT decision_id FROM mkt.decisions WHERE decision_id = $1",
+    let found = crate::catalog::select_first::<String>(
+        "SELECT coalesce(subject, '') FROM mkt.decisions WHERE decision_id = $1",
         &[decision_id.into()],
     )?;
-    Err(match exists {
-        Some(_) => Error::InvalidState(format!("decision {decision_id} already has a reward")),
-        None => Error::UndefinedObject(format!("decision {decision_id} does not exist")),
+    Err(match (found, subject) {
+        (Some(s), Some(given)) if s != given => Error::UndefinedObject(format!(
+            "decision {decision_id} is not for subject {}",
+            quote_shown(given)
+        )),
+        (Some(_), _) => Error::InvalidState(format!("decision {decision_id} already has a reward")),
+        (None, _) => Error::UndefinedObject(format!("decision {decision_id} does not exist")),
     })
     .sql()
+}
+
+/// A reward recorded on a Citus catalog and not yet applied to the policy state.
+pub struct Pending {
+    pub rewarded: Rewarded,
+    pub reward: f64,
+    pub next: Option<Value>,
+}
+
+/// Marks every pending reward (of one policy, or all) applied and returns them in the order
+/// they were recorded. Row locks make a concurrent fold skip what this one took.
+pub fn take_pending(policy_id: Option<i64>) -> SqlResult<Vec<Pending>> {
+    Spi::connect_mut(|c| {
+        let t = c
+            .update(
+                "UPDATE mkt.decisions SET applied = true \
+                 WHERE reward IS NOT NULL AND NOT applied AND ($1::bigint IS NULL OR policy_id = $1) \
+                 RETURNING policy_id, context, state, action, reward, next_context, rewarded_at, decision_id",
+                None,
+                &[policy_id.into()],
+            )
+            .sql()?;
+        let mut rows = Vec::new();
+        for r in t {
+            let at = r
+                .get::<pgrx::datum::TimestampWithTimeZone>(7)
+                .sql()?
+                .map_or(0, pgrx::pg_sys::TimestampTz::from);
+            let id = r.get::<i64>(8).sql()?.unwrap_or_default();
+            rows.push((
+                at,
+                id,
+                Pending {
+                    rewarded: Rewarded {
+                        policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
+                        context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
+                        state: r.get::<String>(3).sql()?.unwrap_or_default(),
+                        action: r.get::<String>(4).sql()?.unwrap_or_default(),
+                    },
+                    reward: r.get::<f64>(5).sql()?.unwrap_or_default(),
+                    next: r.get::<JsonB>(6).sql()?.map(|j| j.0),
+                },
+            ));
+        }
+        rows.sort_by_key(|(at, id, _)| (*at, *id));
+        Ok(rows.into_iter().map(|(_, _, p)| p).collect())
+    })
 }
 
 pub fn load_by_id(policy_id: i64) -> SqlResult<Rc<Policy>> {

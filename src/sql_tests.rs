@@ -1403,3 +1403,26 @@ fn reports_are_self_contained_html_with_the_numbers() {
     assert!(page.contains("Learning curve") && page.contains("<td>30</td>") && page.matches("<svg").count() == 2);
     assert_eq!(try_sql("SELECT mkt.model_report('nothing')").0, "42704");
 }
+
+#[pg_test]
+fn single_server_rewards_apply_at_once_and_citus_setup_needs_citus() {
+    Spi::run("SELECT mkt.create_policy('fold_p', ARRAY['a', 'b'], 'thompson', '{\"seed\": 1}')").unwrap();
+    let (id, _, _) = decide_row("SELECT * FROM mkt.decide('fold_p', '{}', 'cust-9')");
+    // A subject that is not the decision's is refused; the decision's own is accepted.
+    assert_eq!(try_sql(&format!("SELECT mkt.reward({id}, 1, subject => 'cust-8')")).0, "42704");
+    Spi::run(&format!("SELECT mkt.reward({id}, 1, subject => 'cust-9')")).unwrap();
+    // Learned at once: applied, counted in the state, nothing left for fold_rewards.
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM mkt.decisions WHERE decision_id = {id} AND applied")),
+        1
+    );
+    assert_eq!(count("SELECT sum(s.n)::bigint FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE p.policy_name = 'fold_p'"), 1);
+    assert_eq!(count("SELECT count(*) FROM mkt.fold_rewards()"), 0);
+    assert_eq!(try_sql("SELECT * FROM mkt.fold_rewards('no_such_policy')").0, "42704");
+    // Without Citus, the Citus setup says what is missing.
+    let (code, msg) = try_sql("SELECT * FROM mkt.citus_setup()");
+    assert_eq!(code, "55000");
+    assert!(msg.contains("needs the citus extension"), "{msg}");
+    // Without Citus a decision needs no subject.
+    decide_row("SELECT * FROM mkt.decide('fold_p', '{}')");
+}

@@ -1,7 +1,7 @@
 //! Decision policies: mkt.create_policy, mkt.drop_policy, mkt.decide, mkt.reward,
 //! mkt.policy_probabilities, mkt.policy_values, mkt.simulate_campaign.
 
-use crate::error::{invalid, OrSql, required, SqlResult};
+use crate::error::{invalid, required, OrSql, SqlResult};
 use crate::parallel;
 use crate::policies::{self, LoggedDecision, Policy};
 use mkt_core::rng::Rng;
@@ -101,6 +101,12 @@ fn decide(
     let policy_name = required(policy_name, "policy_name")?;
     let context = required(context, "context")?;
     crate::error::require_primary("mkt.decide")?;
+    if subject.is_none() && crate::citus::catalog_distributed()? {
+        return Err(crate::error::report(mkt_core::Error::NullValue(
+            "subject must not be NULL on a Citus catalog: decisions are distributed by subject"
+                .to_string(),
+        )));
+    }
     let p = policies::load(policy_name)?;
     let excluded = super::no_nulls(excluded, "excluded")?;
     let allowed = p.cfg.allowed(&excluded).sql()?;
@@ -128,6 +134,7 @@ fn reward(
     decision_id: Option<i64>,
     reward: Option<f64>,
     next_context: default!(Option<JsonB>, "NULL"),
+    subject: default!(Option<&str>, "NULL"),
 ) -> Result<(), ErrorReport> {
     let decision_id = required(decision_id, "decision_id")?;
     let reward = required(reward, "reward")?;
@@ -138,7 +145,17 @@ fn reward(
         )));
     }
     let next = next_context.map(|j| j.0);
-    let r = policies::record_reward(decision_id, reward, next.as_ref())?;
+    // On Citus the reward stays with its decision on the subject's worker until mkt.fold_rewards.
+    let now = !crate::citus::catalog_distributed()?;
+    let r = policies::record_reward(decision_id, reward, next.as_ref(), subject, now)?;
+    if now {
+        apply(&r, reward, next.as_ref())?;
+    }
+    Ok(())
+}
+
+/// Learns from one reward: the online update of the decision's (state, action).
+fn apply(r: &policies::Rewarded, reward: f64, next: Option<&Value>) -> SqlResult<()> {
     let p = policies::load_by_id(r.policy_id)?;
     match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
@@ -146,7 +163,7 @@ fn reward(
             policies::update_linear(&p, &r.action, |arm| arm.update(&x, reward))
         }
         _ => {
-            let next_arms = match (&p.cfg.algorithm, &next) {
+            let next_arms = match (&p.cfg.algorithm, next) {
                 (Algorithm::QLearning, Some(n)) => {
                     Some(policies::arms(&p, &p.cfg.state.key(&p.context(n)?).sql()?)?)
                 }
@@ -161,20 +178,45 @@ fn reward(
     }
 }
 
+#[pg_extern(volatile, parallel_unsafe)]
+fn fold_rewards(
+    policy_name: default!(Option<&str>, "NULL"),
+) -> Result<TableIterator<'static, (name!(policy_name, String), name!(rewards, i64))>, ErrorReport>
+{
+    crate::error::require_primary("mkt.fold_rewards")?;
+    let only = match policy_name {
+        Some(n) => Some(policies::load(n)?.id),
+        None => None,
+    };
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for pending in policies::take_pending(only)? {
+        pgrx::check_for_interrupts!();
+        // A dropped policy's decisions go with it; one dropped meanwhile has nothing to learn.
+        let Ok(p) = policies::load_by_id(pending.rewarded.policy_id) else {
+            continue;
+        };
+        apply(&pending.rewarded, pending.reward, pending.next.as_ref())?;
+        *counts.entry(p.name.clone()).or_default() += 1;
+    }
+    Ok(TableIterator::new(counts))
+}
+
 #[pg_extern(stable, parallel_safe)]
 fn policy_probabilities(
     policy_name: &str,
     context: default!(JsonB, "'{}'"),
 ) -> Result<TableIterator<'static, (name!(action, String), name!(probability, f64))>, ErrorReport> {
-    let p = policies::load(policy_name)?;
-    let allowed = vec![true; p.cfg.actions.len()];
-    // Seeded by the policy and the state: the same question gets the same answer.
-    let (_, probs) = with_knowledge(&p, &context.0, |k| {
-        let mut rng = Rng::stream(p.cfg.seed, p.id as u64);
-        decide::probabilities(&p.cfg, k, &allowed, &mut rng)
-    })?;
-    let rows: Vec<(String, f64)> = p.cfg.actions.iter().cloned().zip(probs).collect();
-    Ok(TableIterator::new(rows))
+    crate::citus::catalog_reads(|| {
+        let p = policies::load(policy_name)?;
+        let allowed = vec![true; p.cfg.actions.len()];
+        // Seeded by the policy and the state: the same question gets the same answer.
+        let (_, probs) = with_knowledge(&p, &context.0, |k| {
+            let mut rng = Rng::stream(p.cfg.seed, p.id as u64);
+            decide::probabilities(&p.cfg, k, &allowed, &mut rng)
+        })?;
+        let rows: Vec<(String, f64)> = p.cfg.actions.iter().cloned().zip(probs).collect();
+        Ok(TableIterator::new(rows))
+    })
 }
 
 #[pg_extern(stable, parallel_safe)]
@@ -192,8 +234,10 @@ fn policy_values(
     >,
     ErrorReport,
 > {
-    let p = policies::load(policy_name)?;
-    Ok(TableIterator::new(policies::values(&p)?))
+    crate::citus::catalog_reads(|| {
+        let p = policies::load(policy_name)?;
+        Ok(TableIterator::new(policies::values(&p)?))
+    })
 }
 
 #[pg_extern(stable, parallel_safe)]
@@ -240,15 +284,17 @@ fn simulate_campaign(
 
 #[pg_extern(stable, parallel_safe)]
 fn policy_heatmap_svg(policy_name: &str) -> Result<String, ErrorReport> {
-    let p = policies::load(policy_name)?;
-    let cells = policies::values(&p)?;
-    let title = format!(
-        "{} ({}, version {})",
-        p.name,
-        p.cfg.algorithm.name(),
-        p.version
-    );
-    Ok(mkt_policy::heatmap::svg(&title, &p.cfg.actions, &cells))
+    crate::citus::catalog_reads(|| {
+        let p = policies::load(policy_name)?;
+        let cells = policies::values(&p)?;
+        let title = format!(
+            "{} ({}, version {})",
+            p.name,
+            p.cfg.algorithm.name(),
+            p.version
+        );
+        Ok(mkt_policy::heatmap::svg(&title, &p.cfg.actions, &cells))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

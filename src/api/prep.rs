@@ -91,9 +91,10 @@ fn fit_transform(
     }
     let stored = Spi::connect_mut(|c| {
         let sql = if replace {
-            "INSERT INTO mkt.transforms (transform_name, source, spec, stats) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO mkt.transforms (transform_name, source, spec, stats, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, current_user, now()) \
              ON CONFLICT (transform_name) DO UPDATE SET source = EXCLUDED.source, spec = EXCLUDED.spec, \
-             stats = EXCLUDED.stats, created_by = current_user, created_at = now() RETURNING 1"
+             stats = EXCLUDED.stats, created_by = EXCLUDED.created_by, created_at = EXCLUDED.created_at RETURNING 1"
         } else {
             "INSERT INTO mkt.transforms (transform_name, source, spec, stats) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (transform_name) DO NOTHING RETURNING 1"

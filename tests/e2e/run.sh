@@ -403,7 +403,7 @@ same "byte-identical top-10 of 30 users" \
   "SELECT md5(string_agg(r.item_id || ':' || r.score, ',' ORDER BY u, r.rank)) FROM generate_series(1, 30) u, mkt.recommend('m', u, 10) r"
 same "the same policy values and visits" \
   "SELECT md5(string_agg(state || action || value || visits, ',' ORDER BY state, action)) FROM mkt.policy_values('conc')"
-same "the same decisions and rewards" "SELECT count(*) || ':' || sum(reward) FROM mkt.decisions"
+same "the same decisions and rewards" "SELECT count(*) || ':' || sum(reward::numeric) FROM mkt.decisions"
 same "the same transforms, applying the same" \
   "SELECT md5(string_agg(t::text, ',' ORDER BY transform_name)) FROM mkt.transforms t"
 same "the job history" "SELECT md5(string_agg(job_id || command || state, ',' ORDER BY job_id)) FROM mkt.job_queue"

@@ -1,0 +1,188 @@
+//! Running on a Citus cluster (see README "Scaling out with Citus" and `mkt.citus_setup`).
+//!
+//! Once `mkt.citus_setup()` made the model and policy catalog reference tables, three things
+//! differ on every node:
+//! - Relcache invalidations do not cross nodes, so caches check the catalog on every call instead
+//!   of trusting an epoch (`invalidation::epoch`).
+//! - A call pushed down inside a shard query (`LATERAL mkt.recommend(..)` over a distributed
+//!   table) reads the reference tables through Citus' executor, which Citus refuses as nested
+//!   distributed execution unless `citus.allow_nested_distributed_execution` is on. Reference
+//!   tables have a placement on every node and never move with a shard, which is the hazard that
+//!   setting guards against, so catalog reads turn it on for their own duration only.
+//! - Rewards are stored with their decision on the subject's worker and folded into the shared
+//!   policy state by `mkt.fold_rewards()` (see `policies`).
+
+use crate::catalog;
+use crate::error::SqlResult;
+use crate::invalidation;
+use pgrx::pg_sys;
+use std::cell::Cell;
+use std::ffi::CString;
+
+thread_local! {
+    /// (relcache epoch it was checked under, answer).
+    static KNOWN: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
+}
+
+/// Whether this database's catalog is distributed by Citus (`mkt.deployments` is a Citus table).
+/// Checked again only after a relcache invalidation, which Citus sends when it adds a table's
+/// metadata, on the coordinator and on every worker.
+pub fn catalog_distributed() -> SqlResult<bool> {
+    let epoch = invalidation::raw_epoch()?;
+    if let Some((e, d)) = KNOWN.with(|k| k.get()) {
+        if e == epoch {
+            return Ok(d);
+        }
+    }
+    let citus = catalog::select_first::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')",
+        &[],
+    )?
+    .unwrap_or(false);
+    let distributed = citus
+        && catalog::select_first::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition \
+             WHERE logicalrelid = 'mkt.deployments'::regclass)",
+            &[],
+        )?
+        .unwrap_or(false);
+    KNOWN.with(|k| k.set(Some((epoch, distributed))));
+    Ok(distributed)
+}
+
+/// Runs `f`, which reads only reference tables of the catalog, with nested distributed execution
+/// allowed when the catalog is distributed; the setting returns to what it was afterwards.
+pub fn catalog_reads<T>(f: impl FnOnce() -> SqlResult<T>) -> SqlResult<T> {
+    if !catalog_distributed()? {
+        return f();
+    }
+    // SAFETY: GUC calls from the backend's main thread. If `f` raises an ERROR, the (sub)transaction
+    // abort pops the nest level and restores the setting.
+    let level = unsafe { pg_sys::NewGUCNestLevel() };
+    set_for_level("citus.allow_nested_distributed_execution", "on");
+    let out = f();
+    unsafe { pg_sys::AtEOXact_GUC(true, level) };
+    out
+}
+
+fn set_for_level(name: &str, value: &str) {
+    let (Ok(name), Ok(value)) = (CString::new(name), CString::new(value)) else {
+        return;
+    };
+    // SAFETY: valid C strings; GUC_ACTION_SAVE ties the value to the current nest level.
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
+static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
+
+/// Installs the planner guard (from `_PG_init`, once per backend). Citus routes a call of a
+/// function distributed by a text argument by hashing the argument's value while planning; a
+/// NULL there crashes the backend (Citus 13). The guard runs before Citus' planner (pg_marketing
+/// is loaded after citus) and turns a NULL subject of a routed `mkt.decide` into an ERROR.
+pub fn install_planner_guard() {
+    // SAFETY: hooks are chained once, from _PG_init, on the main thread.
+    unsafe {
+        PREV_PLANNER = pg_sys::planner_hook;
+        pg_sys::planner_hook = Some(guarded_planner);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn guarded_planner(
+    parse: *mut pg_sys::Query,
+    query_string: *const std::ffi::c_char,
+    cursor_options: std::ffi::c_int,
+    bound_params: pg_sys::ParamListInfo,
+) -> *mut pg_sys::PlannedStmt {
+    // SAFETY: `parse` is the analyzed query the planner was called with.
+    if unsafe { calls_decide_with_null_subject(parse) }
+        && catalog_distributed().unwrap_or(false)
+    {
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "subject must not be NULL on a Citus catalog: decisions are distributed by subject"
+        );
+    }
+    // SAFETY: the previous hook (Citus') or the standard planner, with the caller's arguments.
+    unsafe {
+        match PREV_PLANNER {
+            Some(prev) => prev(parse, query_string, cursor_options, bound_params),
+            None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
+        }
+    }
+}
+
+/// Whether the query's target list or FROM list (where Citus looks for calls to route) calls
+/// mkt.decide with a NULL constant subject.
+unsafe fn calls_decide_with_null_subject(parse: *mut pg_sys::Query) -> bool {
+    use pgrx::{is_a, PgList};
+    // SAFETY (whole body): reads of the planner's node trees, which are well-formed.
+    unsafe {
+        let q = &*parse;
+        let mut calls: Vec<*mut pg_sys::Node> = Vec::new();
+        for te in PgList::<pg_sys::TargetEntry>::from_pg(q.targetList).iter_ptr() {
+            calls.push((*te).expr.cast());
+        }
+        for rte in PgList::<pg_sys::RangeTblEntry>::from_pg(q.rtable).iter_ptr() {
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_FUNCTION {
+                for f in PgList::<pg_sys::RangeTblFunction>::from_pg((*rte).functions).iter_ptr() {
+                    calls.push((*f).funcexpr);
+                }
+            }
+        }
+        calls.into_iter().any(|node| {
+            if node.is_null() || !is_a(node, pg_sys::NodeTag::T_FuncExpr) {
+                return false;
+            }
+            let f = node.cast::<pg_sys::FuncExpr>();
+            if !is_decide((*f).funcid) {
+                return false;
+            }
+            // Arguments may be named (in any order); a subject left out takes its default, NULL
+            // (Citus fills in defaults and orders named arguments itself).
+            let mut subject = None;
+            for (i, a) in PgList::<pg_sys::Node>::from_pg((*f).args).iter_ptr().enumerate() {
+                if !a.is_null() && is_a(a, pg_sys::NodeTag::T_NamedArgExpr) {
+                    let named = a.cast::<pg_sys::NamedArgExpr>();
+                    if (*named).argnumber == 2 {
+                        subject = Some((*named).arg.cast::<pg_sys::Node>());
+                    }
+                } else if i == 2 {
+                    subject = Some(a);
+                }
+            }
+            match subject.map(|a| pg_sys::strip_implicit_coercions(a)) {
+                None => true,
+                Some(s) => {
+                    !s.is_null()
+                        && is_a(s, pg_sys::NodeTag::T_Const)
+                        && (*s.cast::<pg_sys::Const>()).constisnull
+                }
+            }
+        })
+    }
+}
+
+fn is_decide(funcid: pg_sys::Oid) -> bool {
+    // SAFETY: syscache lookups of an existing function, on the main thread.
+    unsafe {
+        let name = pg_sys::get_func_name(funcid);
+        if name.is_null() || std::ffi::CStr::from_ptr(name).to_bytes() != b"decide" {
+            return false;
+        }
+        let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(funcid));
+        !nsp.is_null() && std::ffi::CStr::from_ptr(nsp).to_bytes() == b"mkt"
+    }
+}
