@@ -107,7 +107,94 @@ CREATE TABLE mkt.tuning_trials (
 COMMENT ON TABLE mkt.tuning_trials IS 'Every trial of the mkt.tune_recommender call that trained a version: params, validation metric, seconds.';
 SELECT pg_catalog.pg_extension_config_dump('mkt.tuning_trials', '');
 
-CREATE VIEW mkt.models AS
+-- Who may use, manage or own each model (see README "Model ownership and grants"). Row-level
+-- security on the model catalog enforces it for every query, through the functions or not.
+CREATE TABLE mkt.model_acl (
+    model_name  text        NOT NULL,
+    grantee     name        NOT NULL,
+    privilege   text        NOT NULL CHECK (privilege IN ('owner', 'manage', 'use')),
+    granted_by  name        NOT NULL DEFAULT current_user,
+    granted_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (model_name, grantee, privilege)
+);
+CREATE UNIQUE INDEX model_acl_one_owner ON mkt.model_acl (model_name) WHERE privilege = 'owner';
+COMMENT ON TABLE mkt.model_acl IS 'Model privileges: the owner (the role that trained the first version), and roles granted use or manage with mkt.grant_model; grantee ''public'' means every role.';
+SELECT pg_catalog.pg_extension_config_dump('mkt.model_acl', '');
+
+CREATE FUNCTION mkt.model_allowed(model_name text, privilege text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- Inlined into the policies' queries (Citus ships them to the shards as they are), so only
+    -- functions and tables every role may read: no pg_roles, which expands to pg_authid.
+    SELECT pg_catalog.current_setting('is_superuser')::boolean
+        OR NOT EXISTS (SELECT 1 FROM mkt.model_acl a WHERE a.model_name = $1 AND a.privilege = 'owner')
+        OR EXISTS (SELECT 1 FROM mkt.model_acl a
+                   WHERE a.model_name = $1
+                     AND (a.privilege = 'owner' OR a.privilege = $2 OR (a.privilege = 'manage' AND $2 = 'use'))
+                     AND (a.grantee = 'public' OR coalesce(pg_catalog.pg_has_role(
+                          pg_catalog.to_regrole(a.grantee::text), 'MEMBER'), false)))
+$$;
+COMMENT ON FUNCTION mkt.model_allowed(text, text) IS
+'Whether the current role may use (serve, export, evaluate, read) or manage (train versions, deploy, drop) a model: as its owner, a member of a granted role or of public, a superuser, or because nobody owns the name yet.';
+
+CREATE FUNCTION mkt.model_id_allowed(model_id bigint, privilege text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce((SELECT mkt.model_allowed(v.model_name, $2) FROM mkt.model_versions v
+                     WHERE v.model_id = $1), false)
+$$;
+COMMENT ON FUNCTION mkt.model_id_allowed(bigint, text) IS
+'mkt.model_allowed for the model a version id belongs to (false for a version the role cannot see).';
+
+-- PL/pgSQL, not inlined: the ACL's own policies read the ACL at run time, without recursion.
+CREATE FUNCTION mkt.acl_writable(model_name text, grantee name, privilege text) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF pg_catalog.current_setting('is_superuser')::boolean THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mkt.model_acl a WHERE a.model_name = $1 AND a.privilege = 'owner') THEN
+        -- An unowned name: a role may claim it for itself, which training does.
+        RETURN $3 = 'owner' AND $2 = current_user;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM mkt.model_acl a WHERE a.model_name = $1 AND a.privilege = 'owner'
+                   AND coalesce(pg_catalog.pg_has_role(pg_catalog.to_regrole(a.grantee::text), 'MEMBER'), false));
+END
+$$;
+COMMENT ON FUNCTION mkt.acl_writable(text, name, text) IS
+'Whether the current role may write this row of mkt.model_acl: the model''s owner (or a member of the owning role) may; anyone may claim an unowned name for themselves.';
+
+ALTER TABLE mkt.model_acl ENABLE ROW LEVEL SECURITY;
+CREATE POLICY acl_read ON mkt.model_acl FOR SELECT USING (true);
+CREATE POLICY acl_insert ON mkt.model_acl FOR INSERT WITH CHECK (mkt.acl_writable(model_name, grantee, privilege));
+CREATE POLICY acl_update ON mkt.model_acl FOR UPDATE USING (mkt.acl_writable(model_name, grantee, privilege))
+    WITH CHECK (mkt.acl_writable(model_name, grantee, privilege));
+CREATE POLICY acl_delete ON mkt.model_acl FOR DELETE USING (mkt.acl_writable(model_name, grantee, privilege));
+
+ALTER TABLE mkt.model_versions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY use_model ON mkt.model_versions FOR SELECT USING (mkt.model_allowed(model_name, 'use'));
+CREATE POLICY manage_model ON mkt.model_versions FOR ALL USING (mkt.model_allowed(model_name, 'manage'))
+    WITH CHECK (mkt.model_allowed(model_name, 'manage'));
+ALTER TABLE mkt.deployments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY use_model ON mkt.deployments FOR SELECT USING (mkt.model_allowed(model_name, 'use'));
+CREATE POLICY manage_model ON mkt.deployments FOR ALL USING (mkt.model_allowed(model_name, 'manage'))
+    WITH CHECK (mkt.model_allowed(model_name, 'manage'));
+ALTER TABLE mkt.deploy_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY use_model ON mkt.deploy_history FOR SELECT USING (mkt.model_allowed(model_name, 'use'));
+CREATE POLICY manage_model ON mkt.deploy_history FOR ALL USING (mkt.model_allowed(model_name, 'manage'))
+    WITH CHECK (mkt.model_allowed(model_name, 'manage'));
+ALTER TABLE mkt.model_blobs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY use_model ON mkt.model_blobs FOR SELECT USING (mkt.model_id_allowed(model_id, 'use'));
+CREATE POLICY manage_model ON mkt.model_blobs FOR ALL USING (mkt.model_id_allowed(model_id, 'manage'))
+    WITH CHECK (mkt.model_id_allowed(model_id, 'manage'));
+ALTER TABLE mkt.training_epochs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY use_model ON mkt.training_epochs FOR SELECT USING (mkt.model_id_allowed(model_id, 'use'));
+CREATE POLICY manage_model ON mkt.training_epochs FOR ALL USING (mkt.model_id_allowed(model_id, 'manage'))
+    WITH CHECK (mkt.model_id_allowed(model_id, 'manage'));
+ALTER TABLE mkt.tuning_trials ENABLE ROW LEVEL SECURITY;
+CREATE POLICY use_model ON mkt.tuning_trials FOR SELECT USING (mkt.model_id_allowed(model_id, 'use'));
+CREATE POLICY manage_model ON mkt.tuning_trials FOR ALL USING (mkt.model_id_allowed(model_id, 'manage'))
+    WITH CHECK (mkt.model_id_allowed(model_id, 'manage'));
+
+CREATE VIEW mkt.models WITH (security_invoker = true) AS
 SELECT v.model_name, v.version, v.algorithm, v.params, v.metrics,
        (d.model_id IS NOT NULL) AS deployed,
        v.created_at, v.size_bytes, v.train_seconds,

@@ -366,7 +366,7 @@ COMMENT ON FUNCTION mkt.live_progress() IS
 COMMENT ON FUNCTION mkt.live_training() IS
 'Epochs of the training calls running now in any backend (loss, validation ndcg@10, seconds); the live half of mkt.training_log.';
 
-CREATE VIEW mkt.training_log AS
+CREATE VIEW mkt.training_log WITH (security_invoker = true) AS
 SELECT v.model_name, v.version, 'finished'::text AS state, NULL::int AS pid,
        e.epoch, e.loss, e.metric AS validation_ndcg, e.seconds, e.logged_at
 FROM mkt.training_epochs e
@@ -450,7 +450,7 @@ DECLARE
     dist_type regtype;
     reference regclass[] := ARRAY['mkt.model_versions', 'mkt.model_blobs', 'mkt.deployments',
         'mkt.deploy_history', 'mkt.training_epochs', 'mkt.tuning_trials', 'mkt.policies',
-        'mkt.policy_state', 'mkt.transforms']::regclass[];
+        'mkt.policy_state', 'mkt.transforms', 'mkt.model_acl']::regclass[];
     -- Worker shells are the extension's own tables; they must match the coordinator's definition.
     shell_fix text := $$
         DO $d$ DECLARE r record; BEGIN
@@ -553,3 +553,9 @@ END
 $fn$;
 COMMENT ON FUNCTION mkt.citus_setup(regclass) IS
 'On a Citus coordinator: makes the model and policy catalog reference tables (a copy on every node), distributes mkt.decisions by subject with node-unique decision ids, registers mkt.decide as a function distributed by subject (when pg_marketing is preloaded on every node), and, given a customers table distributed by a bigint user id, mkt.recommend as a function colocated with it. Idempotent; run it again after adding nodes. See README "Scaling out with Citus".';
+
+COMMENT ON FUNCTION mkt.grant_model(text, text, text) IS
+'Grants a role (or public) a privilege on a model: use (serve, export, evaluate, read its catalog rows), manage (also train versions, deploy, roll back, drop) or owner (transfers ownership). Only the owner (or a member of the owning role, or a superuser) may grant. Takes effect in every backend at commit.';
+
+COMMENT ON FUNCTION mkt.revoke_model(text, text, text) IS
+'Revokes a role''s use and/or manage privilege on a model (privilege NULL: both); returns the number of grants removed. Ownership is transferred with mkt.grant_model, never revoked.';

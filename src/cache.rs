@@ -1,7 +1,8 @@
 //! Per-backend cache of deployed models.
 //!
-//! A model is decoded once per backend and reused until its deployment changes, which is noticed
-//! through `invalidation` without a query per call; after a change the next lookup re-reads the
+//! A model is decoded once per backend and reused until its deployment or its grants change,
+//! which is noticed through `invalidation` without a query per call (per role: the catalog is
+//! read under the caller's row-level security once for each role that asks); after a change the next lookup re-reads the
 //! deployed model id (one indexed read) and reloads only if it changed.
 
 use crate::catalog;
@@ -19,6 +20,9 @@ struct Entry {
     blob_key: catalog::BlobKey,
     model: Arc<Model>,
     epoch: u64,
+    /// Roles the catalog (under row-level security) showed this version to, under `epoch`: a
+    /// SET ROLE in the same backend reads it again as the new role.
+    roles: Vec<pgrx::pg_sys::Oid>,
     bytes: usize,
     /// Value of USES when last served: the smallest is the least recently used.
     used: u64,
@@ -36,6 +40,8 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
 
 fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     let epoch = invalidation::epoch(Watched::Deployments)?;
+    // SAFETY: a plain read of the backend's current user id.
+    let role = unsafe { pgrx::pg_sys::GetUserId() };
     let now = USES.with(|u| {
         u.set(u.get() + 1);
         u.get()
@@ -43,7 +49,7 @@ fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     let hit = ENTRIES.with(|m| {
         m.borrow_mut()
             .get_mut(name)
-            .filter(|e| e.epoch == epoch)
+            .filter(|e| e.epoch == epoch && e.roles.contains(&role))
             .map(|e| {
                 e.used = now;
                 (e.model_id, e.model.clone())
@@ -58,6 +64,12 @@ fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
         m.get_mut(name)
             .filter(|e| e.model_id == id && e.blob_key == blob_key)
             .map(|e| {
+                if e.epoch != epoch {
+                    e.roles.clear();
+                }
+                if !e.roles.contains(&role) {
+                    e.roles.push(role);
+                }
                 e.epoch = epoch;
                 e.used = now;
                 e.model.clone()
@@ -76,6 +88,7 @@ fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
                 blob_key,
                 model: model.clone(),
                 epoch,
+                roles: vec![role],
                 bytes: model.heap_bytes(),
                 used: now,
             },

@@ -58,6 +58,60 @@ fn unknown_model(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
     )))
 }
 
+/// What a role may do with a model (mkt.model_acl): `Use` serves, exports, evaluates and reads it;
+/// `Manage` also trains new versions, deploys, rolls back and drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    Use,
+    Manage,
+}
+
+impl Privilege {
+    fn name(self) -> &'static str {
+        match self {
+            Privilege::Use => "use",
+            Privilege::Manage => "manage",
+        }
+    }
+}
+
+/// The owner of a model name, if anyone owns it (the ACL is readable by every role).
+pub fn owner(name: &str) -> SqlResult<Option<String>> {
+    select_first::<String>(
+        "SELECT grantee::text FROM mkt.model_acl WHERE model_name = $1 AND privilege = 'owner'",
+        &[name.into()],
+    )
+}
+
+fn permission_denied(name: &str, p: Privilege, owner: &str) -> pgrx::pg_sys::panic::ErrorReport {
+    crate::error::report(Error::PermissionDenied(format!(
+        "permission denied to {} model {}: it belongs to role {}; its owner can run mkt.grant_model",
+        p.name(),
+        quote_shown(name),
+        quote_shown(owner)
+    )))
+}
+
+/// Refuses, with 42501, a role that may not `p` the model (superusers, the owner's members and
+/// grantees may; nobody owns a name before its first training).
+pub fn require(name: &str, p: Privilege) -> SqlResult<()> {
+    let allowed = select_first::<bool>(
+        "SELECT mkt.model_allowed($1, $2)",
+        &[name.into(), p.name().into()],
+    )?
+    .unwrap_or(false);
+    if allowed {
+        return Ok(());
+    }
+    Err(permission_denied(name, p, &owner(name)?.unwrap_or_default()))
+}
+
+/// A valid name the current role may train versions of (checked before any work is done).
+pub fn check_can_train(name: &str) -> SqlResult<()> {
+    check_model_name(name)?;
+    require(name, Privilege::Manage)
+}
+
 /// Serialises catalog changes of one model name (version numbering, deploys) across sessions.
 fn lock_model_name(client: &mut pgrx::spi::SpiClient, name: &str) -> SqlResult<()> {
     client
@@ -74,6 +128,15 @@ fn lock_model_name(client: &mut pgrx::spi::SpiClient, name: &str) -> SqlResult<(
 pub fn insert_version(v: &NewVersion) -> SqlResult<(i64, i32)> {
     Spi::connect_mut(|c| {
         lock_model_name(c, v.model_name)?;
+        require(v.model_name, Privilege::Manage)?;
+        // The first version's trainer owns the name.
+        c.update(
+            "INSERT INTO mkt.model_acl (model_name, grantee, privilege) SELECT $1, current_user, 'owner' \
+             WHERE NOT EXISTS (SELECT 1 FROM mkt.model_acl WHERE model_name = $1 AND privilege = 'owner')",
+            None,
+            &[v.model_name.into()],
+        )
+        .sql()?;
         let version = c
             .select(
                 "SELECT COALESCE(max(version), 0) + 1 FROM mkt.model_versions WHERE model_name = $1",
@@ -164,7 +227,15 @@ fn found_or<T>(found: Option<T>, name: &str, missing: &str) -> SqlResult<T> {
             quote_shown(name)
         )))
         .sql(),
-        None => Err(unknown_model(name)),
+        // Row-level security hid it: say so rather than that it does not exist.
+        None => match owner(name)? {
+            Some(o) if !select_first::<bool>("SELECT mkt.model_allowed($1, 'use')", &[name.into()])?
+                .unwrap_or(true) =>
+            {
+                Err(permission_denied(name, Privilege::Use, &o))
+            }
+            _ => Err(unknown_model(name)),
+        },
     }
 }
 
@@ -284,6 +355,7 @@ pub fn load_blob(model_id: i64) -> SqlResult<Vec<u8>> {
 
 /// Makes `model_id` the deployed version of `name` and records why in mkt.deploy_history.
 pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
+    require(name, Privilege::Manage)?;
     Spi::connect_mut(|c| {
         lock_model_name(c, name)?;
         c.update(
@@ -324,8 +396,9 @@ pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
     if let Some(v) = version {
         version_id(name, v)?;
     } else if !model_exists(name)? {
-        return Err(unknown_model(name));
+        return Err(found_or::<()>(None, name, "").unwrap_err());
     }
+    require(name, Privilege::Manage)?;
     let (dropped, redeployed) = Spi::connect_mut(|c| {
         lock_model_name(c, name)?;
         let dropped = c

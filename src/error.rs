@@ -23,6 +23,7 @@ fn code(e: &Error) -> C {
         Error::DuplicateObject(_) => C::ERRCODE_DUPLICATE_OBJECT,
         Error::ReadOnly(_) => C::ERRCODE_READ_ONLY_SQL_TRANSACTION,
         Error::NullValue(_) => C::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        Error::PermissionDenied(_) => C::ERRCODE_INSUFFICIENT_PRIVILEGE,
         Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,

@@ -1426,3 +1426,94 @@ fn single_server_rewards_apply_at_once_and_citus_setup_needs_citus() {
     // Without Citus a decision needs no subject.
     decide_row("SELECT * FROM mkt.decide('fold_p', '{}')");
 }
+
+/// Runs `sql` as `role` in a subtransaction: (SQLSTATE, message, first column of the first row).
+fn as_role(role: &str, sql: &str) -> (String, String, Option<String>) {
+    Spi::run(
+        "CREATE OR REPLACE FUNCTION pg_temp.as_role(r text, q text, OUT state text, OUT msg text, OUT val text)
+         LANGUAGE plpgsql AS $$
+         BEGIN
+             EXECUTE format('SET ROLE %I', r);
+             BEGIN
+                 EXECUTE q INTO val; state := '00000'; msg := '';
+             EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+             END;
+             RESET ROLE;
+         END $$",
+    )
+    .unwrap();
+    let row = Spi::get_three_with_args::<String, String, String>(
+        "SELECT * FROM pg_temp.as_role($1, $2)",
+        &[role.into(), sql.into()],
+    )
+    .unwrap();
+    (row.0.unwrap(), row.1.unwrap(), row.2)
+}
+
+#[pg_test]
+fn model_ownership_and_grants() {
+    Spi::run(
+        "CREATE ROLE own_alice; CREATE ROLE own_bob;
+         GRANT USAGE ON SCHEMA mkt TO own_alice, own_bob;
+         GRANT ALL ON ALL TABLES IN SCHEMA mkt TO own_alice, own_bob;
+         GRANT ALL ON ALL SEQUENCES IN SCHEMA mkt TO own_alice, own_bob",
+    )
+    .unwrap();
+    planted_table("own_ev");
+    Spi::run("GRANT SELECT ON own_ev TO own_alice, own_bob").unwrap();
+    let rec = "SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('own_m', 1, 3)";
+    // The first trainer owns the model.
+    let (s, m, _) = as_role("own_alice", "SELECT version FROM mkt.train_recommender('own_m', 'own_ev', algorithm => 'popularity')");
+    assert_eq!(s, "00000", "{m}");
+    assert_eq!(
+        Spi::get_one::<String>("SELECT grantee::text FROM mkt.model_acl WHERE model_name = 'own_m' AND privilege = 'owner'").unwrap().as_deref(),
+        Some("own_alice")
+    );
+    let top = as_role("own_alice", rec).2.unwrap();
+    // Another role can neither use nor manage it, through the functions or the tables.
+    for sql in [
+        rec,
+        "SELECT length(mkt.export_model('own_m'))",
+        "SELECT count(*) FROM mkt.similar_items('own_m', 1, 3)",
+        "SELECT mkt.deploy('own_m', 1)",
+        "SELECT mkt.drop_model('own_m')",
+        "SELECT version FROM mkt.train_recommender('own_m', 'own_ev', algorithm => 'popularity')",
+        "SELECT count(*) FROM mkt.retrain('own_m')",
+        "SELECT mkt.grant_model('own_m', 'own_bob', 'manage')",
+        "INSERT INTO mkt.model_acl (model_name, grantee, privilege) VALUES ('own_m', 'own_bob', 'manage')",
+    ] {
+        let (s, m, _) = as_role("own_bob", sql);
+        assert_eq!(s, "42501", "{sql}: {m}");
+    }
+    let (_, m, _) = as_role("own_bob", rec);
+    assert!(m.contains("permission denied to use model 'own_m'") && m.contains("own_alice"), "{m}");
+    for table in ["mkt.models", "mkt.model_versions", "mkt.model_blobs", "mkt.deployments", "mkt.deploy_history"] {
+        let (s, m, v) = as_role("own_bob", &format!("SELECT count(*)::text FROM {table}"));
+        assert_eq!((s.as_str(), v.as_deref()), ("00000", Some("0")), "{table}: {m}");
+    }
+    // use: serve and export, not deploy. A backend that cached the model for alice re-checks bob.
+    assert_eq!(as_role("own_alice", "SELECT mkt.grant_model('own_m', 'own_bob')").0, "00000");
+    assert_eq!(as_role("own_bob", rec).2.as_deref(), Some(top.as_str()));
+    assert_eq!(as_role("own_bob", "SELECT mkt.deploy('own_m', 1)").0, "42501");
+    // manage: a new version by bob; alice still owns the model.
+    assert_eq!(as_role("own_alice", "SELECT mkt.grant_model('own_m', 'own_bob', 'manage')").0, "00000");
+    let (s, m, v) = as_role("own_bob", "SELECT version::text FROM mkt.train_recommender('own_m', 'own_ev', algorithm => 'popularity')");
+    assert_eq!((s.as_str(), v.as_deref()), ("00000", Some("2")), "{m}");
+    assert_eq!(count("SELECT count(*) FROM mkt.model_acl WHERE model_name = 'own_m' AND privilege = 'owner' AND grantee = 'own_alice'"), 1);
+    // Revoking takes effect in this backend at once, though it served bob a moment ago.
+    assert_eq!(as_role("own_alice", "SELECT mkt.revoke_model('own_m', 'own_bob')::text").2.as_deref(), Some("2"));
+    assert_eq!(as_role("own_bob", rec).0, "42501");
+    // public: every role.
+    assert_eq!(as_role("own_alice", "SELECT mkt.grant_model('own_m', 'public')").0, "00000");
+    assert_eq!(as_role("own_bob", rec).0, "00000");
+    // Ownership moves with a grant of 'owner'; the old owner then needs a grant like anyone.
+    assert_eq!(as_role("own_alice", "SELECT mkt.grant_model('own_m', 'own_bob', 'owner')").0, "00000");
+    assert_eq!(as_role("own_alice", "SELECT mkt.deploy('own_m', 1)").0, "42501");
+    assert_eq!(as_role("own_bob", "SELECT mkt.deploy('own_m', 1)").0, "00000");
+    // Bad grants.
+    assert_eq!(try_sql("SELECT mkt.grant_model('own_m', 'no_such_role')").0, "42704");
+    assert_eq!(try_sql("SELECT mkt.grant_model('no_such_model', 'own_bob')").0, "42704");
+    assert_eq!(try_sql("SELECT mkt.grant_model('own_m', 'own_bob', 'admin')").0, "22023");
+    assert_eq!(try_sql("SELECT mkt.revoke_model('own_m', 'own_bob', 'owner')").0, "22023");
+}

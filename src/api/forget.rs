@@ -17,7 +17,13 @@ fn delete_count(sql: &str, subject: &str) -> SqlResult<i64> {
 /// Removes the user from every stored version that knows them; returns how many versions.
 fn forget_in_models(subject: &str) -> SqlResult<i64> {
     let ids: Vec<i64> = Spi::connect(|c| {
-        c.select("SELECT model_id FROM mkt.model_versions ORDER BY model_id", None, &[])?
+        // The versions the caller may rewrite (see README "Model ownership and grants").
+        c.select(
+            "SELECT model_id FROM mkt.model_versions WHERE mkt.model_allowed(model_name, 'manage') \
+             ORDER BY model_id",
+            None,
+            &[],
+        )?
             .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
             .collect::<Result<Vec<_>, _>>()
     })

@@ -44,6 +44,7 @@ fn retrain(
     }
     // The definition of the serving version (or of the newest, when none serves).
     let id = catalog::deployed_or_newest_id(model_name)?;
+    catalog::require(model_name, catalog::Privilege::Manage)?;
     let def = Spi::connect(|c| {
         let t = c.select(
             "SELECT algorithm, params, source, user_col, item_col, weight_col,

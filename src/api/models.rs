@@ -66,7 +66,7 @@ fn import_model(
     deploy: default!(bool, "true"),
     params: default!(pgrx::JsonB, "'{}'"),
 ) -> Result<i32, ErrorReport> {
-    catalog::check_model_name(model_name)?;
+    catalog::check_can_train(model_name)?;
     let model = blob::decode(data).sql()?;
     let (model_id, version) = catalog::insert_version(&NewVersion {
         model_name,
@@ -88,4 +88,107 @@ fn import_model(
         catalog::deploy(model_name, model_id, "imported")?;
     }
     Ok(version)
+}
+
+/// Checks a grant or revoke: a known privilege, an existing role, a model that exists, and a
+/// caller who owns it.
+fn check_grant(model_name: &str, role: &str, privilege: &str) -> Result<(), ErrorReport> {
+    crate::error::require_primary("mkt.grant_model and mkt.revoke_model")?;
+    if !matches!(privilege, "use" | "manage" | "owner") {
+        return Err(crate::error::invalid(format!(
+            "privilege must be 'use', 'manage' or 'owner', got {}",
+            mkt_core::names::quote_shown(privilege)
+        )));
+    }
+    let known = role == "public"
+        || catalog::select_first::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)",
+            &[role.into()],
+        )?
+        .unwrap_or(false);
+    if !known {
+        return Err(Error::UndefinedObject(format!(
+            "role {} does not exist",
+            mkt_core::names::quote_shown(role)
+        )))
+        .sql();
+    }
+    let owner = catalog::owner(model_name)?;
+    if owner.is_none() && !catalog::model_exists(model_name)? {
+        return Err(Error::UndefinedObject(format!(
+            "model {} does not exist",
+            mkt_core::names::quote_shown(model_name)
+        )))
+        .sql();
+    }
+    let may = catalog::select_first::<bool>(
+        "SELECT mkt.acl_writable($1, $2, $3)",
+        &[model_name.into(), role.into(), privilege.into()],
+    )?
+    .unwrap_or(false);
+    if !may {
+        return Err(Error::PermissionDenied(format!(
+            "only the owner of model {} (role {}) can grant or revoke privileges on it",
+            mkt_core::names::quote_shown(model_name),
+            mkt_core::names::quote_shown(owner.as_deref().unwrap_or(""))
+        )))
+        .sql();
+    }
+    Ok(())
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn grant_model(
+    model_name: Option<&str>,
+    role: Option<&str>,
+    privilege: default!(Option<&str>, "'use'"),
+) -> Result<(), ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
+    let role = required(role, "role")?;
+    let privilege = required(privilege, "privilege")?;
+    check_grant(model_name, role, privilege)?;
+    let sql = if privilege == "owner" && catalog::owner(model_name)?.is_some() {
+        // A transfer: the one owner row changes hands.
+        "UPDATE mkt.model_acl SET grantee = $2, granted_by = current_user, granted_at = now() \
+         WHERE model_name = $1 AND privilege = $3"
+    } else {
+        "INSERT INTO mkt.model_acl (model_name, grantee, privilege) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING"
+    };
+    Spi::connect_mut(|c| {
+        c.update(sql, None, &[model_name.into(), role.into(), privilege.into()])
+            .map(|_| ())
+    })
+    .sql()?;
+    crate::invalidation::invalidate_everywhere(crate::invalidation::Watched::Deployments);
+    Ok(())
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn revoke_model(
+    model_name: Option<&str>,
+    role: Option<&str>,
+    privilege: default!(Option<&str>, "NULL"),
+) -> Result<i64, ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
+    let role = required(role, "role")?;
+    if privilege == Some("owner") {
+        return Err(crate::error::invalid(
+            "a model always has an owner; transfer it with mkt.grant_model(model_name, role, 'owner')",
+        ));
+    }
+    check_grant(model_name, role, privilege.unwrap_or("use"))?;
+    let removed = Spi::connect_mut(|c| {
+        catalog::first::<i64>(c.update(
+            "WITH d AS (DELETE FROM mkt.model_acl WHERE model_name = $1 AND grantee = $2 \
+             AND privilege <> 'owner' AND ($3::text IS NULL OR privilege = $3) RETURNING 1) \
+             SELECT count(*) FROM d",
+            None,
+            &[model_name.into(), role.into(), privilege.into()],
+        )?)
+    })
+    .sql()?
+    .unwrap_or(0);
+    crate::invalidation::invalidate_everywhere(crate::invalidation::Watched::Deployments);
+    Ok(removed)
 }

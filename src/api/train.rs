@@ -222,7 +222,7 @@ fn train_recommender(
     let algorithm = required(algorithm, "algorithm")?;
     let params = required(params, "params")?;
     let started = Instant::now();
-    catalog::check_model_name(model_name)?;
+    catalog::check_can_train(model_name)?;
     let alg = Algorithm::parse(algorithm).sql()?;
     let (config, deploy) = parse_config(alg, &params.0)?;
     let input = read_input(source, user_col, item_col, weight_col, &config)?;

@@ -39,7 +39,7 @@ fn tune_recommender(
     let item_col = required(item_col, "item_col")?;
     let algorithm = required(algorithm, "algorithm")?;
     let search = required(search, "search")?;
-    catalog::check_model_name(model_name)?;
+    catalog::check_can_train(model_name)?;
     let alg = Algorithm::parse(algorithm).sql()?;
     let spec = Search::parse(&search.0).sql()?;
     let candidates = spec.candidates(alg).sql()?;

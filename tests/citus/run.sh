@@ -43,8 +43,8 @@ echo "$err" | grep -q "customers table mkt_demo.items is not a hash-distributed 
   && ok "citus_setup refuses a customers table that is not distributed" || fail "citus_setup with a local table: $err"
 steps=$(q "SELECT step || ': ' || detail FROM mkt.citus_setup('mkt_demo.users')")
 echo "$steps" | sed 's/^/    /'
-check "citus_setup makes nine reference tables" "9" "$(echo "$steps" | grep -c '^reference table')"
-check "reference tables on the coordinator's metadata" "9" "$(q "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND logicalrelid::text LIKE 'mkt.%'")"
+check "citus_setup makes ten reference tables" "10" "$(echo "$steps" | grep -c '^reference table')"
+check "reference tables on the coordinator's metadata" "10" "$(q "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND logicalrelid::text LIKE 'mkt.%'")"
 check "mkt.decisions is distributed by subject" "h|subject" \
   "$(q "SELECT partmethod::text || '|' || column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition WHERE logicalrelid = 'mkt.decisions'::regclass")"
 again=$(q "SELECT count(*) FROM mkt.citus_setup('mkt_demo.users') WHERE step IN ('reference table', 'distributed table')" 2>&1)
@@ -73,6 +73,23 @@ routed=$(psql -X -qAt -c "SET client_min_messages = debug1" -c "SELECT count(*) 
 echo "$routed" | grep -q "pushing down the function call" && ok "mkt.recommend for one customer is routed to its shard's worker" \
   || fail "mkt.recommend was not delegated: $routed"
 check "the routed call answers like the coordinator" "$coord" "$(top "$COORD" 42)"
+
+# Model privileges hold on every node: a role sees a model only once granted.
+q "CREATE ROLE analyst LOGIN; GRANT USAGE ON SCHEMA mkt, mkt_demo TO analyst;
+   GRANT ALL ON ALL TABLES IN SCHEMA mkt TO analyst; GRANT SELECT ON ALL TABLES IN SCHEMA mkt_demo TO analyst" > /dev/null
+err=$(psql -X -qAt -U analyst -v VERBOSITY=verbose -c "SELECT count(*) FROM mkt.recommend('m', 42, 10)" 2>&1)
+echo "$err" | grep -q "ERROR:  42501: permission denied to use model 'm'" && ok "a role not granted the model is refused (routed call)" \
+  || fail "ungranted routed recommend: $err"
+err=$(psql -X -qAt -U analyst -p "$W1" -v VERBOSITY=verbose -c "SELECT count(*) FROM mkt.recommend('m', 42, 10)" 2>&1)
+echo "$err" | grep -q "ERROR:  42501: permission denied to use model 'm'" && ok "a role not granted the model is refused on a worker" \
+  || fail "ungranted recommend on a worker: $err"
+q "SELECT mkt.grant_model('m', 'analyst')" > /dev/null
+check "a granted role gets the top-10 on the coordinator" "$coord" \
+  "$(psql -X -qAt -U analyst -c "SELECT string_agg(item_id || ':' || round(score::numeric, 5), ',' ORDER BY rank) FROM mkt.recommend('m', 42, 10)" 2>&1)"
+check "a granted role gets the top-10 on a worker" "$coord" \
+  "$(psql -X -qAt -U analyst -p "$W2" -c "SELECT string_agg(item_id || ':' || round(score::numeric, 5), ',' ORDER BY rank) FROM mkt.recommend('m', 42, 10)" 2>&1)"
+check "a granted role's LATERAL query over vip customers matches" "$pushed" \
+  "$(psql -X -qAt -U analyst -c "SELECT md5(string_agg(x, ',' ORDER BY x)) || '|' || count(*) FROM ($(printf "$lateral" mkt_demo.users)) s" 2>&1)"
 
 # 5. A worker session that cached a model notices a deploy made on the coordinator.
 out=$(psql -X -qAt -v ON_ERROR_STOP=1 -p "$W1" <<SQL

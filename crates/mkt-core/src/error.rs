@@ -43,6 +43,9 @@ pub enum Error {
     /// A catalog object that exists already.
     #[error("{0}")]
     DuplicateObject(String),
+    /// The current role lacks a privilege on a catalog object.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// NULL for an argument that needs a value.
     #[error("{0}")]
     NullValue(String),
