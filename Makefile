@@ -6,7 +6,7 @@ CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p m
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e test-citus reliability bench
+.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e test-citus test-upgrade reliability bench
 
 deps:
 	bash scripts/setup.sh
@@ -14,16 +14,22 @@ deps:
 deps-test:
 	bash scripts/setup.sh test
 
+EXTDIR = $(shell $(PG_CONFIG) --sharedir)/extension
+
+# cargo-pgrx installs the extension's current script; the upgrade scripts from earlier releases
+# (sql/pg_marketing--<old>--<new>.sql) go next to it.
 install: deps
 	cargo pgrx install --pg-config $(PG_CONFIG)
+	install -m 644 sql/pg_marketing--*--*.sql $(EXTDIR)/
 
 install-release: deps
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	install -m 644 sql/pg_marketing--*--*.sql $(EXTDIR)/
 
 demo: install
 	bash scripts/demo.sh
 
-test: deps-test test-core test-sql test-e2e test-citus
+test: deps-test test-core test-sql test-e2e test-citus test-upgrade
 
 # The pure crates: lints and unit tests, no PostgreSQL involved.
 test-core:
@@ -43,10 +49,14 @@ test-e2e: install deps-test
 test-citus: install
 	bash tests/citus/run.sh
 
+# ALTER EXTENSION UPDATE from the previous release (built from its git tag) keeps every model.
+test-upgrade: install
+	bash tests/upgrade/run.sh
+
 # The reliability and security checks on real clusters: the pg_tests (NULL matrix, injection,
 # erasure, memory limit) and the e2e script, which ends with a table of cases tried, passed,
 # crashes and data lost.
-reliability: deps-test test-sql test-e2e
+reliability: deps-test test-sql test-e2e test-upgrade
 
 bench: install-release
 	bash bench/run.sh
