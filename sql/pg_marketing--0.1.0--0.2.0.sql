@@ -72,30 +72,26 @@ CREATE POLICY acl_update ON mkt.model_acl FOR UPDATE USING (mkt.acl_writable(mod
     WITH CHECK (mkt.acl_writable(model_name, grantee, privilege));
 CREATE POLICY acl_delete ON mkt.model_acl FOR DELETE USING (mkt.acl_writable(model_name, grantee, privilege));
 
-ALTER TABLE mkt.model_versions ENABLE ROW LEVEL SECURITY;
-CREATE POLICY use_model ON mkt.model_versions FOR SELECT USING (mkt.model_allowed(model_name, 'use'));
-CREATE POLICY manage_model ON mkt.model_versions FOR ALL USING (mkt.model_allowed(model_name, 'manage'))
-    WITH CHECK (mkt.model_allowed(model_name, 'manage'));
-ALTER TABLE mkt.deployments ENABLE ROW LEVEL SECURITY;
-CREATE POLICY use_model ON mkt.deployments FOR SELECT USING (mkt.model_allowed(model_name, 'use'));
-CREATE POLICY manage_model ON mkt.deployments FOR ALL USING (mkt.model_allowed(model_name, 'manage'))
-    WITH CHECK (mkt.model_allowed(model_name, 'manage'));
-ALTER TABLE mkt.deploy_history ENABLE ROW LEVEL SECURITY;
-CREATE POLICY use_model ON mkt.deploy_history FOR SELECT USING (mkt.model_allowed(model_name, 'use'));
-CREATE POLICY manage_model ON mkt.deploy_history FOR ALL USING (mkt.model_allowed(model_name, 'manage'))
-    WITH CHECK (mkt.model_allowed(model_name, 'manage'));
-ALTER TABLE mkt.model_blobs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY use_model ON mkt.model_blobs FOR SELECT USING (mkt.model_id_allowed(model_id, 'use'));
-CREATE POLICY manage_model ON mkt.model_blobs FOR ALL USING (mkt.model_id_allowed(model_id, 'manage'))
-    WITH CHECK (mkt.model_id_allowed(model_id, 'manage'));
-ALTER TABLE mkt.training_epochs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY use_model ON mkt.training_epochs FOR SELECT USING (mkt.model_id_allowed(model_id, 'use'));
-CREATE POLICY manage_model ON mkt.training_epochs FOR ALL USING (mkt.model_id_allowed(model_id, 'manage'))
-    WITH CHECK (mkt.model_id_allowed(model_id, 'manage'));
-ALTER TABLE mkt.tuning_trials ENABLE ROW LEVEL SECURITY;
-CREATE POLICY use_model ON mkt.tuning_trials FOR SELECT USING (mkt.model_id_allowed(model_id, 'use'));
-CREATE POLICY manage_model ON mkt.tuning_trials FOR ALL USING (mkt.model_id_allowed(model_id, 'manage'))
-    WITH CHECK (mkt.model_id_allowed(model_id, 'manage'));
+-- Each model table: roles that may use the model read its rows, roles that may manage it write them.
+DO $rls$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES
+        ('mkt.model_versions', 'mkt.model_allowed(model_name, %L)'),
+        ('mkt.deployments', 'mkt.model_allowed(model_name, %L)'),
+        ('mkt.deploy_history', 'mkt.model_allowed(model_name, %L)'),
+        ('mkt.model_blobs', 'mkt.model_id_allowed(model_id, %L)'),
+        ('mkt.training_epochs', 'mkt.model_id_allowed(model_id, %L)'),
+        ('mkt.tuning_trials', 'mkt.model_id_allowed(model_id, %L)')) AS v(tbl, test)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', r.tbl);
+        EXECUTE format('CREATE POLICY use_model ON %s FOR SELECT USING (%s)', r.tbl, format(r.test, 'use'));
+        EXECUTE format('CREATE POLICY manage_model ON %s FOR ALL USING (%s) WITH CHECK (%s)',
+                       r.tbl, format(r.test, 'manage'), format(r.test, 'manage'));
+    END LOOP;
+END
+$rls$;
 
 ALTER VIEW mkt.models SET (security_invoker = true);
 ALTER VIEW mkt.training_log SET (security_invoker = true);
