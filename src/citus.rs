@@ -106,7 +106,7 @@ unsafe extern "C-unwind" fn guarded_planner(
     bound_params: pg_sys::ParamListInfo,
 ) -> *mut pg_sys::PlannedStmt {
     // SAFETY: `parse` is the analyzed query the planner was called with.
-    if unsafe { calls_decide_with_null_subject(parse) }
+    if unsafe { calls_decide_with_null_subject(parse, bound_params) }
         && catalog_distributed().unwrap_or(false)
     {
         pgrx::ereport!(
@@ -125,8 +125,12 @@ unsafe extern "C-unwind" fn guarded_planner(
 }
 
 /// Whether the query's target list or FROM list (where Citus looks for calls to route) calls
-/// mkt.decide with a NULL constant subject.
-unsafe fn calls_decide_with_null_subject(parse: *mut pg_sys::Query) -> bool {
+/// mkt.decide with a NULL subject: a NULL constant, or a parameter bound to NULL (Citus
+/// substitutes the values of a prepared statement's parameters before routing).
+unsafe fn calls_decide_with_null_subject(
+    parse: *mut pg_sys::Query,
+    bound: pg_sys::ParamListInfo,
+) -> bool {
     use pgrx::{is_a, PgList};
     // SAFETY (whole body): reads of the planner's node trees, which are well-formed.
     unsafe {
@@ -165,13 +169,33 @@ unsafe fn calls_decide_with_null_subject(parse: *mut pg_sys::Query) -> bool {
             }
             match subject.map(|a| pg_sys::strip_implicit_coercions(a)) {
                 None => true,
-                Some(s) => {
-                    !s.is_null()
-                        && is_a(s, pg_sys::NodeTag::T_Const)
-                        && (*s.cast::<pg_sys::Const>()).constisnull
+                Some(s) if s.is_null() => false,
+                Some(s) if is_a(s, pg_sys::NodeTag::T_Const) => {
+                    (*s.cast::<pg_sys::Const>()).constisnull
                 }
+                Some(s) if is_a(s, pg_sys::NodeTag::T_Param) => {
+                    let p = &*s.cast::<pg_sys::Param>();
+                    p.paramkind == pg_sys::ParamKind::PARAM_EXTERN && bound_is_null(bound, p.paramid)
+                }
+                Some(_) => false,
             }
         })
+    }
+}
+
+/// Whether parameter `id` (1-based) is bound, and to NULL.
+unsafe fn bound_is_null(bound: pg_sys::ParamListInfo, id: i32) -> bool {
+    // SAFETY (whole body): `bound` is the planner's parameter list or NULL; ids are 1-based.
+    unsafe {
+        if bound.is_null() || id < 1 || id > (*bound).numParams {
+            return false;
+        }
+        let mut workspace = pg_sys::ParamExternData::default();
+        let data = match (*bound).paramFetch {
+            Some(fetch) => fetch(bound, id, true, &mut workspace),
+            None => (*bound).params.as_mut_ptr().add(id as usize - 1),
+        };
+        !data.is_null() && (*data).isnull && (*data).ptype != pg_sys::InvalidOid
     }
 }
 

@@ -126,6 +126,15 @@ for call in "mkt.decide('offers', '{}')" "mkt.decide('offers', '{}', NULL)" "mkt
   echo "$err" | grep -q "ERROR:  22004: subject must not be NULL on a Citus catalog" \
     && ok "a decision without a subject is refused on Citus: $call" || fail "$call: $err"
 done
+# Bound to NULL: a prepared statement (custom plans, then the generic one) and a PL/pgSQL variable.
+err=$(psql -X -qAt -v VERBOSITY=verbose 2>&1 <<'SQL'
+PREPARE d(text) AS SELECT decision_id FROM mkt.decide('offers', '{}', $1);
+EXECUTE d(NULL); EXECUTE d(NULL); EXECUTE d(NULL); EXECUTE d(NULL); EXECUTE d(NULL); EXECUTE d(NULL); EXECUTE d(NULL);
+DO $$ DECLARE s text; BEGIN PERFORM mkt.decide('offers', '{}', s); END $$;
+SQL
+)
+check "a NULL subject bound to a parameter is refused every time (7 executions, PL/pgSQL)" "8" \
+  "$(echo "$err" | grep -c "ERROR:  22004: subject must not be NULL")"
 
 # 7. Rewards land on the subject's worker and reach the policy exactly once through fold_rewards.
 before=$(q "SELECT coalesce(sum(n), 0) FROM mkt.policy_state")
