@@ -2,8 +2,8 @@
 //!
 //! A model is decoded once per backend and reused until its deployment or its grants change,
 //! which is noticed through `invalidation` without a query per call (per role: the catalog is
-//! read under the caller's row-level security once for each role that asks); after a change the next lookup re-reads the
-//! deployed model id (one indexed read) and reloads only if it changed.
+//! read under the caller's row-level security once for each role that asks); after a change the
+//! next lookup re-reads the deployed model id (one indexed read) and reloads only if it changed.
 
 use crate::catalog;
 use crate::error::{OrSql, SqlResult};

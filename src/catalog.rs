@@ -95,15 +95,28 @@ fn permission_denied(name: &str, p: Privilege, owner: &str) -> pgrx::pg_sys::pan
 /// Refuses, with 42501, a role that may not `p` the model (superusers, the owner's members and
 /// grantees may; nobody owns a name before its first training).
 pub fn require(name: &str, p: Privilege) -> SqlResult<()> {
-    let allowed = select_first::<bool>(
-        "SELECT mkt.model_allowed($1, $2)",
-        &[name.into(), p.name().into()],
-    )?
-    .unwrap_or(false);
-    if allowed {
+    if allowed(name, p)? {
         return Ok(());
     }
     Err(permission_denied(name, p, &owner(name)?.unwrap_or_default()))
+}
+
+/// mkt.model_allowed for the current role.
+fn allowed(name: &str, p: Privilege) -> SqlResult<bool> {
+    select_first::<bool>(
+        "SELECT mkt.model_allowed($1, $2)",
+        &[name.into(), p.name().into()],
+    )
+    .map(|a| a.unwrap_or(false))
+}
+
+/// The error for a model the current role cannot see: row-level security hid one it may not use
+/// (say so), or there is none.
+fn not_visible(name: &str) -> SqlResult<pgrx::pg_sys::panic::ErrorReport> {
+    Ok(match owner(name)? {
+        Some(o) if !allowed(name, Privilege::Use)? => permission_denied(name, Privilege::Use, &o),
+        _ => unknown_model(name),
+    })
 }
 
 /// A valid name the current role may train versions of (checked before any work is done).
@@ -227,15 +240,7 @@ fn found_or<T>(found: Option<T>, name: &str, missing: &str) -> SqlResult<T> {
             quote_shown(name)
         )))
         .sql(),
-        // Row-level security hid it: say so rather than that it does not exist.
-        None => match owner(name)? {
-            Some(o) if !select_first::<bool>("SELECT mkt.model_allowed($1, 'use')", &[name.into()])?
-                .unwrap_or(true) =>
-            {
-                Err(permission_denied(name, Privilege::Use, &o))
-            }
-            _ => Err(unknown_model(name)),
-        },
+        None => Err(not_visible(name)?),
     }
 }
 
@@ -380,8 +385,6 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
     Ok(())
 }
 
-/// Drops one version or all of them; if the deployed version goes and others remain, the newest
-/// remaining one is deployed. Returns the number of versions dropped.
 /// What dropping versions $1 (model ids) removes or detaches before the versions themselves.
 const DROP_DEPENDENTS: [&str; 6] = [
     "DELETE FROM mkt.deployments WHERE model_id = ANY($1)",
@@ -392,11 +395,13 @@ const DROP_DEPENDENTS: [&str; 6] = [
     "DELETE FROM mkt.model_versions WHERE model_id = ANY($1)",
 ];
 
+/// Drops one version or all of them; if the deployed version goes and others remain, the newest
+/// remaining one is deployed. Returns the number of versions dropped.
 pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<i64> {
     if let Some(v) = version {
         version_id(name, v)?;
     } else if !model_exists(name)? {
-        return Err(found_or::<()>(None, name, "").unwrap_err());
+        return Err(not_visible(name)?);
     }
     require(name, Privilege::Manage)?;
     let (dropped, redeployed) = Spi::connect_mut(|c| {

@@ -84,6 +84,10 @@ fn set_for_level(name: &str, value: &str) {
     }
 }
 
+/// Why a decision on a Citus catalog needs a subject (mkt.decide and the planner guard).
+pub const NULL_SUBJECT: &str =
+    "subject must not be NULL on a Citus catalog: decisions are distributed by subject";
+
 static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
 
 /// Installs the planner guard (from `_PG_init`, once per backend). Citus routes a call of a
@@ -112,7 +116,7 @@ unsafe extern "C-unwind" fn guarded_planner(
         pgrx::ereport!(
             ERROR,
             pgrx::PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            "subject must not be NULL on a Citus catalog: decisions are distributed by subject"
+            NULL_SUBJECT
         );
     }
     // SAFETY: the previous hook (Citus') or the standard planner, with the caller's arguments.

@@ -91,8 +91,8 @@ fn import_model(
 }
 
 /// Checks a grant or revoke: a known privilege, an existing role, a model that exists, and a
-/// caller who owns it.
-fn check_grant(model_name: &str, role: &str, privilege: &str) -> Result<(), ErrorReport> {
+/// caller who owns it. Returns the model's owner.
+fn check_grant(model_name: &str, role: &str, privilege: &str) -> Result<Option<String>, ErrorReport> {
     crate::error::require_primary("mkt.grant_model and mkt.revoke_model")?;
     if !matches!(privilege, "use" | "manage" | "owner") {
         return Err(crate::error::invalid(format!(
@@ -134,7 +134,7 @@ fn check_grant(model_name: &str, role: &str, privilege: &str) -> Result<(), Erro
         )))
         .sql();
     }
-    Ok(())
+    Ok(owner)
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
@@ -146,8 +146,8 @@ fn grant_model(
     let model_name = required(model_name, "model_name")?;
     let role = required(role, "role")?;
     let privilege = required(privilege, "privilege")?;
-    check_grant(model_name, role, privilege)?;
-    let sql = if privilege == "owner" && catalog::owner(model_name)?.is_some() {
+    let owner = check_grant(model_name, role, privilege)?;
+    let sql = if privilege == "owner" && owner.is_some() {
         // A transfer: the one owner row changes hands.
         "UPDATE mkt.model_acl SET grantee = $2, granted_by = current_user, granted_at = now() \
          WHERE model_name = $1 AND privilege = $3"

@@ -103,8 +103,7 @@ fn decide(
     crate::error::require_primary("mkt.decide")?;
     if subject.is_none() && crate::citus::catalog_distributed()? {
         return Err(crate::error::report(mkt_core::Error::NullValue(
-            "subject must not be NULL on a Citus catalog: decisions are distributed by subject"
-                .to_string(),
+            crate::citus::NULL_SUBJECT.to_string(),
         )));
     }
     let p = policies::load(policy_name)?;
@@ -149,27 +148,26 @@ fn reward(
     let now = !crate::citus::catalog_distributed()?;
     let r = policies::record_reward(decision_id, reward, next.as_ref(), subject, now)?;
     if now {
-        apply(&r, reward, next.as_ref())?;
+        apply(&*policies::load_by_id(r.policy_id)?, &r, reward, next.as_ref())?;
     }
     Ok(())
 }
 
-/// Learns from one reward: the online update of the decision's (state, action).
-fn apply(r: &policies::Rewarded, reward: f64, next: Option<&Value>) -> SqlResult<()> {
-    let p = policies::load_by_id(r.policy_id)?;
+/// Learns from one reward of policy `p`: the online update of the decision's (state, action).
+fn apply(p: &Policy, r: &policies::Rewarded, reward: f64, next: Option<&Value>) -> SqlResult<()> {
     match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
             let x = l.features(&p.context(&r.context)?).sql()?;
-            policies::update_linear(&p, &r.action, |arm| arm.update(&x, reward))
+            policies::update_linear(p, &r.action, |arm| arm.update(&x, reward))
         }
         _ => {
             let next_arms = match (&p.cfg.algorithm, next) {
                 (Algorithm::QLearning, Some(n)) => {
-                    Some(policies::arms(&p, &p.cfg.state.key(&p.context(n)?).sql()?)?)
+                    Some(policies::arms(p, &p.cfg.state.key(&p.context(n)?).sql()?)?)
                 }
                 _ => None,
             };
-            policies::update_arm(&p, &r.state, &r.action, |current| {
+            policies::update_arm(p, &r.state, &r.action, |current| {
                 mkt_policy::update::update_arm(&p.cfg, Some(current), reward, next_arms.as_deref())
                     .sql()
             })
@@ -189,13 +187,22 @@ fn fold_rewards(
         None => None,
     };
     let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    // Each policy is loaded once per fold (on Citus the per-backend cache re-reads every call).
+    let mut loaded: std::collections::HashMap<i64, Option<std::rc::Rc<Policy>>> = Default::default();
     for pending in policies::take_pending(only)? {
         pgrx::check_for_interrupts!();
+        let id = pending.rewarded.policy_id;
         // A dropped policy's decisions go with it; one dropped meanwhile has nothing to learn.
-        let Ok(p) = policies::load_by_id(pending.rewarded.policy_id) else {
-            continue;
+        let p = match loaded.get(&id) {
+            Some(p) => p.clone(),
+            None => {
+                let p = policies::load_by_id(id).ok();
+                loaded.insert(id, p.clone());
+                p
+            }
         };
-        apply(&pending.rewarded, pending.reward, pending.next.as_ref())?;
+        let Some(p) = p else { continue };
+        apply(&*p, &pending.rewarded, pending.reward, pending.next.as_ref())?;
         *counts.entry(p.name.clone()).or_default() += 1;
     }
     Ok(TableIterator::new(counts))
