@@ -26,3 +26,6 @@ END $$;
 
 SELECT ml_split('ml_all', 'test', 'ml_test', 'ml_train');
 SELECT ml_split('ml_train', 'valid', 'ml_valid', 'ml_subtrain');
+-- The training part with each rating's time, for time-aware models (test times are never read).
+CREATE TABLE ml_train_ts AS
+SELECT t.user_id, t.item_id, min(r.ts) AS ts FROM ml_train t JOIN ml_raw r USING (user_id, item_id) GROUP BY 1, 2;

@@ -200,6 +200,19 @@ pub fn id_kind(col: &Column, role: &str) -> SqlResult<IdKind> {
     }
 }
 
+/// A time column: a timestamp, date or number (seconds).
+pub fn check_time(col: &Column, role: &str) -> SqlResult<()> {
+    match col.kind {
+        ColKind::Time | ColKind::Number | ColKind::Id(IdKind::Int) => Ok(()),
+        _ => Err(Error::WrongType(format!(
+            "{role} column {} has type {}; it must be a timestamp, a date or a number of seconds",
+            quote_literal(&col.name),
+            col.type_name
+        )))
+        .sql(),
+    }
+}
+
 pub fn check_number(col: &Column, role: &str) -> SqlResult<()> {
     match col.kind {
         ColKind::Number | ColKind::Id(IdKind::Int) => Ok(()),
@@ -212,17 +225,21 @@ pub fn check_number(col: &Column, role: &str) -> SqlResult<()> {
     }
 }
 
-/// What to read: two id columns and optionally a weight.
+/// What to read: two id columns and optionally a weight and a time.
 pub struct PairSpec<'a> {
     pub user: (&'a str, IdKind),
     pub item: (&'a str, IdKind),
     pub weight: Option<&'a str>,
+    /// A timestamp, date or numeric column, read as seconds.
+    pub time: Option<&'a Column>,
 }
 
 pub struct Pairs {
     pub users: IdColumn,
     pub items: IdColumn,
     pub weights: Vec<f64>,
+    /// Empty unless a time column was read.
+    pub times: Vec<f64>,
     /// Rows skipped because an id (or the weight) was NULL.
     pub skipped_nulls: u64,
 }
@@ -253,6 +270,7 @@ struct PairReceiver {
     base: pg_sys::DestReceiver,
     out: *mut Pairs,
     has_w: bool,
+    has_t: bool,
     /// Holds detoasted text ids between resets.
     scratch: pg_sys::MemoryContext,
     since_reset: u32,
@@ -267,7 +285,7 @@ unsafe extern "C-unwind" fn receive_pair(
     // the slot holds the query's columns, typed by its casts.
     let r = &mut *(dest as *mut PairReceiver);
     let out = &mut *r.out;
-    let natts = if r.has_w { 3 } else { 2 };
+    let natts = 2 + r.has_w as i32 + r.has_t as i32;
     if ((*slot).tts_nvalid as i32) < natts {
         pg_sys::slot_getsomeattrs_int(slot, natts);
     }
@@ -283,6 +301,9 @@ unsafe extern "C-unwind" fn receive_pair(
     pg_sys::MemoryContextSwitchTo(old);
     if r.has_w {
         out.weights.push(f64::from_bits(values[2].value() as u64));
+    }
+    if r.has_t {
+        out.times.push(f64::from_bits(values[natts as usize - 1].value() as u64));
     }
     r.since_reset += 1;
     if r.since_reset == 4096 {
@@ -309,8 +330,15 @@ pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
         .weight
         .map(|w| format!(", {}::float8", quote_ident(w)))
         .unwrap_or_default();
+    let t = match spec.time {
+        None => String::new(),
+        Some(c) if c.kind == ColKind::Time => {
+            format!(", pg_catalog.date_part('epoch', {})::float8", quote_ident(&c.name))
+        }
+        Some(c) => format!(", {}::float8", quote_ident(&c.name)),
+    };
     let sql = format!(
-        "SELECT {}::{}, {}::{}{w} FROM {}",
+        "SELECT {}::{}, {}::{}{w}{t} FROM {}",
         quote_ident(spec.user.0),
         cast(spec.user.1),
         quote_ident(spec.item.0),
@@ -321,6 +349,7 @@ pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
         users: IdColumn::new(spec.user.1),
         items: IdColumn::new(spec.item.1),
         weights: Vec::new(),
+        times: Vec::new(),
         skipped_nulls: 0,
     };
     let mut scratch = PgMemoryContexts::new("pg_marketing read");
@@ -334,6 +363,7 @@ pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
         },
         out: &mut out,
         has_w: spec.weight.is_some(),
+        has_t: spec.time.is_some(),
         scratch: scratch.value(),
         since_reset: 0,
     };

@@ -1277,6 +1277,61 @@ fn export_import_round_trips_exactly() {
 }
 
 #[pg_test]
+fn time_aware_ease_reads_the_time_column() {
+    // every user takes item 1, item 2 a minute later and item 3 three days later; user 100 only item 1
+    Spi::run(
+        "CREATE TABLE t_ts AS
+         SELECT u AS user_id, i AS item_id,
+                timestamptz '2026-01-01' + u * interval '1 day' + CASE i WHEN 1 THEN interval '0' WHEN 2 THEN interval '1 minute' ELSE interval '3 days' END AS ts
+         FROM generate_series(1, 40) u, generate_series(1, 3) i
+         UNION ALL SELECT 100, 1, timestamptz '2026-06-01'",
+    )
+    .unwrap();
+    Spi::run("CREATE TABLE t_ts_num AS SELECT user_id, item_id, extract(epoch FROM ts)::bigint AS secs, ts::date AS day, ts::text AS label FROM t_ts").unwrap();
+    let gap = |model: &str| {
+        Spi::get_one::<f64>(&format!(
+            "SELECT (max(score) FILTER (WHERE item_id = 2) - max(score) FILTER (WHERE item_id = 3))::float8
+             FROM mkt.recommend('{model}', 100, 2)"
+        ))
+        .unwrap()
+        .unwrap()
+    };
+    Spi::run("SELECT * FROM mkt.train_recommender('ts_plain', 't_ts', algorithm => 'ease', params => '{\"regularization\": 5}')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('ts_time', 't_ts', algorithm => 'ease', params => '{\"regularization\": 5, \"time_col\": \"ts\"}')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('ts_secs', 't_ts_num', algorithm => 'ease', params => '{\"regularization\": 5, \"time_col\": \"secs\"}')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('ts_day', 't_ts_num', algorithm => 'ease', params => '{\"regularization\": 5, \"time_col\": \"day\", \"time_scale\": 86400}')").unwrap();
+    assert!(gap("ts_plain").abs() < 1e-6, "plain EASE cannot tell items 2 and 3 apart");
+    assert!(gap("ts_time") > 0.01, "{}", gap("ts_time"));
+    // seconds as a number give the same model as the timestamp
+    assert!((gap("ts_secs") - gap("ts_time")).abs() < 1e-6);
+    // dates have a day's resolution: items 1 and 2 fall on the same day, item 3 later
+    assert!(gap("ts_day") > 0.01);
+    // a NULL time skips the row, like a NULL id
+    Spi::run("INSERT INTO t_ts VALUES (101, 1, NULL)").unwrap();
+    assert_eq!(count("SELECT n_interactions FROM mkt.train_recommender('ts_time', 't_ts', algorithm => 'ease', params => '{\"time_col\": \"ts\"}')"), 121);
+    let cases: &[(&str, &str, &str)] = &[
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"time_col\": \"nope\"}')", "42703", "time column 'nope' does not exist"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts_num', algorithm => 'ease', params => '{\"time_col\": \"label\"}')", "42804", "must be a timestamp, a date or a number"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"time_col\": 7}')", "22023", "time_col"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"time_col\": \"ts\", \"time_scale\": 0}')", "22023", "time_scale"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'als', params => '{\"time_col\": \"ts\"}')", "22023", "valid parameters are"),
+        ("SELECT * FROM mkt.tune_recommender('m', 't_ts', algorithm => 'ease', search => '{\"params\": {\"time_col\": [\"ts\", null]}}')", "22023", "time_col must be the same in every candidate"),
+    ];
+    for (sql, state, fragment) in cases {
+        let (s, m) = try_sql(sql);
+        assert_eq!(s, *state, "{sql}: {m}");
+        assert!(m.contains(fragment), "{sql}: {m}");
+    }
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'm'"), 0);
+    // tuning keeps the time column in every trial and in the final model
+    planted_table("t_tsb");
+    Spi::run("ALTER TABLE t_tsb ADD ts timestamptz").unwrap();
+    Spi::run("UPDATE t_tsb SET ts = timestamptz '2026-01-01' + user_id * interval '1 day' + item_id * interval '1 minute'").unwrap();
+    Spi::run("SELECT * FROM mkt.tune_recommender('ts_tuned', 't_tsb', algorithm => 'ease', search => '{\"params\": {\"time_weight\": [0, 4]}, \"base\": {\"time_col\": \"ts\", \"regularization\": 5}}')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'ts_tuned' AND params->>'time_col' = 'ts'"), 1);
+}
+
+#[pg_test]
 fn explanations_sum_to_the_score() {
     planted_table("t_why");
     Spi::run("SELECT * FROM mkt.train_recommender('why_als', 't_why', weight_col => 'w', params => '{\"factors\": 6, \"iterations\": 4, \"solver\": \"cholesky\"}')").unwrap();

@@ -30,6 +30,7 @@ fn evaluate_recommender(
             user: (&ucol.name, model.users.kind()),
             item: (&icol.name, model.items.kind()),
             weight: None,
+            time: None,
         },
     )?;
     if pairs.skipped_nulls > 0 {

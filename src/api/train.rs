@@ -75,17 +75,26 @@ pub(super) fn read_input(
         }
         None => None,
     };
+    let tcol = match config.time_col() {
+        Some(t) => {
+            let c = source::find(&cols, t, "time")?;
+            source::check_time(c, "time")?;
+            Some(c)
+        }
+        None => None,
+    };
     let pairs = source::read_pairs(
         &src,
         &source::PairSpec {
             user: (&ucol.name, ukind),
             item: (&icol.name, ikind),
             weight: wcol,
+            time: tcol,
         },
     )?;
     if pairs.skipped_nulls > 0 {
         notice!(
-            "skipped {} rows with a NULL user, item or weight",
+            "skipped {} rows with a NULL user, item, weight or time",
             pairs.skipped_nulls
         );
     }
@@ -93,6 +102,7 @@ pub(super) fn read_input(
         users: pairs.users,
         items: pairs.items,
         weights: pairs.weights,
+        times: tcol.map(|_| pairs.times),
     };
     let data = Interactions::build_with(
         &raw,

@@ -45,6 +45,13 @@ fn tune_recommender(
     let candidates = spec.candidates(alg).sql()?;
     // Every candidate shares the base params, feature tables included.
     let (first, _) = parse_config(alg, &candidates[0])?;
+    for c in &candidates[1..] {
+        if parse_config(alg, c)?.0.time_col() != first.time_col() {
+            return Err(crate::error::invalid(
+                "time_col must be the same in every candidate; put it in \"base\"",
+            ));
+        }
+    }
     let input = read_input(source, user_col, item_col, weight_col, &first)?;
     let h = holdout(&input.data, spec.validation, spec.seed).sql()?;
     let pool = parallel::pool()?;

@@ -11,6 +11,8 @@ pub struct RawInteractions {
     pub items: IdColumn,
     /// Empty when the source has no weight column (every row weighs 1).
     pub weights: Vec<f64>,
+    /// One time (seconds) per row when the source has a time column.
+    pub times: Option<Vec<f64>>,
 }
 
 impl RawInteractions {
@@ -116,6 +118,12 @@ impl Csr {
         self.row(r).0.binary_search(&c).is_ok()
     }
 
+    /// Index of entry (r, c) in `indices` / `values`.
+    pub fn position(&self, r: usize, c: u32) -> Option<usize> {
+        let start = self.indptr[r] as usize;
+        self.row(r).0.binary_search(&c).ok().map(|k| start + k)
+    }
+
     pub fn transpose(&self) -> Csr {
         let mut rows = Vec::with_capacity(self.nnz());
         for r in 0..self.n_rows {
@@ -154,6 +162,9 @@ pub struct Interactions {
     pub by_user: Csr,
     /// Number of source rows that went in (before summing repeats).
     pub n_rows: usize,
+    /// When the source had a time column: the time (seconds) of each entry of `by_user`, in the
+    /// same order, the earliest where a pair repeats. Time-aware models read it.
+    pub times: Option<Vec<f64>>,
 }
 
 impl Interactions {
@@ -186,12 +197,51 @@ impl Interactions {
         let (users, u_idx) = IdMap::build_with(&raw.users, extra_users);
         let (items, i_idx) = IdMap::build_with(&raw.items, extra_items);
         let by_user = Csr::from_triples(users.len(), items.len(), &u_idx, &i_idx, &weights);
+        let times = match &raw.times {
+            None => None,
+            Some(t) => {
+                if t.len() != raw.len() {
+                    return Err(Error::invalid("one time per interaction is needed"));
+                }
+                if let Some(bad) = t.iter().find(|x| !x.is_finite()) {
+                    return Err(Error::invalid(format!("times must be finite, found {bad}")));
+                }
+                let mut out = vec![f64::INFINITY; by_user.nnz()];
+                for ((&u, &i), &x) in u_idx.iter().zip(&i_idx).zip(t) {
+                    let slot = by_user.position(u as usize, i).expect("every pair is in the matrix");
+                    out[slot] = out[slot].min(x);
+                }
+                Some(out)
+            }
+        };
         Ok(Interactions {
             users,
             items,
             by_user,
             n_rows: raw.len(),
+            times,
         })
+    }
+
+    /// The same ids with `by_user` replaced by a subset of its entries (a training part of a
+    /// split); times follow their entries.
+    pub fn with_rows(&self, by_user: Csr) -> Interactions {
+        let times = self.times.as_ref().map(|t| {
+            let mut out = Vec::with_capacity(by_user.nnz());
+            for u in 0..by_user.n_rows {
+                for &i in by_user.row(u).0 {
+                    out.push(self.by_user.position(u, i).map_or(f64::INFINITY, |p| t[p]));
+                }
+            }
+            out
+        });
+        Interactions {
+            users: self.users.clone(),
+            items: self.items.clone(),
+            n_rows: by_user.nnz(),
+            by_user,
+            times,
+        }
     }
 
     pub fn n_users(&self) -> usize {
@@ -227,6 +277,7 @@ mod tests {
             users: IdColumn::Int(vec![1, 2]),
             items: IdColumn::Int(vec![1, 1]),
             weights: vec![1.0, f64::NAN],
+            times: None,
         };
         assert!(matches!(
             Interactions::build(&raw),
@@ -234,6 +285,7 @@ mod tests {
         ));
         let raw = RawInteractions {
             weights: vec![1.0, -2.0],
+            times: None,
             ..raw
         };
         assert!(matches!(
@@ -248,6 +300,7 @@ mod tests {
             users: IdColumn::Int(vec![]),
             items: IdColumn::Int(vec![]),
             weights: vec![],
+            times: None,
         };
         assert!(matches!(
             Interactions::build(&raw),

@@ -61,6 +61,15 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// An optional non-empty string (e.g. a column name).
+    pub fn text(&self, key: &str) -> Result<Option<String>> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(v) => Err(self.bad(key, "a non-empty string", v)),
+        }
+    }
+
     pub fn owner(&self) -> &str {
         self.owner
     }
@@ -150,6 +159,9 @@ mod tests {
         let p = Params::new("x", &v, &["factors", "deploy"]).unwrap();
         assert!(p.int("factors", 1, 1, 2).is_err());
         assert!(p.boolean("deploy", true).is_err());
+        assert!(p.text("factors").unwrap().is_some());
+        assert!(p.text("deploy").is_err());
+        assert_eq!(p.text("missing").unwrap(), None);
         assert!(Params::new("x", &json!([1]), &[]).is_err());
     }
 }

@@ -99,6 +99,7 @@ pub fn interactions(scale: u32) -> mkt_core::interactions::Interactions {
         users: mkt_core::ids::IdColumn::Int(d.events.user_id),
         items: mkt_core::ids::IdColumn::Int(d.events.item_id),
         weights: vec![],
+        times: None,
     };
     mkt_core::interactions::Interactions::build(&raw).expect("demo events are valid")
 }

@@ -70,6 +70,7 @@ fn new_users_with_features_beat_popularity() {
         users: IdColumn::Int(us),
         items: IdColumn::Int(is),
         weights: vec![],
+        times: None,
     };
     let keys = IdColumn::Int(d.users.user_id.clone());
     let data = Interactions::build_with(&raw, Some(&keys), None).unwrap();

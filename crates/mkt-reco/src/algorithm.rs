@@ -207,7 +207,14 @@ impl TrainConfig {
                 "cg_steps",
             ],
             Algorithm::ItemKnn => &["neighbors", "shrinkage"],
-            Algorithm::Ease => &["regularization", "max_memory_mb"],
+            Algorithm::Ease => &[
+                "regularization",
+                "max_memory_mb",
+                "time_col",
+                "time_scale",
+                "time_weight",
+                "dropout",
+            ],
             Algorithm::Bpr => &[
                 "factors",
                 "learning_rate",
@@ -246,6 +253,10 @@ impl TrainConfig {
             Algorithm::Ease => TrainConfig::Ease(EaseParams {
                 regularization: p.float("regularization", 250.0, 0.0, 1e12)?,
                 max_memory_mb: p.int("max_memory_mb", 2048, 1, 1 << 30)? as usize,
+                time_col: p.text("time_col")?,
+                time_scale: p.float("time_scale", 300.0, 1e-6, 1e12)?,
+                time_weight: p.float("time_weight", 2.0, 0.0, 1e6)?,
+                dropout: p.float("dropout", 0.0, 0.0, 0.95)?,
             }),
             Algorithm::Bpr => TrainConfig::Bpr(BprParams {
                 factors: p.int("factors", 32, 1, 1024)? as usize,
@@ -318,6 +329,14 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The source column a time-aware model reads besides the ids, if any.
+    pub fn time_col(&self) -> Option<&str> {
+        match self {
+            TrainConfig::Ease(p) => p.time_col.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn check_size(&self, n_items: usize) -> Result<()> {
         if let TrainConfig::Ease(p) = self {
             crate::ease::check_memory(n_items, p)?;
@@ -359,7 +378,7 @@ impl TrainConfig {
             TrainConfig::ItemKnn(p) => {
                 Payload::Neighbors(crate::item_knn::fit(&data.by_user, p, pool, tick))
             }
-            TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, p, pool, tick)?.into()),
+            TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, data.times.as_deref(), p, pool, tick)?.into()),
             TrainConfig::Bpr(p) => {
                 let (users, items) = crate::bpr::fit(&data.by_user, p, pool, tick);
                 Payload::Factors {

@@ -354,6 +354,7 @@ mod tests {
             },
             items: IdColumn::Int(items),
             weights: vec![],
+            times: None,
         };
         Interactions::build(&raw).unwrap()
     }

@@ -278,6 +278,7 @@ mod tests {
             users: IdColumn::Int(u),
             items: IdColumn::Int(i),
             weights: vec![],
+            times: None,
         })
         .unwrap()
     }

@@ -57,12 +57,7 @@ pub fn fresh_holdout(data: &Interactions, champion: &Model, seed: u64) -> Option
     }
     let by_user = Csr::from_triples(data.n_users(), data.n_items(), &rows, &cols, &vals);
     Some(Holdout {
-        train: Interactions {
-            users: data.users.clone(),
-            items: data.items.clone(),
-            n_rows: by_user.nnz(),
-            by_user,
-        },
+        train: data.with_rows(by_user),
         users: ids_of(&data.users, &us),
         items: ids_of(&data.items, &is),
     })
@@ -93,6 +88,7 @@ mod tests {
             users: IdColumn::Int(users),
             items: IdColumn::Int(items),
             weights: vec![],
+            times: None,
         };
         Interactions::build(&raw).unwrap()
     }

@@ -117,6 +117,7 @@ mod tests {
             users: IdColumn::Int(vec![1, 2, 3, 1, 2, 3, 4]),
             items: IdColumn::Int(vec![10, 10, 10, 11, 11, 12, 13]),
             weights: vec![],
+            times: None,
         };
         let data = Interactions::build(&raw).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()

@@ -297,6 +297,7 @@ mod tests {
             users: IdColumn::Int(vec![1, 1, 2, 2, 3, 3, 3, 4]),
             items: IdColumn::Int(vec![101, 102, 101, 102, 101, 103, 104, 100]),
             weights: vec![],
+            times: None,
         };
         Interactions::build(&raw).unwrap()
     }

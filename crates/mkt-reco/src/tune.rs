@@ -205,14 +205,8 @@ pub fn holdout(data: &Interactions, share: f64, seed: u64) -> Result<Holdout> {
             "no user has the 5 interactions a validation split needs".into(),
         ));
     }
-    let n_rows = c.train.nnz();
     Ok(Holdout {
-        train: Interactions {
-            users: data.users.clone(),
-            items: data.items.clone(),
-            by_user: c.train,
-            n_rows,
-        },
+        train: data.with_rows(c.train),
         users: ids_of(&data.users, &us),
         items: ids_of(&data.items, &is),
     })

@@ -52,6 +52,7 @@ fn planted() -> (RawInteractions, RawInteractions) {
         users: IdColumn::Int(u),
         items: IdColumn::Int(i),
         weights: vec![],
+        times: None,
     };
     (raw(tu, ti), raw(su, si))
 }
@@ -103,6 +104,7 @@ fn temporal_split(d: &mkt_demo::DemoData) -> (RawInteractions, RawInteractions) 
         users: IdColumn::Int(u),
         items: IdColumn::Int(i),
         weights: vec![],
+        times: None,
     };
     (raw(tu, ti), raw(su, si))
 }
