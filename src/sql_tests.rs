@@ -1306,6 +1306,10 @@ fn time_aware_ease_reads_the_time_column() {
     assert!((gap("ts_secs") - gap("ts_time")).abs() < 1e-6);
     // dates have a day's resolution: items 1 and 2 fall on the same day, item 3 later
     assert!(gap("ts_day") > 0.01);
+    // item features: items 1 and 3 share a genre and a decade, so for a user with item 1 item 3 now leads
+    Spi::run("CREATE TABLE t_ts_items AS SELECT * FROM (VALUES (1, 'drama', 1990), (2, 'comedy', 2020), (3, 'drama', 1990)) v(item_id, genre, year)").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('ts_feat', 't_ts', algorithm => 'ease', params => '{\"regularization\": 5, \"item_features\": {\"source\": \"t_ts_items\", \"key\": \"item_id\", \"columns\": [\"genre\", \"year\"]}}')").unwrap();
+    assert!(gap("ts_feat") < -0.01, "{}", gap("ts_feat"));
     // a NULL time skips the row, like a NULL id
     Spi::run("INSERT INTO t_ts VALUES (101, 1, NULL)").unwrap();
     assert_eq!(count("SELECT n_interactions FROM mkt.train_recommender('ts_time', 't_ts', algorithm => 'ease', params => '{\"time_col\": \"ts\"}')"), 121);
@@ -1315,6 +1319,8 @@ fn time_aware_ease_reads_the_time_column() {
         ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"time_col\": 7}')", "22023", "time_col"),
         ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"time_col\": \"ts\", \"time_scale\": 0}')", "22023", "time_scale"),
         ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'als', params => '{\"time_col\": \"ts\"}')", "22023", "valid parameters are"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"item_features\": {\"source\": \"t_ts_items\", \"key\": \"item_id\", \"columns\": [\"nope\"]}}')", "42703", "nope"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"item_features\": {\"source\": \"t_ts_items\", \"key\": \"item_id\"}}')", "22023", "columns"),
         ("SELECT * FROM mkt.tune_recommender('m', 't_ts', algorithm => 'ease', search => '{\"params\": {\"time_col\": [\"ts\", null]}}')", "22023", "time_col must be the same in every candidate"),
     ];
     for (sql, state, fragment) in cases {

@@ -8,7 +8,7 @@ use crate::{features, gucs, parallel, source};
 use mkt_core::ids::IdKind;
 use mkt_core::interactions::{Interactions, RawInteractions};
 use mkt_neural::Encoded;
-use mkt_reco::{blob, Algorithm, NeuralConfig, Side, TrainConfig};
+use mkt_reco::{blob, Algorithm, Side, TrainConfig};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use std::time::Instant;
@@ -48,19 +48,9 @@ pub(super) fn read_input(
 ) -> SqlResult<Input> {
     crate::error::require_primary("training")?;
     // Before the interactions: a key column of the wrong type should fail before a long read.
-    let (user_table, item_table) = match NeuralConfig::of(config) {
-        Some(c) => (
-            c.user_features
-                .as_ref()
-                .map(|s| features::read(s, "user"))
-                .transpose()?,
-            c.item_features
-                .as_ref()
-                .map(|s| features::read(s, "item"))
-                .transpose()?,
-        ),
-        None => (None, None),
-    };
+    let (user_spec, item_spec) = config.feature_specs();
+    let user_table = user_spec.map(|s| features::read(s, "user")).transpose()?;
+    let item_table = item_spec.map(|s| features::read(s, "item")).transpose()?;
     let src = source::resolve(source)?;
     let cols = source::describe(&src)?;
     let ucol = source::find(&cols, user_col, "user")?;
@@ -114,7 +104,7 @@ pub(super) fn read_input(
     config
         .check_memory(&data, MAX_MEMORY_MB.get() as usize, "mkt.max_memory_mb")
         .sql()?;
-    let buckets = NeuralConfig::of(config).map_or(0, |c| c.params.hash_buckets);
+    let buckets = config.hash_buckets();
     let user_features = user_table
         .map(|t| t.encode("user", &data.users, buckets))
         .transpose()

@@ -3,6 +3,7 @@
 use crate::als::{AlsParams, Solver};
 use crate::bpr::BprParams;
 use crate::ease::EaseParams;
+pub use crate::feature_spec::FeatureSpec;
 use crate::item_knn::KnnParams;
 use crate::model::{Model, Payload};
 use mkt_core::interactions::Interactions;
@@ -10,7 +11,6 @@ use mkt_core::params::Params;
 use mkt_core::progress::Tick;
 use mkt_core::{Error, Result};
 use mkt_core::progress::EpochReport;
-use mkt_neural::params::bad_feature_spec;
 use mkt_neural::{Encoded, NeuralParams};
 use serde_json::Value;
 
@@ -134,46 +134,6 @@ impl NeuralConfig {
     }
 }
 
-/// Where a model finds side features: `{"source": ..., "key": ..., "columns": [...]}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureSpec {
-    pub source: String,
-    pub key: String,
-    pub columns: Vec<String>,
-    /// A stored transform (mkt.fit_transform) applied to `source` first; `columns` may name its
-    /// outputs.
-    pub transform: Option<String>,
-}
-
-impl FeatureSpec {
-    pub const KEYS: [&'static str; 4] = ["source", "key", "columns", "transform"];
-
-    fn parse(which: &str, v: &Value) -> Result<Self> {
-        let owner = format!("parameter \"{which}\"");
-        let p = Params::new(&owner, v, &Self::KEYS)?;
-        let text = |k: &str| -> Result<String> {
-            match p.value(k) {
-                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-                _ => Err(bad_feature_spec(which, &format!("\"{k}\" must be a non-empty string"))),
-            }
-        };
-        let columns = p.strings("columns")?;
-        if columns.is_empty() {
-            return Err(bad_feature_spec(which, "\"columns\" must name at least one column"));
-        }
-        let transform = match p.value("transform") {
-            None => None,
-            Some(_) => Some(text("transform")?),
-        };
-        Ok(FeatureSpec {
-            source: text("source")?,
-            key: text("key")?,
-            columns,
-            transform,
-        })
-    }
-}
-
 /// Side data a training run may use besides the interactions (features for neural models).
 #[derive(Debug, Default)]
 pub struct Side<'a> {
@@ -214,6 +174,9 @@ impl TrainConfig {
                 "time_scale",
                 "time_weight",
                 "dropout",
+                "item_features",
+                "feature_weight",
+                "hash_buckets",
             ],
             Algorithm::Bpr => &[
                 "factors",
@@ -256,7 +219,13 @@ impl TrainConfig {
                 time_col: p.text("time_col")?,
                 time_scale: p.float("time_scale", 300.0, 1e-6, 1e12)?,
                 time_weight: p.float("time_weight", 2.0, 0.0, 1e6)?,
-                dropout: p.float("dropout", 0.0, 0.0, 0.95)?,
+                dropout: p.float("dropout", 0.5, 0.0, 0.95)?,
+                item_features: p
+                    .value("item_features")
+                    .map(|v| FeatureSpec::parse("item_features", v))
+                    .transpose()?,
+                feature_weight: p.float("feature_weight", 10.0, 0.0, 1e6)?,
+                hash_buckets: p.int("hash_buckets", 4096, 1, 1 << 24)? as usize,
             }),
             Algorithm::Bpr => TrainConfig::Bpr(BprParams {
                 factors: p.int("factors", 32, 1, 1024)? as usize,
@@ -329,6 +298,26 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The (user, item) feature tables the model reads, if any.
+    pub fn feature_specs(&self) -> (Option<&FeatureSpec>, Option<&FeatureSpec>) {
+        match self {
+            TrainConfig::Neural(c) | TrainConfig::NeuMf(c) => {
+                (c.user_features.as_ref(), c.item_features.as_ref())
+            }
+            TrainConfig::Ease(p) => (None, p.item_features.as_ref()),
+            _ => (None, None),
+        }
+    }
+
+    /// Above this many distinct values a categorical feature is hashed into this many buckets.
+    pub fn hash_buckets(&self) -> usize {
+        match self {
+            TrainConfig::Neural(c) | TrainConfig::NeuMf(c) => c.params.hash_buckets,
+            TrainConfig::Ease(p) => p.hash_buckets,
+            _ => 0,
+        }
+    }
+
     /// The source column a time-aware model reads besides the ids, if any.
     pub fn time_col(&self) -> Option<&str> {
         match self {
@@ -378,7 +367,7 @@ impl TrainConfig {
             TrainConfig::ItemKnn(p) => {
                 Payload::Neighbors(crate::item_knn::fit(&data.by_user, p, pool, tick))
             }
-            TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, data.times.as_deref(), p, pool, tick)?.into()),
+            TrainConfig::Ease(p) => Payload::Dense(crate::ease::fit(&data.by_user, data.times.as_deref(), side.items, p, pool, tick)?.into()),
             TrainConfig::Bpr(p) => {
                 let (users, items) = crate::bpr::fit(&data.by_user, p, pool, tick);
                 Payload::Factors {

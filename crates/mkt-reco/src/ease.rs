@@ -9,11 +9,18 @@
 //! items taken in the same session count as more strongly related than items a user took months
 //! apart. `dropout` adds the emphasised-denoising penalty of Steck's DLAE, p/(1-p)·diag(XᵀX), to
 //! the ridge term, which penalises popular items' self-reconstruction more.
+//!
+//! Item features enter as pseudo-users: every value of a categorical column (and every decile of
+//! a numeric one) is a row that "took" the items having it, weighted by `feature_weight`, so items
+//! that share attributes co-occur in G even where few users took both. Scoring is unchanged: the
+//! user's history times B.
 
+use crate::feature_spec::FeatureSpec;
 use crate::linalg::spd_inverse;
 use mkt_core::interactions::Csr;
 use mkt_core::progress::{Progress, Tick};
 use mkt_core::{Error, Result};
+use mkt_neural::Encoded;
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -27,9 +34,13 @@ pub struct EaseParams {
     pub time_scale: f64,
     pub time_weight: f64,
     pub dropout: f64,
+    pub item_features: Option<FeatureSpec>,
+    pub feature_weight: f64,
+    pub hash_buckets: usize,
 }
 
 impl EaseParams {
+    /// Plain EASE: the ridge term only (no dropout penalty, no time, no features).
     pub fn new(regularization: f64) -> Self {
         EaseParams {
             regularization,
@@ -38,6 +49,9 @@ impl EaseParams {
             time_scale: 300.0,
             time_weight: 2.0,
             dropout: 0.0,
+            item_features: None,
+            feature_weight: 10.0,
+            hash_buckets: 4096,
         }
     }
 }
@@ -63,11 +77,52 @@ pub fn check_memory(n_items: usize, p: &EaseParams) -> Result<()> {
     Ok(())
 }
 
+/// Numeric features are cut into this many quantile groups.
+const NUMERIC_GROUPS: usize = 10;
+
+/// The item groups each feature column forms: items sharing a categorical value, or a numeric
+/// column's quantile group (a missing number counts as the mean, as in the encoding).
+fn feature_groups(f: &Encoded, n_items: usize) -> Vec<Vec<u32>> {
+    let mut groups = Vec::new();
+    for c in &f.cat {
+        let mut by_code: Vec<Vec<u32>> = vec![Vec::new(); c.size];
+        for (i, &code) in c.codes.iter().enumerate().take(n_items) {
+            if code > 0 && f.present[i] {
+                by_code[code as usize].push(i as u32);
+            }
+        }
+        groups.extend(by_code.into_iter().filter(|g| g.len() > 1));
+    }
+    let k = f.n_num();
+    for col in 0..k {
+        let mut present: Vec<(f32, u32)> = (0..n_items.min(f.present.len()))
+            .filter(|&i| f.present[i])
+            .map(|i| (f.num[i * k + col], i as u32))
+            .collect();
+        present.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let n = present.len();
+        let mut start = 0;
+        for g in 1..=NUMERIC_GROUPS {
+            let mut end = n * g / NUMERIC_GROUPS;
+            // equal values stay in one group
+            while end < n && end > 0 && present[end].0 == present[end - 1].0 {
+                end += 1;
+            }
+            if end > start + 1 {
+                groups.push(present[start..end].iter().map(|p| p.1).collect());
+            }
+            start = start.max(end);
+        }
+    }
+    groups
+}
+
 /// Returns B, row-major n_items x n_items. `times` (one per entry of `by_user`) is required when
-/// `p.time_col` is set.
+/// `p.time_col` is set; `items` are the encoded item features when `p.item_features` is.
 pub fn fit(
     by_user: &Csr,
     times: Option<&[f64]>,
+    items: Option<&Encoded>,
     p: &EaseParams,
     pool: &rayon::ThreadPool,
     tick: &mut dyn Tick,
@@ -114,6 +169,23 @@ pub fn fit(
                 }
             })
     });
+    match (&p.item_features, items) {
+        (None, _) => {}
+        (Some(_), Some(f)) => {
+            for group in feature_groups(f, n) {
+                for &a in &group {
+                    for &b in &group {
+                        g[[a as usize, b as usize]] += p.feature_weight;
+                    }
+                }
+            }
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                "ease: item_features is set but no item features were read",
+            ))
+        }
+    }
     let keep = 1.0 - p.dropout;
     for i in 0..n {
         // the co-occurrence part of the diagonal is the item's count
@@ -175,7 +247,7 @@ mod tests {
             .build()
             .unwrap();
         let p = EaseParams::new(0.5);
-        let b = fit(&csr, None, &p, &pool, &mut no_tick()).unwrap();
+        let b = fit(&csr, None, None, &p, &pool, &mut no_tick()).unwrap();
         assert_eq!(b[0], 0.0);
         assert!(b[1] > b[2] && b[1] > b[3], "{b:?}");
         assert!(b[2 * 4 + 3] > b[2 * 4], "{b:?}");
@@ -196,14 +268,14 @@ mod tests {
         }
         let csr = Csr::from_triples(n_users as usize, 3, &rows, &cols, &vec![1.0; rows.len()]);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let plain = fit(&csr, None, &EaseParams::new(5.0), &pool, &mut no_tick()).unwrap();
+        let plain = fit(&csr, None, None, &EaseParams::new(5.0), &pool, &mut no_tick()).unwrap();
         assert!((plain[1] - plain[2]).abs() < 1e-6, "{plain:?}");
         // entries of by_user are sorted by item, as the times were pushed
         let p = EaseParams {
             time_col: Some("ts".into()),
             ..EaseParams::new(5.0)
         };
-        let timed = fit(&csr, Some(&times), &p, &pool, &mut no_tick()).unwrap();
+        let timed = fit(&csr, Some(&times), None, &p, &pool, &mut no_tick()).unwrap();
         assert!(timed[1] > timed[2] + 0.01, "{timed:?}");
         assert!(timed[3] > timed[3 + 2], "{timed:?}");
         // pairs a year apart get no bonus; only each item's pair with itself does, which is
@@ -211,17 +283,17 @@ mod tests {
         let far: Vec<f64> = (0..rows.len())
             .map(|k| 1e6 * (rows[k] as f64) + 3e7 * cols[k] as f64)
             .collect();
-        let distant = fit(&csr, Some(&far), &p, &pool, &mut no_tick()).unwrap();
+        let distant = fit(&csr, Some(&far), None, &p, &pool, &mut no_tick()).unwrap();
         let penalised = EaseParams {
             dropout: 2.0 / 3.0,
             ..EaseParams::new(5.0)
         };
-        let same = fit(&csr, None, &penalised, &pool, &mut no_tick()).unwrap();
+        let same = fit(&csr, None, None, &penalised, &pool, &mut no_tick()).unwrap();
         for (x, y) in distant.iter().zip(&same) {
             assert!((x - y).abs() < 1e-6, "{distant:?} {same:?}");
         }
         // time_col without times is refused
-        assert!(fit(&csr, None, &p, &pool, &mut no_tick()).is_err());
+        assert!(fit(&csr, None, None, &p, &pool, &mut no_tick()).is_err());
     }
 
     #[test]
@@ -230,13 +302,53 @@ mod tests {
         let cols: Vec<u32> = vec![0, 1, 0, 1, 0, 2, 0, 0];
         let csr = Csr::from_triples(5, 3, &rows, &cols, &[1.0; 8]);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let plain = fit(&csr, None, &EaseParams::new(1.0), &pool, &mut no_tick()).unwrap();
+        let plain = fit(&csr, None, None, &EaseParams::new(1.0), &pool, &mut no_tick()).unwrap();
         let p = EaseParams {
             dropout: 0.5,
             ..EaseParams::new(1.0)
         };
-        let dl = fit(&csr, None, &p, &pool, &mut no_tick()).unwrap();
+        let dl = fit(&csr, None, None, &p, &pool, &mut no_tick()).unwrap();
         // item 0 (taken by all five users) predicts less strongly after the extra penalty on it
         assert!(dl[1] < plain[1], "{dl:?} {plain:?}");
+    }
+
+    #[test]
+    fn items_sharing_features_gain_weight() {
+        use mkt_neural::features::CatColumn;
+        // users take items 0+1 or 0+2 equally often; items 0 and 1 share a genre, 2 does not
+        let rows: Vec<u32> = vec![0, 0, 1, 1, 2, 2, 3, 3];
+        let cols: Vec<u32> = vec![0, 1, 0, 2, 0, 1, 0, 2];
+        let csr = Csr::from_triples(4, 4, &rows, &cols, &[1.0; 8]);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let plain = fit(&csr, None, None, &EaseParams::new(1.0), &pool, &mut no_tick()).unwrap();
+        assert!((plain[1] - plain[2]).abs() < 1e-6, "{plain:?}");
+        let f = Encoded {
+            cat: vec![CatColumn {
+                name: "genre".into(),
+                codes: vec![1, 1, 2, 0],
+                size: 3,
+                hashed: false,
+            }],
+            // a numeric column whose deciles put item 3 alone: it forms no group
+            num: vec![0.0, 0.0, 0.0, 5.0],
+            num_names: vec!["year".into()],
+            scaling: vec![(0.0, 1.0)],
+            present: vec![true, true, true, true],
+        };
+        let groups = feature_groups(&f, 4);
+        assert_eq!(groups, vec![vec![0, 1], vec![0, 1, 2]]);
+        let p = EaseParams {
+            item_features: Some(FeatureSpec {
+                source: "items".into(),
+                key: "item_id".into(),
+                columns: vec!["genre".into(), "year".into()],
+                transform: None,
+            }),
+            feature_weight: 2.0,
+            ..EaseParams::new(1.0)
+        };
+        let b = fit(&csr, None, Some(&f), &p, &pool, &mut no_tick()).unwrap();
+        assert!(b[1] > b[2] + 0.01, "{b:?}");
+        assert!(fit(&csr, None, None, &p, &pool, &mut no_tick()).is_err());
     }
 }

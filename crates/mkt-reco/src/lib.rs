@@ -8,6 +8,7 @@ pub mod champion;
 pub mod ease;
 pub mod evaluate;
 pub mod explain;
+pub mod feature_spec;
 pub mod forget;
 pub mod item_knn;
 pub mod linalg;
