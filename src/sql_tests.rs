@@ -1338,6 +1338,30 @@ fn time_aware_ease_reads_the_time_column() {
 }
 
 #[pg_test]
+fn a_neural_model_learns_from_a_teacher() {
+    planted_table("t_teach");
+    Spi::run("CREATE TABLE t_teach_text AS SELECT 'u' || user_id AS user_id, item_id FROM t_teach").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('tch', 't_teach', algorithm => 'ease')").unwrap();
+    Spi::run("SELECT * FROM mkt.train_recommender('stu', 't_teach', algorithm => 'neural', params => '{\"teacher\": \"tch\", \"teacher_weight\": 1, \"epochs\": 10, \"dim\": 8, \"hidden\": 16}')").unwrap();
+    // learning from the teacher alone, the student still puts the planted group first for most users
+    assert!(count("SELECT count(*) FROM generate_series(1, 60) u, LATERAL mkt.recommend('stu', u, 1) r WHERE r.item_id % 3 = u % 3") >= 45);
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'stu' AND params->>'teacher' = 'tch'"), 1);
+    let cases: &[(&str, &str, &str)] = &[
+        ("SELECT * FROM mkt.train_recommender('m', 't_teach', algorithm => 'neural', params => '{\"teacher\": \"nobody\"}')", "42704", "nobody"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_teach_text', algorithm => 'neural', params => '{\"teacher\": \"tch\"}')", "22023", "knows none of the training data's users"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_teach', algorithm => 'neural', params => '{\"teacher\": \"tch\", \"loss\": \"bpr\"}')", "22023", "full softmax"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_teach', algorithm => 'neural', params => '{\"teacher\": \"tch\", \"teacher_weight\": 2}')", "22023", "teacher_weight"),
+        ("SELECT * FROM mkt.train_recommender('m', 't_teach', algorithm => 'neumf', params => '{\"teacher\": \"tch\"}')", "22023", "valid parameters are"),
+    ];
+    for (sql, state, fragment) in cases {
+        let (s, m) = try_sql(sql);
+        assert_eq!(s, *state, "{sql}: {m}");
+        assert!(m.contains(fragment), "{sql}: {m}");
+    }
+    assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'm'"), 0);
+}
+
+#[pg_test]
 fn explanations_sum_to_the_score() {
     planted_table("t_why");
     Spi::run("SELECT * FROM mkt.train_recommender('why_als', 't_why', weight_col => 'w', params => '{\"factors\": 6, \"iterations\": 4, \"solver\": \"cholesky\"}')").unwrap();

@@ -7,7 +7,11 @@ use crate::training_log::Live;
 use crate::{features, gucs, parallel, source};
 use mkt_core::ids::IdKind;
 use mkt_core::interactions::{Interactions, RawInteractions};
-use mkt_neural::Encoded;
+use mkt_core::ids::IdMap;
+use mkt_neural::{Encoded, Teacher};
+use mkt_reco::Model;
+use std::cell::RefCell;
+use std::sync::Arc;
 use mkt_reco::{blob, Algorithm, Side, TrainConfig};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -23,6 +27,7 @@ pub(super) struct Input {
     pub item_kind: IdKind,
     pub user_features: Option<Encoded>,
     pub item_features: Option<Encoded>,
+    pub teacher: Option<TeacherModel>,
 }
 
 impl Input {
@@ -30,7 +35,49 @@ impl Input {
         Side {
             users: self.user_features.as_ref(),
             items: self.item_features.as_ref(),
+            teacher: self.teacher.as_ref().map(|t| t as &dyn Teacher),
         }
+    }
+}
+
+/// The deployed version of a neural model's teacher, with the student's users and items mapped
+/// to the teacher's indices by id.
+pub(super) struct TeacherModel {
+    model: Arc<Model>,
+    users: Vec<Option<u32>>,
+    items: Vec<Option<u32>>,
+    scratch: RefCell<Vec<f32>>,
+}
+
+impl TeacherModel {
+    fn load(name: &str, data: &Interactions) -> SqlResult<Self> {
+        let (_, model) = crate::cache::get(name)?;
+        let map = |from: &IdMap, to: &IdMap| -> Vec<Option<u32>> {
+            (0..from.len() as u32).map(|i| to.index_of(&from.id(i))).collect()
+        };
+        let users = map(&data.users, &model.users);
+        let items = map(&data.items, &model.items);
+        if users.iter().all(Option::is_none) || items.iter().all(Option::is_none) {
+            return Err(crate::error::invalid(format!(
+                "teacher '{name}' knows none of the training data's {}",
+                if users.iter().all(Option::is_none) { "users" } else { "items" }
+            )));
+        }
+        Ok(TeacherModel { model, users, items, scratch: RefCell::new(Vec::new()) })
+    }
+}
+
+impl Teacher for TeacherModel {
+    fn scores(&self, user: u32, out: &mut [f32]) -> bool {
+        let Some(tu) = self.users[user as usize] else {
+            return false;
+        };
+        let mut buf = self.scratch.borrow_mut();
+        self.model.score_all(Some(tu), &mut buf);
+        for (o, t) in out.iter_mut().zip(&self.items) {
+            *o = t.map_or(f32::NAN, |t| buf[t as usize]);
+        }
+        true
     }
 }
 
@@ -113,6 +160,10 @@ pub(super) fn read_input(
         .map(|t| t.encode("item", &data.items, buckets))
         .transpose()
         .sql()?;
+    let teacher = config
+        .teacher()
+        .map(|name| TeacherModel::load(name, &data))
+        .transpose()?;
     Ok(Input {
         data,
         user_col: ucol.name.clone(),
@@ -122,6 +173,7 @@ pub(super) fn read_input(
         item_kind: ikind,
         user_features,
         item_features,
+        teacher,
     })
 }
 

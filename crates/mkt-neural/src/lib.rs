@@ -16,7 +16,7 @@ pub mod train;
 pub use device::DeviceChoice;
 pub use features::{Encoded, FeatureTable};
 pub use params::{Loss, NeuralParams};
-pub use train::{fit, Trained};
+pub use train::{fit, fit_distilled, Teacher, TeacherScores, Trained};
 
 /// A candle failure as the core error (GPU out of memory, driver trouble, a shape bug).
 pub(crate) fn compute(e: candle_core::Error) -> mkt_core::Error {

@@ -56,12 +56,18 @@ pub struct NeuralParams {
     pub hash_buckets: usize,
     pub seed: u64,
     pub device: DeviceChoice,
+    /// A trained model whose scores the student also learns from (read by the SQL layer).
+    pub teacher: Option<String>,
+    /// Share of the target that comes from the teacher.
+    pub teacher_weight: f64,
+    /// Temperature of the softmax over the teacher's standardised scores.
+    pub teacher_temperature: f64,
     /// Stop after this many batches (benchmarks; not a SQL parameter).
     pub max_steps: Option<usize>,
 }
 
 impl NeuralParams {
-    pub const KEYS: [&'static str; 16] = [
+    pub const KEYS: [&'static str; 19] = [
         "dim",
         "hidden",
         "epochs",
@@ -78,6 +84,9 @@ impl NeuralParams {
         "hash_buckets",
         "seed",
         "device",
+        "teacher",
+        "teacher_weight",
+        "teacher_temperature",
     ];
 
     /// Reads the model's keys of `p` (the feature-table keys are the SQL layer's);
@@ -115,6 +124,9 @@ impl NeuralParams {
             hash_buckets: p.int("hash_buckets", 4096, 1, 1 << 24)? as usize,
             seed: p.int("seed", 42, 0, i64::MAX)? as u64,
             device,
+            teacher: p.text("teacher")?,
+            teacher_weight: p.float("teacher_weight", 0.8, 0.0, 1.0)?,
+            teacher_temperature: p.float("teacher_temperature", 1.0, 1e-3, 100.0)?,
             max_steps: None,
         };
         Ok(params)

@@ -41,12 +41,48 @@ fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
     x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?
 }
 
+/// A trained model the student learns from.
+pub trait Teacher {
+    /// Fills one score per item for `user` (student indices; NaN for items the teacher does not
+    /// know); false when it does not know the user.
+    fn scores(&self, user: u32, out: &mut [f32]) -> bool;
+}
+
+pub type TeacherScores<'a> = &'a dyn Teacher;
+
 /// One training batch: the user tower's input and the positives each row should rank high.
 struct Batch {
     input: UserInput,
     /// (row, item) of every positive.
     pos_rows: Vec<u32>,
     pos_items: Vec<u32>,
+    /// With a teacher: rows x items target weights replacing the positives (full softmax only).
+    targets: Option<Vec<f32>>,
+}
+
+/// Target weights of one row: (1 - w)·(the positives) + w·n·softmax(z / t), where z are the
+/// teacher's scores standardised over the items it knows and n the row's positive count, so the
+/// teacher's share weighs as much as the positives it blends with.
+fn blend_row(out: &mut [f32], scores: &[f32], positives: &[u32], weight: f64, temperature: f64) {
+    let known: Vec<f64> = scores.iter().filter(|s| s.is_finite()).map(|&s| s as f64).collect();
+    let n = known.len().max(1) as f64;
+    let mean = known.iter().sum::<f64>() / n;
+    let sd = (known.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / n).sqrt();
+    let sd = if sd > 0.0 { sd } else { 1.0 };
+    let logits: Vec<f64> = scores
+        .iter()
+        .map(|&s| if s.is_finite() { (s as f64 - mean) / sd / temperature } else { f64::NEG_INFINITY })
+        .collect();
+    let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let exp: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
+    let z: f64 = exp.iter().sum();
+    let mass = weight * positives.len() as f64 / z;
+    for (o, e) in out.iter_mut().zip(&exp) {
+        *o = (mass * e) as f32;
+    }
+    for &i in positives {
+        out[i as usize] += (1.0 - weight) as f32;
+    }
 }
 
 struct Trainer<'a> {
@@ -63,12 +99,36 @@ struct Trainer<'a> {
 }
 
 impl Trainer<'_> {
-    fn make_batch(&self, users: &[u32], train: &Csr, rng: &mut Rng) -> Batch {
+    fn make_batch(
+        &self,
+        users: &[u32],
+        train: &Csr,
+        teacher: Option<TeacherScores>,
+        rng: &mut Rng,
+    ) -> Batch {
         let mut b = Batch {
             input: UserInput::default(),
             pos_rows: Vec::new(),
             pos_items: Vec::new(),
+            targets: None,
         };
+        if let Some(t) = teacher {
+            let n = self.n_items;
+            let mut all = vec![0f32; users.len() * n];
+            let mut scores = vec![0f32; n];
+            for (r, &u) in users.iter().enumerate() {
+                let row = &mut all[r * n..(r + 1) * n];
+                let positives = train.row(u as usize).0;
+                if t.scores(u, &mut scores) {
+                    blend_row(row, &scores, positives, self.p.teacher_weight, self.p.teacher_temperature);
+                } else {
+                    for &i in positives {
+                        row[i as usize] = 1.0;
+                    }
+                }
+            }
+            b.targets = Some(all);
+        }
         let cold_ok = self.uf.is_some();
         for (r, &u) in users.iter().enumerate() {
             let items = train.row(u as usize).0;
@@ -143,7 +203,14 @@ impl Trainer<'_> {
                     let corr = Tensor::from_vec(corr, (1, width), dev)?;
                     logits = logits.broadcast_sub(&corr)?;
                 }
-                let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?.flatten_all()?;
+                let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+                if let Some(t) = &b.targets {
+                    let t = Tensor::from_slice(t, (rows, width), dev)?;
+                    let l = (t * logp)?.sum_all()?.neg()?;
+                    opt.backward_step(&(l.clone() / rows as f64)?)?;
+                    return l.to_scalar::<f32>().map(|x| x as f64 / rows as f64);
+                }
+                let logp = logp.flatten_all()?;
                 let flat: Vec<u32> = b
                     .pos_rows
                     .iter()
@@ -247,9 +314,39 @@ pub fn fit(
     tick: &mut dyn Tick,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Trained> {
+    fit_distilled(by_user, uf, itf, None, p, pool, tick, on_epoch)
+}
+
+/// `fit` that also learns from `teacher`'s scores (knowledge distillation): each user's softmax
+/// target blends the positives with the teacher's distribution (`teacher_weight`,
+/// `teacher_temperature`). Needs the full softmax loss.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_distilled(
+    by_user: &Csr,
+    uf: Option<&Encoded>,
+    itf: Option<&Encoded>,
+    teacher: Option<TeacherScores>,
+    p: &NeuralParams,
+    pool: &rayon::ThreadPool,
+    tick: &mut dyn Tick,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained> {
     let dev = p.device.open()?;
     let (n_users, n_items) = (by_user.n_rows, by_user.n_cols);
     let loss = p.loss_for(n_items);
+    match (&p.teacher, teacher) {
+        (Some(name), None) => {
+            return Err(Error::invalid(format!("teacher '{name}' was not loaded")))
+        }
+        (_, Some(_)) if loss != Loss::Softmax => {
+            return Err(Error::invalid(format!(
+                "a teacher needs the full softmax loss (catalogues of at most {} items), not '{}'",
+                Loss::FULL_SOFTMAX_MAX_ITEMS,
+                loss.name()
+            )))
+        }
+        _ => {}
+    }
     let carved = for_validation(by_user, p.validation, p.seed);
     let train = &carved.train;
     let mut order: Vec<u32> = (0..n_users as u32)
@@ -311,7 +408,7 @@ pub fn fit(
         shuffle(&mut order, &mut rng);
         let mut loss_sum = 0.0;
         for (s, chunk) in order.chunks(p.batch_size).enumerate() {
-            let batch = tr.make_batch(chunk, train, &mut rng);
+            let batch = tr.make_batch(chunk, train, teacher, &mut rng);
             loss_sum += pool
                 .install(|| tr.step(&batch, &mut opt, &mut rng))
                 .map_err(compute)?;
@@ -399,4 +496,23 @@ pub fn fit(
 /// short and long histories (measured better than the mean or the sum on MovieLens-100K).
 fn pool_weight(n: usize) -> f32 {
     1.0 / (n.max(1) as f32).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blend_row;
+
+    #[test]
+    fn blended_targets_keep_the_positive_mass() {
+        let mut out = vec![0f32; 4];
+        // the teacher prefers item 2; item 3 is unknown to it
+        blend_row(&mut out, &[0.0, 1.0, 3.0, f32::NAN], &[0, 1], 0.5, 1.0);
+        let total: f32 = out.iter().sum();
+        assert!((total - 2.0).abs() < 1e-5, "{out:?}"); // two positives' worth
+        assert_eq!(out[3], 0.0);
+        assert!(out[2] > out[1] - 0.5 && out[2] > 0.5, "{out:?}");
+        let mut plain = vec![0f32; 4];
+        blend_row(&mut plain, &[0.0, 1.0, 3.0, f32::NAN], &[0, 1], 0.0, 1.0);
+        assert_eq!(plain, vec![1.0, 1.0, 0.0, 0.0]);
+    }
 }

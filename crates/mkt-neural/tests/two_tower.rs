@@ -149,3 +149,60 @@ fn neumf_is_deterministic_and_serves() {
     a.score_all(0, &mut s);
     assert!(s.iter().all(|x| x.is_finite()));
 }
+
+/// A teacher that puts one item first for every user and knows only even users.
+struct Favourite {
+    item: u32,
+}
+
+impl mkt_neural::Teacher for Favourite {
+    fn scores(&self, user: u32, out: &mut [f32]) -> bool {
+        if user % 2 == 1 {
+            return false;
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = if i as u32 == self.item { 10.0 } else { 0.0 };
+        }
+        true
+    }
+}
+
+fn rank_of(t: &Trained, user: usize, item: u32, seen: &[u32]) -> usize {
+    let d = t.dim;
+    let u = &t.users[user * d..(user + 1) * d];
+    let score = |i: usize| -> f32 { t.items[i * d..(i + 1) * d].iter().zip(u).map(|(a, b)| a * b).sum() };
+    let mine = score(item as usize);
+    (0..t.items.len() / d)
+        .filter(|&i| !seen.contains(&(i as u32)) && i as u32 != item && score(i) > mine)
+        .count()
+}
+
+#[test]
+fn a_teacher_passes_on_what_the_data_does_not_show() {
+    let data = mkt_demo::interactions(1);
+    // the item fewest users took: nothing in the data puts it near the top
+    let mut counts = vec![0usize; data.n_items()];
+    for &i in data.by_user.indices.iter() {
+        counts[i as usize] += 1;
+    }
+    let rare = (0..data.n_items()).min_by_key(|&i| (counts[i], i)).unwrap() as u32;
+    let p = params(serde_json::json!({"epochs": 4, "dim": 16, "hidden": 32, "teacher": "favourite", "teacher_weight": 0.9}));
+    let teacher = Favourite { item: rare };
+    let t = mkt_neural::fit_distilled(&data.by_user, None, None, Some(&teacher), &p, &pool(), &mut no_tick(), &mut |_| {}).unwrap();
+    let plain = fit(&data.by_user, None, None, &params(serde_json::json!({"epochs": 4, "dim": 16, "hidden": 32})), &pool(), &mut no_tick(), &mut |_| {}).unwrap();
+    let users: Vec<usize> = (0..data.n_users()).step_by(2).filter(|&u| !data.by_user.contains(u, rare)).take(50).collect();
+    let mean_rank = |m: &Trained| -> f64 {
+        users.iter().map(|&u| rank_of(m, u, rare, data.by_user.row(u).0) as f64).sum::<f64>() / users.len() as f64
+    };
+    let (taught, untaught) = (mean_rank(&t), mean_rank(&plain));
+    assert!(taught < 10.0 && untaught > 50.0, "mean rank of the teacher's favourite: {taught} with the teacher, {untaught} without");
+    // the same seed gives the same student
+    let again = mkt_neural::fit_distilled(&data.by_user, None, None, Some(&teacher), &p, &pool(), &mut no_tick(), &mut |_| {}).unwrap();
+    assert_eq!(t, again);
+    // a teacher needs the full softmax, and a named teacher must be given
+    let sampled = params(serde_json::json!({"epochs": 1, "teacher": "favourite", "loss": "sampled_softmax"}));
+    let e = mkt_neural::fit_distilled(&data.by_user, None, None, Some(&teacher), &sampled, &pool(), &mut no_tick(), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("full softmax"), "{e}");
+    let e = fit(&data.by_user, None, None, &p, &pool(), &mut no_tick(), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("was not loaded"), "{e}");
+}

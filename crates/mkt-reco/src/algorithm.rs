@@ -56,15 +56,15 @@ impl Algorithm {
 }
 
 /// Keys of a neural model: its hyper-parameters and the two feature tables.
-const NEURAL_KEYS: [&str; 18] = {
-    let mut k = [""; 18];
+const NEURAL_KEYS: [&str; 21] = {
+    let mut k = [""; 21];
     let mut i = 0;
     while i < NeuralParams::KEYS.len() {
         k[i] = NeuralParams::KEYS[i];
         i += 1;
     }
-    k[16] = "user_features";
-    k[17] = "item_features";
+    k[19] = "user_features";
+    k[20] = "item_features";
     k
 };
 
@@ -135,10 +135,22 @@ impl NeuralConfig {
 }
 
 /// Side data a training run may use besides the interactions (features for neural models).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Side<'a> {
     pub users: Option<&'a Encoded>,
     pub items: Option<&'a Encoded>,
+    /// A neural model's teacher, when its params name one.
+    pub teacher: Option<mkt_neural::TeacherScores<'a>>,
+}
+
+impl std::fmt::Debug for Side<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Side")
+            .field("users", &self.users)
+            .field("items", &self.items)
+            .field("teacher", &self.teacher.is_some())
+            .finish()
+    }
 }
 
 impl TrainConfig {
@@ -318,6 +330,14 @@ impl TrainConfig {
         }
     }
 
+    /// The model a neural model learns from besides the interactions, if any.
+    pub fn teacher(&self) -> Option<&str> {
+        match self {
+            TrainConfig::Neural(c) => c.params.teacher.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The source column a time-aware model reads besides the ids, if any.
     pub fn time_col(&self) -> Option<&str> {
         match self {
@@ -377,10 +397,11 @@ impl TrainConfig {
                 }
             }
             TrainConfig::Neural(c) => {
-                let t = mkt_neural::fit(
+                let t = mkt_neural::fit_distilled(
                     &data.by_user,
                     side.users,
                     side.items,
+                    side.teacher,
                     &c.params,
                     pool,
                     tick,
