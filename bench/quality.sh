@@ -55,6 +55,8 @@ run ease_time_features ease "{\"time_col\": \"ts\", $EASE_FEATURES}" 0.428 0.410
 run neural neural '{}' 0.296 -
 run neural_features neural "{$FEATURES}" 0.296 -
 run neumf neumf '{"epochs": 20}' - -
+run neural_distilled neural '{"teacher": "q_ease_time_features"}' 0.296 -
+run neural_features_distilled neural "{\"teacher\": \"q_ease_time_features\", $FEATURES}" 0.296 -
 tuned() {  # name algorithm search reference-ndcg reference-recall [source]
   local t0 m
   t0=$(date +%s)
