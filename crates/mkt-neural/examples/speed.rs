@@ -1,7 +1,8 @@
 //! Training throughput of the two-tower model on synthetic data, on the CPU and (in a build with
 //! the `cuda` feature, on a machine with a GPU) on CUDA:
-//! `cargo run --release -p mkt-neural --example speed [--features cuda] -- INTERACTIONS STEPS`.
-//! Prints positives per second for each device it can open.
+//! `cargo run --release -p mkt-neural --example speed [--features cuda] -- INTERACTIONS STEPS [DEVICES]`.
+//! Prints positives per second for each device it can open (DEVICES: comma-separated, default
+//! cpu,cuda).
 
 use mkt_core::interactions::Csr;
 use mkt_core::params::Params;
@@ -27,7 +28,8 @@ fn main() {
     println!("data: {} interactions, {users} users, {items} items", data.nnz());
     let per_user = data.nnz() as f64 / users as f64;
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
-    for device in ["cpu", "cuda"] {
+    let devices = args.get(3).map_or("cpu,cuda", String::as_str);
+    for device in devices.split(',') {
         if DeviceChoice::parse(device).unwrap().open().is_err() {
             println!("{device}: not available in this build or on this machine");
             continue;
