@@ -19,6 +19,15 @@ fn try_sql(sql: &str) -> (String, String) {
     (s.unwrap(), m.unwrap())
 }
 
+/// Each (statement, SQLSTATE, message fragment) fails with that state and a message naming it.
+fn expect_errors(cases: &[(&str, &str, &str)]) {
+    for (sql, state, fragment) in cases {
+        let (s, m) = try_sql(sql);
+        assert_eq!(&s, state, "{sql}: {m}");
+        assert!(m.contains(fragment), "{sql}: message '{m}' lacks '{fragment}'");
+    }
+}
+
 fn count(sql: &str) -> i64 {
     Spi::get_one::<i64>(sql).unwrap().unwrap()
 }
@@ -437,11 +446,7 @@ fn bad_inputs_raise_clear_errors() {
         ("SELECT * FROM mkt.split('t_bad', 't_bad', 'b1')", "42P07", "already exists"),
         ("SELECT * FROM mkt.demo_data(0)", "22023", "scale"),
     ];
-    for (sql, state, fragment) in cases {
-        let (s, m) = try_sql(sql);
-        assert_eq!(&s, state, "{sql}: {m}");
-        assert!(m.contains(fragment), "{sql}: message '{m}' lacks '{fragment}'");
-    }
+    expect_errors(cases);
     let after = count("SELECT count(*) FROM mkt.model_versions") + count("SELECT count(*) FROM mkt.model_blobs");
     assert_eq!(before, after, "a failed call changed the catalog");
     assert_eq!(count("SELECT count(*) FROM x"), 0);
@@ -1323,11 +1328,7 @@ fn time_aware_ease_reads_the_time_column() {
         ("SELECT * FROM mkt.train_recommender('m', 't_ts', algorithm => 'ease', params => '{\"item_features\": {\"source\": \"t_ts_items\", \"key\": \"item_id\"}}')", "22023", "columns"),
         ("SELECT * FROM mkt.tune_recommender('m', 't_ts', algorithm => 'ease', search => '{\"params\": {\"time_col\": [\"ts\", null]}}')", "22023", "time_col must be the same in every candidate"),
     ];
-    for (sql, state, fragment) in cases {
-        let (s, m) = try_sql(sql);
-        assert_eq!(s, *state, "{sql}: {m}");
-        assert!(m.contains(fragment), "{sql}: {m}");
-    }
+    expect_errors(cases);
     assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'm'"), 0);
     // tuning keeps the time column in every trial and in the final model
     planted_table("t_tsb");
@@ -1353,11 +1354,7 @@ fn a_neural_model_learns_from_a_teacher() {
         ("SELECT * FROM mkt.train_recommender('m', 't_teach', algorithm => 'neural', params => '{\"teacher\": \"tch\", \"teacher_weight\": 2}')", "22023", "teacher_weight"),
         ("SELECT * FROM mkt.train_recommender('m', 't_teach', algorithm => 'neumf', params => '{\"teacher\": \"tch\"}')", "22023", "valid parameters are"),
     ];
-    for (sql, state, fragment) in cases {
-        let (s, m) = try_sql(sql);
-        assert_eq!(s, *state, "{sql}: {m}");
-        assert!(m.contains(fragment), "{sql}: {m}");
-    }
+    expect_errors(cases);
     assert_eq!(count("SELECT count(*) FROM mkt.model_versions WHERE model_name = 'm'"), 0);
 }
 

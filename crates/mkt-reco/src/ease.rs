@@ -224,6 +224,10 @@ mod tests {
     use super::*;
     use mkt_core::progress::no_tick;
 
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    }
+
     #[test]
     fn too_many_items_is_refused_before_allocating() {
         let p = EaseParams {
@@ -242,10 +246,7 @@ mod tests {
         let rows: Vec<u32> = vec![0, 0, 1, 1, 2, 2, 3, 3, 4];
         let cols: Vec<u32> = vec![0, 1, 0, 1, 2, 3, 2, 3, 0];
         let csr = Csr::from_triples(5, 4, &rows, &cols, &[1.0; 9]);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = pool(2);
         let p = EaseParams::new(0.5);
         let b = fit(&csr, None, None, &p, &pool, &mut no_tick()).unwrap();
         assert_eq!(b[0], 0.0);
@@ -267,7 +268,7 @@ mod tests {
             }
         }
         let csr = Csr::from_triples(n_users as usize, 3, &rows, &cols, &vec![1.0; rows.len()]);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool = pool(2);
         let plain = fit(&csr, None, None, &EaseParams::new(5.0), &pool, &mut no_tick()).unwrap();
         assert!((plain[1] - plain[2]).abs() < 1e-6, "{plain:?}");
         // entries of by_user are sorted by item, as the times were pushed
@@ -301,7 +302,7 @@ mod tests {
         let rows: Vec<u32> = vec![0, 0, 1, 1, 2, 2, 3, 4];
         let cols: Vec<u32> = vec![0, 1, 0, 1, 0, 2, 0, 0];
         let csr = Csr::from_triples(5, 3, &rows, &cols, &[1.0; 8]);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = pool(1);
         let plain = fit(&csr, None, None, &EaseParams::new(1.0), &pool, &mut no_tick()).unwrap();
         let p = EaseParams {
             dropout: 0.5,
@@ -319,7 +320,7 @@ mod tests {
         let rows: Vec<u32> = vec![0, 0, 1, 1, 2, 2, 3, 3];
         let cols: Vec<u32> = vec![0, 1, 0, 2, 0, 1, 0, 2];
         let csr = Csr::from_triples(4, 4, &rows, &cols, &[1.0; 8]);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = pool(1);
         let plain = fit(&csr, None, None, &EaseParams::new(1.0), &pool, &mut no_tick()).unwrap();
         assert!((plain[1] - plain[2]).abs() < 1e-6, "{plain:?}");
         let f = Encoded {
