@@ -31,7 +31,7 @@ check "the extension is on worker 1" "$v" "$(on "$W1" "SELECT extversion FROM pg
 check "the extension is on worker 2" "$v" "$(on "$W2" "SELECT extversion FROM pg_extension WHERE extname = 'pg_marketing'")"
 
 err=$(q "SELECT * FROM mkt.citus_setup('no_such_customers')" 2>&1)
-echo "$err" | grep -q 'relation "no_such_customers" does not exist' && ok "citus_setup names a missing customers table" \
+grep -q 'relation "no_such_customers" does not exist' <<< "$err" && ok "citus_setup names a missing customers table" \
   || fail "citus_setup with a missing table: $err"
 
 # 2. Customers and events distributed by user id; the catalog distributed by mkt.citus_setup.
@@ -39,7 +39,7 @@ q "SELECT * FROM mkt.demo_data(1)" > /dev/null 2>&1
 q "SELECT create_distributed_table('mkt_demo.users', 'user_id')" > /dev/null 2>&1
 q "SELECT create_distributed_table('mkt_demo.events', 'user_id', colocate_with => 'mkt_demo.users')" > /dev/null 2>&1
 err=$(q "SELECT * FROM mkt.citus_setup('mkt_demo.items')" 2>&1)
-echo "$err" | grep -q "customers table mkt_demo.items is not a hash-distributed table" \
+grep -q "customers table mkt_demo.items is not a hash-distributed table" <<< "$err" \
   && ok "citus_setup refuses a customers table that is not distributed" || fail "citus_setup with a local table: $err"
 steps=$(q "SELECT step || ': ' || detail FROM mkt.citus_setup('mkt_demo.users')")
 echo "$steps" | sed 's/^/    /'
@@ -61,7 +61,7 @@ coord=$(top "$COORD" 42)
 check "worker 1 serves the coordinator's top-10" "$coord" "$(top "$W1" 42)"
 check "worker 2 serves the coordinator's top-10" "$coord" "$(top "$W2" 42)"
 plan=$(q "EXPLAIN (COSTS OFF) SELECT r.* FROM mkt_demo.users c, LATERAL mkt.recommend('m', c.user_id, 10) r WHERE c.segment = 'vip'")
-echo "$plan" | grep -q "Task Count: 32" && ok "the LATERAL query over customers runs on the shards (32 tasks)" \
+grep -q "Task Count: 32" <<< "$plan" && ok "the LATERAL query over customers runs on the shards (32 tasks)" \
   || fail "the LATERAL query was not pushed down: $plan"
 lateral="SELECT c.user_id || ':' || r.item_id || ':' || round(r.score::numeric, 5) AS x FROM %s c, LATERAL mkt.recommend('m', c.user_id, 10) r WHERE c.segment = 'vip'"
 q "CREATE TABLE local_vips AS SELECT * FROM mkt_demo.users WHERE segment = 'vip'" > /dev/null
@@ -70,7 +70,7 @@ local=$(q "SELECT md5(string_agg(x, ',' ORDER BY x)) || '|' || count(*) FROM ($(
 check "the LATERAL top-k over vip customers on the workers equals the coordinator's" "$local" "$pushed"
 
 routed=$(psql -X -qAt -c "SET client_min_messages = debug1" -c "SELECT count(*) FROM mkt.recommend('m', 42, 10)" 2>&1)
-echo "$routed" | grep -q "pushing down the function call" && ok "mkt.recommend for one customer is routed to its shard's worker" \
+grep -q "pushing down the function call" <<< "$routed" && ok "mkt.recommend for one customer is routed to its shard's worker" \
   || fail "mkt.recommend was not delegated: $routed"
 check "the routed call answers like the coordinator" "$coord" "$(top "$COORD" 42)"
 
@@ -78,10 +78,10 @@ check "the routed call answers like the coordinator" "$coord" "$(top "$COORD" 42
 q "CREATE ROLE analyst LOGIN; GRANT USAGE ON SCHEMA mkt, mkt_demo TO analyst;
    GRANT ALL ON ALL TABLES IN SCHEMA mkt TO analyst; GRANT SELECT ON ALL TABLES IN SCHEMA mkt_demo TO analyst" > /dev/null
 err=$(psql -X -qAt -U analyst -v VERBOSITY=verbose -c "SELECT count(*) FROM mkt.recommend('m', 42, 10)" 2>&1)
-echo "$err" | grep -q "ERROR:  42501: permission denied to use model 'm'" && ok "a role not granted the model is refused (routed call)" \
+grep -q "ERROR:  42501: permission denied to use model 'm'" <<< "$err" && ok "a role not granted the model is refused (routed call)" \
   || fail "ungranted routed recommend: $err"
 err=$(psql -X -qAt -U analyst -p "$W1" -v VERBOSITY=verbose -c "SELECT count(*) FROM mkt.recommend('m', 42, 10)" 2>&1)
-echo "$err" | grep -q "ERROR:  42501: permission denied to use model 'm'" && ok "a role not granted the model is refused on a worker" \
+grep -q "ERROR:  42501: permission denied to use model 'm'" <<< "$err" && ok "a role not granted the model is refused on a worker" \
   || fail "ungranted recommend on a worker: $err"
 q "SELECT mkt.grant_model('m', 'analyst')" > /dev/null
 check "a granted role gets the top-10 on the coordinator" "$coord" \
@@ -106,7 +106,7 @@ q "SELECT mkt.deploy('m', 1)" > /dev/null
 # 6. Decisions are routed by subject, logged on that subject's worker, with cluster-unique ids.
 q "SELECT mkt.create_policy('offers', ARRAY['a', 'b', 'c'], 'thompson', '{\"seed\": 3}')" > /dev/null
 routed=$(psql -X -qAt -c "SET client_min_messages = debug1" -c "SELECT decision_id FROM mkt.decide('offers', '{}', 'cust-1')" 2>&1)
-echo "$routed" | grep -q "pushing down the function call" && ok "mkt.decide for a subject is routed to its worker" \
+grep -q "pushing down the function call" <<< "$routed" && ok "mkt.decide for a subject is routed to its worker" \
   || fail "mkt.decide was not delegated: $routed"
 id=$(echo "$routed" | grep -E '^[0-9]+$' | tail -1)
 shard=$(q "SELECT get_shard_id_for_distribution_column('mkt.decisions', 'cust-1')")
@@ -123,7 +123,7 @@ check "decision ids are unique across workers" "401|401" "$(q "SELECT count(DIST
 check "both workers hold decisions" "2" "$(q "SELECT count(DISTINCT nodeport) FROM run_command_on_placements('mkt.decisions', 'SELECT count(*) FROM %s') WHERE result::int > 0")"
 for call in "mkt.decide('offers', '{}')" "mkt.decide('offers', '{}', NULL)" "mkt.decide('offers', '{}', NULL::text, NULL)" "mkt.decide(subject => NULL, policy_name => 'offers')"; do
   err=$(psql -X -qAt -v VERBOSITY=verbose -c "SELECT * FROM $call" 2>&1)
-  echo "$err" | grep -q "ERROR:  22004: subject must not be NULL on a Citus catalog" \
+  grep -q "ERROR:  22004: subject must not be NULL on a Citus catalog" <<< "$err" \
     && ok "a decision without a subject is refused on Citus: $call" || fail "$call: $err"
 done
 # Bound to NULL: a prepared statement (custom plans, then the generic one) and a PL/pgSQL variable.
@@ -139,7 +139,7 @@ check "a NULL subject bound to a parameter is refused every time (7 executions, 
 # 7. Rewards land on the subject's worker and reach the policy exactly once through fold_rewards.
 before=$(q "SELECT coalesce(sum(n), 0) FROM mkt.policy_state")
 routed=$(psql -X -qAt -c "SET client_min_messages = debug2" -c "SELECT mkt.reward($id, 1, subject => 'cust-1')" 2>&1)
-echo "$routed" | grep -q "Creating router plan" && ok "mkt.reward with a subject updates one shard (router plan)" \
+grep -q "Creating router plan" <<< "$routed" && ok "mkt.reward with a subject updates one shard (router plan)" \
   || fail "mkt.reward with a subject: $routed"
 # Without a subject a reward finds its decision by id on whichever worker holds it. (Rewarding the
 # rows of a query over mkt.decisions itself would run mkt.reward inside the shards: materialize
@@ -153,9 +153,9 @@ check "a second fold finds nothing" "" "$(q "SELECT * FROM mkt.fold_rewards()")"
 check "every worker sees the folded policy state" "100|100" \
   "$(on "$W1" "SELECT sum(n) FROM mkt.policy_state")|$(on "$W2" "SELECT sum(n) FROM mkt.policy_state")"
 err=$(q "SELECT mkt.reward($id, 1, subject => 'cust-1')" 2>&1)
-echo "$err" | grep -q "decision $id already has a reward" && ok "a second reward is refused" || fail "second reward: $err"
+grep -q "decision $id already has a reward" <<< "$err" && ok "a second reward is refused" || fail "second reward: $err"
 err=$(q "SELECT mkt.reward($id, 1, subject => 'cust-2')" 2>&1)
-echo "$err" | grep -q "decision $id does not exist\|is not for subject" && ok "a reward naming another subject is refused" \
+grep -q "decision $id does not exist\|is not for subject" <<< "$err" && ok "a reward naming another subject is refused" \
   || fail "reward with the wrong subject: $err"
 check "a worker serves policy probabilities from the folded state" "3" \
   "$(on "$W2" "SELECT count(*) FROM mkt.policy_probabilities('offers')")"

@@ -61,9 +61,9 @@ start=$(date +%s%N)
 err=$(psql -X -qAt -c "SET statement_timeout = '2.5s'" -c "SET mkt.progress_interval = 1" \
   -c "SELECT * FROM mkt.train_recommender('slow', 'tr', params => '{\"iterations\": 10000}')" 2>&1)
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-echo "$err" | grep -q "canceling statement due to statement timeout" && ok "statement_timeout cancels training" \
+grep -q "canceling statement due to statement timeout" <<< "$err" && ok "statement_timeout cancels training" \
   || fail "statement_timeout: $err"
-echo "$err" | grep -q "NOTICE:  pg_marketing: als" && ok "long training reports progress" \
+grep -q "NOTICE:  pg_marketing: als" <<< "$err" && ok "long training reports progress" \
   || fail "no progress NOTICE: $err"
 [ "$elapsed_ms" -lt 6500 ] && ok "training stopped after ${elapsed_ms} ms" || fail "training took ${elapsed_ms} ms to stop"
 check "no catalog rows for the cancelled model" "0" "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'slow'")"
@@ -100,7 +100,7 @@ SELECT decision_id AS id FROM mkt.decide('conc', jsonb_build_object('segment', :
 SELECT mkt.reward(:id, random());
 SQL
 out=$(pgbench -n -c 16 -j 4 -t 100 -f "$CLUSTER_DIR/conc.sql" 2>&1)
-echo "$out" | grep -q "number of failed transactions: 0" && ! echo "$out" | grep -q "aborted" \
+grep -q "number of failed transactions: 0" <<< "$out" && ! grep -q "aborted" <<< "$out" \
   && ok "16 concurrent clients decide and reward without an error" || fail "concurrent policy use: $out"
 rewarded=$(q "SELECT count(*) FROM mkt.decisions d JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc' AND reward IS NOT NULL")
 dcheck "every decision got its reward" "1600" "$rewarded"
@@ -125,7 +125,7 @@ q "CREATE TABLE carts (user_id bigint, event_type text)"
 q "SELECT mkt.create_campaign('busy', 'cpol', 'carts', 'user_id', params => '{\"control_fraction\": 0, \"frequency_cap\": 5, \"budget\": 200}')" > /dev/null
 printf '\\set u random(1, 50)\nINSERT INTO carts VALUES (:u, %s);\n' "'cart'" > "$CLUSTER_DIR/carts.sql"
 out=$(pgbench -n -c 8 -j 4 -t 100 -f "$CLUSTER_DIR/carts.sql" 2>&1)
-echo "$out" | grep -q "number of failed transactions: 0" && ok "8 sessions insert into a campaign's table without an error" \
+grep -q "number of failed transactions: 0" <<< "$out" && ok "8 sessions insert into a campaign's table without an error" \
   || fail "campaign inserts: $out"
 check "frequency cap holds under concurrency" "t" "$(q "SELECT max(c) <= 5 FROM (SELECT count(*) c FROM mkt.campaign_touches GROUP BY subject) s")"
 check "budget holds under concurrency" "200" "$(q "SELECT count(*) FROM mkt.outbox")"
@@ -169,7 +169,7 @@ job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''sneaky'',
 check "a job cannot read what its submitter cannot" "failed|t" \
   "$(aq "SELECT mkt.wait_job($job, '60 s')")|$(q "SELECT error LIKE '%permission denied%' FROM mkt.jobs WHERE job_id = $job")"
 err=$(aq "SELECT mkt.submit_job('DELETE FROM mkt.model_versions')" 2>&1)
-echo "$err" | grep -q "a job must be one SELECT" && ok "a job that is not a mkt call is refused" || fail "refusal: $err"
+grep -q "a job must be one SELECT" <<< "$err" && ok "a job that is not a mkt call is refused" || fail "refusal: $err"
 job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''deepjob'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
 seen=$(poll "running|true|true" 300 "SELECT state || '|' || (progress > 0) || '|' || (message LIKE 'epoch %') FROM mkt.jobs WHERE job_id = $job")
 check "a running job shows its state, progress and epoch to other sessions" "running|true|true" "$seen"
@@ -234,7 +234,7 @@ if command -v chromium > /dev/null; then
   dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$CLUSTER_DIR/report.html" 2> /dev/null)
   [ -s "$shot" ] && [ "$(stat -c %s "$shot")" -gt 10000 ] && ok "Chromium renders the model report ($(stat -c %s "$shot") bytes of PNG)" \
     || fail "no screenshot: $(tail -3 "$CLUSTER_DIR/chromium.log")"
-  echo "$dom" | grep -q "<polyline" && echo "$dom" | grep -q "validation ndcg@10" && ok "the rendered DOM has the training curve" \
+  grep -q "<polyline" <<< "$dom" && grep -q "validation ndcg@10" <<< "$dom" && ok "the rendered DOM has the training curve" \
     || fail "rendered DOM lacks the curve"
 else
   fail "chromium is not installed (make deps installs it)"
@@ -354,7 +354,7 @@ while IFS='|' read -r name sql; do
   t0=$(date +%s%N)
   err=$(psql -X -qAt -v VERBOSITY=verbose -c "SET statement_timeout = '1s'" -c "$sql" 2>&1)
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  if echo "$err" | grep -q "ERROR:  57014" && [ "$ms" -lt 2000 ]; then ok "statement_timeout stops $name (${ms} ms)"
+  if grep -q "ERROR:  57014" <<< "$err" && [ "$ms" -lt 2000 ]; then ok "statement_timeout stops $name (${ms} ms)"
   else fail "statement_timeout on $name: ${ms} ms, $(echo "$err" | head -2)"; fi
 done <<'CALLS'
 als training|SELECT * FROM mkt.train_recommender('t_als', 'tr', params => '{"iterations": 10000}')
@@ -383,7 +383,7 @@ check "no mkt function is SECURITY DEFINER" "0" \
 for sql in "SELECT count(*) FROM mkt.recommend('m', 7, 3)" "SELECT mkt.drop_model('m')" \
            "SELECT length(mkt.export_model('m'))" "SELECT mkt.deploy('m', 1)"; do
   err=$(psql -X -qAt -U analyst -v VERBOSITY=verbose -c "$sql" 2>&1)
-  echo "$err" | grep -q "ERROR:  42501: permission denied to .* model 'm'" && ok "a role not granted model m is refused: $sql" \
+  grep -q "ERROR:  42501: permission denied to .* model 'm'" <<< "$err" && ok "a role not granted model m is refused: $sql" \
     || fail "ungranted $sql: $(echo "$err" | head -1)"
 done
 m_ids=$(q "SELECT string_agg(model_id::text, ',') FROM mkt.model_versions WHERE model_name = 'm'")
@@ -401,7 +401,7 @@ check "a pooled session serves the superuser, refuses analyst after SET ROLE, se
   "3|ERROR:  42501|3" "$(echo "$out" | sed -n 1p)|$(echo "$out" | grep -o 'ERROR:  42501' | head -1)|$(echo "$out" | tail -1)"
 while IFS='|' read -r name sql; do
   err=$(psql -X -qAt -U analyst -v VERBOSITY=verbose -c "$sql" 2>&1)
-  echo "$err" | grep -q "ERROR:  42501" && ok "a role without SELECT on the table cannot $name" \
+  grep -q "ERROR:  42501" <<< "$err" && ok "a role without SELECT on the table cannot $name" \
     || fail "$name without SELECT: $(echo "$err" | head -1)"
 done <<'CALLS'
 train on it|SELECT * FROM mkt.train_recommender('sneaky', 'secret')
