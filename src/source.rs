@@ -202,22 +202,20 @@ pub fn id_kind(col: &Column, role: &str) -> SqlResult<IdKind> {
 
 /// A time column: a timestamp, date or number (seconds).
 pub fn check_time(col: &Column, role: &str) -> SqlResult<()> {
-    match col.kind {
-        ColKind::Time | ColKind::Number | ColKind::Id(IdKind::Int) => Ok(()),
-        _ => Err(Error::WrongType(format!(
-            "{role} column {} has type {}; it must be a timestamp, a date or a number of seconds",
-            quote_literal(&col.name),
-            col.type_name
-        )))
-        .sql(),
-    }
+    check_kind(col, role, true, "a timestamp, a date or a number of seconds")
 }
 
 pub fn check_number(col: &Column, role: &str) -> SqlResult<()> {
+    check_kind(col, role, false, "numeric")
+}
+
+/// Numbers (and integer ids) pass, and times where `time_ok`; anything else is WrongType.
+fn check_kind(col: &Column, role: &str, time_ok: bool, wanted: &str) -> SqlResult<()> {
     match col.kind {
         ColKind::Number | ColKind::Id(IdKind::Int) => Ok(()),
+        ColKind::Time if time_ok => Ok(()),
         _ => Err(Error::WrongType(format!(
-            "{role} column {} has type {}; it must be numeric",
+            "{role} column {} has type {}; it must be {wanted}",
             quote_literal(&col.name),
             col.type_name
         )))

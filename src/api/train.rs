@@ -5,16 +5,14 @@ use crate::catalog::{self, NewVersion};
 use crate::error::{OrSql, required, SqlResult};
 use crate::training_log::Live;
 use crate::{features, gucs, parallel, source};
-use mkt_core::ids::IdKind;
+use mkt_core::ids::{IdKind, IdMap};
 use mkt_core::interactions::{Interactions, RawInteractions};
-use mkt_core::ids::IdMap;
 use mkt_neural::{Encoded, Teacher};
-use mkt_reco::Model;
-use std::cell::RefCell;
-use std::sync::Arc;
-use mkt_reco::{blob, Algorithm, Side, TrainConfig};
+use mkt_reco::{blob, Algorithm, Model, Side, TrainConfig};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What a training call read: the interactions and, for neural models, the encoded features.

@@ -204,21 +204,21 @@ impl Trainer<'_> {
                     logits = logits.broadcast_sub(&corr)?;
                 }
                 let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-                if let Some(t) = &b.targets {
-                    let t = Tensor::from_slice(t, (rows, width), dev)?;
-                    let l = (t * logp)?.sum_all()?.neg()?;
-                    opt.backward_step(&(l.clone() / rows as f64)?)?;
-                    return l.to_scalar::<f32>().map(|x| x as f64 / rows as f64);
-                }
-                let logp = logp.flatten_all()?;
-                let flat: Vec<u32> = b
-                    .pos_rows
-                    .iter()
-                    .zip(&pos_col)
-                    .map(|(&r, &c)| r * width as u32 + c)
-                    .collect();
-                let picked = logp.index_select(&Tensor::from_vec(flat, m, dev)?, 0)?;
-                (picked.sum_all()?.neg()? / rows as f64)?
+                // the positives' log-likelihood; with a teacher, that of the blended targets
+                let total = match &b.targets {
+                    Some(t) => (Tensor::from_slice(t, (rows, width), dev)? * logp)?.sum_all()?,
+                    None => {
+                        let flat: Vec<u32> = b
+                            .pos_rows
+                            .iter()
+                            .zip(&pos_col)
+                            .map(|(&r, &c)| r * width as u32 + c)
+                            .collect();
+                        let flat = Tensor::from_vec(flat, m, dev)?;
+                        logp.flatten_all()?.index_select(&flat, 0)?.sum_all()?
+                    }
+                };
+                (total.neg()? / rows as f64)?
             }
             Loss::Bpr | Loss::Bce => {
                 let n = self.negatives;
