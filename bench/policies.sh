@@ -54,6 +54,19 @@ printf '\\set u random(1, 100000)\nINSERT INTO carts VALUES (:u, %s);\n' "'cart'
 cplain=$(tps -f "$D/carts_plain.sql" -T "$(( DURATION / 2 ))")
 ccamp=$(tps -f "$D/carts.sql" -T "$(( DURATION / 2 ))")
 echo "insert_tps=$cplain insert_with_campaign_tps=$ccamp ratio(campaign/plain)=$(ratio "$ccamp" "$cplain") target>=0.6"
+# The same inserts into a table with a queued campaign (the insert queues the event), then how many
+# queued events mkt.process_campaign decides per second.
+q "CREATE TABLE carts_queued (user_id bigint, event_type text)"
+q "SELECT mkt.create_campaign('bench_cq', 'bench_q', 'carts_queued', 'user_id', params => '{\"control_fraction\": 0.1, \"mode\": \"queued\"}')" > /dev/null
+printf '\\set u random(1, 100000)\nINSERT INTO carts_queued VALUES (:u, %s);\n' "'cart'" > "$D/carts_queued.sql"
+cplain2=$(tps -f "$D/carts_plain.sql" -T "$(( DURATION / 2 ))")
+cqueued=$(tps -f "$D/carts_queued.sql" -T "$(( DURATION / 2 ))")
+echo "insert_tps=$cplain2 insert_with_queued_campaign_tps=$cqueued ratio(queued campaign/plain)=$(ratio "$cqueued" "$cplain2") target>=0.6"
+queued=$(q "SELECT count(*) FROM mkt.campaign_queue")
+t0=$(date +%s%N)
+done_events=$(q "SELECT mkt.process_campaign('bench_cq', 1000000)")
+secs=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
+echo "process_campaign_events_per_s=$(awk "BEGIN{printf \"%.0f\", $done_events / $secs}") ($done_events of $queued queued events in one call)"
 printf 'SELECT count(mkt.ack_message(message_id)) FROM mkt.claim_messages(%s, 10);\n' "'bench_c'" > "$D/claim.sql"
 pending=$(q "SELECT count(*) FROM mkt.outbox WHERE delivered_at IS NULL")
 t0=$(date +%s%N)

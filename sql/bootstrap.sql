@@ -283,7 +283,10 @@ CREATE TABLE mkt.campaigns (
     trigger_name        text        NOT NULL,
     function_name       text        NOT NULL,
     created_by          name        NOT NULL DEFAULT current_user,
-    created_at          timestamptz NOT NULL DEFAULT now()
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    -- mode 'queued': the trigger queues the event in mkt.campaign_queue and
+    -- mkt.process_campaign (or mkt.claim_messages) decides later, in batches.
+    queued              bool        NOT NULL DEFAULT false
 );
 COMMENT ON TABLE mkt.campaigns IS 'Trigger-driven campaigns: policy, source table, condition, control group, caps, budget, schedule.';
 
@@ -315,6 +318,16 @@ CREATE TABLE mkt.outbox (
 CREATE INDEX outbox_pending ON mkt.outbox (campaign_id, message_id) WHERE delivered_at IS NULL;
 COMMENT ON TABLE mkt.outbox IS 'Messages for delivery systems: claim with mkt.claim_messages, confirm with mkt.ack_message.';
 
+CREATE TABLE mkt.campaign_queue (
+    campaign_id  bigint      NOT NULL,
+    queue_id     bigserial,
+    subject      text        NOT NULL,
+    context      jsonb       NOT NULL,
+    queued_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (campaign_id, queue_id)
+);
+COMMENT ON TABLE mkt.campaign_queue IS 'Qualifying events of queued campaigns, waiting for mkt.process_campaign (or mkt.claim_messages) to decide.';
+
 CREATE TABLE mkt.campaign_budget (
     campaign_id  bigint NOT NULL,
     day          date   NOT NULL,
@@ -341,6 +354,8 @@ SELECT pg_catalog.pg_extension_config_dump('mkt.campaign_touches_touch_id_seq', 
 SELECT pg_catalog.pg_extension_config_dump('mkt.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.outbox_message_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.campaign_budget', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.campaign_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('mkt.campaign_queue_queue_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.attributions', '');
 
 -- Fitted feature transforms: the spec and the statistics apply_transform reuses (never refits).

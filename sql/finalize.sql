@@ -117,9 +117,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c mkt.campaigns;
     h int;
-    n int;
-    d record;
-    tid bigint;
 BEGIN
     SELECT * INTO c FROM mkt.campaigns WHERE campaign_id = cid;
     IF NOT FOUND OR c.paused OR subj IS NULL THEN
@@ -135,22 +132,47 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    IF c.queued THEN
+        -- The insert fails now, as an immediate campaign's would, rather than the event later.
+        IF NOT EXISTS (SELECT 1 FROM mkt.policies WHERE policy_name = c.policy_name) THEN
+            RAISE EXCEPTION 'policy % does not exist', quote_literal(c.policy_name) USING ERRCODE = '42704';
+        END IF;
+        INSERT INTO mkt.campaign_queue (campaign_id, subject, context) VALUES (cid, subj, ctx);
+        RETURN;
+    END IF;
+    PERFORM mkt.campaign_act(c, subj, ctx);
+END $$;
+
+COMMENT ON FUNCTION mkt.campaign_fire(bigint, text, jsonb) IS
+'Internal: what a campaign''s trigger runs for a qualifying row (pause, schedule, quiet hours; then mkt.campaign_act, or the queue of a queued campaign).';
+
+-- The treatment of one qualifying event: frequency cap, control group, budget, decide, outbox.
+CREATE FUNCTION mkt.campaign_act(c mkt.campaigns, subj text, ctx jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int;
+    d record;
+    tid bigint;
+BEGIN
     IF c.frequency_cap IS NOT NULL THEN
-        -- Sessions touching the same subject queue here, so the count below cannot be stale.
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('pg_marketing.campaign:' || cid || ':' || subj, 0));
+        -- Sessions touching the same subject queue here, so the count below cannot be stale (a
+        -- queued campaign has one processor at a time; see mkt.process_campaign).
+        IF NOT c.queued THEN
+            PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('pg_marketing.campaign:' || c.campaign_id || ':' || subj, 0));
+        END IF;
         SELECT count(*) INTO n FROM mkt.campaign_touches
-        WHERE campaign_id = cid AND subject = subj AND touched_at > now() - c.frequency_interval;
+        WHERE campaign_id = c.campaign_id AND subject = subj AND touched_at > now() - c.frequency_interval;
         IF n >= c.frequency_cap THEN
             RETURN;
         END IF;
     END IF;
     -- The hold-out is a fixed function of the subject: the same customer is always control.
     IF (pg_catalog.hashtextextended(subj, c.seed) & 4294967295)::float8 / 4294967296.0 < c.control_fraction THEN
-        INSERT INTO mkt.campaign_touches (campaign_id, subject, arm) VALUES (cid, subj, 'control');
+        INSERT INTO mkt.campaign_touches (campaign_id, subject, arm) VALUES (c.campaign_id, subj, 'control');
         RETURN;
     END IF;
     IF c.daily_budget IS NOT NULL THEN
-        INSERT INTO mkt.campaign_budget AS b (campaign_id, day, sends) VALUES (cid, current_date, 1)
+        INSERT INTO mkt.campaign_budget AS b (campaign_id, day, sends) VALUES (c.campaign_id, current_date, 1)
         ON CONFLICT (campaign_id, day) DO UPDATE SET sends = b.sends + 1 WHERE b.sends < c.daily_budget
         RETURNING b.sends INTO n;
         IF NOT FOUND THEN
@@ -159,13 +181,51 @@ BEGIN
     END IF;
     SELECT * INTO d FROM mkt.decide(c.policy_name, ctx, subj);
     INSERT INTO mkt.campaign_touches (campaign_id, subject, arm, decision_id)
-    VALUES (cid, subj, d.action, d.decision_id) RETURNING touch_id INTO tid;
+    VALUES (c.campaign_id, subj, d.action, d.decision_id) RETURNING touch_id INTO tid;
     INSERT INTO mkt.outbox (campaign_id, campaign, subject, action, decision_id, touch_id)
-    VALUES (cid, c.campaign_name, subj, d.action, d.decision_id, tid);
+    VALUES (c.campaign_id, c.campaign_name, subj, d.action, d.decision_id, tid);
 END $$;
 
-COMMENT ON FUNCTION mkt.campaign_fire(bigint, text, jsonb) IS
-'Internal: what a campaign''s trigger runs for a qualifying row (pause, schedule, quiet hours, frequency cap, control group, budget, decide, outbox).';
+COMMENT ON FUNCTION mkt.campaign_act(mkt.campaigns, text, jsonb) IS
+'Internal: the treatment of one qualifying event of a campaign (frequency cap, control group, budget, decide, touch and outbox message).';
+
+CREATE FUNCTION mkt.process_campaign(campaign_name text, max_events int DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c mkt.campaigns;
+    e record;
+    done bigint := 0;
+BEGIN
+    IF max_events IS NULL OR max_events < 1 THEN
+        RAISE EXCEPTION 'max_events must be at least 1, got %', coalesce(max_events::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO c FROM mkt.campaigns WHERE campaigns.campaign_name = process_campaign.campaign_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'campaign % does not exist', quote_literal(process_campaign.campaign_name) USING ERRCODE = '42704';
+    END IF;
+    IF c.paused THEN
+        RETURN 0;  -- events wait in the queue until the campaign is resumed
+    END IF;
+    -- One processor per campaign at a time keeps caps and budgets exact without a lock per
+    -- subject (thousands of those in one transaction would fill the shared lock table); a
+    -- concurrent call leaves the queue to the running one.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended('pg_marketing.campaign:' || c.campaign_id, 0)) THEN
+        RETURN 0;
+    END IF;
+    FOR e IN
+        SELECT q.queue_id, q.subject, q.context FROM mkt.campaign_queue q
+        WHERE q.campaign_id = c.campaign_id ORDER BY q.queue_id LIMIT max_events
+        FOR UPDATE
+    LOOP
+        PERFORM mkt.campaign_act(c, e.subject, e.context);
+        DELETE FROM mkt.campaign_queue q WHERE q.campaign_id = c.campaign_id AND q.queue_id = e.queue_id;
+        done := done + 1;
+    END LOOP;
+    RETURN done;
+END $$;
+
+COMMENT ON FUNCTION mkt.process_campaign(text, int) IS
+'Decides for up to max_events queued events of a campaign created with mode ''queued'' (oldest first; frequency cap, control group, budget, decide, outbox) and returns how many it took. One call at a time works on a campaign: a concurrent call returns 0. mkt.claim_messages calls it first; a pg_cron job can call it too.';
 
 CREATE FUNCTION mkt.claim_messages(campaign_name text, n int DEFAULT 100) RETURNS SETOF mkt.outbox
 LANGUAGE plpgsql AS $$
@@ -178,6 +238,10 @@ BEGIN
     SELECT * INTO c FROM mkt.campaigns WHERE campaigns.campaign_name = claim_messages.campaign_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'campaign % does not exist', quote_literal(claim_messages.campaign_name) USING ERRCODE = '42704';
+    END IF;
+    IF c.queued THEN
+        -- Delivery workers drive a queued campaign: up to n of its waiting events are decided first.
+        PERFORM mkt.process_campaign(claim_messages.campaign_name, n);
     END IF;
     RETURN QUERY
     UPDATE mkt.outbox o SET claimed_at = clock_timestamp(), claims = o.claims + 1
@@ -192,7 +256,7 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION mkt.claim_messages(text, int) IS
-'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again.';
+'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again. For a queued campaign it first decides up to n waiting events (mkt.process_campaign).';
 
 CREATE FUNCTION mkt.ack_message(message_id bigint) RETURNS bool
 LANGUAGE plpgsql AS $$
@@ -273,11 +337,11 @@ COMMENT ON FUNCTION mkt.attribute_outcomes(text, regclass, text, text, text, int
 'Last-touch attribution: credits each outcome row (subject, value, time) to the campaign''s last touch of that subject within the window before it (control touches included); then rewards every decision whose window has closed, once (conversion 0/1, or the summed value when the campaign''s reward param is value). Idempotent; returns the number of new attributions.';
 
 COMMENT ON FUNCTION mkt.create_campaign(text, text, regclass, text, text[], text, jsonb) IS
-'Installs an AFTER INSERT trigger on trigger_source: each new row meeting condition (a boolean expression over its columns) gets a decision of the policy for its subject, with context_cols as context, queued in mkt.outbox. params: control_fraction (0.1, a stable per-subject hold-out), frequency_cap per frequency_interval (1 day), budget (sends per day), start, end, quiet_hours [from, to), claim_timeout (5 minutes), reward (conversion | value), seed.';
+'Installs an AFTER INSERT trigger on trigger_source: each new row meeting condition (a boolean expression over its columns) gets a decision of the policy for its subject, with context_cols as context, queued in mkt.outbox. params: control_fraction (0.1, a stable per-subject hold-out), frequency_cap per frequency_interval (1 day), budget (sends per day), start, end, quiet_hours [from, to), claim_timeout (5 minutes), reward (conversion | value), seed, mode (immediate: decide in the inserting transaction; queued: the insert only queues the event, mkt.process_campaign or mkt.claim_messages decides later).';
 
 COMMENT ON FUNCTION mkt.pause_campaign(text) IS 'Makes the campaign''s trigger a no-op until resumed.';
 COMMENT ON FUNCTION mkt.resume_campaign(text) IS 'Resumes a paused campaign.';
-COMMENT ON FUNCTION mkt.drop_campaign(text) IS 'Removes the campaign''s trigger, outbox, touches and attributions (its policy and decisions stay).';
+COMMENT ON FUNCTION mkt.drop_campaign(text) IS 'Removes the campaign''s trigger, queue, outbox, touches and attributions (its policy and decisions stay).';
 
 COMMENT ON FUNCTION mkt.campaign_report(text, timestamptz, timestamptz) IS
 'Per arm (control, all treated, each action): subjects, sends, converted subjects, conversion rate, attributed revenue, and for treatments the uplift over control with a 95% interval and a two-sided p-value; note says when a sample is too small to conclude.';

@@ -477,14 +477,42 @@ fn policy_lock(c: &mut pgrx::spi::SpiClient, p: &Policy, exclusive: bool) -> Sql
 }
 
 /// Locks the (state, action) row, creating it with the prior first, and returns its stats; takes
-/// the policy's lock shared on the way (see `policy_lock`). One statement: the no-op DO UPDATE
-/// locks an existing row and RETURNING gives its current values.
+/// the policy's lock shared on the way (see `policy_lock`; the lookup takes it when it finds the
+/// row, the upsert always). An existing row (the usual case) is locked by SELECT .. FOR UPDATE,
+/// which writes no new row version; a missing one is created by an upsert whose no-op DO UPDATE
+/// locks the row a concurrent session may have created meanwhile.
 fn lock_arm(
     c: &mut pgrx::spi::SpiClient,
     p: &Policy,
     state: &str,
     action: &str,
 ) -> SqlResult<ArmStats> {
+    let stats = |t: pgrx::spi::SpiTupleTable| -> SqlResult<Option<ArmStats>> {
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some(arm_from(
+            r.get::<i64>(1).sql()?.unwrap_or(0),
+            r.get::<f64>(2).sql()?.unwrap_or(0.0),
+            r.get::<f64>(3).sql()?.unwrap_or(0.0),
+            r.get::<f64>(4).sql()?.unwrap_or(0.0),
+        )))
+    };
+    let existing = plans::update(
+        c,
+        concat!(
+            "SELECT s.n, s.value, s.alpha, s.beta FROM mkt.policy_state s, ",
+            "(SELECT pg_catalog.pg_advisory_xact_lock_shared(",
+            policy_lock_key!(),
+            ")) l WHERE s.policy_id = $1 AND s.state = $2 AND s.action = $3 FOR UPDATE OF s"
+        ),
+        &[p.id.into(), state.into(), action.into()],
+    )
+    .sql()?;
+    if let Some(s) = stats(existing)? {
+        return Ok(s);
+    }
     let (value, alpha, beta) = match p.cfg.algorithm {
         Algorithm::Thompson => {
             let (a, b) = p.cfg.prior;
@@ -504,13 +532,7 @@ fn lock_arm(
         &[p.id.into(), state.into(), action.into(), value.into(), alpha.into(), beta.into()],
     )
     .sql()?;
-    let r = t.first();
-    Ok(arm_from(
-        r.get::<i64>(1).sql()?.unwrap_or(0),
-        r.get::<f64>(2).sql()?.unwrap_or(0.0),
-        r.get::<f64>(3).sql()?.unwrap_or(0.0),
-        r.get::<f64>(4).sql()?.unwrap_or(0.0),
-    ))
+    Ok(stats(t)?.expect("RETURNING gives a row"))
 }
 
 /// Applies `update` to the locked stats of (state, action) and stores the result.

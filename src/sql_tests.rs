@@ -858,6 +858,72 @@ fn campaign_caps_budget_and_outbox() {
 }
 
 #[pg_test]
+fn queued_campaigns_decide_when_processed() {
+    campaign_setup("cp6", "cart6");
+    Spi::run(
+        "SELECT mkt.create_campaign('c6', 'cp6', 'cart6', 'user_id', ARRAY['region'], 'event_type = ''cart''',
+            '{\"mode\": \"queued\", \"control_fraction\": 0.2, \"frequency_cap\": 2, \"budget\": 100}')",
+    )
+    .unwrap();
+    // 200 subjects with 2 qualifying events each: the inserts only queue them.
+    Spi::run(
+        "INSERT INTO cart6 (user_id, event_type, region)
+         SELECT u, CASE WHEN n % 2 = 0 THEN 'cart' ELSE 'view' END, 'r' || u % 3
+         FROM generate_series(1, 200) u, generate_series(1, 4) n",
+    )
+    .unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 400);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_touches") + count("SELECT count(*) FROM mkt.decisions"), 0);
+    assert_eq!(count("SELECT mkt.process_campaign('c6', 150)"), 150);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 250);
+    assert_eq!(count("SELECT mkt.process_campaign('c6')"), 250);
+    assert_eq!(count("SELECT mkt.process_campaign('c6')"), 0);
+    // Processed like an immediate campaign: a stable control group (of all 200 subjects: past
+    // the budget, treated subjects get no touch), the budget, the context.
+    let control = float(
+        "SELECT (count(DISTINCT subject) FILTER (WHERE arm = 'control'))::float8 / 200 FROM mkt.campaign_touches",
+    );
+    assert!((control - 0.2).abs() < 0.1, "control share {control}");
+    assert_eq!(
+        count("SELECT count(*) FROM (SELECT subject FROM mkt.campaign_touches GROUP BY subject HAVING count(DISTINCT arm = 'control') > 1) s"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.outbox"), 100);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_touches WHERE arm <> 'control'"), 100);
+    assert_eq!(count("SELECT count(*) FROM mkt.decisions WHERE context ? 'region'"), 100);
+    // The frequency cap holds across processing calls (a control subject: the budget spares it).
+    let held = count("SELECT min(subject::int) FROM mkt.campaign_touches WHERE arm = 'control'");
+    assert_eq!(count(&format!("SELECT count(*) FROM mkt.campaign_touches WHERE subject = '{held}'")), 2);
+    Spi::run(&format!("INSERT INTO cart6 (user_id, event_type) SELECT {held}, 'cart' FROM generate_series(1, 3)")).unwrap();
+    assert_eq!(count("SELECT mkt.process_campaign('c6')"), 3);
+    assert_eq!(count(&format!("SELECT count(*) FROM mkt.campaign_touches WHERE subject = '{held}'")), 2);
+    // Paused: nothing is queued, and queued events wait; claim_messages processes them.
+    Spi::run("SELECT mkt.pause_campaign('c6')").unwrap();
+    Spi::run("INSERT INTO cart6 (user_id, event_type) VALUES (1000, 'cart')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 0);
+    Spi::run("SELECT mkt.resume_campaign('c6')").unwrap();
+    Spi::run("INSERT INTO cart6 (user_id, event_type) SELECT u, 'cart' FROM generate_series(1001, 1005) u").unwrap();
+    Spi::run("SELECT mkt.pause_campaign('c6')").unwrap();
+    assert_eq!(count("SELECT mkt.process_campaign('c6')"), 0);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 5);
+    Spi::run("SELECT mkt.resume_campaign('c6')").unwrap();
+    let touched = count("SELECT count(*) FROM mkt.campaign_touches");
+    Spi::run("SELECT count(*) FROM mkt.claim_messages('c6', 3)").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 2);
+    // Over budget: the three events were taken; control subjects among them got a touch.
+    assert_eq!(count("SELECT count(*) FROM mkt.outbox"), 100);
+    assert!(count("SELECT count(*) FROM mkt.campaign_touches") >= touched);
+    // A dropped policy fails the insert, not a later processing call.
+    Spi::run("SELECT mkt.drop_policy('cp6')").unwrap();
+    let (state, msg) = try_sql("INSERT INTO cart6 (user_id, event_type) VALUES (2000, 'cart')");
+    assert!(state == "42704" && msg.contains("policy"), "{state}: {msg}");
+    assert_eq!(count("SELECT count(*) FROM cart6 WHERE user_id = 2000"), 0);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 2);
+    Spi::run("SELECT mkt.drop_campaign('c6')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 0);
+}
+
+#[pg_test]
 fn attribution_is_exactly_once_and_windowed() {
     campaign_setup("cp3", "cart3");
     Spi::run("SELECT mkt.create_campaign('c3', 'cp3', 'cart3', 'user_id', params => '{\"control_fraction\": 0.3}')").unwrap();
@@ -942,6 +1008,9 @@ fn campaign_bad_inputs_raise_clear_errors() {
         ("SELECT * FROM mkt.claim_messages('nope')", "42704"),
         ("SELECT * FROM mkt.campaign_report('nope')", "42704"),
         ("SELECT mkt.attribute_outcomes('c5', 'cart5', 'user_id', 'value', 'at', \"window\" => '-1 day')", "22023"),
+        ("SELECT mkt.create_campaign('x', 'cp5', 'cart5', 'user_id', params => '{\"mode\": \"later\"}')", "22023"),
+        ("SELECT mkt.process_campaign('nope')", "42704"),
+        ("SELECT mkt.process_campaign('c5', 0)", "22023"),
     ];
     for (sql, state) in cases {
         let (got, msg) = try_sql(sql);

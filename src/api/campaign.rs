@@ -92,6 +92,7 @@ struct Settings {
     claim_timeout: String,
     reward: &'static str,
     seed: i64,
+    queued: bool,
 }
 
 fn text_param(p: &Params, key: &str, default: Option<&str>) -> SqlResult<Option<String>> {
@@ -120,6 +121,7 @@ fn settings(params: &serde_json::Value) -> SqlResult<Settings> {
             "claim_timeout",
             "reward",
             "seed",
+            "mode",
         ],
     )
     .sql()?;
@@ -161,6 +163,7 @@ fn settings(params: &serde_json::Value) -> SqlResult<Settings> {
             .choice("reward", "conversion", &["conversion", "value"])
             .sql()?,
         seed: p.int("seed", 42, 0, i64::MAX).sql()?,
+        queued: p.choice("mode", "immediate", &["immediate", "queued"]).sql()? == "queued",
     })
 }
 
@@ -243,13 +246,14 @@ fn create_campaign(
             s.claim_timeout.as_str().into(),
             s.reward.into(),
             s.seed.into(),
+            s.queued.into(),
         ];
         let t = c.update(
             "INSERT INTO mkt.campaigns (campaign_name, policy_name, trigger_source, subject_col, context_cols, \
              condition, params, control_fraction, frequency_cap, frequency_interval, daily_budget, starts_at, \
-             ends_at, quiet_from, quiet_to, claim_timeout, reward, seed, trigger_name, function_name) \
+             ends_at, quiet_from, quiet_to, claim_timeout, reward, seed, queued, trigger_name, function_name) \
              VALUES ($1, $2, $3::oid::regclass, $4, $5, $6, $7, $8, $9, $10::interval, $11, $12::timestamptz, \
-             $13::timestamptz, $14, $15, $16::interval, $17, $18, '', '') RETURNING campaign_id",
+             $13::timestamptz, $14, $15, $16::interval, $17, $18, $19, '', '') RETURNING campaign_id",
             None,
             &args,
         )?;
@@ -343,6 +347,7 @@ fn drop_campaign(campaign_name: &str) -> Result<(), ErrorReport> {
             )?;
         }
         for table in [
+            "campaign_queue",
             "outbox",
             "attributions",
             "campaign_budget",

@@ -119,7 +119,8 @@ dcheck "its update of the policy survives too" "1601" \
   "$(q "SELECT sum(n) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")"
 
 # 9. Campaigns: 8 sessions inserting at once never exceed the frequency cap or the budget; two
-#    delivery workers claiming at once never get the same message.
+#    delivery workers claiming at once never get the same message; the same for a queued campaign
+#    whose events 4 delivery workers process while they claim.
 q "SELECT mkt.create_policy('cpol', ARRAY['a', 'b'], 'thompson', '{\"draws\": 20}')" > /dev/null
 q "CREATE TABLE carts (user_id bigint, event_type text)"
 q "SELECT mkt.create_campaign('busy', 'cpol', 'carts', 'user_id', params => '{\"control_fraction\": 0, \"frequency_cap\": 5, \"budget\": 200}')" > /dev/null
@@ -133,6 +134,23 @@ claim() { for _ in $(seq 15); do psql -X -qAt -c "SELECT message_id FROM mkt.cla
 claim "$CLUSTER_DIR/w1" & claim "$CLUSTER_DIR/w2" & wait
 check "two workers never claim the same message" "0" "$(cat "$CLUSTER_DIR/w1" "$CLUSTER_DIR/w2" | sort | uniq -d | wc -l)"
 check "together they claim every message" "200" "$(cat "$CLUSTER_DIR/w1" "$CLUSTER_DIR/w2" | sort -u | wc -l)"
+# A queued campaign: 8 sessions queue events, 4 delivery workers process and claim them at once.
+q "CREATE TABLE carts_q (user_id bigint, event_type text)"
+q "SELECT mkt.create_campaign('qbusy', 'cpol', 'carts_q', 'user_id', params => '{\"control_fraction\": 0, \"frequency_cap\": 5, \"budget\": 200, \"mode\": \"queued\"}')" > /dev/null
+printf '\\set u random(1, 50)\nINSERT INTO carts_q VALUES (:u, %s);\n' "'cart'" > "$CLUSTER_DIR/carts_q.sql"
+out=$(pgbench -n -c 8 -j 4 -t 100 -f "$CLUSTER_DIR/carts_q.sql" 2>&1)
+grep -q "number of failed transactions: 0" <<< "$out" && ok "8 sessions insert into a queued campaign's table without an error" \
+  || fail "queued campaign inserts: $out"
+check "the inserts only queue the events" "800|0" \
+  "$(q "SELECT count(*) FROM mkt.campaign_queue")|$(q "SELECT count(*) FROM mkt.outbox o JOIN mkt.campaigns c USING (campaign_id) WHERE campaign_name = 'qbusy'")"
+qclaim() { for _ in $(seq 30); do psql -X -qAt -c "SELECT message_id FROM mkt.claim_messages('qbusy', 10)" 2>&1; done > "$1"; }
+qclaim "$CLUSTER_DIR/q1" & qclaim "$CLUSTER_DIR/q2" & qclaim "$CLUSTER_DIR/q3" & qclaim "$CLUSTER_DIR/q4" & wait
+q "SELECT mkt.process_campaign('qbusy')" > /dev/null
+check "4 workers processing and claiming at once: no error, no message twice" "0|0" \
+  "$(cat "$CLUSTER_DIR"/q[1-4] | grep -vc '^[0-9]*$')|$(cat "$CLUSTER_DIR"/q[1-4] | sort | uniq -d | wc -l)"
+check "every queued event was processed" "0" "$(q "SELECT count(*) FROM mkt.campaign_queue")"
+check "the queued campaign's frequency cap and budget hold" "t|200" \
+  "$(q "SELECT max(c) <= 5 FROM (SELECT count(*) c FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id) WHERE campaign_name = 'qbusy' GROUP BY subject) s")|$(q "SELECT count(*) FROM mkt.outbox o JOIN mkt.campaigns c USING (campaign_id) WHERE campaign_name = 'qbusy'")"
 
 # 10. Neural training shows its epochs to other sessions while it runs; a cancel leaves nothing.
 psql -X -qAt -c "SELECT * FROM mkt.train_recommender('deep', 'tr', algorithm => 'neural', params => '{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}')" \
