@@ -61,6 +61,10 @@ q "SELECT mkt.create_policy('offers', ARRAY['none', 'coupon', 'free_ship'], 'q_l
 q "SELECT count(mkt.reward(d.decision_id, (u % 3 = 0)::int)) FROM generate_series(1, 60) u,
    LATERAL mkt.decide('offers', jsonb_build_object('segment', u % 4), u::text) d" > /dev/null
 q "SELECT 1 FROM mkt.decide('offers', '{\"segment\": 1}', 'pending')" > /dev/null
+# A campaign from the old version: its generated trigger keeps calling mkt.campaign_fire.
+q "CREATE TABLE carts_u (user_id bigint, event_type text)"
+q "SELECT mkt.create_campaign('old_c', 'offers', 'carts_u', 'user_id', params => '{\"control_fraction\": 0}')" > /dev/null
+q "INSERT INTO carts_u VALUES (1, 'cart')"
 tops="SELECT md5(string_agg(m || ':' || u || ':' || r.item_id || ':' || r.score, ',' ORDER BY m, u, r.rank))
       FROM unnest(ARRAY['m_als', 'm_ease', 'm_item_knn', 'm_bpr', 'm_popularity']) m, generate_series(1, 40) u,
       LATERAL mkt.recommend(m, u, 10) r"
@@ -87,6 +91,11 @@ pending=$(q "SELECT decision_id FROM mkt.decisions WHERE subject = 'pending'")
 q "SELECT mkt.reward($pending, 1, subject => 'pending')" > /dev/null
 check "the new reward signature learns at once on a single server" "1|0" \
   "$(q "SELECT count(*) FILTER (WHERE applied) FROM mkt.decisions WHERE decision_id = $pending")|$(q "SELECT count(*) FROM mkt.fold_rewards()")"
+q "INSERT INTO carts_u VALUES (2, 'cart')"
+check "a campaign from before the update keeps deciding, immediately" "2|2|0" \
+  "$(q "SELECT count(*) FROM mkt.campaign_touches")|$(q "SELECT count(*) FROM mkt.outbox")|$(q "SELECT count(*) FROM mkt.campaign_queue")"
+# Dropped with its generated trigger function, which the schema comparison below would count.
+q "SELECT mkt.drop_campaign('old_c')" > /dev/null
 check "old models can be retrained into new versions" "2" \
   "$(q "SELECT version FROM mkt.train_recommender('m_ease', 'tr', algorithm => 'ease')")"
 [ -z "$(q "SELECT grantee FROM mkt.model_acl WHERE model_name = 'm_bpr'")" ] && ok "a model from before the update has no owner until claimed" \
