@@ -2,10 +2,12 @@
 //! backend and kept (SPI_keepplan); PostgreSQL's plan cache revalidates them when the tables they
 //! use change. Parsing and planning otherwise cost more than executing these one-row statements.
 //!
-//! They also run with generic plans only. Each is a key lookup or a one-row write, for which a
-//! plan specialised to the values is no better; but the plan cache compares costs, and on small or
-//! freshly analysed tables it kept choosing custom plans, planning the statement on every call
-//! (measured: a tenth of a campaign insert's CPU time went to planning mkt.policy_state lookups).
+//! On a single server they also run with generic plans only. Each is a key lookup or a one-row
+//! write, for which a plan specialised to the values is no better; but the plan cache compares
+//! costs, and on small or freshly analysed tables it kept choosing custom plans, planning the
+//! statement on every call (measured: a tenth of a campaign insert's CPU time went to planning
+//! mkt.policy_state lookups). A Citus catalog keeps custom plans: Citus routes a statement by its
+//! parameter values and cannot plan a generic one.
 
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::PgOid;
@@ -45,6 +47,14 @@ fn plan(
 struct GenericPlans(std::ffi::c_int);
 
 impl GenericPlans {
+    /// None on a Citus catalog (see the module's comment), or when that cannot be told.
+    fn unless_distributed() -> Option<Self> {
+        match crate::citus::catalog_distributed() {
+            Ok(false) => Some(Self::new()),
+            _ => None,
+        }
+    }
+
     fn new() -> Self {
         // SAFETY: a plain global of the backend, read and written on its main thread.
         unsafe {
@@ -70,7 +80,7 @@ pub fn select<'conn>(
     args: &[DatumWithOid],
 ) -> SpiResult<SpiTupleTable<'conn>> {
     let p = plan(c, sql, args, false)?;
-    let _generic = GenericPlans::new();
+    let _generic = GenericPlans::unless_distributed();
     c.select(&*p, None, args)
 }
 
@@ -81,6 +91,6 @@ pub fn update<'conn>(
     args: &[DatumWithOid],
 ) -> SpiResult<SpiTupleTable<'conn>> {
     let p = plan(c, sql, args, true)?;
-    let _generic = GenericPlans::new();
+    let _generic = GenericPlans::unless_distributed();
     c.update(&*p, None, args)
 }
