@@ -241,7 +241,13 @@ BEGIN
     END IF;
     IF c.queued THEN
         -- Delivery workers drive a queued campaign: up to n of its waiting events are decided first.
-        PERFORM mkt.process_campaign(claim_messages.campaign_name, n);
+        -- If that fails (say the policy was dropped), delivery of what the outbox holds goes on;
+        -- the events stay queued and mkt.process_campaign raises the error.
+        BEGIN
+            PERFORM mkt.process_campaign(claim_messages.campaign_name, n);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'campaign %: queued events were not processed: %', quote_literal(c.campaign_name), SQLERRM;
+        END;
     END IF;
     RETURN QUERY
     UPDATE mkt.outbox o SET claimed_at = clock_timestamp(), claims = o.claims + 1
@@ -256,7 +262,7 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION mkt.claim_messages(text, int) IS
-'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again. For a queued campaign it first decides up to n waiting events (mkt.process_campaign).';
+'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again. For a queued campaign it first decides up to n waiting events (mkt.process_campaign; if that fails, a warning, and the claim goes on).';
 
 CREATE FUNCTION mkt.ack_message(message_id bigint) RETURNS bool
 LANGUAGE plpgsql AS $$

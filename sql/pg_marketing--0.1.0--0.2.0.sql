@@ -410,7 +410,13 @@ BEGIN
     END IF;
     IF c.queued THEN
         -- Delivery workers drive a queued campaign: up to n of its waiting events are decided first.
-        PERFORM mkt.process_campaign(claim_messages.campaign_name, n);
+        -- If that fails (say the policy was dropped), delivery of what the outbox holds goes on;
+        -- the events stay queued and mkt.process_campaign raises the error.
+        BEGIN
+            PERFORM mkt.process_campaign(claim_messages.campaign_name, n);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'campaign %: queued events were not processed: %', quote_literal(c.campaign_name), SQLERRM;
+        END;
     END IF;
     RETURN QUERY
     UPDATE mkt.outbox o SET claimed_at = clock_timestamp(), claims = o.claims + 1
@@ -425,7 +431,7 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION mkt.claim_messages(text, int) IS
-'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again. For a queued campaign it first decides up to n waiting events (mkt.process_campaign).';
+'For delivery workers: up to n undelivered messages of a campaign, each to one worker at a time (FOR UPDATE SKIP LOCKED). A claim not acknowledged within the campaign''s claim_timeout is handed out again. For a queued campaign it first decides up to n waiting events (mkt.process_campaign; if that fails, a warning, and the claim goes on).';
 
 COMMENT ON FUNCTION mkt.create_campaign(text, text, regclass, text, text[], text, jsonb) IS
 'Installs an AFTER INSERT trigger on trigger_source: each new row meeting condition (a boolean expression over its columns) gets a decision of the policy for its subject, with context_cols as context, queued in mkt.outbox. params: control_fraction (0.1, a stable per-subject hold-out), frequency_cap per frequency_interval (1 day), budget (sends per day), start, end, quiet_hours [from, to), claim_timeout (5 minutes), reward (conversion | value), seed, mode (immediate: decide in the inserting transaction; queued: the insert only queues the event, mkt.process_campaign or mkt.claim_messages decides later).';

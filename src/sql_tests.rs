@@ -913,12 +913,25 @@ fn queued_campaigns_decide_when_processed() {
     // Over budget: the three events were taken; control subjects among them got a touch.
     assert_eq!(count("SELECT count(*) FROM mkt.outbox"), 100);
     assert!(count("SELECT count(*) FROM mkt.campaign_touches") >= touched);
+    // Three events of treated subjects (the control test with the default seed 42), no budget.
+    Spi::run("UPDATE mkt.campaigns SET daily_budget = NULL WHERE campaign_name = 'c6'").unwrap();
+    Spi::run(
+        "INSERT INTO cart6 (user_id, event_type) SELECT u, 'cart' FROM generate_series(3000, 3100) u
+         WHERE (hashtextextended(u::text, 42) & 4294967295)::float8 / 4294967296.0 >= 0.2 LIMIT 3",
+    )
+    .unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 5);
     // A dropped policy fails the insert, not a later processing call.
     Spi::run("SELECT mkt.drop_policy('cp6')").unwrap();
     let (state, msg) = try_sql("INSERT INTO cart6 (user_id, event_type) VALUES (2000, 'cart')");
     assert!(state == "42704" && msg.contains("policy"), "{state}: {msg}");
     assert_eq!(count("SELECT count(*) FROM cart6 WHERE user_id = 2000"), 0);
-    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 2);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 5);
+    // Events queued before the drop cannot be decided: processing says why, delivery goes on.
+    assert_eq!(try_sql("SELECT mkt.process_campaign('c6')").0, "42704");
+    Spi::run("UPDATE mkt.outbox SET claimed_at = NULL").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.claim_messages('c6', 5)"), 5);
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 5);
     Spi::run("SELECT mkt.drop_campaign('c6')").unwrap();
     assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 0);
 }
