@@ -910,9 +910,14 @@ fn queued_campaigns_decide_when_processed() {
     let touched = count("SELECT count(*) FROM mkt.campaign_touches");
     Spi::run("SELECT count(*) FROM mkt.claim_messages('c6', 3)").unwrap();
     assert_eq!(count("SELECT count(*) FROM mkt.campaign_queue"), 2);
-    // Over budget: the three events were taken; control subjects among them got a touch.
+    // Over budget: the three oldest events (subjects 1001-1003) were taken; only the control
+    // subjects among them (the control test with the default seed 42) got a touch.
     assert_eq!(count("SELECT count(*) FROM mkt.outbox"), 100);
-    assert!(count("SELECT count(*) FROM mkt.campaign_touches") >= touched);
+    let control = count(
+        "SELECT count(*) FROM generate_series(1001, 1003) u
+         WHERE (hashtextextended(u::text, 42) & 4294967295)::float8 / 4294967296.0 < 0.2",
+    );
+    assert_eq!(count("SELECT count(*) FROM mkt.campaign_touches"), touched + control);
     // Three events of treated subjects (the control test with the default seed 42), no budget.
     Spi::run("UPDATE mkt.campaigns SET daily_budget = NULL WHERE campaign_name = 'c6'").unwrap();
     Spi::run(

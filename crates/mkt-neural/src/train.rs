@@ -113,6 +113,7 @@ impl Trainer<'_> {
             targets: None,
         };
         if let Some(t) = teacher {
+            // Scored again every epoch: keeping every user's row would take users x items floats.
             let n = self.n_items;
             let mut all = vec![0f32; users.len() * n];
             let mut scores = vec![0f32; n];
