@@ -15,6 +15,7 @@ ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
 q "CREATE EXTENSION pg_marketing"
 q "SELECT mkt.create_policy('bench_ts', ARRAY['a', 'b', 'c', 'd', 'e'], 'thompson', '{\"state_features\": [\"segment\"], \"draws\": 200}')"
 q "SELECT mkt.create_policy('bench_q', ARRAY['a', 'b', 'c', 'd', 'e'], 'q_learning', '{\"state_features\": [\"segment\"]}')"
+q "SELECT mkt.create_policy('bench_qd', ARRAY['a', 'b', 'c', 'd', 'e'], 'q_learning', '{\"state_features\": [\"segment\"], \"learning\": \"deferred\"}')"
 pgbench -i -q -s 10 > /dev/null 2>&1
 echo "clients: $CLIENTS, ${DURATION}s each"
 
@@ -26,6 +27,9 @@ dec_q=$(tps -f "$D/decide.sql" -D pol=bench_q)
 echo "select_only_tps=$sel"
 echo "decide_thompson_tps=$dec_ts ratio(decide/select_only)=$(ratio "$dec_ts" "$sel") target>=0.5"
 echo "decide_q_learning_tps=$dec_q ratio(decide/select_only)=$(ratio "$dec_q" "$sel") target>=0.5"
+# Decisions of the policy with deferred learning, for its trigger path below (same decide cost).
+dec_qd=$(tps -f "$D/decide.sql" -D pol=bench_qd)
+echo "decide_q_learning_deferred_tps=$dec_qd ratio(decide/select_only)=$(ratio "$dec_qd" "$sel") target>=0.5"
 
 # Rewards need decisions without one: ids come from a sequence over the decisions made above.
 q "CREATE SEQUENCE next_decision; SELECT setval('next_decision', (SELECT min(decision_id) FROM mkt.decisions WHERE policy_id = (SELECT policy_id FROM mkt.policies WHERE policy_name = 'bench_q')))" > /dev/null
@@ -44,6 +48,34 @@ printf 'INSERT INTO conversions VALUES (nextval(%s), 1);\n' "'next_decision'" > 
 plain=$(tps -f "$D/plain.sql" -T "$(( DURATION / 2 ))")
 trig=$(tps -f "$D/trig.sql" -T "$(( DURATION / 2 ))")
 echo "insert_tps=$plain insert_with_reward_trigger_tps=$trig ratio(trigger/plain)=$(ratio "$trig" "$plain") target>=0.7"
+
+# The same with a policy that learns deferred: the insert records the reward on its decision, and
+# mkt.fold_rewards applies the waiting rewards afterwards (timed separately, as pg_cron would run it).
+q "CREATE TABLE conversions_deferred (decision_id bigint, converted int);
+   CREATE TRIGGER learn AFTER INSERT ON conversions_deferred FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted');
+   CREATE SEQUENCE next_deferred; SELECT setval('next_deferred', (SELECT min(decision_id) FROM mkt.decisions WHERE policy_id = (SELECT policy_id FROM mkt.policies WHERE policy_name = 'bench_qd')))" > /dev/null
+printf 'INSERT INTO conversions_deferred VALUES (nextval(%s), 1);\n' "'next_deferred'" > "$D/trig_deferred.sql"
+plain_d=$(tps -f "$D/plain.sql" -T "$(( DURATION / 2 ))")
+trig_d=$(tps -f "$D/trig_deferred.sql" -T "$(( DURATION / 2 ))")
+echo "insert_tps=$plain_d insert_with_reward_trigger_deferred_tps=$trig_d ratio(deferred trigger/plain)=$(ratio "$trig_d" "$plain_d") target>=0.7"
+# Ceilings measured in the same run: a one-row INSERT with its commit against select-only (every
+# decide and reward writes durably), and an insert whose trigger (PL/pgSQL) only records the reward
+# on its decision row, as a deferred reward does, without any policy work.
+echo "ceiling: insert_tps=$plain ratio(insert/select_only)=$(ratio "$plain" "$sel") (a durable one-row write, before any policy work)"
+q "CREATE TABLE conversions_floor (decision_id bigint, converted int);
+   CREATE FUNCTION record_only() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+     UPDATE mkt.decisions SET reward = NEW.converted, rewarded_at = now(), applied = false WHERE decision_id = NEW.decision_id AND reward IS NULL;
+     RETURN NULL; END \$\$;
+   CREATE TRIGGER record AFTER INSERT ON conversions_floor FOR EACH ROW EXECUTE FUNCTION record_only();
+   CREATE SEQUENCE next_floor; SELECT setval('next_floor', (SELECT min(decision_id) FROM mkt.decisions WHERE policy_id = (SELECT policy_id FROM mkt.policies WHERE policy_name = 'bench_ts')))" > /dev/null
+printf 'INSERT INTO conversions_floor VALUES (nextval(%s), 1);\n' "'next_floor'" > "$D/floor.sql"
+plain_f=$(tps -f "$D/plain.sql" -T "$(( DURATION / 2 ))")
+floor_f=$(tps -f "$D/floor.sql" -T "$(( DURATION / 2 ))")
+echo "ceiling: insert_tps=$plain_f insert_recording_reward_only_tps=$floor_f ratio(record only/plain)=$(ratio "$floor_f" "$plain_f") (the reward's own row write, no policy work)"
+t0=$(date +%s%N)
+folded=$(q "SELECT coalesce(sum(rewards), 0) FROM mkt.fold_rewards('bench_qd')")
+secs=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
+echo "fold_rewards_per_s=$(awk "BEGIN{printf \"%.0f\", $folded / $secs}") ($folded rewards in one call)"
 
 # Campaigns: inserts into a table with an active campaign (every row qualifies; 10% control) vs. the
 # same inserts into a table without one; then claim+ack throughput of the outbox with 4 workers.

@@ -34,7 +34,7 @@ COMMENT ON FUNCTION mkt.cache_stats() IS
 'Models this backend holds for serving: their private memory (bytes; mkt.model_cache_mb bounds it, least recently used models are dropped first) and the bytes they view in read-only file mappings shared with every other backend (shared_bytes; see mkt.shared_models).';
 
 COMMENT ON FUNCTION mkt.create_policy(text, text[], text, jsonb) IS
-'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; transform names a mkt.fit_transform applied to every context; seed.';
+'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; transform names a mkt.fit_transform applied to every context; seed; learning: immediate (default: each reward updates the state in its transaction) or deferred (rewards wait with their decision for mkt.fold_rewards).';
 
 COMMENT ON FUNCTION mkt.drop_policy(text) IS
 'Drops a policy with what it learned and its decision log; returns the number of decisions removed.';
@@ -43,10 +43,10 @@ COMMENT ON FUNCTION mkt.decide(text, jsonb, text, text[]) IS
 'Chooses an action for a context (minus excluded actions), logs the decision in mkt.decisions with the probability it was chosen with and the full distribution, and returns decision_id, action, probability.';
 
 COMMENT ON FUNCTION mkt.reward(bigint, float8, jsonb, text) IS
-'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit. subject (optional) must be the decision''s subject; on Citus it makes the update a single-shard write on that subject''s worker, where the reward waits for mkt.fold_rewards.';
+'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit. subject (optional) must be the decision''s subject; on Citus it makes the update a single-shard write on that subject''s worker, where the reward waits for mkt.fold_rewards, as it does for a policy with deferred learning.';
 
 COMMENT ON FUNCTION mkt.fold_rewards(text) IS
-'Applies rewards recorded but not yet learned from (on a Citus catalog, where mkt.reward stores them with the decision on the subject''s worker) to the shared policy state, in the order they were recorded, each exactly once; returns the count per policy. Schedule it with pg_cron on the coordinator. On a single server rewards are learned at once and this returns nothing.';
+'Applies rewards recorded but not yet learned from (those of policies with learning deferred, and on a Citus catalog every reward, stored with its decision on the subject''s worker) to the policy state, in the order they were recorded, each exactly once; returns the count per policy. Schedule it with pg_cron (on the coordinator with Citus). Rewards of policies that learn immediately on a single server are never pending.';
 
 COMMENT ON FUNCTION mkt.policy_probabilities(text, jsonb) IS
 'The policy''s probability of each action for a context, without deciding or logging (Thompson: Monte-Carlo estimate with the policy''s seed).';

@@ -136,11 +136,15 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'revoke_model_wrapper';
 
+-- Policies may defer learning to mkt.fold_rewards (params.learning).
+COMMENT ON FUNCTION mkt.create_policy(text, text[], text, jsonb) IS
+'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; transform names a mkt.fit_transform applied to every context; seed; learning: immediate (default: each reward updates the state in its transaction) or deferred (rewards wait with their decision for mkt.fold_rewards).';
+
 COMMENT ON FUNCTION mkt.reward(bigint, float8, jsonb, text) IS
-'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit. subject (optional) must be the decision''s subject; on Citus it makes the update a single-shard write on that subject''s worker, where the reward waits for mkt.fold_rewards.';
+'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit. subject (optional) must be the decision''s subject; on Citus it makes the update a single-shard write on that subject''s worker, where the reward waits for mkt.fold_rewards, as it does for a policy with deferred learning.';
 
 COMMENT ON FUNCTION mkt.fold_rewards(text) IS
-'Applies rewards recorded but not yet learned from (on a Citus catalog, where mkt.reward stores them with the decision on the subject''s worker) to the shared policy state, in the order they were recorded, each exactly once; returns the count per policy. Schedule it with pg_cron on the coordinator. On a single server rewards are learned at once and this returns nothing.';
+'Applies rewards recorded but not yet learned from (those of policies with learning deferred, and on a Citus catalog every reward, stored with its decision on the subject''s worker) to the policy state, in the order they were recorded, each exactly once; returns the count per policy. Schedule it with pg_cron (on the coordinator with Citus). Rewards of policies that learn immediately on a single server are never pending.';
 
 COMMENT ON FUNCTION mkt.grant_model(text, text, text) IS
 'Grants a role (or public) a privilege on a model: use (serve, export, evaluate, read its catalog rows), manage (also train versions, deploy, roll back, drop) or owner (transfers ownership). Only the owner (or a member of the owning role, or a superuser) may grant. Takes effect in every backend at commit.';

@@ -306,43 +306,81 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
 /// The decision a reward is for.
 pub struct Rewarded {
     pub policy_id: i64,
+    /// Read only when the reward is applied at once (Null otherwise).
     pub context: Value,
     pub state: String,
     pub action: String,
+    /// The caller applies the reward now; otherwise it waits for mkt.fold_rewards.
+    pub applied: bool,
 }
 
-/// Records the reward on the decision (marked applied when the caller applies it at once); a
-/// second reward or an unknown id is an error. With `subject`, the statement names the
-/// decision's distribution value, so on Citus it runs on that subject's worker alone.
+thread_local! {
+    /// Ids of the policies with deferred learning, with the epoch of mkt.policies they were read
+    /// under.
+    static DEFERRED: RefCell<Option<(u64, Vec<i64>)>> = const { RefCell::new(None) };
+}
+
+/// The policies whose rewards wait for mkt.fold_rewards (read once per change of mkt.policies).
+fn deferred_ids() -> SqlResult<Vec<i64>> {
+    let epoch = invalidation::epoch(Watched::Policies)?;
+    if let Some(ids) = DEFERRED.with(|d| {
+        d.borrow()
+            .as_ref()
+            .filter(|(e, _)| *e == epoch)
+            .map(|(_, ids)| ids.clone())
+    }) {
+        return Ok(ids);
+    }
+    let ids = Spi::connect(|c| {
+        first::<Vec<i64>>(plans::select(
+            c,
+            "SELECT coalesce(array_agg(policy_id), '{}') FROM mkt.policies WHERE params ->> 'learning' = 'deferred'",
+            &[],
+        )?)
+    })
+    .sql()?
+    .unwrap_or_default();
+    DEFERRED.with(|d| *d.borrow_mut() = Some((epoch, ids.clone())));
+    Ok(ids)
+}
+
+/// Records the reward on the decision; a second reward or an unknown id is an error. It is
+/// marked applied when `now` and the policy learns immediately: the caller then applies it. With
+/// `subject`, the statement names the decision's distribution value, so on Citus it runs on that
+/// subject's worker alone.
 pub fn record_reward(
     decision_id: i64,
     reward: f64,
     next: Option<&Value>,
     subject: Option<&str>,
-    applied: bool,
+    now: bool,
 ) -> SqlResult<Rewarded> {
+    let deferred = if now { deferred_ids()? } else { Vec::new() };
     let args = [
         decision_id.into(),
         reward.into(),
         next.map(|v| JsonB(v.clone())).into(),
-        applied.into(),
+        now.into(),
         subject.into(),
+        deferred.into(),
     ];
     let row = Spi::connect_mut(|c| {
         let t = if subject.is_some() {
             plans::update(
                 c,
-                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), \
+                 applied = $4 AND NOT (policy_id = ANY ($6)) \
                  WHERE decision_id = $1 AND subject = $5 AND reward IS NULL \
-                 RETURNING policy_id, context, state, action",
+                 RETURNING policy_id, applied, state, action, context",
                 &args,
             )
         } else {
             plans::update(
                 c,
-                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), \
+                 applied = $4 AND NOT (policy_id = ANY ($6)) \
                  WHERE decision_id = $1 AND reward IS NULL AND $5::text IS NULL \
-                 RETURNING policy_id, context, state, action",
+                 RETURNING policy_id, applied, state, action, context",
                 &args,
             )
         }
@@ -351,11 +389,17 @@ pub fn record_reward(
             return Ok(None);
         }
         let r = t.first();
+        let applied = r.get::<bool>(2).sql()?.unwrap_or(false);
         Ok(Some(Rewarded {
             policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
-            context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
+            applied,
             state: r.get::<String>(3).sql()?.unwrap_or_default(),
             action: r.get::<String>(4).sql()?.unwrap_or_default(),
+            context: if applied {
+                r.get::<JsonB>(5).sql()?.map(|j| j.0).unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            },
         }))
     })?;
     if let Some(r) = row {
@@ -412,6 +456,7 @@ pub fn take_pending(policy_id: Option<i64>) -> SqlResult<Vec<Pending>> {
                         context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
                         state: r.get::<String>(3).sql()?.unwrap_or_default(),
                         action: r.get::<String>(4).sql()?.unwrap_or_default(),
+                        applied: true,
                     },
                     reward: r.get::<f64>(5).sql()?.unwrap_or_default(),
                     next: r.get::<JsonB>(6).sql()?.map(|j| j.0),
@@ -660,6 +705,22 @@ pub fn lock_and_load_state(p: &Policy) -> SqlResult<State> {
 
 /// Writes a trained state back (upserting every row) and bumps the policy's version.
 pub fn store_state(p: &Policy, state: &State) -> SqlResult<i32> {
+    store_rows(p, state)?;
+    Spi::connect_mut(|c| {
+        let v = c
+            .update(
+                "UPDATE mkt.policies SET version = version + 1 WHERE policy_id = $1 RETURNING version",
+                None,
+                &[p.id.into()],
+            )
+            .sql()?;
+        invalidation::invalidate_everywhere(Watched::Policies);
+        Ok(first::<i32>(v).sql()?.unwrap_or(p.version + 1))
+    })
+}
+
+/// Upserts the rows of `state` (LinUCB regressions of actions with rewards).
+pub fn store_rows(p: &Policy, state: &State) -> SqlResult<()> {
     Spi::connect_mut(|c| {
         for (s, arms) in &state.0 {
             for (i, arm) in arms.iter().enumerate() {
@@ -700,14 +761,6 @@ pub fn store_state(p: &Policy, state: &State) -> SqlResult<i32> {
                 .sql()?;
             }
         }
-        let v = c
-            .update(
-                "UPDATE mkt.policies SET version = version + 1 WHERE policy_id = $1 RETURNING version",
-                None,
-                &[p.id.into()],
-            )
-            .sql()?;
-        invalidation::invalidate_everywhere(Watched::Policies);
-        Ok(first::<i32>(v).sql()?.unwrap_or(p.version + 1))
+        Ok(())
     })
 }

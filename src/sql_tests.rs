@@ -1596,6 +1596,84 @@ fn single_server_rewards_apply_at_once_and_citus_setup_needs_citus() {
     decide_row("SELECT * FROM mkt.decide('fold_p', '{}')");
 }
 
+#[pg_test]
+fn deferred_learning_waits_for_the_fold_and_then_matches_immediate() {
+    for (algorithm, params) in [
+        ("q_learning", r#""state_features": ["segment"], "alpha": 0.3, "gamma": 0.8"#),
+        ("thompson", r#""state_features": ["segment"]"#),
+        ("linucb", r#""features": ["x"]"#),
+    ] {
+        let (now, later) = (format!("now_{algorithm}"), format!("later_{algorithm}"));
+        Spi::run(&format!("SELECT mkt.create_policy('{now}', ARRAY['a', 'b', 'c'], '{algorithm}', '{{{params}}}')")).unwrap();
+        Spi::run(&format!(
+            "SELECT mkt.create_policy('{later}', ARRAY['a', 'b', 'c'], '{algorithm}', '{{{params}, \"learning\": \"deferred\"}}')"
+        ))
+        .unwrap();
+        // The same 90 decisions in both (journeys move between segments), rewarded in the same order.
+        for name in [&now, &later] {
+            Spi::run(&format!(
+                "INSERT INTO mkt.decisions (policy_id, policy_version, context, state, action, probability, probabilities)
+                 SELECT p.policy_id, 1, jsonb_build_object('segment', i % 3, 'x', i % 7, 'i', i),
+                        CASE WHEN p.algorithm = 'linucb' THEN '*' ELSE 'segment=' || i % 3 END,
+                        (ARRAY['a', 'b', 'c'])[1 + (i * 5) % 3], 0.5, '{{}}'
+                 FROM mkt.policies p, generate_series(1, 90) i WHERE p.policy_name = '{name}'"
+            ))
+            .unwrap();
+            Spi::run(&format!(
+                "SELECT mkt.reward(decision_id, ((i * 7) % 5)::float8 / 4,
+                                   CASE WHEN i % 4 <> 0 THEN jsonb_build_object('segment', (i + 1) % 3) END)
+                 FROM (SELECT decision_id, (context ->> 'i')::int AS i FROM mkt.decisions JOIN mkt.policies USING (policy_id)
+                       WHERE policy_name = '{name}' ORDER BY decision_id OFFSET 0) d"
+            ))
+            .unwrap();
+        }
+        let values = |name: &str| {
+            Spi::get_one::<String>(&format!(
+                "SELECT string_agg(format('%s/%s/%s/%s', state, action, value, visits), ' ' ORDER BY state, action) FROM mkt.policy_values('{name}')"
+            ))
+            .unwrap()
+        };
+        // Recorded and durable, not yet learned: a second reward is still refused.
+        assert_eq!(values(&later), None, "{algorithm}");
+        assert_eq!(
+            count(&format!("SELECT count(*) FROM mkt.decisions JOIN mkt.policies USING (policy_id) WHERE policy_name = '{later}' AND reward IS NOT NULL AND NOT applied")),
+            90
+        );
+        let last = count(&format!("SELECT max(decision_id) FROM mkt.decisions JOIN mkt.policies USING (policy_id) WHERE policy_name = '{later}'"));
+        assert_eq!(try_sql(&format!("SELECT mkt.reward({last}, 1)")).0, "55000", "{algorithm}");
+        assert_eq!(
+            count(&format!("SELECT rewards FROM mkt.fold_rewards('{later}')")),
+            90,
+            "{algorithm}"
+        );
+        assert_eq!(count(&format!("SELECT count(*) FROM mkt.fold_rewards('{later}')")), 0);
+        // Folded in the order they came, the rewards give exactly what learning at once gave.
+        assert!(values(&now).is_some());
+        assert_eq!(values(&later), values(&now), "{algorithm}");
+        assert_eq!(
+            count(&format!("SELECT version FROM mkt.policies WHERE policy_name = '{later}'")),
+            1
+        );
+    }
+    // The trigger path records the reward; a bad row fails its own insert only.
+    Spi::run("CREATE TABLE later_conv (decision_id bigint, converted int)").unwrap();
+    Spi::run("CREATE TRIGGER learn AFTER INSERT ON later_conv FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted')").unwrap();
+    let (id, _, _) = decide_row("SELECT * FROM mkt.decide('later_thompson', '{\"segment\": 1}')");
+    Spi::run(&format!("INSERT INTO later_conv VALUES ({id}, 1)")).unwrap();
+    assert_eq!(try_sql("INSERT INTO later_conv VALUES (987654321, 1)").0, "42704");
+    assert_eq!(try_sql(&format!("INSERT INTO later_conv VALUES ({id}, 0)")).0, "55000");
+    assert_eq!(count("SELECT count(*) FROM later_conv"), 1);
+    let visits = "SELECT sum(visits)::bigint FROM mkt.policy_values('later_thompson')";
+    assert_eq!(count(visits), 90);
+    assert_eq!(count("SELECT sum(rewards)::bigint FROM mkt.fold_rewards()"), 1);
+    assert_eq!(count(visits), 91);
+    expect_errors(&[(
+        "SELECT mkt.create_policy('later_bad', ARRAY['a'], 'thompson', '{\"learning\": \"sometimes\"}')",
+        "22023",
+        "learning",
+    )]);
+}
+
 /// Runs `sql` as `role` in a subtransaction: (SQLSTATE, message, first column of the first row).
 fn as_role(role: &str, sql: &str) -> (String, String, Option<String>) {
     Spi::run(

@@ -144,10 +144,11 @@ fn reward(
         )));
     }
     let next = next_context.map(|j| j.0);
-    // On Citus the reward stays with its decision on the subject's worker until mkt.fold_rewards.
+    // On Citus the reward stays with its decision on the subject's worker until mkt.fold_rewards;
+    // so does one for a policy with deferred learning.
     let now = !crate::citus::catalog_distributed()?;
     let r = policies::record_reward(decision_id, reward, next.as_ref(), subject, now)?;
-    if now {
+    if r.applied {
         apply(&*policies::load_by_id(r.policy_id)?, &r, reward, next.as_ref())?;
     }
     Ok(())
@@ -176,6 +177,50 @@ fn apply(p: &Policy, r: &policies::Rewarded, reward: f64, next: Option<&Value>) 
     }
 }
 
+/// Applies a policy's waiting rewards in order, as `apply` would one by one, but in memory: the
+/// state is read once under the policy's exclusive lock and each touched row written once. One
+/// by one, every reward would add a version of its (state, action) row that no other statement
+/// of the fold's transaction may prune, so the popular rows' chains grow with each reward.
+fn fold_policy(p: &Policy, rewards: &[policies::Pending]) -> SqlResult<()> {
+    let (table, linear) = policies::lock_and_load_state(p)?;
+    let mut learner = mkt_policy::Learner::with_state(p.cfg.clone(), table, linear);
+    let mut touched: std::collections::HashSet<(String, usize)> = Default::default();
+    for (i, r) in rewards.iter().enumerate() {
+        if i % 1000 == 0 {
+            pgrx::check_for_interrupts!();
+        }
+        let Some(action) = p.cfg.action_index(&r.rewarded.action) else {
+            continue;
+        };
+        match p.cfg.algorithm {
+            Algorithm::LinUcb => {
+                let context = p.context(&r.rewarded.context)?;
+                learner.reward(&context, action, r.reward, None).sql()?;
+            }
+            _ => {
+                let next = match (&p.cfg.algorithm, &r.next) {
+                    (Algorithm::QLearning, Some(n)) => Some(p.cfg.state.key(&p.context(n)?).sql()?),
+                    _ => None,
+                };
+                learner
+                    .reward_in_state(&r.rewarded.state, action, r.reward, next.as_deref(), 1.0)
+                    .sql()?;
+            }
+        }
+        touched.insert((r.rewarded.state.clone(), action));
+    }
+    let m = p.cfg.actions.len();
+    let mut rows: std::collections::HashMap<String, Vec<Option<mkt_policy::ArmStats>>> =
+        Default::default();
+    for (state, action) in &touched {
+        if let Some(arm) = learner.table.get(state).and_then(|arms| arms[*action]) {
+            rows.entry(state.clone()).or_insert_with(|| vec![None; m])[*action] = Some(arm);
+        }
+    }
+    let linear = Some(learner.linear).filter(|l| !l.is_empty());
+    policies::store_rows(p, &(rows, linear))
+}
+
 #[pg_extern(volatile, parallel_unsafe)]
 fn fold_rewards(
     policy_name: default!(Option<&str>, "NULL"),
@@ -186,24 +231,17 @@ fn fold_rewards(
         Some(n) => Some(policies::load(n)?.id),
         None => None,
     };
-    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-    // Each policy is loaded once per fold (on Citus the per-backend cache re-reads every call).
-    let mut loaded: std::collections::HashMap<i64, Option<std::rc::Rc<Policy>>> = Default::default();
+    // Per policy, its rewards in the order they were recorded.
+    let mut by_policy: std::collections::BTreeMap<i64, Vec<policies::Pending>> = Default::default();
     for pending in policies::take_pending(only)? {
-        pgrx::check_for_interrupts!();
-        let id = pending.rewarded.policy_id;
+        by_policy.entry(pending.rewarded.policy_id).or_default().push(pending);
+    }
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for (id, rewards) in by_policy {
         // A dropped policy's decisions go with it; one dropped meanwhile has nothing to learn.
-        let p = match loaded.get(&id) {
-            Some(p) => p.clone(),
-            None => {
-                let p = policies::load_by_id(id).ok();
-                loaded.insert(id, p.clone());
-                p
-            }
-        };
-        let Some(p) = p else { continue };
-        apply(&*p, &pending.rewarded, pending.reward, pending.next.as_ref())?;
-        *counts.entry(p.name.clone()).or_default() += 1;
+        let Ok(p) = policies::load_by_id(id) else { continue };
+        fold_policy(&p, &rewards)?;
+        *counts.entry(p.name.clone()).or_default() += rewards.len() as i64;
     }
     Ok(TableIterator::new(counts))
 }

@@ -109,6 +109,24 @@ dcheck "no concurrent reward was lost (visits)" "$rewarded" \
 dcheck "no concurrent reward was lost (posterior mass)" "$(q "SELECT round(sum(reward)::numeric, 6) FROM mkt.decisions d JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")" \
   "$(q "SELECT round(sum(alpha - 1)::numeric, 6) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")"
 
+# 7b. The same with deferred learning while two sessions fold over and over: every reward is
+# learned exactly once.
+q "SELECT mkt.create_policy('conc_later', ARRAY['a', 'b', 'c'], 'thompson', '{\"state_features\": [\"segment\"], \"draws\": 50, \"learning\": \"deferred\"}')" > /dev/null
+sed 's/conc/conc_later/' "$CLUSTER_DIR/conc.sql" > "$CLUSTER_DIR/conc_later.sql"
+touch "$CLUSTER_DIR/folding"
+for f in 1 2; do
+  (while [ -e "$CLUSTER_DIR/folding" ]; do q "SELECT count(*) FROM mkt.fold_rewards('conc_later')" > /dev/null || echo "fold failed" >> "$CLUSTER_DIR/fold_errors"; done) &
+done
+out=$(pgbench -n -c 16 -j 4 -t 100 -f "$CLUSTER_DIR/conc_later.sql" 2>&1)
+rm "$CLUSTER_DIR/folding"; wait
+grep -q "number of failed transactions: 0" <<< "$out" && ! grep -q "aborted" <<< "$out" && [ ! -e "$CLUSTER_DIR/fold_errors" ] \
+  && ok "16 clients reward a deferred policy while 2 sessions fold, without an error" || fail "deferred learning under load: $out"
+q "SELECT count(*) FROM mkt.fold_rewards('conc_later')" > /dev/null
+dcheck "every deferred reward was learned once (visits)" "1600" \
+  "$(q "SELECT sum(n) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc_later'")"
+dcheck "every deferred reward was learned once (posterior mass)" "$(q "SELECT round(sum(reward)::numeric, 6) FROM mkt.decisions d JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc_later'")" \
+  "$(q "SELECT round(sum(alpha - 1)::numeric, 6) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc_later'")"
+
 # 8. A crash right after COMMIT loses no reward.
 id=$(q "SELECT decision_id FROM mkt.decide('conc', '{\"segment\": 1}')")
 q "SELECT mkt.reward($id, 1)" > /dev/null

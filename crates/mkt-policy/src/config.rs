@@ -45,6 +45,7 @@ impl Algorithm {
                 "bins",
                 "seed",
                 "transform",
+                "learning",
             ],
             Algorithm::Thompson => &[
                 "prior_alpha",
@@ -54,6 +55,7 @@ impl Algorithm {
                 "bins",
                 "seed",
                 "transform",
+                "learning",
             ],
             Algorithm::LinUcb => &[
                 "alpha",
@@ -62,6 +64,7 @@ impl Algorithm {
                 "categorical",
                 "seed",
                 "transform",
+                "learning",
             ],
         }
     }
@@ -89,9 +92,16 @@ pub struct PolicyConfig {
     /// A stored feature transform (mkt.fit_transform) applied to every context before the policy
     /// reads it; resolved by the SQL layer.
     pub transform: Option<String>,
+    /// Rewards wait with their decision until mkt.fold_rewards applies them, instead of updating
+    /// the (state, action) row in the rewarding transaction: the write path of a reward then
+    /// touches only its decision, and no hot row lock is held until commit.
+    pub deferred: bool,
 }
 
 pub const MAX_ACTIONS: usize = 1000;
+
+/// When rewards reach the policy state: in the rewarding transaction, or at mkt.fold_rewards.
+pub const LEARNING: [&str; 2] = ["immediate", "deferred"];
 
 impl PolicyConfig {
     pub fn parse(actions: &[String], algorithm: &str, params: &Value) -> Result<Self> {
@@ -149,6 +159,7 @@ impl PolicyConfig {
             draws: p.int("draws", 1000, 10, 1_000_000)? as usize,
             linear,
             seed: p.int("seed", 42, 0, i64::MAX)? as u64,
+            deferred: p.choice("learning", "immediate", &LEARNING)? == "deferred",
             transform: match p.value("transform") {
                 None => None,
                 Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
@@ -199,6 +210,16 @@ mod tests {
         let c = PolicyConfig::parse(&acts(&["a", "b"]), "q_learning", &json!({})).unwrap();
         assert_eq!((c.alpha, c.gamma, c.q_init), (0.1, 0.9, 0.0));
         assert_eq!(c.exploration, Exploration::EpsilonGreedy(0.1));
+        assert!(!c.deferred);
+        for algorithm in ALGORITHMS {
+            let params = match algorithm {
+                "linucb" => json!({"features": ["x"], "learning": "deferred"}),
+                _ => json!({"learning": "deferred"}),
+            };
+            assert!(PolicyConfig::parse(&acts(&["a"]), algorithm, &params).unwrap().deferred);
+        }
+        let e = PolicyConfig::parse(&acts(&["a"]), "thompson", &json!({"learning": "later"}));
+        assert!(e.unwrap_err().to_string().contains("learning"));
         assert!(PolicyConfig::parse(&acts(&[]), "thompson", &json!({})).is_err());
         assert!(PolicyConfig::parse(&acts(&["a", "a"]), "thompson", &json!({})).is_err());
         assert!(PolicyConfig::parse(&acts(&["a"]), "sarsa", &json!({})).is_err());

@@ -123,15 +123,31 @@ impl Learner {
             return Ok(());
         }
         let state = self.state_of(context)?;
-        let next_arms = match next {
-            Some(n) => Some(self.arms(&self.state_of(n)?)),
+        let next = match next {
+            Some(n) => Some(self.state_of(n)?),
             None => None,
         };
-        let current = self.arms(&state)[action];
+        self.reward_in_state(&state, action, reward, next.as_deref(), weight)
+    }
+
+    /// Learns from a reward of a table-kept policy whose states are already known: a logged
+    /// decision's state, and the state its next context maps to (Q-learning journeys).
+    pub fn reward_in_state(
+        &mut self,
+        state: &str,
+        action: usize,
+        reward: f64,
+        next_state: Option<&str>,
+        weight: f64,
+    ) -> Result<()> {
+        let next_arms = next_state.map(|n| self.arms(n));
+        let current = self.arms(state)[action];
         let updated =
             update_arm_weighted(&self.cfg, current, reward, next_arms.as_deref(), weight)?;
         let n = self.cfg.actions.len();
-        self.table.entry(state).or_insert_with(|| vec![None; n])[action] = Some(updated);
+        self.table
+            .entry(state.to_string())
+            .or_insert_with(|| vec![None; n])[action] = Some(updated);
         Ok(())
     }
 }
@@ -140,6 +156,33 @@ impl Learner {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Rewards given with their states (a decision log's) teach what the same rewards given
+    /// with contexts teach.
+    #[test]
+    fn rewards_in_known_states_equal_rewards_in_contexts() {
+        let actions = vec!["a".to_string(), "b".to_string()];
+        let cfg = PolicyConfig::parse(
+            &actions,
+            "q_learning",
+            &json!({"alpha": 0.4, "gamma": 0.7, "state_features": ["s"]}),
+        )
+        .unwrap();
+        let (mut by_context, mut by_state) = (Learner::new(cfg.clone()), Learner::new(cfg));
+        for i in 0..50i64 {
+            let (ctx, next) = (json!({ "s": i % 3 }), json!({ "s": (i + 1) % 3 }));
+            let (action, reward) = ((i % 2) as usize, (i % 5) as f64 / 4.0);
+            let next = (i % 4 != 0).then_some(&next);
+            by_context.reward(&ctx, action, reward, next).unwrap();
+            let state = by_state.state_of(&ctx).unwrap();
+            let next_state = next.map(|n| by_state.state_of(n).unwrap());
+            by_state
+                .reward_in_state(&state, action, reward, next_state.as_deref(), 1.0)
+                .unwrap();
+        }
+        assert_eq!(by_context.table, by_state.table);
+        assert_eq!(by_context.table.len(), 3);
+    }
 
     /// A corridor of 4 cells; "right" from cell 3 ends the journey with reward 1, "left" from
     /// cell 0 ends it with 0.1, every other move costs nothing. With gamma 0.9 the optimal policy
