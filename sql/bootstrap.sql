@@ -256,6 +256,19 @@ SELECT pg_catalog.pg_extension_config_dump('mkt.policy_state', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.decisions', '');
 SELECT pg_catalog.pg_extension_config_dump('mkt.decisions_decision_id_seq', '');
 
+-- Rewards of policies with deferred learning until mkt.fold_rewards moves them onto their
+-- decisions and learns from them: one insert is the cheapest durable record of a reward, and the
+-- key refuses a second reward of a decision.
+CREATE TABLE mkt.reward_log (
+    decision_id  bigint      PRIMARY KEY,
+    policy_id    bigint      NOT NULL,
+    reward       float8      NOT NULL,
+    next_context jsonb,
+    rewarded_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mkt.reward_log IS 'Rewards of policies with deferred learning, waiting for mkt.fold_rewards to record them on their decisions and learn from them.';
+SELECT pg_catalog.pg_extension_config_dump('mkt.reward_log', '');
+
 -- Campaigns: a trigger on an event table decides for each qualifying row and queues the decision
 -- in the outbox; touches record who was treated with what (or held out as control); attributions
 -- tie outcomes to touches exactly once.

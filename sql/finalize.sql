@@ -60,42 +60,6 @@ COMMENT ON FUNCTION mkt.policy_heatmap_svg(text) IS
 COMMENT ON FUNCTION mkt.simulate_campaign(text, text, int, int) IS
 'Runs a fresh copy of the policy''s definition (not its learned state) in a built-in simulator: scenario demo (one-step offers to segments new, active, vip, lapsed with an engagement in [0,1]) or journey (browse, cart, checkout stages). Returns learning curves at 200 checkpoints: reward, regret against the best action, a random policy''s reward and the oracle''s expected reward.';
 
-CREATE FUNCTION mkt.reward_trigger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    r jsonb := to_jsonb(NEW);
-    id bigint;
-    value float8;
-    next_context jsonb;
-BEGIN
-    IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'INSERT' THEN
-        RAISE EXCEPTION 'mkt.reward_trigger must be an AFTER INSERT ... FOR EACH ROW trigger'
-            USING ERRCODE = '39P01';
-    END IF;
-    IF TG_NARGS < 2 THEN
-        RAISE EXCEPTION 'mkt.reward_trigger takes the decision id column and the reward column (or a constant reward), and optionally a next-context column'
-            USING ERRCODE = '22023';
-    END IF;
-    IF NOT r ? TG_ARGV[0] THEN
-        RAISE EXCEPTION 'column "%" does not exist in %.%', TG_ARGV[0], TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = '42703';
-    END IF;
-    id := (r ->> TG_ARGV[0])::bigint;
-    IF id IS NULL THEN
-        RETURN NULL;  -- an outcome no decision led to
-    END IF;
-    IF r ? TG_ARGV[1] THEN
-        value := (r ->> TG_ARGV[1])::float8;
-    ELSE
-        value := TG_ARGV[1]::float8;
-    END IF;
-    IF TG_NARGS >= 3 THEN
-        next_context := r -> TG_ARGV[2];
-    END IF;
-    PERFORM mkt.reward(id, value, next_context);
-    RETURN NULL;
-END $$;
-
 COMMENT ON FUNCTION mkt.reward_trigger() IS
 'AFTER INSERT FOR EACH ROW trigger: TG_ARGV = (decision id column, reward column or constant [, next-context jsonb column]); calls mkt.reward for each new row with a decision id. A bad row (unknown or already rewarded decision) fails its insert.';
 
@@ -552,6 +516,11 @@ BEGIN
     IF NOT pg_catalog.citus_is_coordinator() THEN
         RAISE EXCEPTION 'mkt.citus_setup runs on the coordinator'
             USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mkt.reward_log) THEN
+        RAISE EXCEPTION 'mkt.reward_log has rewards waiting to be learned'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run SELECT * FROM mkt.fold_rewards() first.';
     END IF;
     IF EXISTS (SELECT 1 FROM mkt.decisions WHERE subject IS NULL) THEN
         RAISE EXCEPTION 'mkt.decisions has decisions without a subject; they cannot be distributed by subject'

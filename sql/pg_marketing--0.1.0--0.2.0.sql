@@ -136,7 +136,26 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'revoke_model_wrapper';
 
+-- mkt.reward_trigger reads the inserted row directly instead of through PL/pgSQL.
+CREATE OR REPLACE FUNCTION mkt."reward_trigger"()
+	RETURNS TRIGGER
+	LANGUAGE c
+	AS 'MODULE_PATHNAME', 'reward_trigger_wrapper';
+
 -- Policies may defer learning to mkt.fold_rewards (params.learning).
+-- Rewards of policies with deferred learning until mkt.fold_rewards moves them onto their
+-- decisions and learns from them: one insert is the cheapest durable record of a reward, and the
+-- key refuses a second reward of a decision.
+CREATE TABLE mkt.reward_log (
+    decision_id  bigint      PRIMARY KEY,
+    policy_id    bigint      NOT NULL,
+    reward       float8      NOT NULL,
+    next_context jsonb,
+    rewarded_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mkt.reward_log IS 'Rewards of policies with deferred learning, waiting for mkt.fold_rewards to record them on their decisions and learn from them.';
+SELECT pg_catalog.pg_extension_config_dump('mkt.reward_log', '');
+
 COMMENT ON FUNCTION mkt.create_policy(text, text[], text, jsonb) IS
 'Creates a decision policy over actions. algorithm: q_learning (alpha, alpha_schedule, gamma, q_init, exploration epsilon_greedy|softmax|ucb with epsilon, temperature, ucb_c), thompson (prior_alpha, prior_beta, draws), linucb (features, categorical, alpha, ridge); state_features and bins build states from the context; transform names a mkt.fit_transform applied to every context; seed; learning: immediate (default: each reward updates the state in its transaction) or deferred (rewards wait with their decision for mkt.fold_rewards).';
 
@@ -196,6 +215,11 @@ BEGIN
     IF NOT pg_catalog.citus_is_coordinator() THEN
         RAISE EXCEPTION 'mkt.citus_setup runs on the coordinator'
             USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mkt.reward_log) THEN
+        RAISE EXCEPTION 'mkt.reward_log has rewards waiting to be learned'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run SELECT * FROM mkt.fold_rewards() first.';
     END IF;
     IF EXISTS (SELECT 1 FROM mkt.decisions WHERE subject IS NULL) THEN
         RAISE EXCEPTION 'mkt.decisions has decisions without a subject; they cannot be distributed by subject'

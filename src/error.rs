@@ -27,6 +27,8 @@ fn code(e: &Error) -> C {
         Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
+        Error::InvalidText(_) => C::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        Error::TriggerMisuse(_) => C::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
         Error::Compute(_) => C::ERRCODE_SYSTEM_ERROR,
     }
 }

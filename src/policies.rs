@@ -183,12 +183,14 @@ pub fn drop(name: &str) -> SqlResult<i64> {
             return Err(unknown_policy(name));
         };
         invalidation::invalidate_everywhere(Watched::Policies);
-        c.update(
-            "DELETE FROM mkt.policy_state WHERE policy_id = $1",
-            None,
-            &[id.into()],
-        )
-        .sql()?;
+        for table in ["mkt.policy_state", "mkt.reward_log"] {
+            c.update(
+                &format!("DELETE FROM {table} WHERE policy_id = $1"),
+                None,
+                &[id.into()],
+            )
+            .sql()?;
+        }
         let gone = c
             .update(
                 "WITH d AS (DELETE FROM mkt.decisions WHERE policy_id = $1 RETURNING 1) SELECT count(*) FROM d",
@@ -344,8 +346,9 @@ fn deferred_ids() -> SqlResult<Vec<i64>> {
     Ok(ids)
 }
 
-/// Records the reward on the decision; a second reward or an unknown id is an error. It is
-/// marked applied when `now` and the policy learns immediately: the caller then applies it. With
+/// Records the reward: in mkt.reward_log for a policy that learns deferred (on a single server),
+/// otherwise on the decision; a second reward or an unknown id is an error. It is marked applied
+/// when `now` and the policy learns immediately: the caller then applies it. With
 /// `subject`, the statement names the decision's distribution value, so on Citus it runs on that
 /// subject's worker alone.
 pub fn record_reward(
@@ -362,14 +365,48 @@ pub fn record_reward(
         next.map(|v| JsonB(v.clone())).into(),
         now.into(),
         subject.into(),
-        deferred.into(),
+        deferred.clone().into(),
     ];
+    if !deferred.is_empty() {
+        // A reward for a policy that learns deferred is one insert into the reward log, whose key
+        // refuses a second reward of the decision (waiting for a concurrent one to commit first).
+        let logged = Spi::connect_mut(|c| {
+            first::<i64>(plans::update(
+                c,
+                "INSERT INTO mkt.reward_log (decision_id, policy_id, reward, next_context) \
+                 SELECT decision_id, policy_id, $2, $3 FROM mkt.decisions \
+                 WHERE decision_id = $1 AND reward IS NULL AND policy_id = ANY ($6) \
+                   AND ($5::text IS NULL OR subject = $5) \
+                 ON CONFLICT (decision_id) DO NOTHING RETURNING policy_id",
+                &args,
+            )?)
+        })
+        .sql()?;
+        if let Some(policy_id) = logged {
+            return Ok(Rewarded {
+                policy_id,
+                context: Value::Null,
+                state: String::new(),
+                action: String::new(),
+                applied: false,
+            });
+        }
+    }
     let row = Spi::connect_mut(|c| {
-        let t = if subject.is_some() {
+        let t = if !deferred.is_empty() {
+            plans::update(
+                c,
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                 WHERE decision_id = $1 AND reward IS NULL AND NOT (policy_id = ANY ($6)) \
+                   AND ($5::text IS NULL OR subject = $5) \
+                 RETURNING policy_id, applied, state, action, context",
+                &args,
+            )
+        } else if subject.is_some() {
             plans::update(
                 c,
                 "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), \
-                 applied = $4 AND NOT (policy_id = ANY ($6)) \
+                 applied = $4 \
                  WHERE decision_id = $1 AND subject = $5 AND reward IS NULL \
                  RETURNING policy_id, applied, state, action, context",
                 &args,
@@ -378,7 +415,7 @@ pub fn record_reward(
             plans::update(
                 c,
                 "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), \
-                 applied = $4 AND NOT (policy_id = ANY ($6)) \
+                 applied = $4 \
                  WHERE decision_id = $1 AND reward IS NULL AND $5::text IS NULL \
                  RETURNING policy_id, applied, state, action, context",
                 &args,
@@ -427,42 +464,54 @@ pub struct Pending {
     pub next: Option<Value>,
 }
 
-/// Marks every pending reward (of one policy, or all) applied and returns them in the order
-/// they were recorded. Row locks make a concurrent fold skip what this one took.
+/// Takes every pending reward (of one policy, or all) and returns them in the order they were
+/// recorded: the reward log's, moved onto their decisions (on a single server), and those stored
+/// on decisions but not applied (on Citus), marked applied. Row locks make a concurrent fold skip
+/// what this one took.
 pub fn take_pending(policy_id: Option<i64>) -> SqlResult<Vec<Pending>> {
+    let single_server = !crate::citus::catalog_distributed()?;
     Spi::connect_mut(|c| {
-        let t = c
-            .update(
-                "UPDATE mkt.decisions SET applied = true \
-                 WHERE reward IS NOT NULL AND NOT applied AND ($1::bigint IS NULL OR policy_id = $1) \
-                 RETURNING policy_id, context, state, action, reward, next_context, rewarded_at, decision_id",
-                None,
-                &[policy_id.into()],
-            )
-            .sql()?;
         let mut rows = Vec::new();
-        for r in t {
-            let at = r
-                .get::<pgrx::datum::TimestampWithTimeZone>(7)
-                .sql()?
-                .map_or(0, pgrx::pg_sys::TimestampTz::from);
-            let id = r.get::<i64>(8).sql()?.unwrap_or_default();
-            rows.push((
-                at,
-                id,
-                Pending {
-                    rewarded: Rewarded {
-                        policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
-                        context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
-                        state: r.get::<String>(3).sql()?.unwrap_or_default(),
-                        action: r.get::<String>(4).sql()?.unwrap_or_default(),
-                        applied: true,
+        let mut take = |sql: &str| -> SqlResult<()> {
+            for r in c.update(sql, None, &[policy_id.into()]).sql()? {
+                let at = r
+                    .get::<pgrx::datum::TimestampWithTimeZone>(7)
+                    .sql()?
+                    .map_or(0, pgrx::pg_sys::TimestampTz::from);
+                let id = r.get::<i64>(8).sql()?.unwrap_or_default();
+                rows.push((
+                    at,
+                    id,
+                    Pending {
+                        rewarded: Rewarded {
+                            policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
+                            context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
+                            state: r.get::<String>(3).sql()?.unwrap_or_default(),
+                            action: r.get::<String>(4).sql()?.unwrap_or_default(),
+                            applied: true,
+                        },
+                        reward: r.get::<f64>(5).sql()?.unwrap_or_default(),
+                        next: r.get::<JsonB>(6).sql()?.map(|j| j.0),
                     },
-                    reward: r.get::<f64>(5).sql()?.unwrap_or_default(),
-                    next: r.get::<JsonB>(6).sql()?.map(|j| j.0),
-                },
-            ));
+                ));
+            }
+            Ok(())
+        };
+        if single_server {
+            // A logged reward whose decision is gone (forgotten, dropped) goes with the log row.
+            take(
+                "WITH taken AS (DELETE FROM mkt.reward_log WHERE $1::bigint IS NULL OR policy_id = $1 RETURNING *) \
+                 UPDATE mkt.decisions d SET reward = t.reward, next_context = t.next_context, \
+                     rewarded_at = t.rewarded_at, applied = true \
+                 FROM taken t WHERE d.decision_id = t.decision_id \
+                 RETURNING d.policy_id, d.context, d.state, d.action, d.reward, d.next_context, d.rewarded_at, d.decision_id",
+            )?;
         }
+        take(
+            "UPDATE mkt.decisions SET applied = true \
+             WHERE reward IS NOT NULL AND NOT applied AND ($1::bigint IS NULL OR policy_id = $1) \
+             RETURNING policy_id, context, state, action, reward, next_context, rewarded_at, decision_id",
+        )?;
         rows.sort_by_key(|(at, id, _)| (*at, *id));
         Ok(rows.into_iter().map(|(_, _, p)| p).collect())
     })

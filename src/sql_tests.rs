@@ -669,6 +669,36 @@ fn reward_trigger_learns_from_inserted_outcomes() {
     let (id2, _, _) = decide_row("SELECT * FROM mkt.decide('trig')");
     Spi::run(&format!("INSERT INTO clicks VALUES ({id2})")).unwrap();
     assert_eq!(count("SELECT sum(visits)::bigint FROM mkt.policy_values('trig')"), 2);
+    // Ids and rewards of other types are read as mkt.reward would take them; a jsonb column gives
+    // the next context.
+    Spi::run("CREATE TABLE orders_t (ref text, revenue numeric, next jsonb)").unwrap();
+    Spi::run("CREATE TRIGGER learn AFTER INSERT ON orders_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('ref', 'revenue', 'next')").unwrap();
+    let (id3, _, _) = decide_row("SELECT * FROM mkt.decide('trig')");
+    Spi::run(&format!("INSERT INTO orders_t VALUES ('{id3}', 0.25, '{{\"segment\": 2}}')")).unwrap();
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM mkt.decisions WHERE decision_id = {id3} AND reward = 0.25 AND next_context = '{{\"segment\": 2}}'")),
+        1
+    );
+    // Misuse and bad rows are clear errors.
+    let (id4, _, _) = decide_row("SELECT * FROM mkt.decide('trig')");
+    Spi::run("CREATE TABLE misuse_t (decision_id bigint, converted int, next jsonb)").unwrap();
+    for (trigger, insert, state, fragment) in [
+        ("BEFORE INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted')", "INSERT INTO misuse_t VALUES (1, 1)", "39P01", "AFTER INSERT"),
+        ("AFTER INSERT ON misuse_t FOR EACH STATEMENT EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted')", "INSERT INTO misuse_t VALUES (1, 1)", "39P01", "FOR EACH ROW"),
+        ("AFTER INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id')", "INSERT INTO misuse_t VALUES (1, 1)", "22023", "reward column"),
+        ("AFTER INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('order_id', 'converted')", "INSERT INTO misuse_t VALUES (1, 1)", "42703", "\"order_id\" does not exist in public.misuse_t"),
+        ("AFTER INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'lots')", "INSERT INTO misuse_t VALUES (1, 1)", "22P02", "\"lots\""),
+        ("AFTER INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted')", "INSERT INTO misuse_t VALUES (ID4, NULL)", "22004", "\"converted\" is NULL"),
+        ("AFTER INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted', 'nxt')", "INSERT INTO misuse_t VALUES (ID4, 1)", "42703", "\"nxt\""),
+        ("AFTER INSERT ON misuse_t FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'converted', 'converted')", "INSERT INTO misuse_t VALUES (ID4, 1)", "42804", "jsonb"),
+    ] {
+        Spi::run(&format!("CREATE TRIGGER misuse {trigger}")).unwrap();
+        let (got, msg) = try_sql(&insert.replace("ID4", &id4.to_string()));
+        assert_eq!((got.as_str(), msg.contains(fragment)), (state, true), "{trigger}: {msg}");
+        Spi::run("DROP TRIGGER misuse ON misuse_t").unwrap();
+    }
+    assert_eq!(count("SELECT count(*) FROM misuse_t"), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM mkt.decisions WHERE decision_id = {id4} AND reward IS NULL")), 1);
 }
 
 #[pg_test]
@@ -1635,10 +1665,9 @@ fn deferred_learning_waits_for_the_fold_and_then_matches_immediate() {
         };
         // Recorded and durable, not yet learned: a second reward is still refused.
         assert_eq!(values(&later), None, "{algorithm}");
-        assert_eq!(
-            count(&format!("SELECT count(*) FROM mkt.decisions JOIN mkt.policies USING (policy_id) WHERE policy_name = '{later}' AND reward IS NOT NULL AND NOT applied")),
-            90
-        );
+        let logged = format!("SELECT count(*) FROM mkt.reward_log JOIN mkt.policies USING (policy_id) WHERE policy_name = '{later}'");
+        let on_decisions = format!("SELECT count(*) FROM mkt.decisions JOIN mkt.policies USING (policy_id) WHERE policy_name = '{later}' AND reward IS NOT NULL AND applied");
+        assert_eq!((count(&logged), count(&on_decisions)), (90, 0));
         let last = count(&format!("SELECT max(decision_id) FROM mkt.decisions JOIN mkt.policies USING (policy_id) WHERE policy_name = '{later}'"));
         assert_eq!(try_sql(&format!("SELECT mkt.reward({last}, 1)")).0, "55000", "{algorithm}");
         assert_eq!(
@@ -1647,6 +1676,7 @@ fn deferred_learning_waits_for_the_fold_and_then_matches_immediate() {
             "{algorithm}"
         );
         assert_eq!(count(&format!("SELECT count(*) FROM mkt.fold_rewards('{later}')")), 0);
+        assert_eq!((count(&logged), count(&on_decisions)), (0, 90));
         // Folded in the order they came, the rewards give exactly what learning at once gave.
         assert!(values(&now).is_some());
         assert_eq!(values(&later), values(&now), "{algorithm}");
@@ -1667,6 +1697,14 @@ fn deferred_learning_waits_for_the_fold_and_then_matches_immediate() {
     assert_eq!(count(visits), 90);
     assert_eq!(count("SELECT sum(rewards)::bigint FROM mkt.fold_rewards()"), 1);
     assert_eq!(count(visits), 91);
+    // Forgetting a subject, and dropping a policy, take their waiting rewards with them.
+    let (id2, _, _) = decide_row("SELECT * FROM mkt.decide('later_thompson', '{}', 'cust-later')");
+    let (id3, _, _) = decide_row("SELECT * FROM mkt.decide('later_q_learning', '{}', 'cust-other')");
+    Spi::run(&format!("SELECT mkt.reward({id2}, 1), mkt.reward({id3}, 1)")).unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.reward_log"), 2);
+    Spi::run("SELECT * FROM mkt.forget_subject('cust-later')").unwrap();
+    Spi::run("SELECT mkt.drop_policy('later_q_learning')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM mkt.reward_log"), 0);
     expect_errors(&[(
         "SELECT mkt.create_policy('later_bad', ARRAY['a'], 'thompson', '{\"learning\": \"sometimes\"}')",
         "22023",

@@ -79,6 +79,15 @@ fn forget_subject(
         "WITH d AS (DELETE FROM mkt.campaign_touches WHERE subject = $1 RETURNING 1) SELECT count(*) FROM d",
         subject,
     )?;
+    // Rewards still waiting for a fold go first, with the subject's decisions they are for (the
+    // log exists only on a single server).
+    if !crate::citus::catalog_distributed()? {
+        delete_count(
+            "WITH d AS (DELETE FROM mkt.reward_log WHERE decision_id IN \
+                 (SELECT decision_id FROM mkt.decisions WHERE subject = $1) RETURNING 1) SELECT count(*) FROM d",
+            subject,
+        )?;
+    }
     let decisions = delete_count(
         "WITH d AS (DELETE FROM mkt.decisions WHERE subject = $1 RETURNING 1) SELECT count(*) FROM d",
         subject,

@@ -11,6 +11,7 @@ mod offpolicy;
 mod policy;
 mod prep;
 mod report;
+mod reward_trigger;
 mod serve;
 mod split;
 mod train;

@@ -137,15 +137,24 @@ fn reward(
 ) -> Result<(), ErrorReport> {
     let decision_id = required(decision_id, "decision_id")?;
     let reward = required(reward, "reward")?;
+    reward_decision(decision_id, reward, next_context.map(|j| j.0), subject)
+}
+
+/// mkt.reward, also called by mkt.reward_trigger for each inserted row.
+pub(super) fn reward_decision(
+    decision_id: i64,
+    reward: f64,
+    next: Option<Value>,
+    subject: Option<&str>,
+) -> SqlResult<()> {
     crate::error::require_primary("mkt.reward")?;
     if !reward.is_finite() {
         return Err(invalid(format!(
             "a reward must be a finite number, got {reward}"
         )));
     }
-    let next = next_context.map(|j| j.0);
     // On Citus the reward stays with its decision on the subject's worker until mkt.fold_rewards;
-    // so does one for a policy with deferred learning.
+    // one for a policy with deferred learning waits in mkt.reward_log.
     let now = !crate::citus::catalog_distributed()?;
     let r = policies::record_reward(decision_id, reward, next.as_ref(), subject, now)?;
     if r.applied {

@@ -130,11 +130,17 @@ dcheck "every deferred reward was learned once (posterior mass)" "$(q "SELECT ro
 # 8. A crash right after COMMIT loses no reward.
 id=$(q "SELECT decision_id FROM mkt.decide('conc', '{\"segment\": 1}')")
 q "SELECT mkt.reward($id, 1)" > /dev/null
+later=$(q "SELECT decision_id FROM mkt.decide('conc_later', '{\"segment\": 1}')")
+q "SELECT mkt.reward($later, 1)" > /dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m immediate -w stop > /dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w start > /dev/null
 dcheck "a committed reward survives a crash" "1" "$(q "SELECT reward FROM mkt.decisions WHERE decision_id = $id")"
 dcheck "its update of the policy survives too" "1601" \
   "$(q "SELECT sum(n) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc'")"
+dcheck "a committed deferred reward survives a crash" "1" "$(q "SELECT count(*) FROM mkt.reward_log WHERE decision_id = $later")"
+q "SELECT * FROM mkt.fold_rewards('conc_later')" > /dev/null
+dcheck "and is learned at the next fold" "1601" \
+  "$(q "SELECT sum(n) FROM mkt.policy_state s JOIN mkt.policies p USING (policy_id) WHERE policy_name = 'conc_later'")"
 
 # 9. Campaigns: 8 sessions inserting at once never exceed the frequency cap or the budget; two
 #    delivery workers claiming at once never get the same message; the same for a queued campaign

@@ -64,6 +64,12 @@ pub enum Error {
     /// Stored model bytes that do not decode.
     #[error("model data is corrupted: {0}")]
     Corrupted(String),
+    /// A value whose text is not of the type it must be read as (a reward that is not a number).
+    #[error("{0}")]
+    InvalidText(String),
+    /// A trigger function attached where it cannot work (a BEFORE or statement-level trigger).
+    #[error("{0}")]
+    TriggerMisuse(String),
 }
 
 impl Error {
