@@ -405,8 +405,7 @@ pub fn record_reward(
         } else if subject.is_some() {
             plans::update(
                 c,
-                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), \
-                 applied = $4 \
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
                  WHERE decision_id = $1 AND subject = $5 AND reward IS NULL \
                  RETURNING policy_id, applied, state, action, context",
                 &args,
@@ -414,8 +413,7 @@ pub fn record_reward(
         } else {
             plans::update(
                 c,
-                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), \
-                 applied = $4 \
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
                  WHERE decision_id = $1 AND reward IS NULL AND $5::text IS NULL \
                  RETURNING policy_id, applied, state, action, context",
                 &args,
