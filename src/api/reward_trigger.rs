@@ -39,22 +39,21 @@ fn fire(t: &PgTrigger) -> SqlResult<()> {
         )));
     }
     let row = Row::of(t);
-    let Some(id) = row.value(&args[0], true)? else {
+    let Some(id) = row.get(row.column(&args[0])?) else {
         return Ok(()); // an outcome no decision led to
     };
     let Some(id) = as_bigint(id)? else {
         return Ok(());
     };
-    let reward = match row.value(&args[1], false)? {
-        Some(v) => as_float(v)?,
-        None if row.has(&args[1]) => None,
-        None => Some(parse_float(&args[1])?),
-    };
-    let next = match args.get(2) {
-        Some(col) => match row.value(col, true)? {
-            Some(v) => as_json(v)?,
+    let reward = match row.attno(&args[1]) {
+        Some(col) => match row.get(col) {
+            Some(v) => as_float(v)?,
             None => None,
         },
+        None => Some(parse_float(&args[1])?), // a constant: no column has that name
+    };
+    let next = match args.get(2) {
+        Some(col) => row.get(row.column(col)?).map(as_json).transpose()?,
         None => None,
     };
     let Some(reward) = reward else {
@@ -100,29 +99,26 @@ impl Row {
         })
     }
 
-    fn has(&self, name: &str) -> bool {
-        self.attno(name).is_some()
-    }
-
-    /// The column's value (None: NULL, or no such column when `required` is false).
-    fn value(&self, name: &str, required: bool) -> SqlResult<Option<Typed>> {
-        let Some(attno) = self.attno(name) else {
-            if !required {
-                return Ok(None);
-            }
+    /// The column's number; a name the table lacks is an error.
+    fn column(&self, name: &str) -> SqlResult<NonZeroUsize> {
+        self.attno(name).ok_or_else(|| {
             // SAFETY: the relation is open for the trigger's call.
             let rel = unsafe { pgrx::PgRelation::from_pg(self.rel) };
-            return Err(report(Error::UndefinedColumn(format!(
+            report(Error::UndefinedColumn(format!(
                 "column \"{name}\" does not exist in {}.{}",
                 rel.namespace(),
                 rel.name()
-            ))));
-        };
+            )))
+        })
+    }
+
+    /// The column's value, None when it is NULL.
+    fn get(&self, attno: NonZeroUsize) -> Option<Typed> {
         // SAFETY: the trigger's tuple matches the relation's descriptor.
         let datum = unsafe { pgrx::heap_getattr_raw(self.tuple, attno, self.desc) };
         // SAFETY: attno is within the descriptor.
         let typoid = unsafe { (*(*self.desc).attrs.as_ptr().add(attno.get() - 1)).atttypid };
-        Ok(datum.map(|datum| Typed { datum, typoid }))
+        datum.map(|datum| Typed { datum, typoid })
     }
 }
 
@@ -178,14 +174,12 @@ fn as_float(v: Typed) -> SqlResult<Option<f64>> {
     }
 }
 
-fn as_json(v: Typed) -> SqlResult<Option<Value>> {
+fn as_json(v: Typed) -> SqlResult<Value> {
     if v.typoid != pg_sys::JSONBOID && v.typoid != pg_sys::JSONOID {
         return Err(report(Error::WrongType(
             "the next-context column of mkt.reward_trigger must be jsonb".into(),
         )));
     }
     let text = text_of(&v);
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| report(Error::invalid(format!("next context: {e}"))))
+    serde_json::from_str(&text).map_err(|e| report(Error::invalid(format!("next context: {e}"))))
 }
