@@ -6,7 +6,7 @@ CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p m
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: deps deps-test install install-release demo test test-core test-sql test-e2e test-citus test-upgrade reliability bench
+.PHONY: deps deps-test install install-release demo test test-core test-sql test-regress test-isolation test-e2e test-citus test-upgrade reliability bench
 
 deps:
 	bash scripts/setup.sh
@@ -17,19 +17,19 @@ deps-test:
 EXTDIR = $(shell $(PG_CONFIG) --sharedir)/extension
 
 # cargo-pgrx installs the extension's current script; the upgrade scripts from earlier releases
-# (sql/pg_marketing--<old>--<new>.sql) go next to it.
+# (sql/upgrade/pg_marketing--<old>--<new>.sql) go next to it.
 install: deps
 	cargo pgrx install --pg-config $(PG_CONFIG)
-	install -m 644 sql/pg_marketing--*--*.sql $(EXTDIR)/
+	install -m 644 sql/upgrade/pg_marketing--*--*.sql $(EXTDIR)/
 
 install-release: deps
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
-	install -m 644 sql/pg_marketing--*--*.sql $(EXTDIR)/
+	install -m 644 sql/upgrade/pg_marketing--*--*.sql $(EXTDIR)/
 
 demo: install
 	bash scripts/demo.sh
 
-test: deps-test test-core test-sql test-e2e test-citus test-upgrade
+test: deps-test test-core test-sql test-regress test-isolation test-e2e test-citus test-upgrade
 
 # The pure crates: lints and unit tests, no PostgreSQL involved.
 test-core:
@@ -41,7 +41,16 @@ test-sql: deps
 	rm -rf $(PGRX_TEST_DIR) && mkdir -p $(PGRX_TEST_DIR) && chown postgres $(PGRX_TEST_DIR)
 	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DIR)/data
 
-# Multi-session, restart, cancel and dump/restore checks on a throwaway cluster.
+# Golden-file SQL tests (tests/pg_regress): error matrices, outputs, the SQL surface.
+test-regress: install
+	bash tests/pg_regress/run.sh
+
+# Interleavings of concurrent sessions (tests/isolation/specs), with pg_isolation_regress.
+test-isolation: install
+	bash tests/isolation/run.sh
+
+# One script per case (restart, crash, standby, dump/restore, concurrency, cancel, jobs, pg_cron,
+# Chromium ...), each on its own throwaway cluster; `bash tests/e2e/run.sh <case>` runs one.
 test-e2e: install deps-test
 	bash tests/e2e/run.sh
 
@@ -49,14 +58,14 @@ test-e2e: install deps-test
 test-citus: install
 	bash tests/citus/run.sh
 
-# ALTER EXTENSION UPDATE from the previous release (built from its git tag) keeps every model.
+# ALTER EXTENSION UPDATE from every earlier release (built from the commit RELEASES names).
 test-upgrade: install
 	bash tests/upgrade/run.sh
 
 # The reliability and security checks on real clusters: the pg_tests (NULL matrix, injection,
 # erasure, memory limit) and the e2e script, which ends with a table of cases tried, passed,
 # crashes and data lost.
-reliability: deps-test test-sql test-e2e test-upgrade
+reliability: deps-test test-sql test-regress test-isolation test-e2e test-upgrade
 
 bench: install-release
 	bash bench/run.sh

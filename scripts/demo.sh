@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 trap cluster_stop EXIT
 cluster_start
 echo "== cluster on port $PGPORT"
-psql -X -v ON_ERROR_STOP=1 -f sql/demo.sql
+psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql

@@ -1,42 +1,44 @@
-//! pg_marketing: the SQL layer. Every `#[pg_extern]` here is thin: it validates arguments, moves
-//! data between SPI and the pure crates under `crates/`, and maps errors to SQLSTATEs.
+//! pg_marketing: the SQL layer. Each area (models, recommenders, policies, campaigns, prep, jobs,
+//! erasure) keeps its `#[pg_extern]`s in `api.rs` and its SQL in `catalog.rs`, over the one
+//! `pg` layer; the logic lives in the pure crates under `crates/`.
 
 use pgrx::prelude::*;
 
-mod api;
-mod cache;
-mod catalog;
-mod citus;
-mod error;
-mod features;
-mod gucs;
-mod invalidation;
+mod campaigns;
+mod erasure;
+mod errors;
 mod jobs;
-mod model_files;
-mod parallel;
-mod plans;
+mod models;
+mod pg;
 mod policies;
-mod source;
-mod training_log;
-mod transforms;
+mod prep;
+mod recommenders;
 
 ::pgrx::pg_module_magic!();
 
-extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
-extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+// The Citus setup reads every area's catalog; it goes after all of them.
+extension_sql_file!("../sql/citus.sql", name = "citus", finalize);
 
 #[pg_guard]
 #[allow(non_snake_case)]
 pub extern "C-unwind" fn _PG_init() {
-    gucs::init();
-    citus::install_planner_guard();
+    pg::gucs::init();
+    pg::planner_guard::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
-    // The harness calls tests as "tests".<name>(), so they must live in this inline module.
-    include!("sql_tests.rs");
+    // The harness calls tests as "tests".<name>(), so they must live in this inline module; the
+    // tests themselves are under tests/pg_test, one file per area.
+    include!("../tests/pg_test/helpers.rs");
+    include!("../tests/pg_test/models.rs");
+    include!("../tests/pg_test/recommenders.rs");
+    include!("../tests/pg_test/policies.rs");
+    include!("../tests/pg_test/campaigns.rs");
+    include!("../tests/pg_test/prep.rs");
+    include!("../tests/pg_test/erasure.rs");
+    include!("../tests/pg_test/surface.rs");
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/citus.sh
+. tests/lib.sh
 if ! citus_available; then
   echo "SKIPPED: citus.so is not installed in $($PGBIN/pg_config --pkglibdir); the Citus tests did not run"
   exit 0
@@ -12,14 +13,7 @@ fi
 trap citus_stop EXIT
 citus_start 2
 W1=${WORKERS[0]}; W2=${WORKERS[1]}
-PASS=0; FAIL=0
-ok()   { echo "ok   - $1"; PASS=$((PASS + 1)); }
-fail() { echo "FAIL - $1"; FAIL=$((FAIL + 1)); }
-q()    { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 on()   { local p=$1; shift; psql -X -qAt -v ON_ERROR_STOP=1 -p "$p" -c "$1"; }
-check() { # name, expected, actual
-  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected [$2] got [$3]"; fi
-}
 top() { # the top-k of one user as a string, from node $1
   on "$1" "SELECT string_agg(item_id || ':' || round(score::numeric, 5), ',' ORDER BY rank) FROM mkt.recommend('m', $2, 10)"
 }
@@ -149,7 +143,7 @@ q "WITH ids AS MATERIALIZED (SELECT decision_id FROM mkt.decisions WHERE subject
 check "rewards wait on the workers until folded" "$before|100" \
   "$(q "SELECT coalesce(sum(n), 0) FROM mkt.policy_state")|$(q "SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL AND NOT applied")"
 check "fold_rewards applies each reward once" "offers|100" "$(q "SELECT policy_name || '|' || rewards FROM mkt.fold_rewards()")"
-check "a second fold finds nothing" "" "$(q "SELECT * FROM mkt.fold_rewards()")"
+expect_empty "a second fold finds nothing" "$(q "SELECT * FROM mkt.fold_rewards()")"
 check "every worker sees the folded policy state" "100|100" \
   "$(on "$W1" "SELECT sum(n) FROM mkt.policy_state")|$(on "$W2" "SELECT sum(n) FROM mkt.policy_state")"
 err=$(q "SELECT mkt.reward($id, 1, subject => 'cust-1')" 2>&1)

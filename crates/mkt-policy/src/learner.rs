@@ -4,12 +4,13 @@
 use crate::arms::ArmStats;
 use crate::config::{Algorithm, PolicyConfig};
 use crate::decide::{self, Decision, Knowledge};
+use crate::learned::Learned;
 use crate::linucb::LinArm;
 use crate::update::update_arm_weighted;
 use mkt_core::rng::Rng;
-use mkt_core::Result;
+use mkt_core::{Error, Result};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub struct Learner {
     pub cfg: PolicyConfig,
@@ -35,18 +36,62 @@ impl Learner {
         }
     }
 
-    /// A learner that continues from a stored state (batch training on top of online learning).
-    pub fn with_state(
-        cfg: PolicyConfig,
-        table: HashMap<String, Vec<Option<ArmStats>>>,
-        linear: Option<Vec<LinArm>>,
-    ) -> Self {
+    /// A learner that continues from a stored state (batch training on top of online learning,
+    /// folding deferred rewards).
+    pub fn with_state(cfg: PolicyConfig, learned: Learned) -> Self {
         let mut l = Learner::new(cfg);
-        l.table = table;
-        if let Some(lin) = linear {
+        l.table = learned.table;
+        if let Some(lin) = learned.linear {
             l.linear = lin;
         }
         l
+    }
+
+    /// Everything learned, as the catalog stores it (LinUCB regressions only where rewarded).
+    pub fn into_learned(self) -> Learned {
+        Learned {
+            table: self.table,
+            linear: Some(self.linear).filter(|l| !l.is_empty()),
+        }
+    }
+
+    /// The table rows of `touched` (state, action) pairs and the regressions: what a fold writes
+    /// back.
+    pub fn touched(&self, touched: &HashSet<(String, usize)>) -> Learned {
+        let m = self.cfg.actions.len();
+        let mut table: HashMap<String, Vec<Option<ArmStats>>> = HashMap::new();
+        for (state, action) in touched {
+            if let Some(arm) = self.table.get(state).and_then(|arms| arms[*action]) {
+                table.entry(state.clone()).or_insert_with(|| vec![None; m])[*action] = Some(arm);
+            }
+        }
+        Learned {
+            table,
+            linear: Some(self.linear.clone()).filter(|l| !l.is_empty()),
+        }
+    }
+
+    /// Learns from a logged decision's reward: its context for LinUCB, its logged state
+    /// otherwise, and the state its next context maps to (Q-learning journeys). Contexts are as
+    /// logged; `view` is how the policy reads one (its feature transform), applied only where a
+    /// context is read.
+    pub fn reward_logged(
+        &mut self,
+        context: &Value,
+        state: &str,
+        action: usize,
+        reward: f64,
+        next: Option<&Value>,
+        view: impl Fn(&Value) -> Result<Value>,
+    ) -> Result<()> {
+        match self.cfg.algorithm {
+            Algorithm::LinUcb => self.reward(&view(context)?, action, reward, None),
+            Algorithm::QLearning => {
+                let next_state = next.map(|n| self.state_of(&view(n)?)).transpose()?;
+                self.reward_in_state(state, action, reward, next_state.as_deref(), 1.0)
+            }
+            Algorithm::Thompson => self.reward_in_state(state, action, reward, None, 1.0),
+        }
     }
 
     fn arms(&self, state: &str) -> Vec<Option<ArmStats>> {
@@ -68,7 +113,7 @@ impl Learner {
     ) -> Result<(String, T)> {
         let state = self.state_of(context)?;
         let out = if self.cfg.algorithm == Algorithm::LinUcb {
-            let x = self.cfg.linear.as_ref().unwrap().features(context)?;
+            let x = linear_features(&self.cfg, context)?;
             f(
                 &self.cfg,
                 &Knowledge::Linear(&self.linear, &x),
@@ -115,7 +160,7 @@ impl Learner {
         weight: f64,
     ) -> Result<()> {
         if self.cfg.algorithm == Algorithm::LinUcb {
-            let x = self.cfg.linear.as_ref().unwrap().features(context)?;
+            let x = linear_features(&self.cfg, context)?;
             if !reward.is_finite() {
                 return Err(mkt_core::Error::invalid("a reward must be a finite number"));
             }
@@ -150,6 +195,52 @@ impl Learner {
             .or_insert_with(|| vec![None; n])[action] = Some(updated);
         Ok(())
     }
+}
+
+/// The features LinUCB reads from a context.
+fn linear_features(cfg: &PolicyConfig, context: &Value) -> Result<Vec<f64>> {
+    match &cfg.linear {
+        Some(l) => l.features(context),
+        None => Err(Error::Internal("a LinUCB policy without its features".into())),
+    }
+}
+
+/// What one reward learned online changes: a LinUCB action's regression (with the context's
+/// features), or a table row, with the next state for Q-learning journeys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Online {
+    Linear { features: Vec<f64> },
+    Table { next_state: Option<String> },
+}
+
+/// The online update of a reward for a decision's logged `context`, with `next` the context the
+/// customer moved to; `view` is how the policy reads a context (see `Learner::reward_logged`).
+pub fn online(
+    cfg: &PolicyConfig,
+    context: &Value,
+    next: Option<&Value>,
+    view: impl Fn(&Value) -> Result<Value>,
+) -> Result<Online> {
+    match cfg.algorithm {
+        Algorithm::LinUcb => Ok(Online::Linear {
+            features: linear_features(cfg, &view(context)?)?,
+        }),
+        Algorithm::QLearning => Ok(Online::Table {
+            next_state: next.map(|n| cfg.state.key(&view(n)?)).transpose()?,
+        }),
+        Algorithm::Thompson => Ok(Online::Table { next_state: None }),
+    }
+}
+
+/// How much a logged row counts in batch training: the inverse of its logging propensity `q`,
+/// normalised so a uniform logger over `actions` weighs 1, clipped at 10.
+pub fn propensity_weight(q: f64, actions: usize) -> Result<f64> {
+    if !(q > 0.0 && q <= 1.0) {
+        return Err(Error::invalid(format!(
+            "a propensity must be in (0, 1], got {q}"
+        )));
+    }
+    Ok((1.0 / (actions as f64 * q)).min(10.0))
 }
 
 #[cfg(test)]
@@ -231,5 +322,48 @@ mod tests {
                 "cell {cell}: {q_right} vs {optimal}"
             );
         }
+    }
+
+    #[test]
+    fn propensities_weigh_rows_inversely_and_are_clipped() {
+        assert!((propensity_weight(0.25, 4).unwrap() - 1.0).abs() < 1e-12);
+        assert!((propensity_weight(0.5, 4).unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(propensity_weight(0.001, 4).unwrap(), 10.0);
+        assert!(propensity_weight(0.0, 4).is_err() && propensity_weight(1.5, 4).is_err());
+    }
+
+    #[test]
+    fn online_updates_name_what_changes() {
+        let actions = vec!["a".to_string(), "b".to_string()];
+        let q = PolicyConfig::parse(&actions, "q_learning", &json!({"state_features": ["s"]})).unwrap();
+        let same = |v: &Value| Ok(v.clone());
+        assert_eq!(
+            online(&q, &json!({"s": 1}), Some(&json!({"s": 2})), same).unwrap(),
+            Online::Table { next_state: Some("s=2".into()) }
+        );
+        // a context no one reads is never viewed
+        let refuse = |_: &Value| Err(Error::invalid("viewed"));
+        let t = PolicyConfig::parse(&actions, "thompson", &json!({})).unwrap();
+        assert_eq!(online(&t, &json!({}), Some(&json!({"s": 2})), refuse).unwrap(), Online::Table { next_state: None });
+        assert_eq!(online(&q, &json!({}), None, refuse).unwrap(), Online::Table { next_state: None });
+        let l = PolicyConfig::parse(&actions, "linucb", &json!({"features": ["x"]})).unwrap();
+        let Online::Linear { features } = online(&l, &json!({"x": 2.0}), None, same).unwrap() else { panic!() };
+        assert_eq!(features.len(), l.linear.as_ref().unwrap().dim());
+    }
+
+    #[test]
+    fn a_learner_gives_back_only_the_rows_it_touched() {
+        let actions = vec!["a".to_string(), "b".to_string()];
+        let cfg = PolicyConfig::parse(&actions, "thompson", &json!({"state_features": ["s"]})).unwrap();
+        let mut l = Learner::new(cfg);
+        let same = |v: &Value| Ok(v.clone());
+        l.reward_logged(&json!({}), "s=1", 1, 1.0, None, same).unwrap();
+        l.reward_logged(&json!({}), "s=2", 0, 0.0, None, same).unwrap();
+        let touched: HashSet<(String, usize)> = [("s=1".to_string(), 1)].into_iter().collect();
+        let rows = l.touched(&touched);
+        assert_eq!(rows.table.len(), 1);
+        assert!(rows.table["s=1"][1].is_some() && rows.table["s=1"][0].is_none());
+        assert!(rows.linear.is_none());
+        assert_eq!(l.into_learned().table.len(), 2);
     }
 }

@@ -5,13 +5,16 @@
 //! or an update computed in SQL is the one the simulator makes.
 
 pub mod arms;
+pub mod campaign;
 pub mod config;
 pub mod decide;
 pub mod explore;
 pub mod heatmap;
+pub mod learned;
 pub mod learner;
 pub mod linucb;
 pub mod qlearning;
+pub mod reward_route;
 pub mod simulate;
 pub mod state;
 pub mod thompson;
@@ -20,4 +23,5 @@ pub mod update;
 pub use arms::ArmStats;
 pub use config::{Algorithm, PolicyConfig};
 pub use decide::Decision;
+pub use learned::Learned;
 pub use learner::Learner;

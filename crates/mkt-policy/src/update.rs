@@ -50,6 +50,30 @@ pub fn update_arm_weighted(
             ))
         }
         Algorithm::Thompson => thompson::update(current, cfg.prior, reward, weight),
-        Algorithm::LinUcb => unreachable!("linucb keeps regressions, not table rows"),
+        Algorithm::LinUcb => Err(Error::Internal(
+            "a LinUCB policy keeps regressions, not table rows".into(),
+        )),
+    }
+}
+
+/// The stats a (state, action) pair starts from before its first reward: Q-learning's initial
+/// value, Thompson's prior (its mean as the value).
+pub fn prior(cfg: &PolicyConfig) -> ArmStats {
+    match cfg.algorithm {
+        Algorithm::Thompson => {
+            let (a, b) = cfg.prior;
+            ArmStats {
+                n: 0,
+                value: a / (a + b),
+                alpha: a,
+                beta: b,
+            }
+        }
+        _ => ArmStats {
+            n: 0,
+            value: cfg.q_init,
+            alpha: 0.0,
+            beta: 0.0,
+        },
     }
 }

@@ -5,7 +5,11 @@
 //! time and every later application use the very same expressions: train/serve consistency by
 //! construction.
 
+pub mod clean;
 pub mod context;
+pub mod customer_tables;
+pub mod profile;
+pub mod split;
 pub mod spec;
 pub mod sql_expr;
 pub mod stats;

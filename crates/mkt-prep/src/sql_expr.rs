@@ -133,6 +133,17 @@ pub fn outputs(spec: &ColumnSpec, stats: &ColumnStats) -> Vec<(String, String)> 
     }
 }
 
+/// A SELECT of every column of `from` plus the transform's output columns.
+pub fn select_with_outputs(fitted: &crate::Fitted, from: &str) -> String {
+    let mut exprs = vec!["mkt_src.*".to_string()];
+    for (spec, stats) in &fitted.columns {
+        for (name, expr) in outputs(spec, stats) {
+            exprs.push(format!("{expr} AS {}", quote_ident(&name)));
+        }
+    }
+    format!("SELECT {} FROM {from} AS mkt_src", exprs.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use crate::bpr::BprParams;
 use crate::ease::EaseParams;
 pub use crate::feature_spec::FeatureSpec;
 use crate::item_knn::KnnParams;
+pub use crate::kind::Algorithm;
 use crate::model::{Model, Payload};
 use mkt_core::interactions::Interactions;
 use mkt_core::params::Params;
@@ -13,47 +14,6 @@ use mkt_core::{Error, Result};
 use mkt_core::progress::EpochReport;
 use mkt_neural::{Encoded, NeuralParams};
 use serde_json::Value;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    Popularity,
-    Als,
-    ItemKnn,
-    Ease,
-    Bpr,
-    Neural,
-    NeuMf,
-}
-
-impl Algorithm {
-    pub const NAMES: [&'static str; 7] =
-        ["popularity", "als", "item_knn", "ease", "bpr", "neural", "neumf"];
-
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "popularity" => Ok(Algorithm::Popularity),
-            "als" => Ok(Algorithm::Als),
-            "item_knn" => Ok(Algorithm::ItemKnn),
-            "ease" => Ok(Algorithm::Ease),
-            "bpr" => Ok(Algorithm::Bpr),
-            "neural" => Ok(Algorithm::Neural),
-            "neumf" => Ok(Algorithm::NeuMf),
-            _ => Err(Error::unknown("algorithm", name, &Self::NAMES)),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::Popularity => "popularity",
-            Algorithm::Als => "als",
-            Algorithm::ItemKnn => "item_knn",
-            Algorithm::Ease => "ease",
-            Algorithm::Bpr => "bpr",
-            Algorithm::Neural => "neural",
-            Algorithm::NeuMf => "neumf",
-        }
-    }
-}
 
 /// Keys of a neural model: its hyper-parameters and the two feature tables.
 const NEURAL_KEYS: [&str; 21] = {

@@ -63,6 +63,64 @@ pub fn fresh_holdout(data: &Interactions, champion: &Model, seed: u64) -> Option
     })
 }
 
+/// When a retrained version replaces the serving one (mkt.retrain's `deploy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployRule {
+    Always,
+    Never,
+    /// Only when the challenger scores higher than the champion on interactions neither saw.
+    IfBetter,
+}
+
+impl DeployRule {
+    pub fn parse(s: &str) -> mkt_core::Result<Self> {
+        match s {
+            "always" => Ok(DeployRule::Always),
+            "never" => Ok(DeployRule::Never),
+            "if_better" => Ok(DeployRule::IfBetter),
+            _ => Err(mkt_core::Error::invalid(format!(
+                "deploy must be 'always', 'never' or 'if_better', got '{s}'"
+            ))),
+        }
+    }
+}
+
+/// What a retrain decided, and why (kept in the deploy history).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub deploy: bool,
+    pub reason: String,
+}
+
+/// The deploy decision of a retrain: the challenger scored `metric` (ndcg@`k`); `previous` is the
+/// champion's score on the same `held` fresh interactions (None when there were none to judge
+/// by); `champion` says whether anything was serving.
+pub fn verdict(
+    rule: DeployRule,
+    k: usize,
+    metric: f64,
+    previous: Option<f64>,
+    champion: bool,
+    held: usize,
+) -> Verdict {
+    let deploy = match rule {
+        DeployRule::Always => true,
+        DeployRule::Never => false,
+        // nothing new to judge by: keep what serves
+        DeployRule::IfBetter => !champion || previous.is_some_and(|p| metric > p),
+    };
+    let reason = match (previous, champion) {
+        (Some(p), _) => format!(
+            "retrain: ndcg@{k} {metric:.4} vs {p:.4} of the serving version on {held} interactions it never trained on"
+        ),
+        (None, true) => format!(
+            "retrain: ndcg@{k} {metric:.4} on a holdout; no interaction is newer than the serving version, so there is nothing to compare"
+        ),
+        (None, false) => format!("retrain: ndcg@{k} {metric:.4} on a holdout; nothing was serving"),
+    };
+    Verdict { deploy, reason }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +180,26 @@ mod tests {
         let e = evaluate(&champion, &h.users, &h.items, 10, &pool).unwrap();
         let ndcg = e.metrics.named().into_iter().find(|(n, _)| *n == "ndcg@10").unwrap().1;
         assert!(ndcg > 0.2, "champion ndcg@10 {ndcg}");
+    }
+
+    #[test]
+    fn the_deploy_rule_decides_by_the_fresh_comparison() {
+        use DeployRule::*;
+        assert_eq!(DeployRule::parse("if_better").unwrap(), IfBetter);
+        assert!(DeployRule::parse("sometimes").unwrap_err().to_string().contains("'sometimes'"));
+        let better = verdict(IfBetter, 10, 0.5, Some(0.4), true, 30);
+        assert!(better.deploy);
+        assert_eq!(
+            better.reason,
+            "retrain: ndcg@10 0.5000 vs 0.4000 of the serving version on 30 interactions it never trained on"
+        );
+        assert!(!verdict(IfBetter, 10, 0.4, Some(0.4), true, 30).deploy, "a tie keeps the champion");
+        let nothing_new = verdict(IfBetter, 10, 0.9, None, true, 0);
+        assert!(!nothing_new.deploy);
+        assert!(nothing_new.reason.contains("nothing to compare"));
+        let first = verdict(IfBetter, 10, 0.1, None, false, 0);
+        assert!(first.deploy && first.reason.ends_with("nothing was serving"));
+        assert!(verdict(Always, 10, 0.1, Some(0.9), true, 5).deploy);
+        assert!(!verdict(Never, 10, 0.9, Some(0.1), true, 5).deploy);
     }
 }

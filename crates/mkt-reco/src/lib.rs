@@ -11,6 +11,7 @@ pub mod explain;
 pub mod feature_spec;
 pub mod forget;
 pub mod item_knn;
+pub mod kind;
 pub mod linalg;
 pub mod model;
 pub mod tune;

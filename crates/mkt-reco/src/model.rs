@@ -1,6 +1,6 @@
 //! A trained recommender and how it scores.
 
-use crate::algorithm::Algorithm;
+use crate::kind::Algorithm;
 use mkt_core::ids::IdMap;
 use mkt_core::interactions::{Csr, Interactions};
 use mkt_core::shared::Shared;
@@ -286,7 +286,7 @@ fn dedup_candidates(it: impl Iterator<Item = (u32, f32)>) -> impl Iterator<Item 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithm::{Algorithm, TrainConfig};
+    use crate::algorithm::TrainConfig;
     use mkt_core::ids::IdColumn;
     use mkt_core::interactions::RawInteractions;
     use mkt_core::progress::no_tick;

@@ -175,6 +175,16 @@ impl Search {
     }
 }
 
+/// The index of the best trial score; a tie goes to the earlier trial.
+pub fn best_trial(scores: &[f64]) -> Result<usize> {
+    scores
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+        .map(|(i, _)| i)
+        .ok_or_else(|| mkt_core::Error::EmptyData("a search needs at least one trial".into()))
+}
+
 /// Training part and held-out (user, item) ids of a validation split: a fifth of the items of
 /// `share` of the users with at least 5 interactions.
 pub struct Holdout {
@@ -266,5 +276,12 @@ mod tests {
         // a value the algorithm refuses is caught before any training
         let s = Search::parse(&json!({"params": {"factors": [0, 8]}})).unwrap();
         assert!(s.candidates(Algorithm::Als).is_err());
+    }
+
+    #[test]
+    fn the_best_trial_is_the_earliest_of_the_highest() {
+        assert_eq!(best_trial(&[0.1, 0.3, 0.3, 0.2]).unwrap(), 1);
+        assert_eq!(best_trial(&[0.5]).unwrap(), 0);
+        assert!(best_trial(&[]).is_err());
     }
 }

@@ -1,0 +1,200 @@
+//! Campaigns: their parameters and the trigger that fires them.
+//!
+//! A campaign decides with a policy for each row inserted into a table that meets its condition.
+//! Its per-row work (schedule, quiet hours, frequency cap, control group, budget, decide, outbox)
+//! runs in the database; this module checks what a campaign is created with and writes the
+//! trigger function that hands each qualifying row to it.
+
+use mkt_core::names::{quote_ident, quote_literal};
+use mkt_core::params::Params;
+use mkt_core::{Error, Result};
+use serde_json::Value;
+
+/// The dollar-quote tag of generated trigger functions; a condition may not contain it.
+pub const TAG: &str = "$mkt_campaign$";
+
+pub const KEYS: [&str; 11] = [
+    "control_fraction",
+    "frequency_cap",
+    "frequency_interval",
+    "budget",
+    "start",
+    "end",
+    "quiet_hours",
+    "claim_timeout",
+    "reward",
+    "seed",
+    "mode",
+];
+
+/// Checked campaign parameters, in the form the catalog row stores them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub control_fraction: f64,
+    pub frequency_cap: Option<i32>,
+    pub frequency_interval: String,
+    pub daily_budget: Option<i32>,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    /// [from, to) hours of the day in which nothing is sent.
+    pub quiet: Option<(i32, i32)>,
+    pub claim_timeout: String,
+    /// What a decision's reward is: "conversion" (0/1) or "value" (summed).
+    pub reward: &'static str,
+    pub seed: i64,
+    /// Queued: the insert only queues the event, mkt.process_campaign decides later.
+    pub queued: bool,
+}
+
+fn text_param(p: &Params, key: &str, default: Option<&str>) -> Result<Option<String>> {
+    match p.value(key) {
+        None => Ok(default.map(str::to_string)),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(Error::invalid(format!(
+            "parameter \"{key}\" for {} must be a string, got {v}",
+            p.owner()
+        ))),
+    }
+}
+
+impl Settings {
+    pub fn parse(params: &Value) -> Result<Settings> {
+        let p = Params::new("a campaign", params, &KEYS)?;
+        let quiet = match p.value("quiet_hours") {
+            None => None,
+            Some(v) => {
+                let pair: Option<Vec<i64>> = v
+                    .as_array()
+                    .and_then(|a| a.iter().map(|x| x.as_i64()).collect());
+                match pair.as_deref() {
+                    Some(&[from, to])
+                        if (0..24).contains(&from) && (0..24).contains(&to) && from != to =>
+                    {
+                        Some((from as i32, to as i32))
+                    }
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "quiet_hours must be [from_hour, to_hour] with two different hours 0..23, got {v}"
+                        )))
+                    }
+                }
+            }
+        };
+        let optional_int = |key: &str| -> Result<Option<i32>> {
+            match p.value(key) {
+                None => Ok(None),
+                Some(_) => Ok(Some(p.int(key, 1, 1, i32::MAX as i64)? as i32)),
+            }
+        };
+        Ok(Settings {
+            control_fraction: p.float("control_fraction", 0.1, 0.0, 0.99)?,
+            frequency_cap: optional_int("frequency_cap")?,
+            frequency_interval: text_param(&p, "frequency_interval", Some("1 day"))?
+                .unwrap_or_default(),
+            daily_budget: optional_int("budget")?,
+            starts_at: text_param(&p, "start", None)?,
+            ends_at: text_param(&p, "end", None)?,
+            quiet,
+            claim_timeout: text_param(&p, "claim_timeout", Some("5 minutes"))?.unwrap_or_default(),
+            reward: p.choice("reward", "conversion", &["conversion", "value"])?,
+            seed: p.int("seed", 42, 0, i64::MAX)?,
+            queued: p.choice("mode", "immediate", &["immediate", "queued"])? == "queued",
+        })
+    }
+}
+
+/// A campaign name is held to the rules of policy names.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(
+            "campaign name must be 1 to 128 bytes without control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// What `condition` is checked with before it is spliced into a trigger: one SELECT of it over
+/// the table's columns (run with LIMIT 0, its type must be boolean).
+pub fn condition_probe(condition: &str, table: &str) -> Result<String> {
+    if condition.contains(TAG) {
+        return Err(Error::invalid(format!("a condition may not contain {TAG}")));
+    }
+    Ok(format!(
+        "SELECT ({condition}) AS mkt_condition FROM {table} LIMIT 0"
+    ))
+}
+
+/// The names a campaign's trigger and its function get.
+pub fn trigger_names(campaign_id: i64) -> (String, String) {
+    (
+        format!("mkt_campaign_{campaign_id}"),
+        format!("mkt.campaign_trigger_{campaign_id}"),
+    )
+}
+
+/// The trigger function of a campaign: it checks the condition against the new row and hands the
+/// row's subject and context columns to mkt.campaign_fire.
+pub fn trigger_function(
+    function_name: &str,
+    campaign_id: i64,
+    subject: &str,
+    context: &[String],
+    condition: Option<&str>,
+) -> String {
+    let check = match condition {
+        Some(cond) => format!(
+            "    IF NOT coalesce((SELECT ({cond}) FROM (SELECT (NEW).*) AS mkt_row), false) THEN\n        RETURN NULL;\n    END IF;\n"
+        ),
+        None => String::new(),
+    };
+    let ctx: Vec<String> = context
+        .iter()
+        .map(|c| format!("{}, NEW.{}", quote_literal(c), quote_ident(c)))
+        .collect();
+    format!(
+        "CREATE FUNCTION {function_name}() RETURNS trigger LANGUAGE plpgsql AS {TAG}\nBEGIN\n{check}    \
+         PERFORM mkt.campaign_fire({campaign_id}, (NEW.{subj})::text, jsonb_build_object({ctx}));\n    RETURN NULL;\nEND {TAG}",
+        subj = quote_ident(subject),
+        ctx = ctx.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn settings_have_defaults_and_checked_ranges() {
+        let s = Settings::parse(&json!({})).unwrap();
+        assert_eq!(s.control_fraction, 0.1);
+        assert_eq!((s.frequency_cap, s.daily_budget, s.quiet), (None, None, None));
+        assert_eq!(s.frequency_interval, "1 day");
+        assert_eq!((s.reward, s.seed, s.queued), ("conversion", 42, false));
+        let s = Settings::parse(&json!({"quiet_hours": [22, 7], "mode": "queued", "budget": 5})).unwrap();
+        assert_eq!((s.quiet, s.queued, s.daily_budget), (Some((22, 7)), true, Some(5)));
+        let e = |v: Value| Settings::parse(&v).unwrap_err().to_string();
+        assert!(e(json!({"quiet_hours": [7, 7]})).starts_with("quiet_hours must be"));
+        assert!(e(json!({"start": 5})).contains("\"start\" for a campaign must be a string"));
+        assert!(e(json!({"mode": "later"})).contains("later"));
+        assert!(e(json!({"control_fraction": 1.0})).contains("control_fraction"));
+        assert!(e(json!({"cap": 1})).contains("cap"));
+    }
+
+    #[test]
+    fn the_trigger_checks_the_condition_and_passes_subject_and_context() {
+        let f = trigger_function(
+            "mkt.campaign_trigger_3",
+            3,
+            "User Id",
+            &["event_type".into()],
+            Some("event_type = 'cart'"),
+        );
+        assert!(f.starts_with("CREATE FUNCTION mkt.campaign_trigger_3() RETURNS trigger"));
+        assert!(f.contains("IF NOT coalesce((SELECT (event_type = 'cart') FROM (SELECT (NEW).*) AS mkt_row), false)"));
+        assert!(f.contains("PERFORM mkt.campaign_fire(3, (NEW.\"User Id\")::text, jsonb_build_object('event_type', NEW.\"event_type\"));"));
+        assert_eq!(trigger_names(3), ("mkt_campaign_3".into(), "mkt.campaign_trigger_3".into()));
+        assert!(condition_probe("x $mkt_campaign$", "t").is_err());
+        assert!(check_name("").is_err() && check_name("spring").is_ok());
+    }
+}

@@ -1,0 +1,28 @@
+-- Recommenders: documentation of their functions (src/recommenders/api.rs).
+
+COMMENT ON FUNCTION mkt.train_recommender(text, text, text, text, text, text, jsonb) IS
+'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr, neural (two-tower in candle; optional user_features / item_features tables give cold-start users and items personal scores; per-epoch progress in mkt.training_log), neumf (GMF + MLP, same feature tables); params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
+
+COMMENT ON FUNCTION mkt.recommend(text, bigint, int, bool, bigint[]) IS
+'Top-k items for a user from the deployed version of a model (bigint ids). Unknown users get the popularity ranking (NOTICE). exclude_seen drops training items; candidates restricts the ranking.';
+
+COMMENT ON FUNCTION mkt.recommend(text, text, int, bool, text[]) IS
+'Top-k items for a user from the deployed version of a model, ids as text (for models trained on text ids, or any model).';
+
+COMMENT ON FUNCTION mkt.recommend_all(text, int, bigint[]) IS
+'Top-k items for every user of the model (or the given users), computed in parallel (mkt.threads).';
+
+COMMENT ON FUNCTION mkt.similar_items(text, bigint, int) IS
+'Items most similar to an item: cosine of ALS item factors, item_knn neighbours or EASE weights. Not available for popularity models.';
+
+COMMENT ON FUNCTION mkt.evaluate_recommender(text, text, int, text, text) IS
+'Ranks each test user as serving would (training items excluded) and reports precision, recall, f1, ndcg, map, hit_rate at k, coverage, users_evaluated and users_cold. Stores them with the deployed version.';
+
+COMMENT ON FUNCTION mkt.explain_recommendation(text, bigint, bigint, int) IS
+'The n items of the user''s history that contribute most to an item''s score, with their contributions. Exact for item_knn, EASE (the history item''s weight toward the item) and ALS (c_j * y_i'' W_u y_j from the user-vector solve; contributions sum to the score); for bpr and neural the cosine of item vectors (which history items the model places near the item).';
+
+COMMENT ON FUNCTION mkt.tune_recommender(text, text, text, text, text, text, jsonb) IS
+'Grid or random search over an algorithm''s params on a validation split carved from the source (a fifth of the items of users with 5 or more), then trains and stores a version with the best params on all the data. search: {"params": {name: [values] | {"min", "max", "log"}}, "method": grid|random, "trials", "seed", "validation", "k", "metric": ndcg|recall|precision|map|hit_rate, "base": {fixed params}}. Every trial is returned and kept in mkt.tuning_trials.';
+
+COMMENT ON FUNCTION mkt.retrain(text, text) IS
+'Re-runs the stored definition (source, columns, algorithm, params, feature tables and transforms) of the serving version on current data. The holdout is a fifth of the interactions the serving version never trained on; a challenger trained on the rest and the serving version are both ranked on it (ndcg@10). A version trained on all the data is then stored and deployed per deploy: always, never or if_better (default: only when the challenger scored higher; with no interaction newer than the serving version there is nothing to judge by and it keeps serving). The reason is kept in mkt.deploy_history.';

@@ -1,0 +1,119 @@
+//! Creating, pausing, resuming and dropping campaigns; their reports.
+
+use crate::campaigns::catalog::{self, Campaign, NewCampaign};
+use crate::pg::args::no_nulls;
+use crate::pg::error::{report, OrSql, SqlResult};
+use crate::pg::source;
+use mkt_core::names::{quote_literal, quote_shown};
+use mkt_core::Error;
+use mkt_metrics::uplift_report::{self, ArmRow};
+use mkt_metrics::rate_chart;
+use mkt_policy::campaign::{self, Settings};
+use pgrx::prelude::*;
+use pgrx::PgRelation;
+
+fn unknown_campaign(name: &str) -> pgrx::pg_sys::panic::ErrorReport {
+    report(Error::UndefinedObject(format!(
+        "campaign {} does not exist",
+        quote_shown(name)
+    )))
+}
+
+fn load(name: &str) -> SqlResult<Campaign> {
+    catalog::by_name(name)?.ok_or_else(|| unknown_campaign(name))
+}
+
+/// What mkt.create_campaign is given.
+pub struct Definition<'a> {
+    pub name: &'a str,
+    pub policy_name: &'a str,
+    pub table: PgRelation,
+    pub subject_col: &'a str,
+    pub context_cols: Vec<Option<String>>,
+    pub condition: Option<&'a str>,
+    pub params: &'a serde_json::Value,
+}
+
+pub fn create(d: Definition) -> SqlResult<()> {
+    campaign::check_name(d.name).sql()?;
+    crate::policies::cache::load(d.policy_name)?;
+    let oid = d.table.oid();
+    let (table, kind) = catalog::relation(oid)?;
+    if !matches!(kind.as_deref(), Some("r" | "p")) {
+        return Err(Error::WrongObjectType(format!(
+            "{table} is not a table; campaigns trigger on inserts into tables"
+        )))
+        .sql();
+    }
+    drop(d.table);
+    let cols = source::describe(&source::Resolved {
+        from: table.clone(),
+        stored: true,
+    })?;
+    let subject = source::find_exact(&cols, d.subject_col, "subject")?.name.clone();
+    let mut context = Vec::new();
+    for c in no_nulls(Some(d.context_cols), "context_cols")? {
+        context.push(source::find_exact(&cols, &c, "context")?.name.clone());
+    }
+    if let Some(cond) = d.condition {
+        let probe = campaign::condition_probe(cond, &table).sql()?;
+        if catalog::condition_type(&probe)? != pg_sys::BOOLOID {
+            return Err(Error::WrongType(format!(
+                "condition {} is not a boolean expression",
+                quote_literal(cond)
+            )))
+            .sql();
+        }
+    }
+    let settings = Settings::parse(d.params).sql()?;
+    if catalog::exists(d.name)? {
+        return Err(Error::DuplicateObject(format!(
+            "campaign {} already exists",
+            quote_literal(d.name)
+        )))
+        .sql();
+    }
+    let id = catalog::insert(&NewCampaign {
+        name: d.name,
+        policy_name: d.policy_name,
+        table: oid,
+        subject: &subject,
+        context: &context,
+        condition: d.condition,
+        params: d.params,
+        settings: &settings,
+    })?;
+    let (trigger_name, function_name) = campaign::trigger_names(id);
+    let body = campaign::trigger_function(&function_name, id, &subject, &context, d.condition);
+    catalog::install_trigger(id, d.name, &table, &trigger_name, &function_name, &body)
+}
+
+pub fn set_paused(name: &str, paused: bool) -> SqlResult<()> {
+    if catalog::set_paused(name, paused)? {
+        Ok(())
+    } else {
+        Err(unknown_campaign(name))
+    }
+}
+
+pub fn drop_campaign(name: &str) -> SqlResult<()> {
+    catalog::delete(&load(name)?)
+}
+
+pub fn report_rows(
+    name: &str,
+    from: Option<TimestampWithTimeZone>,
+    to: Option<TimestampWithTimeZone>,
+) -> SqlResult<Vec<ArmRow>> {
+    let c = load(name)?;
+    Ok(uplift_report::rows(catalog::arm_counts(c.id, from, to)?))
+}
+
+pub fn report_svg(name: &str) -> SqlResult<String> {
+    let c = load(name)?;
+    let series = uplift_report::daily_series(catalog::daily(c.id)?);
+    Ok(rate_chart::svg(
+        &format!("{name}: conversion rate per day (95% intervals)"),
+        &series,
+    ))
+}

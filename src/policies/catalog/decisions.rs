@@ -1,0 +1,213 @@
+//! SQL of the decision log (mkt.decisions) and of rewards waiting to be learned
+//! (mkt.reward_log).
+
+use crate::pg::error::{missing_row, OrSql, SqlResult};
+use crate::pg::plans;
+use crate::pg::spi::{first, select_first};
+use crate::policies::policy::Policy;
+use mkt_policy::reward_route::{DecisionUpdate, Route};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+
+/// A decision as logged.
+pub struct LoggedDecision<'a> {
+    pub subject: Option<&'a str>,
+    pub context: &'a Value,
+    pub state: &'a str,
+    pub action: &'a str,
+    pub probability: f64,
+    pub probabilities: Value,
+}
+
+pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
+    Spi::connect_mut(|c| {
+        let args: Vec<DatumWithOid> = vec![
+            p.id.into(),
+            p.version.into(),
+            d.subject.into(),
+            JsonB(d.context.clone()).into(),
+            d.state.into(),
+            d.action.into(),
+            d.probability.into(),
+            JsonB(d.probabilities.clone()).into(),
+        ];
+        let t = plans::update(
+            c,
+            "INSERT INTO mkt.decisions (policy_id, policy_version, subject, context, state, action, probability, probabilities) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING decision_id",
+            &args,
+        )
+        .sql()?;
+        first::<i64>(t)
+            .sql()?
+            .ok_or_else(|| missing_row("INSERT INTO mkt.decisions"))
+    })
+}
+
+/// The decision a reward is for.
+pub struct Rewarded {
+    pub policy_id: i64,
+    /// Read only when the reward is applied at once (Null otherwise).
+    pub context: Value,
+    pub state: String,
+    pub action: String,
+    /// The caller applies the reward now; otherwise it waits for mkt.fold_rewards.
+    pub applied: bool,
+}
+
+/// Records a reward where `route` says. Returns the decision it landed on, or None when no
+/// decision took it (unknown, already rewarded, or of another subject).
+pub fn record_reward(
+    route: Route,
+    decision_id: i64,
+    reward: f64,
+    next: Option<&Value>,
+    subject: Option<&str>,
+    deferred: &[i64],
+) -> SqlResult<Option<Rewarded>> {
+    let args = [
+        decision_id.into(),
+        reward.into(),
+        next.map(|v| JsonB(v.clone())).into(),
+        route.apply_now.into(),
+        subject.into(),
+        deferred.to_vec().into(),
+    ];
+    if route.log_deferred {
+        // A reward for a policy that learns deferred is one insert into the reward log, whose key
+        // refuses a second reward of the decision (waiting for a concurrent one to commit first).
+        let logged = Spi::connect_mut(|c| {
+            first::<i64>(plans::update(
+                c,
+                "INSERT INTO mkt.reward_log (decision_id, policy_id, reward, next_context) \
+                 SELECT decision_id, policy_id, $2, $3 FROM mkt.decisions \
+                 WHERE decision_id = $1 AND reward IS NULL AND policy_id = ANY ($6) \
+                   AND ($5::text IS NULL OR subject = $5) \
+                 ON CONFLICT (decision_id) DO NOTHING RETURNING policy_id",
+                &args,
+            )?)
+        })
+        .sql()?;
+        if let Some(policy_id) = logged {
+            return Ok(Some(Rewarded {
+                policy_id,
+                context: Value::Null,
+                state: String::new(),
+                action: String::new(),
+                applied: false,
+            }));
+        }
+    }
+    Spi::connect_mut(|c| {
+        let t = match route.update {
+            DecisionUpdate::ExceptDeferred => plans::update(
+                c,
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                 WHERE decision_id = $1 AND reward IS NULL AND NOT (policy_id = ANY ($6)) \
+                   AND ($5::text IS NULL OR subject = $5) \
+                 RETURNING policy_id, applied, state, action, context",
+                &args,
+            ),
+            DecisionUpdate::OfSubject => plans::update(
+                c,
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                 WHERE decision_id = $1 AND subject = $5 AND reward IS NULL \
+                 RETURNING policy_id, applied, state, action, context",
+                &args,
+            ),
+            DecisionUpdate::ById => plans::update(
+                c,
+                "UPDATE mkt.decisions SET reward = $2, next_context = $3, rewarded_at = now(), applied = $4 \
+                 WHERE decision_id = $1 AND reward IS NULL AND $5::text IS NULL \
+                 RETURNING policy_id, applied, state, action, context",
+                &args,
+            ),
+        }
+        .sql()?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        let applied = r.get::<bool>(2).sql()?.unwrap_or(false);
+        Ok(Some(Rewarded {
+            policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
+            applied,
+            state: r.get::<String>(3).sql()?.unwrap_or_default(),
+            action: r.get::<String>(4).sql()?.unwrap_or_default(),
+            context: if applied {
+                r.get::<JsonB>(5).sql()?.map(|j| j.0).unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            },
+        }))
+    })
+}
+
+/// The subject of a decision ("" when it has none), if the decision exists.
+pub fn subject_of(decision_id: i64) -> SqlResult<Option<String>> {
+    select_first::<String>(
+        "SELECT coalesce(subject, '') FROM mkt.decisions WHERE decision_id = $1",
+        &[decision_id.into()],
+    )
+}
+
+/// A reward recorded and not yet applied to the policy state.
+pub struct Pending {
+    pub rewarded: Rewarded,
+    pub reward: f64,
+    pub next: Option<Value>,
+}
+
+/// Takes every pending reward (of one policy, or all) and returns them in the order they were
+/// recorded: the reward log's, moved onto their decisions (`single_server`), and those stored on
+/// decisions but not applied (on Citus), marked applied. Row locks make a concurrent fold skip
+/// what this one took.
+pub fn take_pending(policy_id: Option<i64>, single_server: bool) -> SqlResult<Vec<Pending>> {
+    Spi::connect_mut(|c| {
+        let mut rows = Vec::new();
+        let mut take = |sql: &str| -> SqlResult<()> {
+            for r in c.update(sql, None, &[policy_id.into()]).sql()? {
+                let at = r
+                    .get::<pgrx::datum::TimestampWithTimeZone>(7)
+                    .sql()?
+                    .map_or(0, pgrx::pg_sys::TimestampTz::from);
+                let id = r.get::<i64>(8).sql()?.unwrap_or_default();
+                rows.push((
+                    at,
+                    id,
+                    Pending {
+                        rewarded: Rewarded {
+                            policy_id: r.get::<i64>(1).sql()?.unwrap_or_default(),
+                            context: r.get::<JsonB>(2).sql()?.map(|j| j.0).unwrap_or(Value::Null),
+                            state: r.get::<String>(3).sql()?.unwrap_or_default(),
+                            action: r.get::<String>(4).sql()?.unwrap_or_default(),
+                            applied: true,
+                        },
+                        reward: r.get::<f64>(5).sql()?.unwrap_or_default(),
+                        next: r.get::<JsonB>(6).sql()?.map(|j| j.0),
+                    },
+                ));
+            }
+            Ok(())
+        };
+        if single_server {
+            // A logged reward whose decision is gone (forgotten, dropped) goes with the log row.
+            take(
+                "WITH taken AS (DELETE FROM mkt.reward_log WHERE $1::bigint IS NULL OR policy_id = $1 RETURNING *) \
+                 UPDATE mkt.decisions d SET reward = t.reward, next_context = t.next_context, \
+                     rewarded_at = t.rewarded_at, applied = true \
+                 FROM taken t WHERE d.decision_id = t.decision_id \
+                 RETURNING d.policy_id, d.context, d.state, d.action, d.reward, d.next_context, d.rewarded_at, d.decision_id",
+            )?;
+        }
+        take(
+            "UPDATE mkt.decisions SET applied = true \
+             WHERE reward IS NOT NULL AND NOT applied AND ($1::bigint IS NULL OR policy_id = $1) \
+             RETURNING policy_id, context, state, action, reward, next_context, rewarded_at, decision_id",
+        )?;
+        rows.sort_by_key(|(at, id, _)| (*at, *id));
+        Ok(rows.into_iter().map(|(_, _, p)| p).collect())
+    })
+}

@@ -1,0 +1,115 @@
+//! Deciding: an action for a context, drawn with the policy's probabilities and logged with them
+//! (mkt.decide), and those probabilities without deciding (mkt.policy_probabilities).
+
+use crate::pg::args::no_nulls;
+use crate::pg::citus;
+use crate::pg::error::{report, require_primary, OrSql, SqlResult};
+use crate::policies::cache;
+use crate::policies::catalog::decisions::{self, LoggedDecision};
+use crate::policies::catalog::state;
+use crate::policies::policy::Policy;
+use mkt_core::rng::Rng;
+use mkt_core::Error;
+use mkt_policy::config::Algorithm;
+use mkt_policy::decide::{self, Decision, Knowledge};
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+
+thread_local! {
+    /// Decisions of this backend draw from one generator, seeded per backend.
+    static RNG: RefCell<Option<Rng>> = const { RefCell::new(None) };
+}
+
+fn with_backend_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
+    RNG.with(|r| {
+        let mut r = r.borrow_mut();
+        let rng = r.get_or_insert_with(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            // SAFETY: a plain global of the backend.
+            let pid = unsafe { pgrx::pg_sys::MyProcPid } as u64;
+            Rng::stream(nanos, pid)
+        });
+        f(rng)
+    })
+}
+
+/// The policy's view of a context: the table rows of its state, or its regressions and the
+/// context's features.
+fn with_knowledge<T>(
+    p: &Policy,
+    context: &Value,
+    f: impl FnOnce(&Knowledge) -> T,
+) -> SqlResult<(String, T)> {
+    let context = &p.context(context)?;
+    let state = p.cfg.state.key(context).sql()?;
+    let out = match (&p.cfg.algorithm, &p.cfg.linear) {
+        (Algorithm::LinUcb, Some(l)) => {
+            let x = l.features(context).sql()?;
+            let arms = state::linear_arms(p)?;
+            f(&Knowledge::Linear(&arms, &x))
+        }
+        _ => {
+            let arms = state::arms(p, &state)?;
+            f(&Knowledge::Table(&arms))
+        }
+    };
+    Ok((state, out))
+}
+
+fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
+    let mut m = Map::new();
+    for (a, q) in p.cfg.actions.iter().zip(probabilities) {
+        m.insert(a.clone(), serde_json::json!(q));
+    }
+    Value::Object(m)
+}
+
+/// A decision for `context` (minus `excluded` actions), logged: (decision_id, action,
+/// probability).
+pub fn decide(
+    policy_name: &str,
+    context: &Value,
+    subject: Option<&str>,
+    excluded: Option<Vec<Option<String>>>,
+) -> SqlResult<(i64, String, f64)> {
+    require_primary("mkt.decide")?;
+    if subject.is_none() && citus::catalog_distributed()? {
+        return Err(report(Error::NullValue(citus::NULL_SUBJECT.to_string())));
+    }
+    let p = cache::load(policy_name)?;
+    let excluded = no_nulls(excluded, "excluded")?;
+    let allowed = p.cfg.allowed(&excluded).sql()?;
+    let (state, d): (String, Decision) = with_knowledge(&p, context, |k| {
+        with_backend_rng(|rng| decide::decide(&p.cfg, k, &allowed, rng))
+    })?;
+    let action = p.cfg.actions[d.action].clone();
+    let probability = d.probabilities[d.action];
+    let id = decisions::log_decision(
+        &p,
+        &LoggedDecision {
+            subject,
+            context,
+            state: &state,
+            action: &action,
+            probability,
+            probabilities: distribution_json(&p, &d.probabilities),
+        },
+    )?;
+    Ok((id, action, probability))
+}
+
+/// The policy's probability of each action for `context`, seeded by the policy and the state: the
+/// same question gets the same answer.
+pub fn probabilities(policy_name: &str, context: &Value) -> SqlResult<Vec<(String, f64)>> {
+    citus::catalog_reads(|| {
+        let p = cache::load(policy_name)?;
+        let allowed = vec![true; p.cfg.actions.len()];
+        let (_, probs) = with_knowledge(&p, context, |k| {
+            let mut rng = Rng::stream(p.cfg.seed, p.id as u64);
+            decide::probabilities(&p.cfg, k, &allowed, &mut rng)
+        })?;
+        Ok(p.cfg.actions.iter().cloned().zip(probs).collect())
+    })
+}

@@ -1,0 +1,54 @@
+//! A policy as the SQL layer holds it: its catalog identity, parsed definition and the feature
+//! transform its contexts go through.
+
+use crate::pg::error::{OrSql, SqlResult};
+use mkt_core::names::quote_shown;
+use mkt_core::Error;
+use mkt_policy::PolicyConfig;
+use serde_json::Value;
+
+pub struct Policy {
+    pub id: i64,
+    pub name: String,
+    pub version: i32,
+    pub cfg: PolicyConfig,
+    /// The feature transform every context goes through, when the policy names one.
+    pub transform: Option<mkt_prep::Fitted>,
+}
+
+impl Policy {
+    /// The context as the policy reads it: with the transform's outputs added.
+    pub fn view(&self, context: &Value) -> mkt_core::Result<Value> {
+        match &self.transform {
+            Some(t) => mkt_prep::context::apply(t, context),
+            None => Ok(context.clone()),
+        }
+    }
+
+    pub fn context(&self, context: &Value) -> SqlResult<Value> {
+        self.view(context).sql()
+    }
+}
+
+/// The policy's transform, checked to be applicable to contexts.
+pub fn transform_of(cfg: &PolicyConfig) -> SqlResult<Option<mkt_prep::Fitted>> {
+    match &cfg.transform {
+        None => Ok(None),
+        Some(name) => {
+            let (_, fitted) = crate::prep::transforms::load(name)?;
+            mkt_prep::context::check_applicable(&fitted).sql()?;
+            Ok(Some(fitted))
+        }
+    }
+}
+
+pub fn check_policy_name(name: &str) -> SqlResult<()> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control()) {
+        return Err(Error::InvalidParameter(format!(
+            "policy name {} must be 1 to 128 bytes without control characters",
+            quote_shown(name)
+        )))
+        .sql();
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Models survive a restart; a job running across one shows failed and the deployed model serves.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+start_cluster
+setup_demo_model
+
+before=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
+cluster_restart
+after=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
+dcheck "recommendations are identical after a restart" "$before" "$after"
+
+job=$(q "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''restarted'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
+poll running 100 "SELECT state FROM mkt.jobs WHERE job_id = $job" > /dev/null
+cluster_restart
+check "a job running across a server restart shows failed, and the deployed model still serves" "failed|3" \
+  "$(q "SELECT state FROM mkt.jobs WHERE job_id = $job")|$(q "SELECT count(*) FROM mkt.recommend('m', 7, 3)")"
+finish restart

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A streaming hot standby serves: recommend (from its own mapping of the model file), policy
+# probabilities, and a deploy on the primary reaches a standby session through WAL; decide and
+# reward, which write, are refused there with a clear read-only error.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+SDIR=""
+stop_all() {
+  [ -n "$SDIR" ] && as_postgres "$PGBIN/pg_ctl" -D "$SDIR" -m fast -w stop > /dev/null 2>&1
+  cluster_stop
+}
+trap stop_all EXIT
+cluster_start
+setup_demo_model
+setup_policy
+q "SELECT * FROM mkt.train_recommender('m', 'tr', algorithm => 'popularity', params => '{\"deploy\": false}')" > /dev/null
+
+SDIR="$CLUSTER_DIR/standby"; SPORT=$(free_port $((PGPORT + 1)))
+as_postgres "$PGBIN/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$SDIR" -R -X stream -c fast > /dev/null 2>&1
+as_postgres rm -rf "$SDIR/pg_marketing_models"
+printf "port = %s\nunix_socket_directories = '%s'\n" "$SPORT" "$CLUSTER_DIR" | as_postgres tee -a "$SDIR/postgresql.auto.conf" > /dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$SDIR" -l "$CLUSTER_DIR/standby.log" -w start > /dev/null
+sq() { psql -X -qAt -p "$SPORT" -c "$1" 2>&1; }
+caught_up() { # waits until the standby replayed everything the primary wrote so far
+  local lsn; lsn=$(q "SELECT pg_current_wal_lsn()")
+  for _ in $(seq 100); do
+    [ "$(sq "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && return; sleep 0.1
+  done
+}
+caught_up
+check "the standby is in recovery" "t" "$(sq "SELECT pg_is_in_recovery()")"
+primary=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
+check "the standby recommends what the primary does, from its own model file" "$primary|t" \
+  "$(psql -X -qAt -p "$SPORT" -c "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)" \
+       -c "SELECT shared_bytes > 0 FROM mkt.cache_stats()" | paste -sd'|')"
+check "the standby gives policy probabilities" "3" "$(sq "SELECT count(*) FROM mkt.policy_probabilities('conc', '{\"segment\": 1}')")"
+err=$(psql -X -qAt -p "$SPORT" -v VERBOSITY=verbose -c "SELECT * FROM mkt.decide('conc', '{\"segment\": 1}')" -c "SELECT mkt.reward(1, 1)" 2>&1)
+[ "$(echo "$err" | grep -c "ERROR:  25006: mkt\.\(decide\|reward\) writes to the catalog and cannot run on a hot standby")" = 2 ] \
+  && ok "decide and reward on the standby are clear read-only errors (25006)" || fail "decide on standby: $err"
+other=$(q "SELECT version FROM mkt.models WHERE model_name = 'm' AND NOT deployed ORDER BY version LIMIT 1")
+out=$(psql -X -qAt -p "$SPORT" -v ON_ERROR_STOP=1 <<SQL
+SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5);
+\\! psql -X -qAt -p $PGPORT -c "SELECT mkt.deploy('m', $other)" > /dev/null
+\\! sleep 1
+SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5);
+SQL
+)
+check "a deploy on the primary reaches a standby session that had the old version" \
+  "$(q "SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")" "$(echo "$out" | sed -n 2p)"
+as_postgres "$PGBIN/pg_ctl" -D "$SDIR" -m fast -w stop > /dev/null; SDIR_LOG="$CLUSTER_DIR/standby.log"; SDIR=""
+check "no standby backend crashed" "0" "$(crashes_in "$SDIR_LOG")"
+finish standby

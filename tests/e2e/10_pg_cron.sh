@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# pg_cron drives retraining through a job: a schedule every minute submits mkt.retrain, a worker
+# runs it, and a new version is deployed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+start_cluster "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
+setup_demo_model
+q "CREATE EXTENSION pg_cron" > /dev/null
+before=$(q "SELECT max(version) FROM mkt.model_versions WHERE model_name = 'm'")
+q "SELECT cron.schedule('retrain-m', '* * * * *', \$\$SELECT mkt.submit_job('SELECT * FROM mkt.retrain(''m'', ''always'')')\$\$)" > /dev/null
+after=$before
+for _ in $(seq 150); do
+  after=$(q "SELECT max(version) FROM mkt.model_versions WHERE model_name = 'm'")
+  [ "$after" -gt "$before" ] && break; sleep 0.5
+done
+[ "$after" -gt "$before" ] && ok "pg_cron's scheduled job retrained 'm' in a worker (version $before -> $after)" \
+  || fail "no new version of 'm' from pg_cron: $(q "SELECT string_agg(status || ' ' || coalesce(return_message, ''), '; ') FROM cron.job_run_details")"
+state=$(poll succeeded 100 "SELECT state FROM mkt.jobs WHERE command LIKE '%retrain%' ORDER BY job_id DESC LIMIT 1")
+check "the retrain job succeeded and was deployed" "succeeded|$after" \
+  "$state|$(q "SELECT version FROM mkt.models WHERE model_name = 'm' AND deployed")"
+q "SELECT cron.unschedule('retrain-m')" > /dev/null
+finish pg_cron

@@ -1,0 +1,85 @@
+-- Decision policies: definitions, decisions and rewards (one action, so every draw is the same),
+-- what they learn, batch training from a log, off-policy estimates, and every bad input.
+SELECT setval('mkt.decisions_decision_id_seq', 1000) > 0 AS decision_ids_from_1001;
+SELECT mkt.create_policy('pol_one', ARRAY['only'], 'q_learning', '{"alpha": 0.5, "gamma": 0.9, "state_features": ["segment"]}');
+SELECT mkt.create_policy('pol_ts', ARRAY['a', 'b'], 'thompson', '{"state_features": ["segment"], "seed": 7}');
+CREATE TABLE pol_d AS
+SELECT g, d.* FROM generate_series(1, 6) g, LATERAL mkt.decide('pol_one', jsonb_build_object('segment', g % 2), 'c' || g) d;
+SELECT g, action, probability FROM pol_d ORDER BY g;
+SELECT count(mkt.reward(decision_id, g::float8, CASE WHEN g < 3 THEN jsonb_build_object('segment', 1) END)) FROM pol_d;
+SELECT state, action, round(value::numeric, 6) AS value, visits FROM mkt.policy_values('pol_one');
+SELECT action, round(probability::numeric, 4) AS probability FROM mkt.policy_probabilities('pol_ts', '{"segment": 1}');
+SELECT * FROM mkt.fold_rewards();
+
+-- Batch training from a log, with inverse-propensity weights.
+CREATE TABLE pol_log AS
+SELECT jsonb_build_object('segment', g % 2) AS context, CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END AS action,
+       (g % 2)::float8 AS reward, 0.5::float8 AS propensity
+FROM generate_series(1, 40) g;
+SELECT version, rows, skipped, states, mean_reward FROM mkt.train_policy('pol_ts', 'pol_log', propensity_col => 'propensity');
+SELECT state, action, round(value::numeric, 4) AS value, visits FROM mkt.policy_values('pol_ts');
+
+-- Off-policy value of a target that always takes 'b', from the same log.
+SELECT estimator, round(value::numeric, 4) AS value
+FROM mkt.estimate_policy_value('SELECT reward, propensity, (action = ''b'')::int::float8 AS target FROM pol_log',
+                               'reward', 'propensity', 'target', bootstrap => 0);
+SELECT estimator, round(value::numeric, 4) AS value, round(logging_value::numeric, 4) AS logging_value
+FROM mkt.evaluate_policy('pol_ts', 'pol_log', propensity_col => 'propensity', bootstrap => 0);
+
+-- The heatmap is one SVG document; the simulator learns.
+SELECT left(mkt.policy_heatmap_svg('pol_ts'), 5) AS svg;
+SELECT count(*) AS checkpoints, bool_and(cumulative_reward >= 0) AS rewards
+FROM mkt.simulate_campaign('pol_ts', rounds => 2000);
+
+-- Bad inputs; no policy is left behind.
+SELECT mkt.create_policy('pbad', ARRAY['a', 'b'], 'q_learning', '{"state_features": ["age"], "bins": {"age": [18, 65]}}');
+\pset format unaligned
+\pset fieldsep '\n    '
+SELECT q, regress.err(q) FROM (VALUES
+  ($$SELECT mkt.create_policy('pbad', ARRAY['a'])$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY['a'], 'sarsa')$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY[]::text[])$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY['a', NULL])$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY['a', 'a'])$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY['a'], 'thompson', '{"alpha": 1}')$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY['a'], 'q_learning', '{"epsilon": 2}')$$),
+  ($$SELECT mkt.create_policy('p2', ARRAY['a'], 'q_learning', '{"learning": "later"}')$$),
+  ($$SELECT mkt.create_policy('', ARRAY['a'])$$),
+  ($$SELECT * FROM mkt.decide('nope')$$),
+  ($$SELECT * FROM mkt.decide('pbad', '[1, 2]')$$),
+  ($$SELECT * FROM mkt.decide('pbad', '{"age": "old"}')$$),
+  ($$SELECT * FROM mkt.decide('pbad', '{}', excluded => ARRAY['a', 'b'])$$),
+  ($$SELECT * FROM mkt.decide('pbad', '{}', excluded => ARRAY['zz'])$$),
+  ($$SELECT * FROM mkt.decide(NULL)$$),
+  ($$SELECT mkt.reward(1, 'NaN')$$),
+  ($$SELECT mkt.reward(424242, 1)$$),
+  ($$SELECT mkt.reward((SELECT decision_id FROM pol_d WHERE g = 1), 1)$$),
+  ($$SELECT mkt.reward((SELECT decision_id FROM pol_d WHERE g = 1), 1, subject => 'someone else')$$),
+  ($$SELECT * FROM mkt.simulate_campaign('pbad', rounds => 0)$$),
+  ($$SELECT * FROM mkt.simulate_campaign('pbad', 'mars')$$),
+  ($$SELECT * FROM mkt.policy_values('nope')$$),
+  ($$SELECT mkt.drop_policy('nope')$$),
+  ($$SELECT * FROM mkt.train_policy('pol_ts', 'pol_log', epochs => 0)$$),
+  ($$SELECT * FROM mkt.train_policy('pol_ts', 'pol_log', reward_col => 'context')$$),
+  ($$SELECT * FROM mkt.train_policy('pol_ts', 'SELECT context, action, reward, 2.0::float8 AS p FROM pol_log', propensity_col => 'p')$$),
+  ($$SELECT * FROM mkt.estimate_policy_value('pol_log', 'reward', 'propensity', 'propensity', estimators => ARRAY['magic'])$$),
+  ($$SELECT * FROM mkt.estimate_policy_value('pol_log', 'reward', 'propensity', 'propensity', bootstrap => -1)$$),
+  ($$SELECT * FROM mkt.evaluate_policy('pol_ts', 'SELECT * FROM pol_log WHERE false', propensity_col => 'propensity')$$)
+) AS c(q);
+\pset format aligned
+SELECT policy_name FROM mkt.policies ORDER BY 1;
+
+-- mkt.reward_trigger on an outcomes table, and its misuse.
+CREATE TABLE pol_outcomes (decision_id bigint, amount numeric);
+CREATE TRIGGER learn AFTER INSERT ON pol_outcomes FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', 'amount');
+SELECT decision_id FROM mkt.decide('pol_ts', '{"segment": 0}') \gset
+INSERT INTO pol_outcomes VALUES (:decision_id, 1);
+SELECT reward FROM mkt.decisions WHERE decision_id = :decision_id;
+SELECT regress.err(format('INSERT INTO pol_outcomes VALUES (%s, 1)', :decision_id));
+SELECT regress.err($$INSERT INTO pol_outcomes VALUES (424242, 1)$$);
+CREATE TABLE pol_bad (decision_id bigint);
+CREATE TRIGGER learn BEFORE INSERT ON pol_bad FOR EACH ROW EXECUTE FUNCTION mkt.reward_trigger('decision_id', '1');
+SELECT regress.err($$INSERT INTO pol_bad VALUES (1)$$);
+SELECT count(*) FROM pol_outcomes;
+
+SELECT mkt.drop_policy(p) FROM unnest(ARRAY['pol_one', 'pol_ts', 'pbad']) p;

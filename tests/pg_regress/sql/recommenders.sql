@@ -1,0 +1,80 @@
+-- Recommenders: training every algorithm on a planted table, serving, evaluation, explanations,
+-- tuning, and every bad input with its SQLSTATE and message.
+SET mkt.threads = 1;
+CREATE TABLE rec_events AS SELECT * FROM regress.planted WHERE (user_id + item_id) % 5 <> 0;
+CREATE TABLE rec_test AS SELECT user_id, item_id FROM regress.planted WHERE (user_id + item_id) % 5 = 0;
+
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions FROM mkt.train_recommender('rec_popularity', 'rec_events', weight_col => 'w', algorithm => 'popularity');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions FROM mkt.train_recommender('rec_als', 'rec_events', weight_col => 'w', params => '{"factors": 4, "iterations": 5}');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions FROM mkt.train_recommender('rec_item_knn', 'rec_events', algorithm => 'item_knn');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions FROM mkt.train_recommender('rec_ease', 'rec_events', algorithm => 'ease');
+SELECT model_name, version, algorithm, n_users, n_items, n_interactions FROM mkt.train_recommender('rec_bpr', 'rec_events', algorithm => 'bpr', params => '{"factors": 4}');
+
+-- A user of group 1 gets group-1 items (i % 3 = 1) first, from every personalised model.
+SELECT m, array_agg(r.item_id % 3 ORDER BY r.rank) AS groups_of_top5
+FROM unnest(ARRAY['rec_als', 'rec_item_knn', 'rec_ease', 'rec_bpr']) m, mkt.recommend(m, 1::bigint, 5) r
+GROUP BY m ORDER BY m;
+SELECT item_id, round(score::numeric, 3) AS score, rank FROM mkt.recommend('rec_popularity', 1::bigint, 3);
+SELECT item_id, rank FROM mkt.recommend('rec_ease', '1', 3);
+SELECT item_id, rank FROM mkt.recommend('rec_item_knn', 4::bigint, 5, exclude_seen => false, candidates => ARRAY[1, 2, 3, 2, 999]);
+SELECT count(*), count(DISTINCT user_id) FROM mkt.recommend_all('rec_ease', 3);
+SELECT user_id, count(*) FROM mkt.recommend_all('rec_ease', 2, ARRAY[1, 424242]) GROUP BY 1 ORDER BY 1;
+SELECT item_id % 3 AS grp, rank FROM mkt.similar_items('rec_item_knn', 4, 3);
+SELECT metric, round(value::numeric, 4) AS value FROM mkt.evaluate_recommender('rec_ease', 'rec_test', 5);
+SELECT because_item_id % 3 AS grp FROM mkt.explain_recommendation('rec_item_knn', 4, 7, 3);
+SELECT trial, params, best FROM mkt.tune_recommender('rec_tuned', 'rec_events', algorithm => 'ease',
+    search => '{"params": {"regularization": [10, 1000]}, "method": "grid"}');
+SELECT version, deployed FROM mkt.retrain('rec_tuned', 'never');
+
+-- Bad inputs; none changes the catalog.
+CREATE TABLE t_bad_types (user_id timestamptz, item_id bigint, w text);
+CREATE TABLE t_bad_w AS SELECT 1::bigint AS user_id, 2::bigint AS item_id, 'NaN'::float8 AS w UNION ALL SELECT 1, 3, -1;
+CREATE TABLE t_empty (user_id bigint, item_id bigint);
+CREATE TABLE x (a int);
+CREATE TABLE t_wide AS SELECT 1 AS user_id, i AS item_id FROM generate_series(1, 1000) i;
+CREATE TABLE t_nn_users AS SELECT u AS user_id, 'x' AS grp FROM generate_series(1, 60) u;
+CREATE TEMP TABLE before AS SELECT (SELECT count(*) FROM mkt.model_versions) + (SELECT count(*) FROM mkt.model_blobs) AS n;
+\pset format unaligned
+\pset fieldsep '\n    '
+SELECT q, regress.err(q) FROM (VALUES
+  ($$SELECT * FROM mkt.train_recommender('m', 'no_such_table')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', user_col => 'nope')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 't_bad_types')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', weight_col => 'nope')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 't_bad_types', user_col => 'item_id', weight_col => 'w')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 't_empty')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 't_bad_w', weight_col => 'w')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'svd')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', params => '{"factorz": 1}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', params => '{"factors": -1}')$$),
+  ($$SELECT * FROM mkt.train_recommender('', 'rec_events')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'x; DROP TABLE x')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'SELECT 1 AS user_id, 1 AS item_id; DROP TABLE x')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'WITH d AS (DELETE FROM x RETURNING 1) SELECT 1 AS user_id, 1 AS item_id')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'SELECT 1 AS user_id, 1 AS item_id INTO y')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'SELECT *, 1 AS user_id, 1 AS item_id FROM x FOR UPDATE')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 't_wide', algorithm => 'ease', params => '{"max_memory_mb": 1}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"epoch": 3}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"device": "cuda"}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"device": "tpu"}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "t_nn_users", "key": "user_id", "columns": ["nope"]}}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "no_such_table", "key": "user_id", "columns": ["grp"]}}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "t_nn_users", "key": "user_id", "columns": ["grp"], "transform": "no_such"}}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "t_nn_users", "key": "grp", "columns": ["user_id"]}}')$$),
+  ($$SELECT * FROM mkt.recommend('no_model', 1)$$),
+  ($$SELECT * FROM mkt.recommend('rec_als', 1, 0)$$),
+  ($$SELECT * FROM mkt.recommend('rec_als', 1, -1)$$),
+  ($$SELECT * FROM mkt.recommend('rec_als', 1, 1000000000)$$),
+  ($$SELECT * FROM mkt.recommend_all('rec_als', 0)$$),
+  ($$SELECT * FROM mkt.similar_items('rec_als', 424242)$$),
+  ($$SELECT * FROM mkt.similar_items('rec_popularity', 1)$$),
+  ($$SELECT * FROM mkt.evaluate_recommender('no_model', 'rec_events')$$),
+  ($$SELECT * FROM mkt.evaluate_recommender('rec_als', 't_empty')$$),
+  ($$SELECT * FROM mkt.explain_recommendation('rec_als', 424242, 1)$$),
+  ($$SELECT * FROM mkt.tune_recommender('m', 'rec_events', search => '{"params": {"factors": {"min": 8, "max": 4}}}')$$),
+  ($$SELECT * FROM mkt.retrain('rec_als', 'sometimes')$$),
+  ($$SELECT * FROM mkt.retrain('no_model')$$)
+) AS c(q);
+\pset format aligned
+SELECT (SELECT count(*) FROM mkt.model_versions) + (SELECT count(*) FROM mkt.model_blobs) - n AS catalog_changed,
+       (SELECT count(*) FROM x) AS x_rows, to_regclass('y') AS y FROM before;
