@@ -13,5 +13,6 @@ pub mod params;
 pub mod progress;
 pub mod rng;
 pub mod shared;
+pub mod tensors;
 
 pub use error::{Error, Result};

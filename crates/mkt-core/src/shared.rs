@@ -19,6 +19,7 @@ pub trait Backing: Send + Sync {
 /// Element types valid for every bit pattern, so a slice of them may view arbitrary bytes.
 pub trait Plain: Copy + Send + Sync + PartialEq + fmt::Debug + 'static {}
 impl Plain for f32 {}
+impl Plain for f64 {}
 impl Plain for u32 {}
 impl Plain for u64 {}
 impl Plain for i64 {}

@@ -1,5 +1,6 @@
 //! Measures: ranking quality of recommendations, off-policy value of decision policies.
 
+pub mod bar_chart;
 pub mod line_chart;
 pub mod offpolicy;
 pub mod offpolicy_log;

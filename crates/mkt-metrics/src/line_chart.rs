@@ -6,6 +6,17 @@ const COLORS: [&str; 4] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
 
 /// `series`: (name, points (x, y)); non-finite points are skipped.
 pub fn svg(title: &str, x_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+    svg_marked(title, x_label, series, None)
+}
+
+/// A line chart with a dashed vertical line at `marker`'s x, labelled with its text (where a
+/// calibration ends).
+pub fn svg_marked(
+    title: &str,
+    x_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    marker: Option<(f64, &str)>,
+) -> String {
     let (w, h, left, right, top, bottom) = (560.0, 260.0, 60.0, 120.0, 30.0, 40.0);
     let pts = || {
         series
@@ -57,6 +68,17 @@ pub fn svg(title: &str, x_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> 
         top + ph,
         y0
     ));
+    if let Some((x, label)) = marker.filter(|m| m.0 >= x0 && m.0 <= x1) {
+        out.push_str(&format!(
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{}\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{:.1}\" y=\"{}\" fill=\"#555\">{}</text>",
+            top + ph,
+            sx(x) + 3.0,
+            top + 12.0,
+            esc(label),
+            x = sx(x),
+        ));
+    }
     for (k, (name, p)) in series.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let path: Vec<String> = p

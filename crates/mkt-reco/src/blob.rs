@@ -5,58 +5,14 @@
 
 use crate::algorithm::Algorithm;
 use crate::model::{Model, Payload};
-use mkt_core::ids::IdMap;
 use mkt_core::interactions::Csr;
-use mkt_core::shared::{Backing, Plain, Shared};
-use std::sync::Arc;
+use mkt_core::shared::Backing;
+use mkt_core::tensors::{expect_shape, f32s, push_ids, serialize, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
-use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
-use std::collections::HashMap;
+use safetensors::Dtype;
+use std::sync::Arc;
 
 pub const FORMAT: &str = "pg_marketing.model/1";
-
-/// An encoded tensor waiting to be serialised: dtype, shape, little-endian bytes.
-struct Buf(Dtype, Vec<usize>, Vec<u8>);
-
-fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len() * N);
-    for &x in v {
-        out.extend_from_slice(&f(x));
-    }
-    out
-}
-
-fn f32s(v: &[f32], shape: Vec<usize>) -> Buf {
-    Buf(Dtype::F32, shape, le(v, f32::to_le_bytes))
-}
-fn u32s(v: &[u32]) -> Buf {
-    Buf(Dtype::U32, vec![v.len()], le(v, u32::to_le_bytes))
-}
-fn u64s(v: &[u64]) -> Buf {
-    Buf(Dtype::U64, vec![v.len()], le(v, u64::to_le_bytes))
-}
-fn i64s(v: &[i64]) -> Buf {
-    Buf(Dtype::I64, vec![v.len()], le(v, i64::to_le_bytes))
-}
-
-fn push_ids(out: &mut Vec<(String, Buf)>, name: &str, ids: &IdMap) {
-    match ids {
-        IdMap::Int(v) => out.push((format!("{name}.int"), i64s(v))),
-        IdMap::Text(v) => {
-            let mut offsets = Vec::with_capacity(v.len() + 1);
-            let mut bytes = Vec::new();
-            offsets.push(0u64);
-            for s in v {
-                bytes.extend_from_slice(s.as_bytes());
-                offsets.push(bytes.len() as u64);
-            }
-            out.push((format!("{name}.text.offsets"), u64s(&offsets)));
-            let n = bytes.len();
-            out.push((format!("{name}.text.bytes"), Buf(Dtype::U8, vec![n], bytes)));
-        }
-    }
-}
 
 fn push_csr(out: &mut Vec<(String, Buf)>, name: &str, m: &Csr) {
     out.push((format!("{name}.indptr"), u64s(&m.indptr)));
@@ -110,107 +66,15 @@ pub fn encode(model: &Model) -> Result<Vec<u8>> {
             t.push(("neumf.out_b".into(), f32s(&[m.out_b], vec![1])));
         }
     }
-    let views: Vec<(String, TensorView)> = t
-        .iter()
-        .map(|(name, Buf(dtype, shape, data))| {
-            TensorView::new(*dtype, shape.clone(), data)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| Error::Corrupted(format!("cannot encode {name}: {e}")))
-        })
-        .collect::<Result<_>>()?;
-    let meta = HashMap::from([("format".to_string(), FORMAT.to_string())]);
-    safetensors::serialize(views, Some(meta))
-        .map_err(|e| Error::Corrupted(format!("cannot encode model: {e}")))
+    serialize(&t, FORMAT)
 }
 
-struct Reader<'a> {
-    st: SafeTensors<'a>,
-    /// The bytes being decoded when they come from a shared mapping: large arrays then view them
-    /// instead of being copied.
-    backing: Option<Arc<dyn Backing>>,
+/// The recommenders' part of the reader: sparse matrices.
+trait CsrReader {
+    fn csr(&self, name: &str, n_rows: usize, n_cols: usize) -> Result<Csr>;
 }
 
-/// Arrays smaller than this are copied even from a mapping: not worth a page-cache reference.
-const MIN_MAPPED_BYTES: usize = 64 * 1024;
-
-impl<'a> Reader<'a> {
-    fn raw(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &'a [u8])> {
-        let v = self
-            .st
-            .tensor(name)
-            .map_err(|e| Error::Corrupted(format!("tensor {name}: {e}")))?;
-        if v.dtype() != dtype {
-            return Err(Error::Corrupted(format!(
-                "tensor {name} has type {:?}, expected {dtype:?}",
-                v.dtype()
-            )));
-        }
-        Ok((v.shape().to_vec(), v.data()))
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.st.tensor(name).is_ok()
-    }
-
-    fn array<T: Plain, const N: usize>(
-        &self,
-        name: &str,
-        dtype: Dtype,
-        from_le: fn([u8; N]) -> T,
-    ) -> Result<(Vec<usize>, Shared<T>)> {
-        let (shape, d) = self.raw(name, dtype)?;
-        if let Some(b) = self.backing.as_ref().filter(|_| d.len() >= MIN_MAPPED_BYTES) {
-            let offset = d.as_ptr() as usize - b.bytes().as_ptr() as usize;
-            if let Some(v) = Shared::mapped(b.clone(), offset, d.len() / N) {
-                return Ok((shape, v));
-            }
-        }
-        let v: Vec<T> = d
-            .chunks_exact(N)
-            .map(|c| from_le(c.try_into().unwrap()))
-            .collect();
-        Ok((shape, v.into()))
-    }
-
-    fn f32s(&self, name: &str) -> Result<(Vec<usize>, Shared<f32>)> {
-        self.array(name, Dtype::F32, f32::from_le_bytes)
-    }
-    fn u32s(&self, name: &str) -> Result<Shared<u32>> {
-        Ok(self.array(name, Dtype::U32, u32::from_le_bytes)?.1)
-    }
-    fn u64s(&self, name: &str) -> Result<Shared<u64>> {
-        Ok(self.array(name, Dtype::U64, u64::from_le_bytes)?.1)
-    }
-    fn i64s(&self, name: &str) -> Result<Vec<i64>> {
-        Ok(self.array(name, Dtype::I64, i64::from_le_bytes)?.1.to_vec())
-    }
-
-    fn ids(&self, name: &str) -> Result<IdMap> {
-        let map = if self.has(&format!("{name}.int")) {
-            IdMap::Int(self.i64s(&format!("{name}.int"))?)
-        } else {
-            let offsets = self.u64s(&format!("{name}.text.offsets"))?;
-            let (_, bytes) = self.raw(&format!("{name}.text.bytes"), Dtype::U8)?;
-            if offsets.first() != Some(&0) || *offsets.last().unwrap() as usize != bytes.len() {
-                return Err(Error::Corrupted(format!(
-                    "{name} text offsets do not match the bytes"
-                )));
-            }
-            let mut v = Vec::with_capacity(offsets.len() - 1);
-            for w in offsets.windows(2) {
-                if w[0] > w[1] {
-                    return Err(Error::Corrupted(format!("{name} text offsets decrease")));
-                }
-                let s = std::str::from_utf8(&bytes[w[0] as usize..w[1] as usize])
-                    .map_err(|_| Error::Corrupted(format!("{name} text id is not UTF-8")))?;
-                v.push(s.to_string());
-            }
-            IdMap::Text(v)
-        };
-        map.validate()?;
-        Ok(map)
-    }
-
+impl CsrReader for Reader<'_> {
     fn csr(&self, name: &str, n_rows: usize, n_cols: usize) -> Result<Csr> {
         let (_, values) = self.f32s(&format!("{name}.values"))?;
         let m = Csr {
@@ -225,15 +89,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn expect_shape(name: &str, got: &[usize], want: &[usize]) -> Result<()> {
-    if got != want {
-        return Err(Error::Corrupted(format!(
-            "tensor {name} has shape {got:?}, expected {want:?}"
-        )));
-    }
-    Ok(())
-}
-
 pub fn decode(bytes: &[u8]) -> Result<Model> {
     decode_with(bytes, None)
 }
@@ -246,29 +101,21 @@ pub fn decode_mapped(backing: Arc<dyn Backing>) -> Result<Model> {
 }
 
 fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<Model> {
-    let (_, meta) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| Error::Corrupted(format!("not a model blob: {e}")))?;
-    let info = meta.metadata().clone().unwrap_or_default();
+    let info = mkt_core::tensors::metadata(bytes)?;
     if info.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(Error::Corrupted(format!(
             "unknown model format {:?}",
             info.get("format")
         )));
     }
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::Corrupted(format!("not a model blob: {e}")))?;
+    let r = Reader::new(bytes, backing)?;
     // Blobs written before the algorithm moved into a tensor keep it in the metadata.
     let name = match info.get("algorithm") {
         Some(a) => a.clone(),
-        None => st
-            .tensor("algorithm")
-            .ok()
-            .and_then(|v| String::from_utf8(v.data().to_vec()).ok())
-            .unwrap_or_default(),
+        None => r.text("algorithm").unwrap_or_default(),
     };
     let algorithm = Algorithm::parse(&name)
         .map_err(|_| Error::Corrupted(format!("unknown algorithm {name:?} in model blob")))?;
-    let r = Reader { st, backing };
     let users = r.ids("users")?;
     let items = r.ids("items")?;
     let (nu, ni) = (users.len(), items.len());
