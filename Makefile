@@ -2,7 +2,7 @@
 # Both first install whatever is missing (scripts/setup.sh), so they work on a fresh Debian machine.
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p mkt-policy -p mkt-prep -p mkt-neural
+CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p mkt-policy -p mkt-prep -p mkt-neural -p mkt-clv
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
@@ -71,5 +71,6 @@ bench: install-release
 	bash bench/run.sh
 	bash bench/policies.sh
 	bash bench/prep.sh
+	bash bench/clv.sh
 	bash bench/model_memory.sh
 	bash bench/citus.sh

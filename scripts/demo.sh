@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 trap cluster_stop EXIT
 cluster_start
 echo "== cluster on port $PGPORT"
+mkdir -p target/demo && chmod 777 target/demo
 psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql
+echo "== wrote target/demo/shop_clv.svg"

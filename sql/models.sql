@@ -10,7 +10,7 @@ COMMENT ON FUNCTION mkt.cache_stats() IS
 'Models this backend holds for serving: their private memory (bytes; mkt.model_cache_mb bounds it, least recently used models are dropped first) and the bytes they view in read-only file mappings shared with every other backend (shared_bytes; see mkt.shared_models).';
 
 COMMENT ON FUNCTION mkt.export_model(text, int) IS
-'The stored bytes (safetensors: ids, seen items, popularity, factors or weights) of a version, the deployed one when version is NULL. mkt.import_model stores them again.';
+'The stored bytes (safetensors: ids, seen items, popularity, factors or weights; for a customer value model its parameters and customer summary) of a version, the deployed one when version is NULL. mkt.import_model stores them again.';
 
 COMMENT ON FUNCTION mkt.import_model(text, bytea, bool, jsonb) IS
 'Stores bytes from mkt.export_model as a new version of a model (deployed unless deploy is false) after checking every length and index; it then serves exactly as the exported version did. Returns the version.';
@@ -19,7 +19,7 @@ COMMENT ON FUNCTION mkt.rollback(text) IS
 'Redeploys the version that was deployed before the current one (per mkt.deploy_history) and returns its number.';
 
 COMMENT ON FUNCTION mkt.model_report(text, int) IS
-'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';
+'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials; for a customer value model the tracking plot and frequency histogram of mkt.clv_report_svg. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';
 
 COMMENT ON FUNCTION mkt.grant_model(text, text, text) IS
 'Grants a role (or public) a privilege on a model: use (serve, export, evaluate, read its catalog rows), manage (also train versions, deploy, roll back, drop) or owner (transfers ownership). Only the owner (or a member of the owning role, or a superuser) may grant. Takes effect in every backend at commit.';

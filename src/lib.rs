@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 
 mod campaigns;
+mod customers;
 mod erasure;
 mod errors;
 mod jobs;

@@ -9,10 +9,10 @@ CREATE TABLE mkt.model_versions (
     params          jsonb       NOT NULL DEFAULT '{}',
     source          text        NOT NULL,
     user_col        text        NOT NULL,
-    item_col        text        NOT NULL,
+    item_col        text,
     weight_col      text,
     user_id_type    text        NOT NULL CHECK (user_id_type IN ('bigint', 'text')),
-    item_id_type    text        NOT NULL CHECK (item_id_type IN ('bigint', 'text')),
+    item_id_type    text        CHECK (item_id_type IN ('bigint', 'text')),
     n_users         bigint      NOT NULL,
     n_items         bigint      NOT NULL,
     n_interactions  bigint      NOT NULL,
@@ -23,7 +23,7 @@ CREATE TABLE mkt.model_versions (
     created_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (model_name, version)
 );
-COMMENT ON TABLE mkt.model_versions IS 'Every trained model version: definition, sizes, evaluation metrics.';
+COMMENT ON TABLE mkt.model_versions IS 'Every trained model version of every kind (recommenders, customer value models): definition, sizes, evaluation metrics. Models without items (customer value) have no item column; their user column is the customer column, the weight column the amount column and n_interactions the transactions read.';
 
 CREATE TABLE mkt.model_blobs (
     model_id  bigint NOT NULL REFERENCES mkt.model_versions ON DELETE CASCADE,

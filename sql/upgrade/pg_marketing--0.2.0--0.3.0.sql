@@ -1,8 +1,10 @@
 -- pg_marketing 0.2.0 -> 0.3.0 (ALTER EXTENSION pg_marketing UPDATE).
 --
 -- The extension's SQL code raises its errors through mkt.raise_error, so their SQLSTATEs come from
--- the one mapping of the Rust code (same codes and messages as before). Catalog tables and stored
--- models are untouched.
+-- the one mapping of the Rust code (same codes and messages as before). Customer value models
+-- (mkt.rfm_summary, mkt.train_clv, mkt.customer_value, mkt.p_alive, mkt.customer_clv,
+-- mkt.evaluate_clv, mkt.clv_report_svg) join the model catalog, whose item columns become
+-- optional; stored models are untouched.
 
 COMMENT ON TABLE mkt.campaign_budget IS 'Messages sent per campaign and day, counted against the campaign''s daily budget.';
 
@@ -298,3 +300,142 @@ BEGIN
     END IF;
 END
 $fn$;
+
+
+-- Customer value models (mkt.train_clv) live in the same catalog; they have no items.
+ALTER TABLE mkt.model_versions ALTER COLUMN item_col DROP NOT NULL,
+                               ALTER COLUMN item_id_type DROP NOT NULL;
+COMMENT ON TABLE mkt.model_versions IS
+'Every trained model version of every kind (recommenders, customer value models): definition, sizes, evaluation metrics. Models without items (customer value) have no item column; their user column is the customer column, the weight column the amount column and n_interactions the transactions read.';
+
+-- Customers: RFM summaries and customer value models.
+CREATE FUNCTION mkt."rfm_summary"(
+	"transactions" TEXT,
+	"customer_col" TEXT DEFAULT 'customer_id',
+	"time_col" TEXT DEFAULT 'ts',
+	"amount_col" TEXT DEFAULT NULL,
+	"period" TEXT DEFAULT 'week',
+	"calibration_end" timestamp with time zone DEFAULT NULL,
+	"holdout_end" timestamp with time zone DEFAULT NULL
+) RETURNS TABLE (
+	"customer_id" TEXT,
+	"frequency" double precision,
+	"recency" double precision,
+	"t" double precision,
+	"monetary_value" double precision,
+	"holdout_frequency" double precision,
+	"holdout_monetary_value" double precision
+)
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'rfm_summary_wrapper';
+
+CREATE FUNCTION mkt."train_clv"(
+	"model_name" TEXT,
+	"transactions" TEXT,
+	"customer_col" TEXT DEFAULT 'customer_id',
+	"time_col" TEXT DEFAULT 'ts',
+	"amount_col" TEXT DEFAULT NULL,
+	"params" jsonb DEFAULT '{}'
+) RETURNS TABLE (
+	"model_name" TEXT,
+	"version" INT,
+	"model" TEXT,
+	"customers" bigint,
+	"repeaters" bigint,
+	"log_likelihood" double precision,
+	"parameters" jsonb,
+	"train_seconds" double precision
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'train_clv_wrapper';
+
+CREATE FUNCTION mkt."customer_value"(
+	"model_name" TEXT,
+	"horizon" double precision DEFAULT 52,
+	"discount_rate" double precision DEFAULT 0,
+	"customers" TEXT[] DEFAULT NULL
+) RETURNS TABLE (
+	"customer_id" TEXT,
+	"p_alive" double precision,
+	"expected_purchases" double precision,
+	"expected_avg_spend" double precision,
+	"clv" double precision
+)
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'customer_value_wrapper';
+
+CREATE FUNCTION mkt."p_alive"(
+	"model_name" TEXT,
+	"customer_id" TEXT
+) RETURNS double precision
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'p_alive_wrapper';
+
+CREATE FUNCTION mkt."customer_clv"(
+	"model_name" TEXT,
+	"customer_id" TEXT,
+	"horizon" double precision DEFAULT 52
+) RETURNS double precision
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'customer_clv_wrapper';
+
+CREATE FUNCTION mkt."evaluate_clv"(
+	"model_name" TEXT,
+	"transactions" TEXT DEFAULT NULL
+) RETURNS TABLE (
+	"metric" TEXT,
+	"value" double precision
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'evaluate_clv_wrapper';
+
+CREATE FUNCTION mkt."clv_report_svg"(
+	"model_name" TEXT
+) RETURNS TEXT
+STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'clv_report_svg_wrapper';
+
+COMMENT ON FUNCTION mkt.rfm_summary(text, text, text, text, text, timestamptz, timestamptz) IS
+'One row per customer of a transactions table, view or SELECT, with the semantics of lifetimes'' summary_data_from_transaction_data and calibration_and_holdout_data: purchases in the same period (day, week Monday to Sunday, or month) count once and their amounts add up; frequency is the number of repeat periods, recency the periods from the first to the last purchase, t the periods from the first purchase to the end of observation (calibration_end, else the last transaction); monetary_value is the mean amount of the repeat periods (0 without repeats; NULL without amount_col). With calibration_end, the purchases after it up to holdout_end (else the last transaction) fill holdout_frequency and holdout_monetary_value, and customers who first bought after it are left out. Rows with a NULL customer, time or amount are skipped with a NOTICE; a negative amount is an error.';
+
+COMMENT ON FUNCTION mkt.train_clv(text, text, text, text, text, jsonb) IS
+'Fits a customer value model on a transactions source (or, with params input ''summary'', on one row per customer with frequency, recency and t columns) and stores it as a new version of model_name in the model catalog. params: model ''bg_nbd'' (default), ''mbg_nbd'' or ''pareto_nbd''; period ''day'', ''week'' (default) or ''month''; calibration_end (a timestamptz: later purchases are the hold-out mkt.evaluate_clv scores; with holdout false they are an error) and holdout_end; penalizer (default 0); spend ''gamma_gamma'' (default with amount_col) or ''none''; deploy (default true); frequency_col, recency_col, t_col for summary input. Maximum likelihood in log-parameter space with analytic gradients; parameters holds the estimates with standard errors from the Hessian, the log-likelihood, and for Gamma-Gamma its own with the frequency-spend correlation. Gamma-Gamma needs at least 10 repeat buyers.';
+
+COMMENT ON FUNCTION mkt.customer_value(text, float8, float8, text[]) IS
+'Each customer''s probability of being alive, expected purchases over the next horizon periods (in the model''s period), expected average spend and CLV (expected spend times the expected purchases of each period, discounted by (1 + discount_rate) per period; NULL without a spend model), from the deployed version of a customer value model. Every customer of the training data when customers is NULL; an unknown customer gets a row of NULLs.';
+
+COMMENT ON FUNCTION mkt.p_alive(text, text) IS
+'The probability that a customer is still active under the deployed customer value model; NULL for a customer the model does not know. Cheap (the model is cached per backend): made for campaign conditions such as mkt.p_alive(''clv'', customer_id) < 0.3.';
+
+COMMENT ON FUNCTION mkt.customer_clv(text, text, float8) IS
+'A customer''s expected spend over the next horizon periods (undiscounted) under the deployed customer value model; NULL for an unknown customer; an error for a model without a spend model.';
+
+COMMENT ON FUNCTION mkt.evaluate_clv(text, text) IS
+'Scores the deployed customer value model on the hold-out after its calibration_end (from the source it was trained on, or transactions): per-customer MAE and RMSE of predicted against actual repeat purchases, their totals, and with a spend model the MAE and RMSE of the expected average spend among hold-out buyers and the predicted against actual value. The metrics are stored with the version (holdout_*, shown by mkt.models and mkt.model_report).';
+
+COMMENT ON FUNCTION mkt.clv_report_svg(text) IS
+'An SVG of the deployed customer value model: repeat purchases per period, actual beside expected, with the calibration end marked (the tracking plot), and customers by number of repeat purchases, actual beside the model''s (the frequency histogram). mkt.model_report shows it too.';
+
+-- What changed for the other areas: jobs may run mkt.train_clv and mkt.evaluate_clv, mkt.retrain
+-- and mkt.forget_subject handle customer value models, reports draw them.
+COMMENT ON FUNCTION mkt.submit_job(text, int) IS
+'Queues one SELECT of a long mkt function (train_recommender, retrain, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split, train_clv, evaluate_clv) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
+
+COMMENT ON FUNCTION mkt.retrain(text, text) IS
+'Re-runs the stored definition (source, columns, algorithm, params, feature tables and transforms) of the serving version on current data. The holdout is a fifth of the interactions the serving version never trained on; a challenger trained on the rest and the serving version are both ranked on it (ndcg@10). A version trained on all the data is then stored and deployed per deploy: always, never or if_better (default: only when the challenger scored higher; with no interaction newer than the serving version there is nothing to judge by and it keeps serving). The reason is kept in mkt.deploy_history. A customer value model (mkt.train_clv) is refitted on current data instead and judged by log-likelihood per customer on the current summary, the serving version''s parameters against the refit''s (metric and previous_metric).';
+
+COMMENT ON FUNCTION mkt.forget_subject(text) IS
+'GDPR-style erasure of one customer: deletes their decisions, campaign touches, outbox messages and attributions, and removes them from every stored model version (their id, seen items and vector; a customer value model''s summary row), so recommendations for them are those of a new user and everyone else''s stay the same. Returns what was removed. What everyone''s data shaped together (item factors, item-item weights, popularity, a customer value model''s parameters and tracking counts) keeps the customer''s influence until the next retrain, and the source tables are yours to clean.';
+
+COMMENT ON FUNCTION mkt.export_model(text, int) IS
+'The stored bytes (safetensors: ids, seen items, popularity, factors or weights; for a customer value model its parameters and customer summary) of a version, the deployed one when version is NULL. mkt.import_model stores them again.';
+
+COMMENT ON FUNCTION mkt.model_report(text, int) IS
+'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials; for a customer value model the tracking plot and frequency histogram of mkt.clv_report_svg. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';

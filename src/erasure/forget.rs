@@ -1,6 +1,7 @@
 //! mkt.forget_subject: erasing one customer (GDPR-style) from everything the extension keeps.
 
 use crate::erasure::catalog::{self, PLACES};
+use crate::models::stored::Stored;
 use crate::models::{catalog as models, lifecycle};
 use crate::pg::citus;
 use crate::pg::error::{invalid, require_primary, OrSql, SqlResult};
@@ -20,14 +21,24 @@ pub fn forget(subject: &str) -> SqlResult<Vec<(String, i64)>> {
         removed.push((what, catalog::delete(statement, subject)?));
     }
     // The versions the caller may rewrite (see README "Model ownership and grants").
-    let models = lifecycle::rewrite_each(&models::manageable_ids()?, |model| {
-        let Some(u) = model.users.index_of_text(subject) else {
-            return Ok(None);
-        };
-        let erased = mkt_reco::forget::without_user(&model, u);
-        drop(model);
-        let blob = mkt_reco::blob::encode(&erased).sql()?;
-        Ok(Some((blob, erased.n_users() as i64)))
+    let models = lifecycle::rewrite_each(&models::manageable_ids()?, |stored| match stored {
+        Stored::Recommender(model) => {
+            let Some(u) = model.users.index_of_text(subject) else {
+                return Ok(None);
+            };
+            let erased = mkt_reco::forget::without_user(&model, u);
+            drop(model);
+            let blob = mkt_reco::blob::encode(&erased).sql()?;
+            Ok(Some((blob, erased.n_users() as i64)))
+        }
+        Stored::CustomerValue(model) => {
+            let Some(c) = model.customers.index_of_text(subject) else {
+                return Ok(None);
+            };
+            let erased = model.without(c as usize);
+            let blob = mkt_clv::model::encode(&erased).sql()?;
+            Ok(Some((blob, erased.len() as i64)))
+        }
     })?;
     let count = |what: &str| removed.iter().find(|r| r.0 == what).map_or(0, |r| r.1);
     Ok(vec![

@@ -4,7 +4,7 @@
 use crate::models::catalog::BlobKey;
 use crate::pg::error::{OrSql, SqlResult};
 use mkt_core::model_files::FileStore;
-use mkt_reco::Model;
+use crate::models::stored::Stored;
 use pgrx::pg_sys;
 
 /// Relative to the data directory, which is every backend's working directory.
@@ -24,7 +24,7 @@ pub struct Blobs<B, K> {
 
 /// The version decoded with its large arrays viewing a shared file mapping; `None` when the file
 /// cannot be made or mapped (the caller then decodes a private copy).
-pub fn load_mapped<B, K>(model_id: i64, key: BlobKey, from: Blobs<B, K>) -> SqlResult<Option<Model>>
+pub fn load_mapped<B, K>(model_id: i64, key: BlobKey, from: Blobs<B, K>) -> SqlResult<Option<Stored>>
 where
     B: FnOnce() -> SqlResult<Vec<u8>>,
     K: FnOnce() -> SqlResult<Vec<(i64, BlobKey)>>,
@@ -37,11 +37,11 @@ where
         let blob = (from.blob)()?;
         if let Err(e) = files.write(model_id, key, &blob, (from.live_keys)().ok()) {
             pgrx::debug1!("pg_marketing: cannot write a model file: {e}");
-            return Ok(Some(mkt_reco::blob::decode(&blob).sql()?));
+            return Ok(Some(Stored::decode(&blob).sql()?));
         }
     }
     match files.map(model_id, key) {
-        Some(bytes) => Ok(Some(mkt_reco::blob::decode_mapped(bytes).sql()?)),
+        Some(bytes) => Ok(Some(Stored::decode_mapped(bytes).sql()?)),
         None => Ok(None),
     }
 }

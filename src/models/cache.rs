@@ -11,6 +11,8 @@ use crate::pg::citus;
 use crate::pg::error::{OrSql, SqlResult};
 use crate::pg::gucs::{MODEL_CACHE_MB, SHARED_MODELS};
 use crate::pg::invalidation::Watched;
+use crate::models::stored::Stored;
+use mkt_clv::model::ClvModel;
 use mkt_reco::Model;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -20,7 +22,7 @@ struct Entry {
     model_id: i64,
     /// Key of the stored bytes: a rewrite in place (mkt.forget_subject) changes it.
     blob_key: catalog::BlobKey,
-    model: Arc<Model>,
+    model: Stored,
     epoch: u64,
     /// Roles the catalog (under row-level security) showed this version to, under `epoch`: a
     /// SET ROLE in the same backend reads it again as the new role.
@@ -35,12 +37,19 @@ thread_local! {
     static USES: Cell<u64> = const { Cell::new(0) };
 }
 
-/// The deployed model of `name` and its model id.
+/// The deployed recommender of `name` and its model id.
 pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
-    citus::catalog_reads(|| lookup(name))
+    let (id, stored) = citus::catalog_reads(|| lookup(name))?;
+    Ok((id, stored.recommender(name)?))
 }
 
-fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
+/// The deployed customer value model of `name` and its model id.
+pub fn customer_value(name: &str) -> SqlResult<(i64, Arc<ClvModel>)> {
+    let (id, stored) = citus::catalog_reads(|| lookup(name))?;
+    Ok((id, stored.customer_value(name)?))
+}
+
+fn lookup(name: &str) -> SqlResult<(i64, Stored)> {
     let epoch = citus::cache_epoch(Watched::Deployments)?;
     // SAFETY: a plain read of the backend's current user id.
     let role = unsafe { pgrx::pg_sys::GetUserId() };
@@ -80,7 +89,7 @@ fn lookup(name: &str) -> SqlResult<(i64, Arc<Model>)> {
     if let Some(model) = same {
         return Ok((id, model));
     }
-    let model = Arc::new(load(id, blob_key)?);
+    let model = load(id, blob_key)?;
     ENTRIES.with(|m| {
         let mut m = m.borrow_mut();
         m.insert(
@@ -133,7 +142,7 @@ pub fn stats() -> (usize, usize, usize) {
 
 /// Decodes one stored version (its bytes identified by `key`), viewing the shared file of the
 /// version when `mkt.shared_models` is on, else into private memory.
-fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Model> {
+fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Stored> {
     if SHARED_MODELS.get() {
         let from = Blobs {
             blob: || catalog::load_blob(model_id),
@@ -144,5 +153,5 @@ fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Model> {
         }
     }
     let blob = catalog::load_blob(model_id)?;
-    mkt_reco::blob::decode(&blob).sql()
+    Stored::decode(&blob).sql()
 }

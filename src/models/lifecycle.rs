@@ -5,6 +5,7 @@
 use crate::models::access::{self, Privilege};
 use crate::models::catalog::{self, NewVersion};
 use crate::models::blob_store;
+use crate::models::stored::Stored;
 use crate::pg::error::{report, OrSql, SqlResult};
 use crate::pg::invalidation::{invalidate_everywhere, Watched};
 use mkt_core::names::quote_shown;
@@ -65,14 +66,14 @@ pub fn drop(name: &str, version: Option<i32>) -> SqlResult<i64> {
 /// so every backend reloads them. Returns how many versions changed.
 pub fn rewrite_each(
     model_ids: &[i64],
-    mut rewrite: impl FnMut(mkt_reco::Model) -> SqlResult<Option<(Vec<u8>, i64)>>,
+    mut rewrite: impl FnMut(Stored) -> SqlResult<Option<(Vec<u8>, i64)>>,
 ) -> SqlResult<i64> {
     let mut changed = Vec::new();
     for &id in model_ids {
         pgrx::check_for_interrupts!();
         // Locked before reading, so two erasures of one version never write over each other.
         catalog::lock_version(id)?;
-        let model = mkt_reco::blob::decode(&catalog::load_blob(id)?).sql()?;
+        let model = Stored::decode(&catalog::load_blob(id)?).sql()?;
         if let Some((blob, n_users)) = rewrite(model)? {
             catalog::rewrite_blob(id, &blob, n_users)?;
             changed.push(id);
@@ -106,23 +107,42 @@ pub fn export(name: &str, version: Option<i32>) -> SqlResult<Vec<u8>> {
 /// version.
 pub fn import(name: &str, data: &[u8], deploy_it: bool, params: &serde_json::Value) -> SqlResult<i32> {
     access::check_can_train(name)?;
-    let model = mkt_reco::blob::decode(data).sql()?;
-    let (model_id, version) = store(&NewVersion {
-        model_name: name,
-        algorithm: model.algorithm.name(),
-        params,
-        source: "import",
-        user_col: "user_id",
-        item_col: "item_id",
-        weight_col: None,
-        user_id_type: model.users.kind().sql_type(),
-        item_id_type: model.items.kind().sql_type(),
-        n_users: model.n_users() as i64,
-        n_items: model.n_items() as i64,
-        n_interactions: model.seen.nnz() as i64,
-        train_seconds: 0.0,
-        blob: data,
-    })?;
+    let stored = Stored::decode(data).sql()?;
+    let v = match &stored {
+        Stored::Recommender(model) => NewVersion {
+            model_name: name,
+            algorithm: model.algorithm.name(),
+            params,
+            source: "import",
+            user_col: "user_id",
+            item_col: Some("item_id"),
+            weight_col: None,
+            user_id_type: model.users.kind().sql_type(),
+            item_id_type: Some(model.items.kind().sql_type()),
+            n_users: model.n_users() as i64,
+            n_items: model.n_items() as i64,
+            n_interactions: model.seen.nnz() as i64,
+            train_seconds: 0.0,
+            blob: data,
+        },
+        Stored::CustomerValue(model) => NewVersion {
+            model_name: name,
+            algorithm: model.kind.name(),
+            params,
+            source: "import",
+            user_col: "customer_id",
+            item_col: None,
+            weight_col: None,
+            user_id_type: model.customers.kind().sql_type(),
+            item_id_type: None,
+            n_users: model.len() as i64,
+            n_items: 0,
+            n_interactions: 0,
+            train_seconds: 0.0,
+            blob: data,
+        },
+    };
+    let (model_id, version) = store(&v)?;
     if deploy_it {
         deploy(name, model_id, "imported")?;
     }

@@ -10,6 +10,7 @@ pub mod catalog;
 mod grants;
 pub mod lifecycle;
 mod report;
+pub mod stored;
 
 // The catalog comes first: every other area's tables and functions refer to it.
 pgrx::extension_sql_file!("../../sql/schema/models.sql", name = "models_schema", bootstrap);

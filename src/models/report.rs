@@ -1,5 +1,6 @@
 //! mkt.model_report: one self-contained HTML page about a model version, or a decision policy.
 
+use crate::models::stored::Stored;
 use crate::models::{access, catalog};
 use crate::pg::error::{OrSql, SqlResult};
 use mkt_core::names::quote_shown;
@@ -12,7 +13,15 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
             Some(v) => access::version_id(name, v)?,
             None => access::deployed_or_newest_id(name)?,
         };
-        return Ok(model_page(&catalog::report::model_report(name, id)?));
+        let mut report = catalog::report::model_report(name, id)?;
+        let algorithm = report.definition.iter().find(|r| r[0] == "algorithm").map(|r| r[1].as_str());
+        // Only a customer value version is decoded (a recommender's page draws from the catalog).
+        if algorithm.is_some_and(|a| mkt_clv::purchases::Kind::parse(a).is_ok()) {
+            if let Stored::CustomerValue(m) = Stored::decode(&catalog::load_blob(id)?).sql()? {
+                report.charts.push(("Tracking and frequency".into(), mkt_clv::report::svg(name, &m)));
+            }
+        }
+        return Ok(model_page(&report));
     }
     if version.is_none() {
         if let Some(page) = crate::policies::report::page(name)? {

@@ -1,6 +1,6 @@
 //! mkt.retrain: the serving version's definition re-run on current data, judged against the
 //! serving version on interactions it never trained on (champion/challenger; the decision is
-//! mkt_reco::champion's).
+//! mkt_reco::champion's). Customer value models are retrained by `customers::retrain`.
 
 use crate::models::access::{self, Privilege};
 use crate::models::{cache, catalog as models};
@@ -27,6 +27,10 @@ pub fn retrain(model_name: &str, deploy: &str) -> SqlResult<(i32, f64, Option<f6
     let id = access::deployed_or_newest_id(model_name)?;
     access::require(model_name, Privilege::Manage)?;
     let def = catalog::definition(id)?;
+    // One mkt.retrain for every model of the catalog: customer value models retrain their way.
+    if mkt_clv::purchases::Kind::parse(&def.algorithm).is_ok() {
+        return crate::customers::retrain::retrain(model_name, rule, id);
+    }
     if def.source == "import" {
         return Err(report(Error::NotSupported(format!(
             "model '{model_name}' was imported; it has no source to retrain from"

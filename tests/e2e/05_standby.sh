@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A streaming hot standby serves: recommend (from its own mapping of the model file), policy
-# probabilities, and a deploy on the primary reaches a standby session through WAL; decide and
+# probabilities, customer values, and a deploy on the primary reaches a standby session through WAL; decide and
 # reward, which write, are refused there with a clear read-only error.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,6 +15,7 @@ cluster_start
 setup_demo_model
 setup_policy
 q "SELECT * FROM mkt.train_recommender('m', 'tr', algorithm => 'popularity', params => '{\"deploy\": false}')" > /dev/null
+q "SELECT 1 FROM mkt.train_clv('clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')" > /dev/null
 
 SDIR="$CLUSTER_DIR/standby"; SPORT=$(free_port $((PGPORT + 1)))
 as_postgres "$PGBIN/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$SDIR" -R -X stream -c fast > /dev/null 2>&1
@@ -34,6 +35,9 @@ primary=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM 
 check "the standby recommends what the primary does, from its own model file" "$primary|t" \
   "$(psql -X -qAt -p "$SPORT" -c "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)" \
        -c "SELECT shared_bytes > 0 FROM mkt.cache_stats()" | paste -sd'|')"
+values="SELECT round(sum(p_alive)::numeric, 9) || ':' || round(sum(expected_purchases)::numeric, 9) FROM mkt.customer_value('clv')"
+check "the standby serves customer values as the primary does, and P(alive) for one" "$(q "$values")|$(q "SELECT mkt.p_alive('clv', '7')")" \
+  "$(sq "$values")|$(sq "SELECT mkt.p_alive('clv', '7')")"
 check "the standby gives policy probabilities" "3" "$(sq "SELECT count(*) FROM mkt.policy_probabilities('conc', '{\"segment\": 1}')")"
 err=$(psql -X -qAt -p "$SPORT" -v VERBOSITY=verbose -c "SELECT * FROM mkt.decide('conc', '{\"segment\": 1}')" -c "SELECT mkt.reward(1, 1)" 2>&1)
 [ "$(echo "$err" | grep -c "ERROR:  25006: mkt\.\(decide\|reward\) writes to the catalog and cannot run on a hot standby")" = 2 ] \

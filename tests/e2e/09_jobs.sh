@@ -39,6 +39,10 @@ check "a running ALS job (no epochs) shows its progress and phase" "running|true
 aq "SELECT mkt.cancel_job($job)" > /dev/null
 check "and cancels as well" "cancelled" "$(aq "SELECT mkt.wait_job($job, '30 s')")"
 
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_clv(''clvjob'', ''tr'', ''user_id'', ''ts'', params => ''{\"period\": \"day\"}'')')")
+check "a customer value model trains in a job too, as its submitter" "succeeded|analyst|bg_nbd" \
+  "$(aq "SELECT mkt.wait_job($job, '60 s')")|$(q "SELECT created_by || '|' || algorithm FROM mkt.model_versions WHERE model_name = 'clvjob'")"
+
 psql -X -qAt -c "LOAD 'pg_marketing'" -c "ALTER SYSTEM SET mkt.max_workers = 1" -c "SELECT pg_reload_conf()" > /dev/null; sleep 0.5
 small="''{\"epochs\": 4, \"dim\": 8, \"hidden\": 8}''"
 a=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''one'', ''tr'', algorithm => ''neural'', params => $small)')")

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # pg_cron drives retraining through a job: a schedule every minute submits mkt.retrain, a worker
-# runs it, and a new version is deployed.
+# runs it, and a new version is deployed; a customer value model the same way, in the same minute.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 start_cluster "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
 setup_demo_model
 q "CREATE EXTENSION pg_cron" > /dev/null
+q "SELECT 1 FROM mkt.train_clv('clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')" > /dev/null
 before=$(q "SELECT max(version) FROM mkt.model_versions WHERE model_name = 'm'")
 q "SELECT cron.schedule('retrain-m', '* * * * *', \$\$SELECT mkt.submit_job('SELECT * FROM mkt.retrain(''m'', ''always'')')\$\$)" > /dev/null
+q "SELECT cron.schedule('retrain-clv', '* * * * *', \$\$SELECT mkt.submit_job('SELECT * FROM mkt.retrain(''clv'', ''always'')')\$\$)" > /dev/null
 after=$before
 for _ in $(seq 150); do
   after=$(q "SELECT max(version) FROM mkt.model_versions WHERE model_name = 'm'")
@@ -19,5 +21,8 @@ done
 state=$(poll succeeded 100 "SELECT state FROM mkt.jobs WHERE command LIKE '%retrain%' ORDER BY job_id DESC LIMIT 1")
 check "the retrain job succeeded and was deployed" "succeeded|$after" \
   "$state|$(q "SELECT version FROM mkt.models WHERE model_name = 'm' AND deployed")"
-q "SELECT cron.unschedule('retrain-m')" > /dev/null
+clv=$(poll succeeded 300 "SELECT state FROM mkt.jobs WHERE command LIKE '%retrain(''clv''%' ORDER BY job_id DESC LIMIT 1")
+check "the customer value model was retrained by pg_cron too, and deployed" "succeeded|2" \
+  "$clv|$(q "SELECT version FROM mkt.models WHERE model_name = 'clv' AND deployed")"
+q "SELECT cron.unschedule('retrain-m'), cron.unschedule('retrain-clv')" > /dev/null
 finish pg_cron

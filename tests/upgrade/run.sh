@@ -102,6 +102,8 @@ upgrade_from() {
   q "SELECT mkt.drop_campaign('old_c')" > /dev/null
   check "$old: old models can be retrained into new versions" "2" \
     "$(q "SELECT version FROM mkt.train_recommender('m_ease', 'tr', algorithm => 'ease')")"
+  check "$old: a customer value model trains and serves beside the old models" "bg_nbd|t" \
+    "$(q "SELECT model FROM mkt.train_clv('upd_clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')")|$(q "SELECT mkt.p_alive('upd_clv', (SELECT user_id::text FROM tr LIMIT 1)) BETWEEN 0 AND 1")"
   q "CREATE ROLE upd_owner" > /dev/null
   q "SELECT mkt.grant_model('m_bpr', 'upd_owner', 'owner')" > /dev/null
   check "$old: a model can be given an owner" "upd_owner" "$(q "SELECT grantee FROM mkt.model_acl WHERE model_name = 'm_bpr' AND privilege = 'owner'")"

@@ -18,12 +18,13 @@ fn rows(path: &str) -> Vec<Vec<f64>> {
 }
 
 fn main() {
+    let pool = rayon::ThreadPoolBuilder::new().build().expect("a thread pool");
     let args: Vec<String> = std::env::args().collect();
     let summary = rows(&args[1]);
     let customers: Vec<Rft> = summary.iter().map(|r| Rft { x: r[0], t_x: r[1], t: r[2] }).collect();
     for kind in [Kind::BgNbd, Kind::MbgNbd, Kind::ParetoNbd] {
         let t = std::time::Instant::now();
-        let f = fit_purchases(kind, &customers, 0.0, &mut no_tick()).unwrap();
+        let f = fit_purchases(kind, &customers.iter().map(|&c| (c, 1.0)).collect::<Vec<_>>(), 0.0, &mut no_tick(), &pool).unwrap();
         println!(
             "{:<11} {} ll={:.2} se={:?} ({} iterations, {:.3} s)",
             kind.name(),
@@ -36,7 +37,7 @@ fn main() {
     }
     println!("published   bg_nbd r=0.243 alpha=4.414 a=0.793 b=2.426 ll=-9582.4 (Fader, Hardie and Lee 2005)");
     let spend: Vec<Spend> = rows(&args[2]).iter().filter(|r| r[0] > 0.0).map(|r| Spend { x: r[0], m: r[3] }).collect();
-    let (f, corr) = fit_spend(&spend, 0.0, &mut no_tick()).unwrap();
+    let (f, corr) = fit_spend(&spend, 0.0, &mut no_tick(), &pool).unwrap();
     println!(
         "gamma_gamma p={:.6} q={:.6} v={:.6} ll={:.2} se={:?} correlation={corr:.4} ({} buyers)",
         f.params[0], f.params[1], f.params[2], f.log_likelihood, f.std_errors, spend.len()

@@ -29,10 +29,12 @@ pub fn holdout_metrics(model: &ClvModel, holdout: &Summary) -> Result<Vec<(Strin
         sq += (p - a) * (p - a);
         predicted += p;
         actual += a;
-        if let (Some(spend), Some(m)) = (model.expected_spend(i), holdout.holdout_monetary.get(c)) {
+        if let (Some(spend), Some(total)) = (model.expected_spend(i), holdout.holdout_amount.get(c)) {
             value_predicted += p * spend;
-            value_actual += a * m;
+            value_actual += total;
             if a > 0.0 {
+                // the model's spend is per purchase period
+                let m = total / a;
                 sn += 1;
                 s_abs += (spend - m).abs();
                 s_sq += (spend - m) * (spend - m);

@@ -5,6 +5,7 @@
 
 pub mod evaluate;
 pub mod fit;
+pub mod history;
 pub mod model;
 pub mod options;
 pub mod period;

@@ -3,12 +3,13 @@
 //! purchases and CLV are answered for any of them without reading the transactions again.
 
 use crate::period::Period;
-use crate::purchases::{self, Kind, Rft};
+use crate::history::Histories;
+use crate::purchases::{self, expected_purchases, Kind, Rft};
 use crate::spend::{self, Spend};
 use crate::summary::Summary;
 use mkt_core::ids::{Id, IdMap};
 use mkt_core::shared::{Backing, Shared};
-use mkt_core::tensors::{f64s, i64s, push_ids, serialize, text, Buf, Reader};
+use mkt_core::tensors::{f64s, i64s, push_ids, serialize, text, u32s, Buf, Reader};
 use mkt_core::{Error, Result};
 use std::sync::Arc;
 
@@ -34,6 +35,10 @@ pub struct ClvModel {
     /// hold-out (the tracking plot's actual line); empty for a model fitted on a summary.
     pub tracking: Vec<f64>,
     pub tracking_start: i64,
+    /// Each customer's index into `histories`: customers with the same (x, t_x, T) get the same
+    /// P(alive) and expected purchases, computed once per distinct history when all are served.
+    pub history: Shared<u32>,
+    pub histories: Vec<Rft>,
 }
 
 /// One customer's answers (mkt.customer_value's row).
@@ -46,11 +51,18 @@ pub struct Value {
 }
 
 impl ClvModel {
-    pub fn new(
+    pub fn new(kind: Kind, params: [f64; 4], spend: Option<[f64; 3]>, summary: &Summary) -> Self {
+        let h = Histories::build(&summary.frequency, &summary.recency, &summary.t);
+        Self::with_histories(kind, params, spend, summary, h)
+    }
+
+    /// `new` with the summary's histories built already (a fit builds them).
+    pub fn with_histories(
         kind: Kind,
         params: [f64; 4],
         spend: Option<[f64; 3]>,
         summary: &Summary,
+        h: Histories,
     ) -> Self {
         ClvModel {
             kind,
@@ -66,6 +78,8 @@ impl ClvModel {
             end_period: summary.end_period,
             tracking: summary.repeats_per_period.clone(),
             tracking_start: summary.tracking_start,
+            history: h.of_customer.into(),
+            histories: h.distinct,
         }
     }
 
@@ -105,24 +119,59 @@ impl ClvModel {
         if discount == 0.0 {
             return Some(spend * self.expected_purchases(i, horizon));
         }
+        Some(spend * self.discounted_purchases(i, horizon, discount))
+    }
+
+    fn discounted_purchases(&self, i: usize, horizon: f64, discount: f64) -> f64 {
+        self.discounted(self.rft(i), horizon, discount)
+    }
+
+    /// Expected purchases of each period, divided by (1 + discount)^k, summed over the horizon.
+    fn discounted(&self, c: Rft, horizon: f64, discount: f64) -> f64 {
         let (mut total, mut before, mut k) = (0.0, 0.0, 1.0f64);
         while k - 1.0 < horizon {
             let at = k.min(horizon);
-            let upto = self.expected_purchases(i, at);
+            let upto = expected_purchases(self.kind, &self.params, c, at);
             total += (upto - before) / (1.0 + discount).powf(at);
             before = upto;
             k += 1.0;
         }
-        Some(spend * total)
+        total
+    }
+
+    /// Every customer's value, each distinct history's P(alive) and expected purchases computed
+    /// once, in parallel on `pool`.
+    pub fn values(&self, horizon: f64, discount: f64, pool: &rayon::ThreadPool) -> Vec<Value> {
+        use rayon::prelude::*;
+        let per_history: Vec<(f64, f64, f64)> = pool.install(|| {
+            self.histories
+                .par_iter()
+                .map(|&c| {
+                    let e = expected_purchases(self.kind, &self.params, c, horizon);
+                    let d = if discount == 0.0 { e } else { self.discounted(c, horizon, discount) };
+                    (purchases::p_alive(self.kind, &self.params, c), e, d)
+                })
+                .collect()
+        });
+        pool.install(|| {
+            (0..self.len())
+                .into_par_iter()
+                .map(|i| {
+                    let (p_alive, expected_purchases, discounted) = per_history[self.history[i] as usize];
+                    let expected_avg_spend = self.expected_spend(i);
+                    Value { p_alive, expected_purchases, expected_avg_spend, clv: expected_avg_spend.map(|s| s * discounted) }
+                })
+                .collect()
+        })
     }
 
     pub fn value(&self, i: usize, horizon: f64, discount: f64) -> Value {
-        Value {
-            p_alive: self.p_alive(i),
-            expected_purchases: self.expected_purchases(i, horizon),
-            expected_avg_spend: self.expected_spend(i),
-            clv: self.clv(i, horizon, discount),
-        }
+        let expected_purchases = self.expected_purchases(i, horizon);
+        let expected_avg_spend = self.expected_spend(i);
+        let clv = expected_avg_spend.map(|spend| {
+            spend * if discount == 0.0 { expected_purchases } else { self.discounted_purchases(i, horizon, discount) }
+        });
+        Value { p_alive: self.p_alive(i), expected_purchases, expected_avg_spend, clv }
     }
 
     /// The same model without customer `i` (an erasure): the parameters, shaped by everyone,
@@ -154,6 +203,8 @@ impl ClvModel {
             // What everyone did together, like the parameters: until the next training.
             tracking: self.tracking.clone(),
             tracking_start: self.tracking_start,
+            history: self.history.iter().enumerate().filter(|(k, _)| *k != i).map(|(_, h)| *h).collect::<Vec<_>>().into(),
+            histories: self.histories.clone(),
         }
     }
 
@@ -166,12 +217,15 @@ impl ClvModel {
             + owned(&self.t)
             + owned(&self.monetary)
             + if self.first_period.is_mapped() { 0 } else { self.first_period.len() * 8 }
+            + if self.history.is_mapped() { 0 } else { self.history.len() * 4 }
+            + self.histories.len() * 24
     }
 
     /// Bytes viewed in a shared file mapping.
     pub fn mapped_bytes(&self) -> usize {
         let mapped = |v: &Shared<f64>| if v.is_mapped() { v.len() * 8 } else { 0 };
         mapped(&self.frequency) + mapped(&self.recency) + mapped(&self.t) + mapped(&self.monetary)
+            + if self.history.is_mapped() { self.history.len() * 4 } else { 0 }
     }
 }
 
@@ -194,6 +248,9 @@ pub fn encode(m: &ClvModel) -> Result<Vec<u8>> {
     t.push(("first_period".into(), i64s(&m.first_period)));
     t.push(("tracking".into(), f64s(&m.tracking)));
     t.push(("tracking_start".into(), i64s(&[m.tracking_start])));
+    t.push(("history".into(), u32s(&m.history)));
+    let flat: Vec<f64> = m.histories.iter().flat_map(|c| [c.x, c.t_x, c.t]).collect();
+    t.push(("histories".into(), f64s(&flat)));
     serialize(&t, FORMAT)
 }
 
@@ -257,6 +314,22 @@ fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<ClvMod
     }
     let tracking_start =
         *r.i64s("tracking_start")?.first().ok_or_else(|| Error::Corrupted("no tracking_start".into()))?;
+    let flat = r.f64s("histories")?;
+    if flat.len() % 3 != 0 {
+        return Err(Error::Corrupted("histories must hold (x, t_x, T) triples".into()));
+    }
+    let histories: Vec<Rft> = flat.chunks_exact(3).map(|h| Rft { x: h[0], t_x: h[1], t: h[2] }).collect();
+    let history = r.u32s("history")?;
+    if history.len() != n {
+        return Err(Error::Corrupted(format!("history must hold {n} indices")));
+    }
+    for i in 0..n {
+        // a customer's history must be theirs: the served values come from it
+        match histories.get(history[i] as usize) {
+            Some(h) if h.x == frequency[i] && h.t_x == recency[i] && h.t == t[i] => {}
+            _ => return Err(Error::Corrupted("a customer's history index does not match their summary".into())),
+        }
+    }
     Ok(ClvModel {
         kind,
         period,
@@ -271,6 +344,8 @@ fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<ClvMod
         end_period,
         tracking,
         tracking_start,
+        history,
+        histories,
     })
 }
 
@@ -310,6 +385,18 @@ mod tests {
             .sum::<f64>() * v.expected_avg_spend.unwrap();
         assert!((back.clv(c, 3.0, 0.1).unwrap() - by_period).abs() < 1e-9);
         assert!(back.index_of(&Id::Text("zz".into())).is_none());
+    }
+
+    #[test]
+    fn every_customers_value_at_once_equals_each_alone() {
+        let m = model();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        for discount in [0.0, 0.01] {
+            let all = m.values(20.0, discount, &pool);
+            for (i, v) in all.iter().enumerate() {
+                assert_eq!(*v, m.value(i, 20.0, discount));
+            }
+        }
     }
 
     #[test]

@@ -66,58 +66,87 @@ pub fn ll(kind: Kind, p: &[f64; 4], c: Rft) -> f64 {
 }
 
 pub fn ll_grad(kind: Kind, p: &[f64; 4], c: Rft, with_grad: bool) -> (f64, [f64; 4]) {
+    ll_grad_with(kind, p, c, &x_terms(kind, p, c.x, with_grad), with_grad)
+}
+
+/// The parts of a customer's log-likelihood (and gradient) that depend on the parameters and x
+/// alone: the gamma and digamma terms. A fit computes them once per distinct x, not per customer.
+#[derive(Debug, Clone, Copy)]
+pub struct XTerms {
+    x: f64,
+    ln: f64,
+    grad: [f64; 4],
+}
+
+pub fn x_terms(kind: Kind, p: &[f64; 4], x: f64, with_grad: bool) -> XTerms {
+    let [r, _, a, b] = *p;
+    // MBG/NBD's beta terms are BG/NBD's one purchase later.
+    let shift = match kind {
+        Kind::BgNbd => 0.0,
+        Kind::MbgNbd => 1.0,
+        Kind::ParetoNbd => return XTerms { x, ln: 0.0, grad: [0.0; 4] },
+    };
+    let ln = ln_gamma(r + x) - ln_gamma(r) + ln_gamma(a + b) + ln_gamma(b + x + shift)
+        - ln_gamma(b)
+        - ln_gamma(a + b + x + shift);
+    let grad = if with_grad {
+        let (dab, dabx) = (digamma(a + b), digamma(a + b + x + shift));
+        [digamma(r + x) - digamma(r), 0.0, dab - dabx, dab + digamma(b + x + shift) - digamma(b) - dabx]
+    } else {
+        [0.0; 4]
+    };
+    XTerms { x, ln, grad }
+}
+
+/// `ll_grad` with the x terms computed already (`xt` must be of `c.x` at `p`).
+pub fn ll_grad_with(kind: Kind, p: &[f64; 4], c: Rft, xt: &XTerms, with_grad: bool) -> (f64, [f64; 4]) {
+    debug_assert_eq!(xt.x, c.x);
     match kind {
-        Kind::BgNbd => bg(p, c, with_grad),
-        Kind::MbgNbd => mbg(p, c, with_grad),
+        Kind::BgNbd => bg(p, c, xt, with_grad),
+        Kind::MbgNbd => mbg(p, c, xt, with_grad),
         Kind::ParetoNbd => (pareto(p, c), [f64::NAN; 4]),
     }
 }
 
-fn bg(p: &[f64; 4], c: Rft, with_grad: bool) -> (f64, [f64; 4]) {
+fn bg(p: &[f64; 4], c: Rft, xt: &XTerms, with_grad: bool) -> (f64, [f64; 4]) {
     let [r, alpha, a, b] = *p;
     let Rft { x, t_x, t } = c;
-    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-    let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
-    let a3 = -(r + x) * (alpha + t).ln();
+    let (ln_at, ln_atx) = ((alpha + t).ln(), (alpha + t_x).ln());
+    let a3 = -(r + x) * ln_at;
     let a4 = if x > 0.0 {
-        a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln()
+        a.ln() - (b + x - 1.0).ln() - (r + x) * ln_atx
     } else {
         f64::NEG_INFINITY
     };
     let l34 = log_add_exp(a3, a4);
-    let value = a1 + a2 + l34;
+    let value = xt.ln + r * alpha.ln() + l34;
     if !with_grad {
         return (value, [0.0; 4]);
     }
     let (w3, w4) = ((a3 - l34).exp(), if x > 0.0 { (a4 - l34).exp() } else { 0.0 });
-    let g_r = digamma(r + x) - digamma(r) + alpha.ln() - w3 * (alpha + t).ln()
-        - w4 * (alpha + t_x).ln();
+    let g_r = xt.grad[0] + alpha.ln() - w3 * ln_at - w4 * ln_atx;
     let g_alpha = r / alpha - w3 * (r + x) / (alpha + t) - w4 * (r + x) / (alpha + t_x);
-    let g_a = digamma(a + b) - digamma(a + b + x) + w4 / a;
-    let g_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
-        - if x > 0.0 { w4 / (b + x - 1.0) } else { 0.0 };
+    let g_a = xt.grad[2] + w4 / a;
+    let g_b = xt.grad[3] - if x > 0.0 { w4 / (b + x - 1.0) } else { 0.0 };
     (value, [g_r, g_alpha, g_a, g_b])
 }
 
-fn mbg(p: &[f64; 4], c: Rft, with_grad: bool) -> (f64, [f64; 4]) {
+fn mbg(p: &[f64; 4], c: Rft, xt: &XTerms, with_grad: bool) -> (f64, [f64; 4]) {
     let [r, alpha, a, b] = *p;
     let Rft { x, t_x, t } = c;
-    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-    let a2 = ln_gamma(a + b) + ln_gamma(b + x + 1.0) - ln_gamma(b) - ln_gamma(a + b + x + 1.0);
-    let a3 = -(r + x) * (alpha + t).ln();
-    let a4 = a.ln() - (b + x).ln() + (r + x) * ((alpha + t).ln() - (alpha + t_x).ln());
-    let value = a1 + a2 + a3 + log_add_exp(a4, 0.0);
+    let (ln_at, ln_atx) = ((alpha + t).ln(), (alpha + t_x).ln());
+    let a3 = -(r + x) * ln_at;
+    let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - ln_atx);
+    let value = xt.ln + r * alpha.ln() + a3 + log_add_exp(a4, 0.0);
     if !with_grad {
         return (value, [0.0; 4]);
     }
     let s4 = 1.0 / (1.0 + (-a4).exp());
-    let g_r = digamma(r + x) - digamma(r) + alpha.ln() - (alpha + t).ln()
-        + s4 * ((alpha + t).ln() - (alpha + t_x).ln());
+    let g_r = xt.grad[0] + alpha.ln() - ln_at + s4 * (ln_at - ln_atx);
     let g_alpha = r / alpha - (r + x) / (alpha + t)
         + s4 * (r + x) * (1.0 / (alpha + t) - 1.0 / (alpha + t_x));
-    let g_a = digamma(a + b) - digamma(a + b + x + 1.0) + s4 / a;
-    let g_b = digamma(a + b) + digamma(b + x + 1.0) - digamma(b) - digamma(a + b + x + 1.0)
-        - s4 / (b + x);
+    let g_a = xt.grad[2] + s4 / a;
+    let g_b = xt.grad[3] - s4 / (b + x);
     (value, [g_r, g_alpha, g_a, g_b])
 }
 

@@ -14,17 +14,38 @@ pub struct Spend {
 
 /// The log-likelihood of one repeat buyer at (p, q, v), and its gradient.
 pub fn ll_grad(params: &[f64; 3], c: Spend, with_grad: bool) -> (f64, [f64; 3]) {
+    ll_grad_with(params, c, &x_terms(params, c.x, with_grad), with_grad)
+}
+
+/// The gamma and digamma terms of a buyer's log-likelihood that depend on the parameters and x
+/// alone, computed once per distinct x in a fit.
+#[derive(Debug, Clone, Copy)]
+pub struct XTerms {
+    ln: f64,
+    d_p: f64,
+    d_q: f64,
+}
+
+pub fn x_terms(params: &[f64; 3], x: f64, with_grad: bool) -> XTerms {
+    let [p, q, _] = *params;
+    let ln = ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + p * x * x.ln();
+    if !with_grad {
+        return XTerms { ln, d_p: 0.0, d_q: 0.0 };
+    }
+    let dpq = digamma(p * x + q);
+    XTerms { ln, d_p: dpq - digamma(p * x) + x.ln(), d_q: dpq - digamma(q) }
+}
+
+pub fn ll_grad_with(params: &[f64; 3], c: Spend, xt: &XTerms, with_grad: bool) -> (f64, [f64; 3]) {
     let [p, q, v] = *params;
     let Spend { x, m } = c;
-    let value = ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * v.ln()
-        + (p * x - 1.0) * m.ln()
-        + p * x * x.ln()
-        - (p * x + q) * (x * m + v).ln();
+    let (ln_m, ln_xmv) = (m.ln(), (x * m + v).ln());
+    let value = xt.ln + q * v.ln() + (p * x - 1.0) * ln_m - (p * x + q) * ln_xmv;
     if !with_grad {
         return (value, [0.0; 3]);
     }
-    let g_p = x * (digamma(p * x + q) - digamma(p * x) + m.ln() + x.ln() - (x * m + v).ln());
-    let g_q = digamma(p * x + q) - digamma(q) + v.ln() - (x * m + v).ln();
+    let g_p = x * (xt.d_p + ln_m - ln_xmv);
+    let g_q = xt.d_q + v.ln() - ln_xmv;
     let g_v = q / v - (p * x + q) / (x * m + v);
     (value, [g_p, g_q, g_v])
 }

@@ -58,7 +58,11 @@ pub struct Summary {
     pub monetary: Vec<f64>,
     /// Purchase periods in the hold-out; empty without one.
     pub holdout_frequency: Vec<f64>,
+    /// Mean amount of the hold-out's transactions, each counted alone (lifetimes' definition,
+    /// unlike the calibration's per-period sums).
     pub holdout_monetary: Vec<f64>,
+    /// Total amount of the hold-out's transactions.
+    pub holdout_amount: Vec<f64>,
     /// Periods from the calibration end to the hold-out end.
     pub holdout_duration: f64,
     /// The observation (calibration) end's period, absolute.
@@ -82,6 +86,48 @@ impl Summary {
 
     pub fn repeaters(&self) -> usize {
         self.frequency.iter().filter(|&&f| f > 0.0).count()
+    }
+}
+
+impl Transactions {
+    pub fn len(&self) -> usize {
+        self.days.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+
+    /// Refuses, before summarising, transactions whose summary would need more than `limit_mb`
+    /// together with what was read (the sort buffer and the per-customer arrays).
+    pub fn check_memory(&self, limit_mb: usize, setting: &str) -> Result<()> {
+        let ids = match &self.customers {
+            IdColumn::Int(v) => v.len() * 8,
+            IdColumn::Text(v) => v.iter().map(|s| s.len() + 24).sum(),
+        };
+        let read = ids + self.len() * (16 + 8 * usize::from(!self.amounts.is_empty()));
+        let need = read + self.len() * 48;
+        if need > limit_mb << 20 {
+            return Err(Error::TooLarge(format!(
+                "summarising {} transactions needs about {} MB, more than {setting} = {limit_mb}",
+                self.len(),
+                need >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// Amounts must be numbers >= 0 (a refund is not a purchase).
+    pub fn check_amounts(&self) -> Result<()> {
+        let bad = self.amounts.iter().filter(|a| !(a.is_finite() && **a >= 0.0)).count();
+        if bad > 0 {
+            let first = self.amounts.iter().find(|a| !(a.is_finite() && **a >= 0.0)).copied().unwrap_or(0.0);
+            return Err(Error::InvalidWeight(format!(
+                "{bad} transactions have a negative or non-finite amount (the first: {first}); \
+                 amounts must be >= 0: leave refunds out of the source"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -131,10 +177,10 @@ pub fn summarise(tx: &Transactions, period: Period, window: Window) -> Result<Su
     }
     let mut rows = vec![(0i64, false, 0.0f64); counts[m]];
     let mut next = counts.clone();
-    for i in 0..n {
+    for (i, &c) in index.iter().enumerate() {
         let hold = in_hold(i);
         if in_cal(i) || hold {
-            let c = index[i] as usize;
+            let c = c as usize;
             rows[next[c]] = (
                 period.of_day(tx.days[i]),
                 hold,
@@ -163,6 +209,7 @@ pub fn summarise(tx: &Transactions, period: Period, window: Window) -> Result<Su
         monetary: Vec::new(),
         holdout_frequency: Vec::new(),
         holdout_monetary: Vec::new(),
+        holdout_amount: Vec::new(),
         holdout_duration,
         end_period,
         first_period: Vec::with_capacity(m),
@@ -202,7 +249,8 @@ pub fn summarise(tx: &Transactions, period: Period, window: Window) -> Result<Su
             out.holdout_frequency.push(hold_periods.len() as f64);
             if has_amounts {
                 let s: f64 = hold_periods.iter().map(|p| p.1).sum();
-                out.holdout_monetary.push(if hold_periods.is_empty() { 0.0 } else { s / hold_periods.len() as f64 });
+                out.holdout_monetary.push(if hold.is_empty() { 0.0 } else { s / hold.len() as f64 });
+                out.holdout_amount.push(s);
             }
         }
     }
@@ -278,6 +326,7 @@ pub fn from_columns(
         monetary: if monetary.is_empty() { Vec::new() } else { pick(&monetary) },
         holdout_frequency: Vec::new(),
         holdout_monetary: Vec::new(),
+        holdout_amount: Vec::new(),
         holdout_duration: 0.0,
         end_period: 0,
         first_period: Vec::new(),
@@ -316,7 +365,7 @@ mod tests {
             (1, 0, 10.0), (1, 0, 5.0), (1, 7, 20.0), (1, 14, 30.0), // three days, two repeats
             (2, 3, 8.0),                                          // one purchase
             (3, 5, 1.0), (3, 6, 2.0),                             // a repeat the next day
-            (4, 18, 4.0), (4, 25, 6.0),                           // its repeat is after the calibration end
+            (4, 18, 4.0), (4, 25, 6.0), (4, 25, 2.0),             // its repeats are after the calibration end
             (5, 25, 9.0),                                         // only in the hold-out
         ];
         Transactions {
@@ -335,7 +384,7 @@ mod tests {
         assert_eq!(s.recency, vec![14.0, 0.0, 1.0, 7.0, 0.0]);
         assert_eq!(s.t, vec![25.0, 22.0, 20.0, 7.0, 0.0]);
         // repeats only: (20 + 30) / 2; the first day's 15 is not counted
-        assert_eq!(s.monetary, vec![25.0, 0.0, 2.0, 6.0, 0.0]);
+        assert_eq!(s.monetary, vec![25.0, 0.0, 2.0, 8.0, 0.0]);
     }
 
     #[test]
@@ -347,7 +396,9 @@ mod tests {
         assert_eq!(s.frequency, vec![2.0, 0.0, 1.0, 0.0]);
         assert_eq!(s.t, vec![20.0, 17.0, 15.0, 2.0]);
         assert_eq!(s.holdout_frequency, vec![0.0, 0.0, 0.0, 1.0]);
-        assert_eq!(s.holdout_monetary, vec![0.0, 0.0, 0.0, 6.0]);
+        // two transactions on day 25: one period, their mean as lifetimes takes it, their total
+        assert_eq!(s.holdout_monetary, vec![0.0, 0.0, 0.0, 4.0]);
+        assert_eq!(s.holdout_amount, vec![0.0, 0.0, 0.0, 8.0]);
         assert_eq!(s.holdout_duration, 10.0);
         // repeats per day from day 0 to the hold-out end: customer 1 on days 7 and 14, 3 on day 6,
         // 4 in the hold-out on day 25
@@ -365,7 +416,7 @@ mod tests {
         // no hold-out wanted, yet transactions after the calibration end: refused, counted
         let none = Window { calibration_end: Some((20.0 * 86400.0, 20)), holdout: Holdout::No };
         let e = summarise(&tx(), Period::Day, none).unwrap_err().to_string();
-        assert!(e.starts_with("2 transactions are after calibration_end"), "{e}");
+        assert!(e.starts_with("3 transactions are after calibration_end"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::fit::{fit_purchases, fit_spend, Fit};
 use crate::model::ClvModel;
 use crate::options::TrainOptions;
-use crate::purchases::Rft;
+use crate::history::Histories;
 use crate::spend::Spend;
 use crate::summary::Summary;
 use mkt_core::progress::Tick;
@@ -42,20 +42,23 @@ fn named(names: &[&str], fit: &Fit) -> Map<String, Value> {
     out
 }
 
-pub fn train(s: &Summary, o: &TrainOptions, tick: &mut dyn Tick) -> Result<Trained> {
+/// Fits on `pool`; `tick` runs on the calling thread between likelihood evaluations.
+pub fn train(s: &Summary, o: &TrainOptions, tick: &mut dyn Tick, pool: &rayon::ThreadPool) -> Result<Trained> {
     if s.is_empty() {
-        return Err(Error::EmptyData("the source has no customers to fit".into()));
+        return Err(Error::EmptyData(if o.calibration_end.is_some() {
+            "no customer made a purchase by calibration_end".into()
+        } else {
+            "the source has no customers to fit".into()
+        }));
     }
-    let customers: Vec<Rft> = (0..s.len())
-        .map(|i| Rft { x: s.frequency[i], t_x: s.recency[i], t: s.t[i] })
-        .collect();
-    if customers.iter().all(|c| c.t == 0.0) {
+    let histories = Histories::build(&s.frequency, &s.recency, &s.t);
+    if histories.distinct.iter().all(|c| c.t == 0.0) {
         return Err(Error::EmptyData(format!(
             "every customer was first seen in the last {}: there is no time to fit on",
             s.period.name()
         )));
     }
-    let purchases = fit_purchases(o.model, &customers, o.penalizer, tick)?;
+    let purchases = fit_purchases(o.model, &histories.groups(), o.penalizer, tick, pool)?;
     let mut parameters = named(&o.model.param_names(), &purchases);
     parameters.insert("model".into(), json!(o.model.name()));
     parameters.insert("period".into(), json!(s.period.name()));
@@ -64,7 +67,7 @@ pub fn train(s: &Summary, o: &TrainOptions, tick: &mut dyn Tick) -> Result<Train
             .filter(|&i| s.frequency[i] > 0.0 && s.monetary[i] > 0.0)
             .map(|i| Spend { x: s.frequency[i], m: s.monetary[i] })
             .collect();
-        let (fit, correlation) = fit_spend(&buyers, o.penalizer, tick)?;
+        let (fit, correlation) = fit_spend(&buyers, o.penalizer, tick, pool)?;
         let mut doc = named(&["p", "q", "v"], &fit);
         doc.insert("model".into(), json!("gamma_gamma"));
         doc.insert("repeat_buyers".into(), json!(buyers.len()));
@@ -77,7 +80,7 @@ pub fn train(s: &Summary, o: &TrainOptions, tick: &mut dyn Tick) -> Result<Train
     };
     let p = &purchases.params;
     Ok(Trained {
-        model: ClvModel::new(o.model, [p[0], p[1], p[2], p[3]], spend, s),
+        model: ClvModel::with_histories(o.model, [p[0], p[1], p[2], p[3]], spend, s, histories),
         log_likelihood: purchases.log_likelihood,
         parameters: Value::Object(parameters),
     })

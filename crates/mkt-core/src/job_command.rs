@@ -1,7 +1,7 @@
 //! What a background job may run: one SELECT of one long mkt function.
 
 /// Functions a job may call: the ones that take long enough to want a worker.
-pub const ALLOWED: [&str; 15] = [
+pub const ALLOWED: [&str; 17] = [
     "train_recommender",
     "retrain",
     "tune_recommender",
@@ -17,6 +17,8 @@ pub const ALLOWED: [&str; 15] = [
     "rfm",
     "user_features",
     "split",
+    "train_clv",
+    "evaluate_clv",
 ];
 
 /// The mkt function a command calls, if it is one plain `SELECT ... FROM mkt.f(...)` or

@@ -20,6 +20,8 @@ pub struct ModelReport {
     pub deployments: Vec<Vec<String>>,
     /// (trial, params, metric, value, seconds).
     pub trials: Vec<Vec<String>>,
+    /// (heading, SVG document) pictures of the model kind, shown after the metrics.
+    pub charts: Vec<(String, String)>,
 }
 
 /// What a decision policy's page shows.
@@ -64,6 +66,9 @@ pub fn model_page(r: &ModelReport) -> String {
         table("Definition", &["field", "value"], &r.definition),
         table("Metrics", &["metric", "value"], &r.metrics),
     ];
+    for (heading, svg) in &r.charts {
+        sections.push(Section::Svg { heading: heading.clone(), svg: svg.clone() });
+    }
     if !r.epochs.is_empty() {
         sections.push(Section::Svg {
             heading: "Training curve".into(),

@@ -11,7 +11,7 @@ pub fn model_report(name: &str, model_id: i64) -> SqlResult<ModelReport> {
         definition: select_texts(
             "SELECT k, v FROM mkt.model_versions m, LATERAL (VALUES
                 ('version', version::text), ('algorithm', algorithm), ('params', params::text),
-                ('source', source), ('user column', user_col), ('item column', item_col),
+                ('source', source), ('user column', user_col), ('item column', coalesce(item_col, '')),
                 ('weight column', coalesce(weight_col, '')), ('users', n_users::text), ('items', n_items::text),
                 ('interactions', n_interactions::text), ('training seconds', round(train_seconds::numeric, 3)::text),
                 ('size bytes', size_bytes::text), ('created by', created_by::text), ('created at', created_at::text)) AS d(k, v)
@@ -48,5 +48,6 @@ pub fn model_report(name: &str, model_id: i64) -> SqlResult<ModelReport> {
              FROM mkt.tuning_trials WHERE model_id = $1 ORDER BY trial",
             &[id()],
         )?,
+        charts: Vec::new(),
     })
 }

@@ -17,10 +17,11 @@ pub struct NewVersion<'a> {
     pub params: &'a serde_json::Value,
     pub source: &'a str,
     pub user_col: &'a str,
-    pub item_col: &'a str,
+    /// None for models without items (customer value).
+    pub item_col: Option<&'a str>,
     pub weight_col: Option<&'a str>,
     pub user_id_type: &'a str,
-    pub item_id_type: &'a str,
+    pub item_id_type: Option<&'a str>,
     pub n_users: i64,
     pub n_items: i64,
     pub n_interactions: i64,

@@ -7,6 +7,6 @@ mod resolve;
 mod write;
 
 pub use columns::{check_number, check_time, describe, find, find_exact, id_kind, ColKind, Column};
-pub use read::{read_columns, read_pairs, ColumnData, PairSpec, Want};
+pub use read::{read_columnar, read_columns, read_pairs, ColumnData, PairSpec, Target, Want};
 pub use resolve::{check_single_select, read_only, resolve, Resolved};
 pub use write::{create_table_as, drop_temp, readable_from};

@@ -28,67 +28,86 @@ pub struct Pairs {
     pub skipped_nulls: u64,
 }
 
-fn cast(kind: IdKind) -> &'static str {
-    match kind {
-        IdKind::Int => "int8",
-        IdKind::Text => "text",
-    }
+/// One column the executor fills: ids (int8 or text) or float8s.
+pub enum Target {
+    Ids(IdColumn),
+    Floats(Vec<f64>),
 }
 
-unsafe fn push_id(col: &mut IdColumn, datum: pg_sys::Datum) {
-    match col {
-        IdColumn::Int(v) => v.push(datum.value() as i64),
-        IdColumn::Text(v) => {
-            let s = <&str>::from_datum(datum, false).unwrap_or_default();
-            v.push(s.to_string());
+impl Target {
+    fn cast(&self) -> &'static str {
+        match self {
+            Target::Ids(IdColumn::Int(_)) => "int8",
+            Target::Ids(IdColumn::Text(_)) => "text",
+            Target::Floats(_) => "float8",
+        }
+    }
+
+    /// SAFETY: `datum` is a non-NULL value of this target's cast type, alive for the call.
+    unsafe fn push(&mut self, datum: pg_sys::Datum) {
+        match self {
+            Target::Ids(IdColumn::Int(v)) => v.push(datum.value() as i64),
+            Target::Ids(IdColumn::Text(v)) => {
+                let s = <&str>::from_datum(datum, false).unwrap_or_default();
+                v.push(s.to_string());
+            }
+            Target::Floats(v) => v.push(f64::from_bits(datum.value() as u64)),
+        }
+    }
+
+    pub fn into_ids(self) -> IdColumn {
+        match self {
+            Target::Ids(c) => c,
+            Target::Floats(_) => IdColumn::Int(Vec::new()),
+        }
+    }
+
+    pub fn into_floats(self) -> Vec<f64> {
+        match self {
+            Target::Floats(v) => v,
+            Target::Ids(_) => Vec::new(),
         }
     }
 }
 
-/// Receives the rows of the pairs query straight from the executor's slots: no tuple is copied
+/// Receives the rows of a columnar read straight from the executor's slots: no tuple is copied
 /// into an SPI table, which roughly halves the cost of a read. The executor checks for interrupts
 /// as it scans, so a long read stays cancellable.
 #[repr(C)]
-struct PairReceiver {
+struct ColumnarReceiver {
     /// Must come first: the executor sees a plain DestReceiver.
     base: pg_sys::DestReceiver,
-    out: *mut Pairs,
-    has_w: bool,
-    has_t: bool,
+    out: *mut Vec<Target>,
+    skipped_nulls: u64,
     /// Holds detoasted text ids between resets.
     scratch: pg_sys::MemoryContext,
     since_reset: u32,
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn receive_pair(
+unsafe extern "C-unwind" fn receive_row(
     slot: *mut pg_sys::TupleTableSlot,
     dest: *mut pg_sys::DestReceiver,
 ) -> bool {
-    // SAFETY: `dest` is the PairReceiver read_pairs passed to the executor, alive for the call;
-    // the slot holds the query's columns, typed by its casts.
-    let r = &mut *(dest as *mut PairReceiver);
+    // SAFETY: `dest` is the ColumnarReceiver read_columnar passed to the executor, alive for the
+    // call; the slot holds the query's columns, typed by the targets' casts.
+    let r = &mut *(dest as *mut ColumnarReceiver);
     let out = &mut *r.out;
-    let natts = 2 + r.has_w as i32 + r.has_t as i32;
+    let natts = out.len() as i32;
     if ((*slot).tts_nvalid as i32) < natts {
         pg_sys::slot_getsomeattrs_int(slot, natts);
     }
     let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
     let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts as usize);
     if nulls.iter().any(|&n| n) {
-        out.skipped_nulls += 1;
+        r.skipped_nulls += 1;
         return true;
     }
     let old = pg_sys::MemoryContextSwitchTo(r.scratch);
-    push_id(&mut out.users, values[0]);
-    push_id(&mut out.items, values[1]);
+    for (target, &v) in out.iter_mut().zip(values) {
+        target.push(v);
+    }
     pg_sys::MemoryContextSwitchTo(old);
-    if r.has_w {
-        out.weights.push(f64::from_bits(values[2].value() as u64));
-    }
-    if r.has_t {
-        out.times.push(f64::from_bits(values[natts as usize - 1].value() as u64));
-    }
     r.since_reset += 1;
     if r.since_reset == 4096 {
         pg_sys::MemoryContextReset(r.scratch);
@@ -108,46 +127,26 @@ unsafe extern "C-unwind" fn receiver_startup(
 #[pg_guard]
 unsafe extern "C-unwind" fn receiver_noop(_dest: *mut pg_sys::DestReceiver) {}
 
-/// Streams the pairs from the executor into columnar buffers.
-pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
-    let w = spec
-        .weight
-        .map(|w| format!(", {}::float8", quote_ident(w)))
-        .unwrap_or_default();
-    let t = match spec.time {
-        None => String::new(),
-        Some(c) if c.kind == ColKind::Time => {
-            format!(", pg_catalog.date_part('epoch', {})::float8", quote_ident(&c.name))
-        }
-        Some(c) => format!(", {}::float8", quote_ident(&c.name)),
-    };
-    let sql = format!(
-        "SELECT {}::{}, {}::{}{w}{t} FROM {}",
-        quote_ident(spec.user.0),
-        cast(spec.user.1),
-        quote_ident(spec.item.0),
-        cast(spec.item.1),
-        src.from
-    );
-    let mut out = Pairs {
-        users: IdColumn::new(spec.user.1),
-        items: IdColumn::new(spec.item.1),
-        weights: Vec::new(),
-        times: Vec::new(),
-        skipped_nulls: 0,
-    };
+/// Streams `exprs` (SQL expressions over the source, each cast to its target's type) into the
+/// targets, skipping rows with a NULL in any of them; returns how many were skipped.
+pub fn read_columnar(src: &Resolved, exprs: &[String], targets: &mut Vec<Target>) -> SqlResult<u64> {
+    let select: Vec<String> = exprs
+        .iter()
+        .zip(targets.iter())
+        .map(|(e, t)| format!("({e})::{}", t.cast()))
+        .collect();
+    let sql = format!("SELECT {} FROM {}", select.join(", "), src.from);
     let mut scratch = PgMemoryContexts::new("pg_marketing read");
-    let mut receiver = PairReceiver {
+    let mut receiver = ColumnarReceiver {
         base: pg_sys::DestReceiver {
-            receiveSlot: Some(receive_pair),
+            receiveSlot: Some(receive_row),
             rStartup: Some(receiver_startup),
             rShutdown: Some(receiver_noop),
             rDestroy: Some(receiver_noop),
             mydest: pg_sys::CommandDest::DestNone,
         },
-        out: &mut out,
-        has_w: spec.weight.is_some(),
-        has_t: spec.time.is_some(),
+        out: targets,
+        skipped_nulls: 0,
         scratch: scratch.value(),
         since_reset: 0,
     };
@@ -182,9 +181,37 @@ pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
             Ok(())
         })
     })?;
+    let skipped = receiver.skipped_nulls;
     // SAFETY: nothing refers to the context any more.
     unsafe { scratch.reset() };
-    Ok(out)
+    Ok(skipped)
+}
+
+/// Streams the pairs from the executor into columnar buffers.
+pub fn read_pairs(src: &Resolved, spec: &PairSpec) -> SqlResult<Pairs> {
+    let mut exprs = vec![quote_ident(spec.user.0), quote_ident(spec.item.0)];
+    let mut targets = vec![
+        Target::Ids(IdColumn::new(spec.user.1)),
+        Target::Ids(IdColumn::new(spec.item.1)),
+    ];
+    if let Some(w) = spec.weight {
+        exprs.push(quote_ident(w));
+        targets.push(Target::Floats(Vec::new()));
+    }
+    if let Some(c) = spec.time {
+        exprs.push(match c.kind {
+            ColKind::Time => format!("pg_catalog.date_part('epoch', {})", quote_ident(&c.name)),
+            _ => quote_ident(&c.name),
+        });
+        targets.push(Target::Floats(Vec::new()));
+    }
+    let skipped_nulls = read_columnar(src, &exprs, &mut targets)?;
+    let mut t = targets.into_iter();
+    let users = t.next().map(Target::into_ids).unwrap_or(IdColumn::Int(Vec::new()));
+    let items = t.next().map(Target::into_ids).unwrap_or(IdColumn::Int(Vec::new()));
+    let weights = if spec.weight.is_some() { t.next().map(Target::into_floats).unwrap_or_default() } else { Vec::new() };
+    let times = if spec.time.is_some() { t.next().map(Target::into_floats).unwrap_or_default() } else { Vec::new() };
+    Ok(Pairs { users, items, weights, times, skipped_nulls })
 }
 
 /// The type one column is read as.

@@ -1,0 +1,93 @@
+//! What a stored version decodes to: every model kind of the catalog, told apart by the `format`
+//! its bytes carry, so caching, model files, export/import and erasure serve them all alike.
+
+use crate::pg::error::{report, SqlResult};
+use pgrx::pg_sys::panic::ErrorReport;
+use mkt_clv::model::ClvModel;
+use mkt_core::names::quote_shown;
+use mkt_core::shared::Backing;
+use mkt_core::{Error, Result};
+use mkt_reco::Model;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub enum Stored {
+    Recommender(Arc<Model>),
+    CustomerValue(Arc<ClvModel>),
+}
+
+fn format_of(bytes: &[u8]) -> Result<String> {
+    Ok(mkt_core::tensors::metadata(bytes)?.get("format").cloned().unwrap_or_default())
+}
+
+impl Stored {
+    pub fn decode(bytes: &[u8]) -> Result<Stored> {
+        Ok(match format_of(bytes)?.as_str() {
+            mkt_clv::model::FORMAT => Stored::CustomerValue(Arc::new(mkt_clv::model::decode(bytes)?)),
+            _ => Stored::Recommender(Arc::new(mkt_reco::blob::decode(bytes)?)),
+        })
+    }
+
+    /// Decodes bytes that stay mapped (large arrays view the mapping).
+    pub fn decode_mapped(backing: Arc<dyn Backing>) -> Result<Stored> {
+        Ok(match format_of(backing.bytes())?.as_str() {
+            mkt_clv::model::FORMAT => {
+                Stored::CustomerValue(Arc::new(mkt_clv::model::decode_mapped(backing)?))
+            }
+            _ => Stored::Recommender(Arc::new(mkt_reco::blob::decode_mapped(backing)?)),
+        })
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Stored::Recommender(m) => m.heap_bytes(),
+            Stored::CustomerValue(m) => m.heap_bytes(),
+        }
+    }
+
+    pub fn mapped_bytes(&self) -> usize {
+        match self {
+            Stored::Recommender(m) => m.mapped_bytes(),
+            Stored::CustomerValue(m) => m.mapped_bytes(),
+        }
+    }
+
+    /// The algorithm or model, as mkt.model_versions names it.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Stored::Recommender(m) => m.algorithm.name(),
+            Stored::CustomerValue(m) => m.kind.name(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Stored::Recommender(_) => "a recommender",
+            Stored::CustomerValue(_) => "a customer value model",
+        }
+    }
+
+    /// The recommender, or 42809 naming what the model is instead.
+    pub fn recommender(&self, name: &str) -> SqlResult<Arc<Model>> {
+        match self {
+            Stored::Recommender(m) => Ok(m.clone()),
+            other => Err(other.wrong(name, "a recommender")),
+        }
+    }
+
+    pub fn customer_value(&self, name: &str) -> SqlResult<Arc<ClvModel>> {
+        match self {
+            Stored::CustomerValue(m) => Ok(m.clone()),
+            other => Err(other.wrong(name, "a customer value model (mkt.train_clv)")),
+        }
+    }
+
+    fn wrong(&self, name: &str, wanted: &str) -> ErrorReport {
+        report(Error::WrongObjectType(format!(
+            "model {} is {} ({}), not {wanted}",
+            quote_shown(name),
+            self.kind(),
+            self.algorithm()
+        )))
+    }
+}
