@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 . scripts/lifetimes.sh
 trap cluster_stop EXIT
-LIMIT_MB=1536
+LIMIT_MB=1024
 cluster_start "shared_buffers = '256MB'" "max_wal_size = '4GB'" "work_mem = '256MB'" "mkt.max_memory_mb = $LIMIT_MB" \
   "max_parallel_workers_per_gather = 1" "mkt.threads = 2"
 CUSTOMERS=${BENCH_CLV_CUSTOMERS:-1000000}

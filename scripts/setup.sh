@@ -5,8 +5,9 @@ set -euo pipefail
 
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PKGS="postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config"
-# The tests also render a model report in headless Chromium.
-if [ "${1:-}" = test ]; then PKGS="$PKGS chromium"; fi
+# The tests also render a model report in headless Chromium, and run lifetimes (from PyPI, in a
+# virtual environment) beside the customer value models.
+if [ "${1:-}" = test ]; then PKGS="$PKGS chromium python3 python3-venv python3-pip"; fi
 PGRX_VERSION=0.18.0
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -223,12 +223,9 @@ fn sum_groups<T: Sync, X: Copy, const N: usize>(
     terms: impl Fn(f64) -> X + Sync,
     each: impl Fn(&T, &X) -> (f64, [f64; N]) + Sync,
 ) -> (f64, Vec<f64>) {
-    let add = |mut a: (f64, [f64; N]), b: (f64, [f64; N])| {
-        a.0 += b.0;
-        a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
-        a
-    };
-    let (ll, g) = pool.install(|| {
+    // Chunk sums are added in chunk order, so the result does not depend on how the pool split
+    // the work: the same data fits to the same bits on any number of threads.
+    let parts: Vec<(f64, [f64; N])> = pool.install(|| {
         groups
             .par_chunks(CHUNK)
             .map(|chunk| {
@@ -252,8 +249,15 @@ fn sum_groups<T: Sync, X: Copy, const N: usize>(
                 }
                 out
             })
-            .reduce(|| (0.0, [0.0; N]), add)
+            .collect()
     });
+    let (mut ll, mut g) = (0.0, [0.0; N]);
+    for (v, gr) in parts {
+        ll += v;
+        for (o, x) in g.iter_mut().zip(gr) {
+            *o += x;
+        }
+    }
     (ll, g.to_vec())
 }
 
@@ -415,6 +419,18 @@ mod tests {
             assert!(at(&q) <= at(&p) + 1e-6);
         }
         assert!((at(&p) - f.log_likelihood).abs() < 1e-6 * f.log_likelihood.abs());
+    }
+
+    #[test]
+    fn a_fit_is_the_same_on_any_number_of_threads() {
+        let groups: Vec<(Rft, f64)> = simulate(30_000, 5).iter().map(|&c| (c, 1.0)).collect();
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            fit_purchases(Kind::BgNbd, &groups, 0.0, &mut no_tick(), &pool).unwrap()
+        };
+        let one = on(1);
+        assert_eq!(one, on(2));
+        assert_eq!(one, on(3));
     }
 
     #[test]
