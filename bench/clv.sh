@@ -7,14 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
+. bench/lib.sh
 . scripts/lifetimes.sh
 trap cluster_stop EXIT
 LIMIT_MB=1024
 cluster_start "shared_buffers = '256MB'" "max_wal_size = '4GB'" "work_mem = '256MB'" "mkt.max_memory_mb = $LIMIT_MB" \
   "max_parallel_workers_per_gather = 1" "mkt.threads = 2"
 CUSTOMERS=${BENCH_CLV_CUSTOMERS:-1000000}
-q() { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 q "CREATE EXTENSION pg_marketing"
 # Customers drawn from a BG/NBD with Gamma-Gamma spend (crates/mkt-clv/examples/synthetic.rs):
 # about 10 transactions each over 2025.
@@ -26,18 +25,8 @@ q "CREATE TABLE bench_tx (customer_id bigint, ts timestamptz, amount numeric)"
 q "ANALYZE bench_tx"
 TX=$(q "SELECT count(*) FROM bench_tx")
 echo "transactions: $TX, customers: $(q "SELECT count(DISTINCT customer_id) FROM bench_tx"), 2 threads, mkt.max_memory_mb $LIMIT_MB"
-# Peak private memory of the backend that ran the call: its high-water mark (VmHWM) minus the
-# shared buffers it touched (RssShmem), read in the same session.
-peak() {
-  psql -X -qAt -v ON_ERROR_STOP=1 <<SQL | tail -1
-SELECT pg_backend_pid() AS pid \gset
-$1
-\setenv MKT_PID :pid
-\! awk '/VmHWM/ {h=\$2} /RssShmem/ {s=\$2} END {printf "%.0f", (h - s) / 1024}' /proc/\$MKT_PID/status
-SQL
-}
 
-t=$(date +%s%N); rfm_mem=$(peak "SELECT count(*), sum(frequency) FROM mkt.rfm_summary('bench_tx', amount_col => 'amount');"); rfm_ms=$(ms $t)
+t=$(date +%s%N); rfm_mem=$(peak_mb "SELECT count(*), sum(frequency) FROM mkt.rfm_summary('bench_tx', amount_col => 'amount');"); rfm_ms=$(ms $t)
 plain="WITH p AS (SELECT customer_id, (ts::date - DATE '1970-01-01' + 3) / 7 AS period, sum(amount) AS amount
                 FROM bench_tx GROUP BY 1, 2),
             c AS (SELECT customer_id, count(*) - 1 AS frequency, max(period) - min(period) AS recency, min(period) AS first,
@@ -45,19 +34,19 @@ plain="WITH p AS (SELECT customer_id, (ts::date - DATE '1970-01-01' + 3) / 7 AS 
                   FROM (SELECT *, min(period) OVER (PARTITION BY customer_id) AS first_period FROM p) f GROUP BY 1),
             e AS (SELECT max((ts::date - DATE '1970-01-01' + 3) / 7) AS last FROM bench_tx)
        SELECT count(*), sum(frequency) FROM c, e WHERE e.last - c.first >= 0"
-t=$(date +%s%N); plain_mem=$(peak "$plain;"); plain_ms=$(ms $t)
+t=$(date +%s%N); plain_mem=$(peak_mb "$plain;"); plain_ms=$(ms $t)
 echo "rfm_summary_ms=$rfm_ms plain_sql_group_by_ms=$plain_ms ratio(rfm_summary/plain)=$(awk "BEGIN{printf \"%.2f\", $rfm_ms/$plain_ms}") target<=2 peak_memory_mb=$rfm_mem (plain $plain_mem) within_limit=$([ "$rfm_mem" -le "$LIMIT_MB" ] && echo yes || echo NO)"
 
 # The summary both fits start from.
 q "CREATE TABLE bench_summary AS SELECT customer_id::bigint AS id, frequency, recency, t, monetary_value
    FROM mkt.rfm_summary('bench_tx', amount_col => 'amount')"
 t=$(date +%s%N)
-fit_mem=$(peak "SELECT round(log_likelihood::numeric, 1), parameters->>'iterations' FROM mkt.train_clv('bench', 'bench_summary', 'id', NULL, 'monetary_value', '{\"input\": \"summary\"}');")
+fit_mem=$(peak_mb "SELECT round(log_likelihood::numeric, 1), parameters->>'iterations' FROM mkt.train_clv('bench', 'bench_summary', 'id', NULL, 'monetary_value', '{\"input\": \"summary\"}');")
 fit_ms=$(ms $t)
 fit=$(q "SELECT concat_ws(' ', round((parameters->>'r')::numeric, 4), round((parameters->>'alpha')::numeric, 4),
                round((parameters->>'a')::numeric, 4), round((parameters->>'b')::numeric, 4), 'll', round((metrics->>'log_likelihood')::numeric, 1))
          FROM mkt.models m, LATERAL (SELECT m.metrics->'parameters' AS parameters) p WHERE model_name = 'bench'")
-t=$(date +%s%N); value_mem=$(peak "SELECT count(*), sum(clv) FROM mkt.customer_value('bench', 52);"); cold_ms=$(ms $t)
+t=$(date +%s%N); value_mem=$(peak_mb "SELECT count(*), sum(clv) FROM mkt.customer_value('bench', 52);"); cold_ms=$(ms $t)
 # Warm: the model already mapped by the backend, as serving has it after its first call.
 timed() { psql -X -qAt -v ON_ERROR_STOP=1 -c "SELECT count(*) FROM mkt.customer_value('bench', 52, customers => '{1}')" \
             -c "SELECT extract(epoch FROM clock_timestamp())" -c "$1" -c "SELECT extract(epoch FROM clock_timestamp())" \

@@ -4,11 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
+. bench/lib.sh
 trap cluster_stop EXIT
 cluster_start "shared_buffers = '512MB'" "max_wal_size = '4GB'" "work_mem = '64MB'" "mkt.max_memory_mb = 256"
 ROWS=${BENCH_PREP_ROWS:-5000000}
-q() { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 q "CREATE EXTENSION pg_marketing"
 q "SELECT setseed(0.3); CREATE TABLE bench_raw AS
    SELECT (random() * 100000)::bigint AS user_id, (10000 * power(random(), 2.5))::bigint AS item_id,
@@ -17,16 +16,7 @@ q "SELECT setseed(0.3); CREATE TABLE bench_raw AS
           timestamptz '2026-01-01' + random() * interval '90 days' AS ts
    FROM generate_series(1, $ROWS); ANALYZE bench_raw" > /dev/null
 echo "rows: $ROWS, work_mem 64MB (plain SQL), mkt.max_memory_mb 256 (pg_marketing)"
-# Peak private memory of the backend that ran the call: its high-water mark (VmHWM) minus the
-# shared buffers it touched (RssShmem, which stay resident), read in the same session.
-peak() {
-  psql -X -qAt -v ON_ERROR_STOP=1 <<SQL | tail -1
-SELECT pg_backend_pid() AS pid \gset
-$1
-\setenv MKT_PID :pid
-\! awk '/VmHWM/ {h=\$2} /RssShmem/ {s=\$2} END {printf "%.0f MB", (h - s) / 1024}' /proc/\$MKT_PID/status
-SQL
-}
+peak() { echo "$(peak_mb "$1") MB"; }
 t=$(date +%s%N); mem=$(peak "SELECT count(*) FROM mkt.profile('bench_raw');"); prof_ms=$(ms $t)
 plain="SELECT count(*)"
 for c in user_id item_id value; do

@@ -88,6 +88,21 @@ SELECT count(*) = (SELECT count(*) FROM mkt.customer_value('cus_clv') WHERE p_al
 FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id) WHERE c.campaign_name = 'cus_winback';
 SELECT mkt.drop_campaign('cus_winback');
 
+-- Grants: another role may not use the model until its owner grants it.
+CREATE ROLE cus_other;
+GRANT USAGE ON SCHEMA mkt, regress TO cus_other;
+GRANT SELECT ON ALL TABLES IN SCHEMA mkt TO cus_other;
+SET ROLE cus_other;
+SELECT regress.err($$SELECT mkt.p_alive('cus_clv', '1')$$);
+RESET ROLE;
+SELECT mkt.grant_model('cus_clv', 'cus_other', 'use');
+SET ROLE cus_other;
+SELECT mkt.p_alive('cus_clv', '1') = (SELECT p_alive FROM mkt.customer_value('cus_clv', customers => '{1}')) AS granted;
+RESET ROLE;
+SELECT mkt.revoke_model('cus_clv', 'cus_other');
+DROP OWNED BY cus_other;
+DROP ROLE cus_other;
+
 -- The catalog: export/import, retrain, erasure, a job.
 SELECT mkt.import_model('cus_copy', mkt.export_model('cus_clv'));
 SELECT (SELECT array_agg(round(clv::numeric, 9) ORDER BY customer_id) FROM mkt.customer_value('cus_clv'))
