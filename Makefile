@@ -2,7 +2,7 @@
 # Both first install whatever is missing (scripts/setup.sh), so they work on a fresh Debian machine.
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p mkt-policy -p mkt-prep -p mkt-neural -p mkt-clv
+CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p mkt-policy -p mkt-prep -p mkt-neural -p mkt-clv -p mkt-predict
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 

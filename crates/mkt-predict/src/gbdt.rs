@@ -1,0 +1,383 @@
+//! Gradient-boosted trees on histograms: each tree fits the loss's gradients of the current
+//! ensemble (second order), optionally stopping when a validation part stops improving.
+
+use crate::binning::Binned;
+use crate::features::{Features, Value};
+use crate::grow::{grow, GrowParams};
+use crate::loss::Loss;
+use crate::shap;
+use crate::tree::{Node, Tree};
+use mkt_core::error::{Error, Result};
+use mkt_core::progress::{Progress, Tick};
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GbdtParams {
+    pub trees: usize,
+    pub max_bins: usize,
+    /// Stop after this many trees without a better validation loss (0 = never); needs validation rows.
+    pub early_stopping_rounds: usize,
+    pub grow: GrowParams,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        GbdtParams {
+            trees: 100,
+            max_bins: 255,
+            early_stopping_rounds: 10,
+            grow: GrowParams::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gbdt {
+    pub loss: Loss,
+    pub base: f64,
+    pub trees: Vec<Tree>,
+    pub features: usize,
+}
+
+/// Feature rows with their labels and weights: the training part, or a part held out to decide
+/// when to stop.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub x: &'a Features,
+    pub y: &'a [f64],
+    pub w: &'a [f64],
+}
+
+/// What training saw: the weighted mean validation loss after each tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainLog {
+    pub valid_loss: Vec<f64>,
+}
+
+impl Gbdt {
+    pub fn raw(&self, x: &[Value]) -> f64 {
+        self.base + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+    }
+
+    pub fn predict(&self, x: &[Value]) -> f64 {
+        self.loss.output(self.raw(x))
+    }
+
+    /// Each feature's total split gain, as a share of all gain.
+    pub fn gain_importance(&self) -> Vec<f64> {
+        let mut gain = vec![0.0; self.features];
+        for t in &self.trees {
+            for n in &t.nodes {
+                if let Node::Split {
+                    feature, gain: g, ..
+                } = n
+                {
+                    gain[*feature as usize] += g;
+                }
+            }
+        }
+        let total: f64 = gain.iter().sum();
+        if total > 0.0 {
+            gain.iter_mut().for_each(|g| *g /= total);
+        }
+        gain
+    }
+
+    /// The raw score every row starts from before its features are known: the base plus each
+    /// tree's mean output over the training rows.
+    pub fn expected_raw(&self) -> f64 {
+        self.base + self.trees.iter().map(Tree::expected_value).sum::<f64>()
+    }
+
+    /// Per-feature contributions to the raw score (TreeSHAP): `expected_raw() + sum = raw(x)`.
+    pub fn contributions(&self, x: &[Value]) -> Vec<f64> {
+        let mut phi = vec![0.0; self.features];
+        for t in &self.trees {
+            shap::add_contributions(t, x, &mut phi);
+        }
+        phi
+    }
+}
+
+fn check(r: &Rows<'_>) -> Result<()> {
+    let Rows { x, y, w } = *r;
+    if x.rows() != y.len() || w.len() != y.len() {
+        return Err(Error::Internal(format!(
+            "{} feature rows, {} labels, {} weights",
+            x.rows(),
+            y.len(),
+            w.len()
+        )));
+    }
+    if y.is_empty() {
+        return Err(Error::EmptyData("no rows to train on".into()));
+    }
+    Ok(())
+}
+
+/// Trains on features, labels (0/1 for the logistic loss) and row weights.
+pub fn train(
+    loss: Loss,
+    data: Rows<'_>,
+    valid: Option<Rows<'_>>,
+    p: &GbdtParams,
+    pool: &ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<(Gbdt, TrainLog)> {
+    check(&data)?;
+    if let Some(v) = &valid {
+        check(v)?;
+    }
+    let Rows { x, y, w } = data;
+    let n = y.len();
+    let binned = pool.install(|| Binned::new(x, p.max_bins));
+    let base = loss.base_score(y, w);
+    let mut raw = vec![base; n];
+    let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n]);
+    let valid_rows: Vec<Vec<Value>> = valid.as_ref().map_or(Vec::new(), |v| {
+        (0..v.x.rows()).map(|i| v.x.row(i)).collect()
+    });
+    let mut valid_raw = vec![base; valid_rows.len()];
+    let mut model = Gbdt {
+        loss,
+        base,
+        trees: Vec::new(),
+        features: x.columns.len(),
+    };
+    let mut log = TrainLog::default();
+    let mut best = (f64::INFINITY, 0);
+    let mut rows: Vec<u32> = Vec::with_capacity(n);
+    for t in 0..p.trees {
+        tick.tick(&Progress {
+            phase: "gbdt trees",
+            done: t,
+            total: p.trees,
+        });
+        let grown = pool.install(|| {
+            grad.par_iter_mut()
+                .zip(hess.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (g, h))| {
+                    let (gi, hi) = loss.grad_hess(raw[i], y[i]);
+                    *g = gi * w[i];
+                    *h = hi * w[i];
+                });
+            rows.clear();
+            rows.extend(0..n as u32);
+            grow(&binned, &grad, &hess, &mut rows, &p.grow)
+        });
+        if grown.tree.nodes.len() == 1 {
+            break; // no split gains anything: more trees would only shift the constant
+        }
+        for &(node, begin, end) in &grown.leaves {
+            if let Node::Leaf { value, .. } = grown.tree.nodes[node] {
+                for &r in &rows[begin..end] {
+                    raw[r as usize] += value;
+                }
+            }
+        }
+        if let Some(v) = &valid {
+            let tree = &grown.tree;
+            pool.install(|| {
+                valid_raw
+                    .par_iter_mut()
+                    .zip(&valid_rows)
+                    .for_each(|(r, x)| *r += tree.predict(x))
+            });
+            let sw: f64 = v.w.iter().sum();
+            let l: f64 = valid_raw
+                .iter()
+                .zip(v.y)
+                .zip(v.w)
+                .map(|((&r, &y), &w)| w * loss.value(r, y))
+                .sum::<f64>()
+                / sw;
+            log.valid_loss.push(l);
+            if l < best.0 {
+                best = (l, t + 1);
+            }
+        }
+        model.trees.push(grown.tree);
+        if valid.is_some()
+            && p.early_stopping_rounds > 0
+            && t + 1 - best.1 >= p.early_stopping_rounds
+        {
+            break;
+        }
+    }
+    if valid.is_some() && best.1 > 0 {
+        model.trees.truncate(best.1);
+    }
+    Ok((model, log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classification::roc_auc;
+    use crate::features::Column;
+    use mkt_core::progress::no_tick;
+    use mkt_core::rng::Rng;
+
+    fn pool(threads: usize) -> ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    /// A response that depends on a number, a category and missingness, with noise.
+    fn data(n: usize, seed: u64) -> (Features, Vec<f64>) {
+        let mut rng = Rng::new(seed);
+        let (mut a, mut b, mut c, mut y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let x0 = rng.normal();
+            let x1 = if rng.uniform() < 0.2 {
+                f64::NAN
+            } else {
+                rng.normal()
+            };
+            let cat = rng.below(5) as u32;
+            let z = 1.5 * x0
+                + if x1.is_nan() { 1.0 } else { -0.5 * x1 }
+                + [0.0, 1.0, -1.0, 0.5, 0.0][cat as usize]
+                - 0.5;
+            a.push(x0);
+            b.push(x1);
+            c.push(cat);
+            y.push(if rng.uniform() < crate::loss::sigmoid(z) {
+                1.0
+            } else {
+                0.0
+            });
+        }
+        let levels = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let f = Features {
+            names: vec!["x0".into(), "x1".into(), "cat".into()],
+            columns: vec![
+                Column::Numeric(a),
+                Column::Numeric(b),
+                Column::Categorical { codes: c, levels },
+            ],
+        };
+        (f, y)
+    }
+
+    #[test]
+    fn boosting_learns_and_contributions_sum_to_the_raw_score() {
+        let (x, y) = data(4000, 1);
+        let (vx, vy) = data(2000, 2);
+        let w = vec![1.0; y.len()];
+        let vw = vec![1.0; vy.len()];
+        let valid = Rows {
+            x: &vx,
+            y: &vy,
+            w: &vw,
+        };
+        let (m, log) = train(
+            Loss::Logistic,
+            Rows {
+                x: &x,
+                y: &y,
+                w: &w,
+            },
+            Some(valid),
+            &GbdtParams::default(),
+            &pool(2),
+            &mut no_tick(),
+        )
+        .unwrap();
+        assert!(!m.trees.is_empty() && log.valid_loss.len() >= m.trees.len());
+        let scores: Vec<f64> = (0..vx.rows()).map(|i| m.predict(&vx.row(i))).collect();
+        let labels: Vec<bool> = vy.iter().map(|&v| v == 1.0).collect();
+        let auc = roc_auc(&scores, &labels).unwrap();
+        assert!(auc > 0.78, "validation AUC {auc}");
+        for i in 0..50 {
+            let r = vx.row(i);
+            let total = m.expected_raw() + m.contributions(&r).iter().sum::<f64>();
+            assert!((total - m.raw(&r)).abs() < 1e-9, "{total} vs {}", m.raw(&r));
+        }
+        let imp = m.gain_importance();
+        assert!(
+            imp[0] > imp[1] && imp[0] > imp[2] && (imp.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+            "{imp:?}"
+        );
+    }
+
+    #[test]
+    fn the_same_model_on_any_number_of_threads() {
+        let (x, y) = data(3000, 3);
+        let w = vec![1.0; y.len()];
+        let p = GbdtParams {
+            trees: 20,
+            ..Default::default()
+        };
+        let one = train(
+            Loss::Logistic,
+            Rows {
+                x: &x,
+                y: &y,
+                w: &w,
+            },
+            None,
+            &p,
+            &pool(1),
+            &mut no_tick(),
+        )
+        .unwrap()
+        .0;
+        let three = train(
+            Loss::Logistic,
+            Rows {
+                x: &x,
+                y: &y,
+                w: &w,
+            },
+            None,
+            &p,
+            &pool(3),
+            &mut no_tick(),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(one, three);
+    }
+
+    #[test]
+    fn regression_fits_a_step() {
+        let xs: Vec<f64> = (0..1000).map(|i| i as f64 / 1000.0).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|&v| if v < 0.3 { 2.0 } else { 5.0 })
+            .collect();
+        let x = Features {
+            names: vec!["v".into()],
+            columns: vec![Column::Numeric(xs)],
+        };
+        let p = GbdtParams {
+            trees: 60,
+            ..Default::default()
+        };
+        let (m, _) = train(
+            Loss::Squared,
+            Rows {
+                x: &x,
+                y: &y,
+                w: &[1.0; 1000],
+            },
+            None,
+            &p,
+            &pool(2),
+            &mut no_tick(),
+        )
+        .unwrap();
+        let at = |v: f64| m.predict(&[Value::Number(v)]);
+        assert!(
+            (at(0.1) - 2.0).abs() < 0.01 && (at(0.8) - 5.0).abs() < 0.01,
+            "{} {}",
+            at(0.1),
+            at(0.8)
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! Supervised models on customer tables: who will buy (propensity), who will leave (churn), how
+//! much they will spend (regression), and the metrics that judge them, uplift included. Pure Rust:
+//! the SQL layer reads features into columns and stores the models.
+#![forbid(unsafe_code)]
+
+pub mod binning;
+pub mod classification;
+pub mod features;
+pub mod gbdt;
+pub mod grow;
+pub mod linear;
+pub mod loss;
+pub mod shap;
+pub mod tree;
+pub mod uplift_metrics;
