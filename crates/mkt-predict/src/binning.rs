@@ -94,7 +94,7 @@ impl Binned {
     pub fn new(features: &Features, max_bins: usize) -> Binned {
         use rayon::prelude::*;
         let max_bins = max_bins.clamp(2, 255);
-        let (maps, columns) = features
+        let (maps, columns): (Vec<BinMap>, Vec<Vec<u8>>) = features
             .columns
             .par_iter()
             .map(|c| match c {

@@ -61,6 +61,8 @@ impl Stats {
 
 type Hist = Vec<Vec<Stats>>;
 
+const PARTITION_CHUNK: usize = 1 << 16;
+
 #[derive(Debug, Clone, PartialEq)]
 enum BinRule {
     /// Value bins 1..=k go left.
@@ -102,19 +104,27 @@ fn allowed(s: &Stats, p: &GrowParams) -> bool {
 }
 
 fn build(binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32]) -> Hist {
+    // The leaf's gradients gathered once in row order: each feature's pass then reads them
+    // sequentially and only its bin column at random.
+    let ordered: Vec<(f64, f64)> = rows
+        .par_iter()
+        .with_min_len(4096)
+        .map(|&r| (grad[r as usize], hess[r as usize]))
+        .collect();
     binned
         .columns
         .par_iter()
         .zip(&binned.maps)
         .map(|(col, map)| {
-            let mut h = vec![Stats::default(); map.bins()];
-            for &r in rows {
+            // 256 slots: any u8 bin indexes it without a bounds check.
+            let mut h = [Stats::default(); 256];
+            for (&r, &(g, hs)) in rows.iter().zip(&ordered) {
                 let s = &mut h[col[r as usize] as usize];
-                s.g += grad[r as usize];
-                s.h += hess[r as usize];
+                s.g += g;
+                s.h += hs;
                 s.n += 1.0;
             }
-            h
+            h[..map.bins()].to_vec()
         })
         .collect()
 }
@@ -320,15 +330,26 @@ pub fn grow(
         let split = leaf.best.clone().expect("picked leaves have a split");
         let col = &binned.columns[split.feature];
         let part = &mut rows[leaf.begin..leaf.end];
-        let (l, r): (Vec<u32>, Vec<u32>) = part
-            .iter()
-            .partition(|&&row| split.left_bin(col[row as usize]));
-        part[..l.len()].copy_from_slice(&l);
-        part[l.len()..].copy_from_slice(&r);
-        let mid = leaf.begin + l.len();
+        // Chunks split in parallel, then joined in order: each side keeps the rows' order.
+        let halves: Vec<(Vec<u32>, Vec<u32>)> = part
+            .par_chunks(PARTITION_CHUNK)
+            .map(|c| {
+                c.iter()
+                    .partition(|&&row| split.left_bin(col[row as usize]))
+            })
+            .collect();
+        let mut at = 0;
+        for left_side in [true, false] {
+            for (l, r) in &halves {
+                let v = if left_side { l } else { r };
+                part[at..at + v.len()].copy_from_slice(v);
+                at += v.len();
+            }
+        }
+        let mid = leaf.begin + halves.iter().map(|h| h.0.len()).sum::<usize>();
         let left_stats = split.left;
         let right_stats = leaf.stats.minus(&left_stats);
-        let (small_range, small_is_left) = if l.len() <= r.len() {
+        let (small_range, small_is_left) = if mid - leaf.begin <= leaf.end - mid {
             ((leaf.begin, mid), true)
         } else {
             ((mid, leaf.end), false)

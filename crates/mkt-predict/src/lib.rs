@@ -3,8 +3,10 @@
 //! the SQL layer reads features into columns and stores the models.
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod binning;
 pub mod classification;
+pub mod design;
 pub mod features;
 pub mod gbdt;
 pub mod grow;
@@ -12,4 +14,5 @@ pub mod linear;
 pub mod loss;
 pub mod shap;
 pub mod tree;
+pub mod uplift;
 pub mod uplift_metrics;

@@ -1,0 +1,74 @@
+"""The Python peers beside mkt-predict's learners, on the same rows (bench/predict_core.sh runs it).
+
+argv: data dir, out dir (where the `peers` example wrote its scores). Prints one table per check.
+"""
+import sys, time, warnings
+warnings.simplefilter("ignore", FutureWarning)
+import numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+import lightgbm as lgb
+from sklift.metrics import qini_auc_score, uplift_auc_score, uplift_at_k
+
+data, out = sys.argv[1], sys.argv[2]
+BANK = ["Age", "Experience", "Income", "Family", "CCAvg", "Education", "Mortgage", "Securities Account",
+        "CD Account", "Online", "CreditCard"]
+bank = pd.read_csv(f"{data}/UniversalBank.csv")
+test = bank["ID"] % 5 == 0
+X, y = bank.loc[~test, BANK].to_numpy(float), bank.loc[~test, "Personal Loan"].to_numpy()
+Xt, yt = bank.loc[test, BANK].to_numpy(float), bank.loc[test, "Personal Loan"].to_numpy()
+ours = pd.read_csv(f"{out}/bank_scores.csv")
+
+print("UniversalBank (4,000 train / 1,000 test rows, 11 features): ROC-AUC on the test rows")
+rows = [("mkt-predict gbdt (100 trees, 31 leaves)", roc_auc_score(yt, ours["gbdt"]), None),
+        ("mkt-predict logistic (l2 = 1)", roc_auc_score(yt, ours["logistic"]), None)]
+peers = {
+    "scikit-learn HistGradientBoostingClassifier": HistGradientBoostingClassifier(
+        max_iter=100, max_leaf_nodes=31, learning_rate=0.1, min_samples_leaf=20, early_stopping=False, random_state=0),
+    "LightGBM LGBMClassifier": lgb.LGBMClassifier(
+        n_estimators=100, num_leaves=31, learning_rate=0.1, min_child_samples=20, verbose=-1, n_jobs=2),
+    "scikit-learn LogisticRegression (C = 1)": LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12, max_iter=1000),
+}
+for name, m in peers.items():
+    m.fit(X, y)
+    rows.append((name, roc_auc_score(yt, m.predict_proba(Xt)[:, 1]), m))
+for name, auc, _ in rows:
+    print(f"  {name:<48} {auc:.4f}")
+best_tree_peer = max(auc for name, auc, _ in rows[2:4])
+print(f"  gbdt minus the best tree peer: {rows[0][1] - best_tree_peer:+.4f} (target >= -0.005)")
+
+sk = peers["scikit-learn LogisticRegression (C = 1)"]
+coef = np.loadtxt(f"{out}/bank_coef.csv")
+diff = np.max(np.abs(coef - np.r_[sk.intercept_, sk.coef_[0]]))
+print(f"  logistic coefficients, largest difference from scikit-learn's: {diff:.2e} (target <= 1e-4)")
+
+print("\nHair-Care-Product promotion (test rows: Validation = 1): our metrics minus scikit-uplift's on the same scores")
+scores = pd.read_csv(f"{out}/hair_scores.csv")
+metrics = pd.read_csv(f"{out}/hair_metrics.csv").set_index("model")
+worst = 0.0
+for model in metrics.index:
+    u, yy, tt = scores[model].to_numpy(), scores["outcome"].to_numpy(), scores["treated"].to_numpy()
+    theirs = [qini_auc_score(yy, u, tt), uplift_auc_score(yy, u, tt),
+              uplift_at_k(yy, u, tt, strategy="overall", k=0.1), uplift_at_k(yy, u, tt, strategy="overall", k=0.3)]
+    mine = metrics.loc[model, ["qini", "auuc", "uplift_at_10", "uplift_at_30"]].to_numpy(float)
+    d = np.max(np.abs(mine - np.array(theirs)))
+    worst = max(worst, d)
+    print(f"  {model:<32} qini {mine[0]:+.4f} auuc {mine[1]:+.5f} uplift@10% {mine[2]:+.4f} @30% {mine[3]:+.4f}  |diff| {d:.1e}")
+print(f"  largest difference: {worst:.1e} (target <= 1e-9)")
+
+if len(sys.argv) > 3:
+    n, f, trees = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    rng = np.random.default_rng(7)
+    Xs = rng.normal(size=(n, f))
+    z = Xs[:, :5] @ np.array([1.0, -0.8, 0.6, 0.4, -0.3]) + 0.5 * np.sin(Xs[:, 5] * 2) + 0.3 * Xs[:, 6] * Xs[:, 7] - 1.0
+    ys = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    Xs.astype("<f8").tofile(f"{out}/synthetic_x.f64")
+    ys.astype("<f8").tofile(f"{out}/synthetic_y.f64")
+    m = lgb.LGBMClassifier(n_estimators=trees, num_leaves=31, learning_rate=0.1, min_child_samples=20, verbose=-1,
+                           n_jobs=2, max_bin=255)
+    start = time.time()
+    m.fit(Xs, ys)
+    secs = time.time() - start
+    print(f"\nsynthetic {n:,} x {f}: LightGBM {trees} trees x 31 leaves on 2 threads: {secs:.2f} s, "
+          f"training auc {roc_auc_score(ys, m.predict_proba(Xs)[:, 1]):.4f}")

@@ -1,0 +1,69 @@
+//! The learners a predictor or an uplift model is built from, behind one fit and one score.
+
+use crate::design::Design;
+use crate::features::{Features, Value};
+use crate::gbdt::{self, Gbdt, GbdtParams, Rows, TrainLog};
+use crate::linear::{self, Linear};
+use crate::loss::Loss;
+use mkt_core::error::Result;
+use mkt_core::progress::Tick;
+use rayon::ThreadPool;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaseParams {
+    Gbdt(GbdtParams),
+    Linear { l2: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Base {
+    Gbdt(Gbdt),
+    Linear { design: Design, model: Linear },
+}
+
+impl Base {
+    pub fn fit(
+        loss: Loss,
+        params: &BaseParams,
+        data: Rows<'_>,
+        valid: Option<Rows<'_>>,
+        pool: &ThreadPool,
+        tick: &mut dyn Tick,
+    ) -> Result<(Base, TrainLog)> {
+        match params {
+            BaseParams::Gbdt(p) => {
+                let (m, log) = gbdt::train(loss, data, valid, p, pool, tick)?;
+                Ok((Base::Gbdt(m), log))
+            }
+            BaseParams::Linear { l2 } => {
+                let design = Design::fit(data.x);
+                let cols = design.columns(data.x);
+                let model = linear::fit(loss, &cols, data.y, data.w, *l2, pool, tick)?;
+                Ok((Base::Linear { design, model }, TrainLog::default()))
+            }
+        }
+    }
+
+    pub fn loss(&self) -> Loss {
+        match self {
+            Base::Gbdt(m) => m.loss,
+            Base::Linear { model, .. } => model.loss,
+        }
+    }
+
+    pub fn raw(&self, x: &[Value]) -> f64 {
+        match self {
+            Base::Gbdt(m) => m.raw(x),
+            Base::Linear { design, model } => model.raw(&design.row(x)),
+        }
+    }
+
+    /// A probability (classification) or a value (regression).
+    pub fn predict(&self, x: &[Value]) -> f64 {
+        self.loss().output(self.raw(x))
+    }
+
+    pub fn predict_all(&self, x: &Features) -> Vec<f64> {
+        (0..x.rows()).map(|i| self.predict(&x.row(i))).collect()
+    }
+}
