@@ -72,5 +72,6 @@ bench: install-release
 	bash bench/policies.sh
 	bash bench/prep.sh
 	bash bench/clv.sh
+	bash bench/predict_core.sh
 	bash bench/model_memory.sh
 	bash bench/citus.sh

@@ -17,6 +17,9 @@ mkdir -p "$OUT"
 cargo build --release -q -p mkt-predict --example peers
 PEERS=target/release/examples/peers
 "$PEERS" "$PREDICT_DATA" "$OUT"
-"$PREDICT_PY" bench/predict_peers.py "$PREDICT_DATA" "$OUT" "$ROWS" "$FEATURES" "$TREES"
-"$PEERS" --synthetic "$OUT/synthetic_x.f64" "$OUT/synthetic_y.f64" "$ROWS" "$FEATURES" "$TREES"
+"$PREDICT_PY" bench/predict_peers.py "$PREDICT_DATA" "$OUT" "$ROWS" "$FEATURES" "$TREES" | tee "$OUT/peers.txt"
+"$PEERS" --synthetic "$OUT/synthetic_x.f64" "$OUT/synthetic_y.f64" "$ROWS" "$FEATURES" "$TREES" | tee "$OUT/ours.txt"
 rm -f "$OUT"/synthetic_*.f64
+theirs=$(sed -n 's/.*LightGBM .* threads: \([0-9.]*\) s.*/\1/p' "$OUT/peers.txt")
+ours=$(sed -n 's/.* trees in \([0-9.]*\) s.*/\1/p' "$OUT/ours.txt")
+awk -v o="$ours" -v t="$theirs" 'BEGIN { printf "ratio(mkt-predict gbdt / LightGBM training time)=%.2f target<=1 (in memory; the SQL path adds the table read)\n", o / t }'
