@@ -1,0 +1,640 @@
+//! A predictor as trained, stored and served: the task (a 0/1 outcome's probability, or a value),
+//! the feature schema it reads, the learner, the decision threshold chosen on the held-out rows
+//! and the metrics measured there.
+
+use crate::base::{Base, BaseParams};
+use crate::classification::{
+    at_threshold, average_precision, best_f1_threshold, brier, log_loss, regression_errors, roc_auc,
+};
+use crate::encode;
+use crate::features::{Column, Features, Value};
+use crate::gbdt::{GbdtParams, Rows, TrainLog};
+use crate::grow::GrowParams;
+use crate::loss::Loss;
+use mkt_core::params::Params;
+use mkt_core::progress::Tick;
+use mkt_core::rng::Rng;
+use mkt_core::tensors::{serialize, text, Buf, Reader};
+use mkt_core::{Error, Result};
+use rayon::ThreadPool;
+use serde_json::{json, Value as Json};
+
+pub const FORMAT: &str = "pg_marketing.predictor/1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Classification,
+    Regression,
+}
+
+impl Task {
+    pub const NAMES: [&'static str; 2] = ["classification", "regression"];
+
+    pub fn parse(s: &str) -> Result<Task> {
+        match s {
+            "classification" => Ok(Task::Classification),
+            "regression" => Ok(Task::Regression),
+            _ => Err(Error::UnknownName {
+                what: "task",
+                given: s.into(),
+                valid: Task::NAMES.join(", "),
+            }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Task::NAMES[self as usize]
+    }
+
+    pub fn loss(self) -> Loss {
+        match self {
+            Task::Classification => Loss::Logistic,
+            Task::Regression => Loss::Squared,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Gbdt,
+    Logistic,
+}
+
+impl Algorithm {
+    pub const NAMES: [&'static str; 2] = ["gbdt", "logistic"];
+
+    pub fn parse(s: &str) -> Result<Algorithm> {
+        match s {
+            "gbdt" => Ok(Algorithm::Gbdt),
+            "logistic" => Ok(Algorithm::Logistic),
+            _ => Err(Error::UnknownName {
+                what: "predictor algorithm",
+                given: s.into(),
+                valid: Algorithm::NAMES.join(", "),
+            }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Algorithm::NAMES[self as usize]
+    }
+}
+
+const COMMON: [&str; 5] = [
+    "key",
+    "validation_fraction",
+    "class_weight",
+    "seed",
+    "deploy",
+];
+const GBDT: [&str; 10] = [
+    "trees",
+    "learning_rate",
+    "max_leaves",
+    "max_depth",
+    "min_data_in_leaf",
+    "l2",
+    "max_bins",
+    "early_stopping_rounds",
+    "min_gain",
+    "cat_smooth",
+];
+
+/// The `params` of mkt.train_predictor (and the base learner of mkt.train_uplift).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub base: BaseParams,
+    pub validation_fraction: f64,
+    pub balanced: bool,
+    pub seed: u64,
+    pub deploy: bool,
+    pub key: Option<String>,
+}
+
+impl Options {
+    /// `extra` are keys the caller reads itself (mkt.train_uplift's).
+    pub fn parse(
+        owner: &str,
+        task: Task,
+        algorithm: Algorithm,
+        params: &Json,
+        extra: &[&str],
+    ) -> Result<Options> {
+        let mut keys: Vec<&str> = COMMON.to_vec();
+        keys.extend(extra);
+        match algorithm {
+            Algorithm::Gbdt => keys.extend(GBDT),
+            Algorithm::Logistic => keys.push("l2"),
+        }
+        let p = Params::new(owner, params, &keys)?;
+        let base = match algorithm {
+            Algorithm::Gbdt => BaseParams::Gbdt(GbdtParams {
+                trees: p.int("trees", 100, 1, 100_000)? as usize,
+                max_bins: p.int("max_bins", 255, 2, 255)? as usize,
+                early_stopping_rounds: p.int("early_stopping_rounds", 10, 0, 100_000)? as usize,
+                grow: GrowParams {
+                    max_leaves: p.int("max_leaves", 31, 2, 65_536)? as usize,
+                    max_depth: p.int("max_depth", 0, 0, 64)? as usize,
+                    min_data_in_leaf: p.int("min_data_in_leaf", 20, 1, 1 << 40)? as usize,
+                    min_sum_hessian: 1e-3,
+                    l2: p.float("l2", 0.0, 0.0, 1e12)?,
+                    min_gain: p.float("min_gain", 0.0, 0.0, 1e300)?,
+                    cat_smooth: p.float("cat_smooth", 10.0, 0.0, 1e12)?,
+                    learning_rate: p.float("learning_rate", 0.1, 1e-6, 1.0)?,
+                },
+            }),
+            Algorithm::Logistic => BaseParams::Linear {
+                l2: p.float("l2", 1.0, 0.0, 1e12)?,
+            },
+        };
+        let balanced = match p.choice("class_weight", "none", &["none", "balanced"])? {
+            "balanced" if task == Task::Regression => {
+                return Err(Error::invalid(
+                    "class_weight \"balanced\" is for classification",
+                ));
+            }
+            c => c == "balanced",
+        };
+        Ok(Options {
+            base,
+            validation_fraction: p.float("validation_fraction", 0.1, 0.0, 0.9)?,
+            balanced,
+            seed: p.int("seed", 42, 0, i64::MAX)? as u64,
+            deploy: p.boolean("deploy", true)?,
+            key: p.text("key")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictor {
+    pub task: Task,
+    pub algorithm: Algorithm,
+    pub label: String,
+    pub key: Option<String>,
+    pub features: Features,
+    pub model: Base,
+    /// Scores at or above it are called positive (the best F1 on the held-out rows; 0.5 without).
+    pub threshold: f64,
+    /// Metrics on the held-out rows.
+    pub validation: Vec<(String, f64)>,
+    pub rows: u64,
+}
+
+/// Classification labels must be 0 or 1, and both must occur.
+pub fn check_labels(task: Task, label: &str, y: &[f64]) -> Result<()> {
+    if y.is_empty() {
+        return Err(Error::EmptyData(format!("no row has a label in {label}")));
+    }
+    if task == Task::Classification {
+        if let Some(v) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
+            return Err(Error::InvalidParameter(format!(
+                "classification needs a 0/1 or boolean label; {label} has the value {v} (use task 'regression' for a number)"
+            )));
+        }
+        let positives = y.iter().filter(|&&v| v == 1.0).count();
+        if positives == 0 || positives == y.len() {
+            return Err(Error::EmptyData(format!(
+                "the label {label} has a single class ({} rows, all {})",
+                y.len(),
+                if positives == 0 { 0 } else { 1 }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rows held out for validation: each row by its own seeded draw, so the split does not depend on
+/// how many rows there are or in which order they came.
+pub fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    (0..n).partition(|&i| fraction <= 0.0 || Rng::stream(seed, i as u64).uniform() >= fraction)
+}
+
+pub fn metrics(task: Task, scores: &[f64], y: &[f64], threshold: f64) -> Vec<(String, f64)> {
+    match task {
+        Task::Classification => {
+            let labels: Vec<bool> = y.iter().map(|&v| v == 1.0).collect();
+            let mut out = Vec::new();
+            if let Some(a) = roc_auc(scores, &labels) {
+                out.push(("roc_auc".into(), a));
+            }
+            if let Some(a) = average_precision(scores, &labels) {
+                out.push(("pr_auc".into(), a));
+            }
+            out.push(("log_loss".into(), log_loss(scores, &labels)));
+            out.push(("brier".into(), brier(scores, &labels)));
+            for (suffix, t) in [("", 0.5), ("_at_threshold", threshold)] {
+                let m = at_threshold(scores, &labels, t);
+                out.push((format!("accuracy{suffix}"), m.accuracy));
+                out.push((format!("precision{suffix}"), m.precision));
+                out.push((format!("recall{suffix}"), m.recall));
+                out.push((format!("f1{suffix}"), m.f1));
+            }
+            out.push(("threshold".into(), threshold));
+            out.push(("rows".into(), y.len() as f64));
+            out
+        }
+        Task::Regression => {
+            let e = regression_errors(scores, y);
+            vec![
+                ("rmse".into(), e.rmse),
+                ("mae".into(), e.mae),
+                ("r2".into(), e.r2),
+                ("rows".into(), y.len() as f64),
+            ]
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    task: Task,
+    algorithm: Algorithm,
+    o: &Options,
+    label: &str,
+    x: &Features,
+    y: &[f64],
+    pool: &ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<(Predictor, TrainLog)> {
+    check_labels(task, label, y)?;
+    if x.columns.is_empty() {
+        return Err(Error::invalid(
+            "a predictor needs at least one feature column",
+        ));
+    }
+    let (train_idx, valid_idx) = split(y.len(), o.validation_fraction, o.seed);
+    let (tx, ty) = (
+        x.take(&train_idx),
+        train_idx.iter().map(|&i| y[i]).collect::<Vec<_>>(),
+    );
+    let (vx, vy) = (
+        x.take(&valid_idx),
+        valid_idx.iter().map(|&i| y[i]).collect::<Vec<_>>(),
+    );
+    if task == Task::Classification && ty.iter().all(|&v| v == ty[0]) {
+        return Err(Error::EmptyData(format!(
+            "the training rows of {label} have a single class; lower validation_fraction"
+        )));
+    }
+    let weights = |ys: &[f64]| -> Vec<f64> {
+        if !o.balanced {
+            return vec![1.0; ys.len()];
+        }
+        let pos = ty.iter().filter(|&&v| v == 1.0).count() as f64;
+        let n = ty.len() as f64;
+        let (wp, wn) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
+        ys.iter().map(|&v| if v == 1.0 { wp } else { wn }).collect()
+    };
+    let (tw, vw) = (weights(&ty), weights(&vy));
+    let valid = (!vy.is_empty()).then_some(Rows {
+        x: &vx,
+        y: &vy,
+        w: &vw,
+    });
+    let (model, log) = Base::fit(
+        task.loss(),
+        &o.base,
+        Rows {
+            x: &tx,
+            y: &ty,
+            w: &tw,
+        },
+        valid,
+        pool,
+        tick,
+    )?;
+    let scores = model.predict_all(&vx);
+    let threshold = match task {
+        Task::Classification => {
+            let labels: Vec<bool> = vy.iter().map(|&v| v == 1.0).collect();
+            best_f1_threshold(&scores, &labels).unwrap_or(0.5)
+        }
+        Task::Regression => 0.5,
+    };
+    let validation = if vy.is_empty() {
+        Vec::new()
+    } else {
+        metrics(task, &scores, &vy, threshold)
+    };
+    let schema = schema_of(x);
+    Ok((
+        Predictor {
+            task,
+            algorithm,
+            label: label.into(),
+            key: o.key.clone(),
+            features: schema,
+            model,
+            threshold,
+            validation,
+            rows: y.len() as u64,
+        },
+        log,
+    ))
+}
+
+/// The feature columns' names and kinds (with their levels), without the rows.
+pub fn schema_of(x: &Features) -> Features {
+    Features {
+        names: x.names.clone(),
+        columns: x
+            .columns
+            .iter()
+            .map(|c| match c {
+                Column::Numeric(_) => Column::Numeric(Vec::new()),
+                Column::Categorical { levels, .. } => Column::Categorical {
+                    codes: Vec::new(),
+                    levels: levels.clone(),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// The schema of feature columns as JSON: names with their levels (null for numeric ones).
+pub fn schema_json(f: &Features) -> Json {
+    Json::Array(
+        f.names
+            .iter()
+            .zip(&f.columns)
+            .map(|(n, c)| match c {
+                Column::Numeric(_) => json!({"name": n}),
+                Column::Categorical { levels, .. } => json!({"name": n, "levels": levels}),
+            })
+            .collect(),
+    )
+}
+
+pub fn schema_from_json(v: &Json) -> Result<Features> {
+    let bad = || Error::Corrupted("feature schema".into());
+    let mut f = Features {
+        names: Vec::new(),
+        columns: Vec::new(),
+    };
+    for c in v.as_array().ok_or_else(bad)? {
+        f.names.push(
+            c.get("name")
+                .and_then(Json::as_str)
+                .ok_or_else(bad)?
+                .to_string(),
+        );
+        f.columns.push(match c.get("levels") {
+            Some(Json::Array(l)) => Column::Categorical {
+                codes: Vec::new(),
+                levels: l
+                    .iter()
+                    .map(|s| s.as_str().map(str::to_string).ok_or_else(bad))
+                    .collect::<Result<_>>()?,
+            },
+            _ => Column::Numeric(Vec::new()),
+        });
+    }
+    Ok(f)
+}
+
+impl Predictor {
+    pub fn predict(&self, x: &[Value]) -> f64 {
+        self.model.predict(x)
+    }
+
+    /// Per-feature contributions to the raw score (log-odds for classification) and the score
+    /// they start from: TreeSHAP for trees, coefficient times value for the linear model.
+    pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
+        match &self.model {
+            Base::Gbdt(m) => (m.expected_raw(), m.contributions(x)),
+            Base::Linear { design, model } => {
+                let row = design.row(x);
+                let mut phi = vec![0.0; self.features.columns.len()];
+                for ((f, _), (c, v)) in design.columns_of().iter().zip(model.coef.iter().zip(&row))
+                {
+                    phi[*f] += c * v;
+                }
+                (model.intercept, phi)
+            }
+        }
+    }
+
+    /// Each feature's share of split gain (trees) or its absolute coefficients' sum per unit of
+    /// the feature (linear).
+    pub fn importance(&self) -> Vec<f64> {
+        match &self.model {
+            Base::Gbdt(m) => m.gain_importance(),
+            Base::Linear { design, model } => {
+                let mut imp = vec![0.0; self.features.columns.len()];
+                for ((f, _), c) in design.columns_of().iter().zip(&model.coef) {
+                    imp[*f] += c.abs();
+                }
+                imp
+            }
+        }
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let info = json!({
+            "task": self.task.name(),
+            "algorithm": self.algorithm.name(),
+            "label": self.label,
+            "key": self.key,
+            "features": schema_json(&self.features),
+            "threshold": self.threshold,
+            "validation": self.validation.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "rows": self.rows,
+        });
+        let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
+        encode::push(&mut t, "model", &self.model);
+        serialize(&t, FORMAT)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Predictor> {
+        let meta = mkt_core::tensors::metadata(bytes)?;
+        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(Error::Corrupted(format!(
+                "not a predictor ({:?})",
+                meta.get("format")
+            )));
+        }
+        let r = Reader::new(bytes, None)?;
+        let info: Json =
+            serde_json::from_str(&r.text("info")?).map_err(|e| Error::Corrupted(e.to_string()))?;
+        let bad = |what: &str| Error::Corrupted(format!("predictor {what}"));
+        let features = schema_from_json(&info["features"])?;
+        let model = encode::read(&r, "model", features.columns.len())?;
+        Ok(Predictor {
+            task: Task::parse(info["task"].as_str().unwrap_or_default())
+                .map_err(|_| bad("task"))?,
+            algorithm: Algorithm::parse(info["algorithm"].as_str().unwrap_or_default())
+                .map_err(|_| bad("algorithm"))?,
+            label: info["label"]
+                .as_str()
+                .ok_or_else(|| bad("label"))?
+                .to_string(),
+            key: info["key"].as_str().map(str::to_string),
+            features,
+            model,
+            threshold: info["threshold"].as_f64().ok_or_else(|| bad("threshold"))?,
+            validation: info["validation"]
+                .as_array()
+                .ok_or_else(|| bad("metrics"))?
+                .iter()
+                .map(|p| {
+                    Ok((
+                        p[0].as_str().ok_or_else(|| bad("metrics"))?.to_string(),
+                        p[1].as_f64().unwrap_or(f64::NAN),
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            rows: info["rows"].as_u64().unwrap_or(0),
+        })
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match &self.model {
+            Base::Gbdt(m) => m
+                .trees
+                .iter()
+                .map(|t| t.nodes.len() * std::mem::size_of::<crate::tree::Node>())
+                .sum(),
+            Base::Linear { model, .. } => model.coef.len() * 8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mkt_core::progress::no_tick;
+
+    fn data() -> (Features, Vec<f64>) {
+        let mut rng = Rng::new(9);
+        let (mut a, mut c, mut y) = (vec![], vec![], vec![]);
+        for i in 0..3000 {
+            let x = rng.normal();
+            let cat = (i % 3) as u32;
+            a.push(if i % 17 == 0 { f64::NAN } else { x });
+            c.push(if i % 23 == 0 {
+                crate::features::MISSING
+            } else {
+                cat
+            });
+            let z = 1.2 * x + [0.5, -0.5, 0.0][cat as usize];
+            y.push(if rng.uniform() < crate::loss::sigmoid(z) {
+                1.0
+            } else {
+                0.0
+            });
+        }
+        let levels = ["red", "green", "blue"].map(String::from).to_vec();
+        (
+            Features {
+                names: vec!["x".into(), "colour".into()],
+                columns: vec![Column::Numeric(a), Column::Categorical { codes: c, levels }],
+            },
+            y,
+        )
+    }
+
+    #[test]
+    fn a_stored_predictor_decodes_to_the_same_model_and_explanations_add_up() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (x, y) = data();
+        for algorithm in [Algorithm::Gbdt, Algorithm::Logistic] {
+            let o = Options::parse(
+                "test",
+                Task::Classification,
+                algorithm,
+                &json!({"class_weight": "balanced"}),
+                &[],
+            )
+            .unwrap();
+            let (p, _) = train(
+                Task::Classification,
+                algorithm,
+                &o,
+                "y",
+                &x,
+                &y,
+                &pool,
+                &mut no_tick(),
+            )
+            .unwrap();
+            let auc = p.validation.iter().find(|(k, _)| k == "roc_auc").unwrap().1;
+            assert!(auc > 0.7, "{algorithm:?} {auc}");
+            let back = Predictor::decode(&p.encode().unwrap()).unwrap();
+            assert_eq!(back.features, p.features);
+            assert_eq!(back.validation, p.validation);
+            for i in 0..200 {
+                let r = x.row(i);
+                assert_eq!(back.predict(&r).to_bits(), p.predict(&r).to_bits());
+                let (start, phi) = back.explain(&r);
+                assert!((start + phi.iter().sum::<f64>() - back.model.raw(&r)).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn labels_and_params_are_checked() {
+        let e = check_labels(Task::Classification, "bought", &[0.0, 1.0, 2.0]).unwrap_err();
+        assert!(e.to_string().contains("the value 2"), "{e}");
+        let e = check_labels(Task::Classification, "bought", &[1.0, 1.0]).unwrap_err();
+        assert!(e.to_string().contains("single class"), "{e}");
+        assert!(check_labels(Task::Regression, "spend", &[0.0, 3.5]).is_ok());
+        let e = Options::parse(
+            "mkt.train_predictor",
+            Task::Classification,
+            Algorithm::Logistic,
+            &json!({"trees": 5}),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown parameter \"trees\""), "{e}");
+        assert!(Options::parse(
+            "t",
+            Task::Regression,
+            Algorithm::Gbdt,
+            &json!({"class_weight": "balanced"}),
+            &[]
+        )
+        .is_err());
+        assert!(Algorithm::parse("svm")
+            .unwrap_err()
+            .to_string()
+            .contains("gbdt, logistic"));
+        let mut bytes = {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            let (x, y) = data();
+            let o = Options::parse(
+                "t",
+                Task::Classification,
+                Algorithm::Gbdt,
+                &json!({"trees": 3}),
+                &[],
+            )
+            .unwrap();
+            train(
+                Task::Classification,
+                Algorithm::Gbdt,
+                &o,
+                "y",
+                &x,
+                &y,
+                &pool,
+                &mut no_tick(),
+            )
+            .unwrap()
+            .0
+            .encode()
+            .unwrap()
+        };
+        let n = bytes.len();
+        bytes[n - 9] ^= 0x7f;
+        // Flipped bytes either still decode to a valid model or are refused; they never panic.
+        let _ = Predictor::decode(&bytes);
+    }
+}
