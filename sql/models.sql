@@ -19,7 +19,7 @@ COMMENT ON FUNCTION mkt.rollback(text) IS
 'Redeploys the version that was deployed before the current one (per mkt.deploy_history) and returns its number.';
 
 COMMENT ON FUNCTION mkt.model_report(text, int) IS
-'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials; for a customer value model the tracking plot and frequency histogram of mkt.clv_report_svg. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';
+'A self-contained HTML page (inline CSS and SVG, no external assets) about a model version (default: the deployed one): definition, metrics, training curve and validation ndcg per epoch, every version compared, deployments and tuning trials; for a customer value model the tracking plot and frequency histogram of mkt.clv_report_svg; for a predictor its feature importances. For a policy name: definition, decisions, the learning curve of rewards and the value heatmap.';
 
 COMMENT ON FUNCTION mkt.grant_model(text, text, text) IS
 'Grants a role (or public) a privilege on a model: use (serve, export, evaluate, read its catalog rows), manage (also train versions, deploy, roll back, drop) or owner (transfers ownership). Only the owner (or a member of the owning role, or a superuser) may grant. Takes effect in every backend at commit.';

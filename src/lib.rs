@@ -12,6 +12,7 @@ mod jobs;
 mod models;
 mod pg;
 mod policies;
+mod predictors;
 mod prep;
 mod recommenders;
 

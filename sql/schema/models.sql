@@ -23,7 +23,7 @@ CREATE TABLE mkt.model_versions (
     created_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (model_name, version)
 );
-COMMENT ON TABLE mkt.model_versions IS 'Every trained model version of every kind (recommenders, customer value models): definition, sizes, evaluation metrics. Models without items (customer value) have no item column; their user column is the customer column, the weight column the amount column and n_interactions the transactions read.';
+COMMENT ON TABLE mkt.model_versions IS 'Every trained model version of every kind (recommenders, customer value models, predictors, uplift models): definition, sizes, evaluation metrics. Models without items (customer value) have no item column; their user column is the customer column, the weight column the amount column and n_interactions the transactions read. For a predictor the user column is its key column (empty without one), the item column the label, n_users and n_interactions the rows it trained on and n_items its features; an uplift model has the outcome as item column and the treatment as weight column.';
 
 CREATE TABLE mkt.model_blobs (
     model_id  bigint NOT NULL REFERENCES mkt.model_versions ON DELETE CASCADE,

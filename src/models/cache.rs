@@ -6,12 +6,12 @@
 //! next lookup re-reads the deployed model id (one indexed read) and reloads only if it changed.
 
 use crate::models::blob_store::{self, Blobs};
+use crate::models::stored::Stored;
 use crate::models::{access, catalog};
 use crate::pg::citus;
 use crate::pg::error::{OrSql, SqlResult};
 use crate::pg::gucs::{MODEL_CACHE_MB, SHARED_MODELS};
 use crate::pg::invalidation::Watched;
-use crate::models::stored::Stored;
 use mkt_clv::model::ClvModel;
 use mkt_reco::Model;
 use std::cell::{Cell, RefCell};
@@ -47,6 +47,18 @@ pub fn get(name: &str) -> SqlResult<(i64, Arc<Model>)> {
 pub fn customer_value(name: &str) -> SqlResult<(i64, Arc<ClvModel>)> {
     let (id, stored) = citus::catalog_reads(|| lookup(name))?;
     Ok((id, stored.customer_value(name)?))
+}
+
+/// The deployed predictor of `name` and its model id.
+pub fn predictor(name: &str) -> SqlResult<(i64, Arc<mkt_predict::predictor::Predictor>)> {
+    let (id, stored) = citus::catalog_reads(|| lookup(name))?;
+    Ok((id, stored.predictor(name)?))
+}
+
+/// The deployed uplift model of `name` and its model id.
+pub fn uplift(name: &str) -> SqlResult<(i64, Arc<mkt_predict::uplift_stored::Uplift>)> {
+    let (id, stored) = citus::catalog_reads(|| lookup(name))?;
+    Ok((id, stored.uplift(name)?))
 }
 
 fn lookup(name: &str) -> SqlResult<(i64, Stored)> {

@@ -3,8 +3,8 @@
 //! relcache invalidation that reaches them at commit.
 
 use crate::models::access::{self, Privilege};
-use crate::models::catalog::{self, NewVersion};
 use crate::models::blob_store;
+use crate::models::catalog::{self, NewVersion};
 use crate::models::stored::Stored;
 use crate::pg::error::{report, OrSql, SqlResult};
 use crate::pg::invalidation::{invalidate_everywhere, Watched};
@@ -105,7 +105,12 @@ pub fn export(name: &str, version: Option<i32>) -> SqlResult<Vec<u8>> {
 
 /// Stores exported bytes as a new version of `name`, checked completely first; returns the
 /// version.
-pub fn import(name: &str, data: &[u8], deploy_it: bool, params: &serde_json::Value) -> SqlResult<i32> {
+pub fn import(
+    name: &str,
+    data: &[u8],
+    deploy_it: bool,
+    params: &serde_json::Value,
+) -> SqlResult<i32> {
     access::check_can_train(name)?;
     let stored = Stored::decode(data).sql()?;
     let v = match &stored {
@@ -138,6 +143,38 @@ pub fn import(name: &str, data: &[u8], deploy_it: bool, params: &serde_json::Val
             n_users: model.len() as i64,
             n_items: 0,
             n_interactions: 0,
+            train_seconds: 0.0,
+            blob: data,
+        },
+        Stored::Predictor(model) => NewVersion {
+            model_name: name,
+            algorithm: model.algorithm.name(),
+            params,
+            source: "import",
+            user_col: model.key.as_deref().unwrap_or(""),
+            item_col: Some(&model.label),
+            weight_col: None,
+            user_id_type: "text",
+            item_id_type: None,
+            n_users: model.rows as i64,
+            n_items: model.features.columns.len() as i64,
+            n_interactions: model.rows as i64,
+            train_seconds: 0.0,
+            blob: data,
+        },
+        Stored::Uplift(model) => NewVersion {
+            model_name: name,
+            algorithm: model.meta.name(),
+            params,
+            source: "import",
+            user_col: model.key.as_deref().unwrap_or(""),
+            item_col: Some(&model.outcome),
+            weight_col: Some(&model.treatment),
+            user_id_type: "text",
+            item_id_type: None,
+            n_users: model.rows as i64,
+            n_items: model.features.columns.len() as i64,
+            n_interactions: model.rows as i64,
             train_seconds: 0.0,
             blob: data,
         },

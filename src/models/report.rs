@@ -14,11 +14,27 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
             None => access::deployed_or_newest_id(name)?,
         };
         let mut report = catalog::report::model_report(name, id)?;
-        let algorithm = report.definition.iter().find(|r| r[0] == "algorithm").map(|r| r[1].as_str());
-        // Only a customer value version is decoded (a recommender's page draws from the catalog).
+        let algorithm = report
+            .definition
+            .iter()
+            .find(|r| r[0] == "algorithm")
+            .map(|r| r[1].as_str());
+        // Only customer value and predictor versions are decoded (a recommender's page draws from the
+        // catalog).
         if algorithm.is_some_and(|a| mkt_clv::purchases::Kind::parse(a).is_ok()) {
             if let Stored::CustomerValue(m) = Stored::decode(&catalog::load_blob(id)?).sql()? {
-                report.charts.push(("Tracking and frequency".into(), mkt_clv::report::svg(name, &m)));
+                report.charts.push((
+                    "Tracking and frequency".into(),
+                    mkt_clv::report::svg(name, &m),
+                ));
+            }
+        }
+        if algorithm.is_some_and(|a| mkt_predict::predictor::Algorithm::parse(a).is_ok()) {
+            if let Stored::Predictor(m) = Stored::decode(&catalog::load_blob(id)?).sql()? {
+                report.charts.push((
+                    "Feature importance".into(),
+                    mkt_predict::report::importance_svg(name, &m),
+                ));
             }
         }
         return Ok(model_page(&report));

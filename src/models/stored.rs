@@ -2,28 +2,41 @@
 //! its bytes carry, so caching, model files, export/import and erasure serve them all alike.
 
 use crate::pg::error::{report, SqlResult};
-use pgrx::pg_sys::panic::ErrorReport;
 use mkt_clv::model::ClvModel;
 use mkt_core::names::quote_shown;
 use mkt_core::shared::Backing;
 use mkt_core::{Error, Result};
+use mkt_predict::predictor::Predictor;
+use mkt_predict::uplift_stored::Uplift;
 use mkt_reco::Model;
+use pgrx::pg_sys::panic::ErrorReport;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub enum Stored {
     Recommender(Arc<Model>),
     CustomerValue(Arc<ClvModel>),
+    Predictor(Arc<Predictor>),
+    Uplift(Arc<Uplift>),
 }
 
 fn format_of(bytes: &[u8]) -> Result<String> {
-    Ok(mkt_core::tensors::metadata(bytes)?.get("format").cloned().unwrap_or_default())
+    Ok(mkt_core::tensors::metadata(bytes)?
+        .get("format")
+        .cloned()
+        .unwrap_or_default())
 }
 
 impl Stored {
     pub fn decode(bytes: &[u8]) -> Result<Stored> {
         Ok(match format_of(bytes)?.as_str() {
-            mkt_clv::model::FORMAT => Stored::CustomerValue(Arc::new(mkt_clv::model::decode(bytes)?)),
+            mkt_clv::model::FORMAT => {
+                Stored::CustomerValue(Arc::new(mkt_clv::model::decode(bytes)?))
+            }
+            mkt_predict::predictor::FORMAT => {
+                Stored::Predictor(Arc::new(Predictor::decode(bytes)?))
+            }
+            mkt_predict::uplift_stored::FORMAT => Stored::Uplift(Arc::new(Uplift::decode(bytes)?)),
             _ => Stored::Recommender(Arc::new(mkt_reco::blob::decode(bytes)?)),
         })
     }
@@ -34,6 +47,13 @@ impl Stored {
             mkt_clv::model::FORMAT => {
                 Stored::CustomerValue(Arc::new(mkt_clv::model::decode_mapped(backing)?))
             }
+            // Small models: decoded into memory, the mapping is not kept.
+            mkt_predict::predictor::FORMAT => {
+                Stored::Predictor(Arc::new(Predictor::decode(backing.bytes())?))
+            }
+            mkt_predict::uplift_stored::FORMAT => {
+                Stored::Uplift(Arc::new(Uplift::decode(backing.bytes())?))
+            }
             _ => Stored::Recommender(Arc::new(mkt_reco::blob::decode_mapped(backing)?)),
         })
     }
@@ -42,6 +62,8 @@ impl Stored {
         match self {
             Stored::Recommender(m) => m.heap_bytes(),
             Stored::CustomerValue(m) => m.heap_bytes(),
+            Stored::Predictor(m) => m.heap_bytes(),
+            Stored::Uplift(_) => 0,
         }
     }
 
@@ -49,6 +71,7 @@ impl Stored {
         match self {
             Stored::Recommender(m) => m.mapped_bytes(),
             Stored::CustomerValue(m) => m.mapped_bytes(),
+            Stored::Predictor(_) | Stored::Uplift(_) => 0,
         }
     }
 
@@ -57,6 +80,8 @@ impl Stored {
         match self {
             Stored::Recommender(m) => m.algorithm.name(),
             Stored::CustomerValue(m) => m.kind.name(),
+            Stored::Predictor(m) => m.algorithm.name(),
+            Stored::Uplift(m) => m.meta.name(),
         }
     }
 
@@ -64,6 +89,8 @@ impl Stored {
         match self {
             Stored::Recommender(_) => "a recommender",
             Stored::CustomerValue(_) => "a customer value model",
+            Stored::Predictor(_) => "a predictor",
+            Stored::Uplift(_) => "an uplift model",
         }
     }
 
@@ -79,6 +106,20 @@ impl Stored {
         match self {
             Stored::CustomerValue(m) => Ok(m.clone()),
             other => Err(other.wrong(name, "a customer value model (mkt.train_clv)")),
+        }
+    }
+
+    pub fn predictor(&self, name: &str) -> SqlResult<Arc<Predictor>> {
+        match self {
+            Stored::Predictor(m) => Ok(m.clone()),
+            other => Err(other.wrong(name, "a predictor (mkt.train_predictor)")),
+        }
+    }
+
+    pub fn uplift(&self, name: &str) -> SqlResult<Arc<Uplift>> {
+        match self {
+            Stored::Uplift(m) => Ok(m.clone()),
+            other => Err(other.wrong(name, "an uplift model (mkt.train_uplift)")),
         }
     }
 

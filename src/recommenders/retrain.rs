@@ -1,6 +1,7 @@
 //! mkt.retrain: the serving version's definition re-run on current data, judged against the
 //! serving version on interactions it never trained on (champion/challenger; the decision is
-//! mkt_reco::champion's). Customer value models are retrained by `customers::retrain`.
+//! mkt_reco::champion's). Customer value models are retrained by `customers::retrain`,
+//! predictors and uplift models by `predictors::retrain`.
 
 use crate::models::access::{self, Privilege};
 use crate::models::{cache, catalog as models};
@@ -30,6 +31,9 @@ pub fn retrain(model_name: &str, deploy: &str) -> SqlResult<(i32, f64, Option<f6
     // One mkt.retrain for every model of the catalog: customer value models retrain their way.
     if mkt_clv::purchases::Kind::parse(&def.algorithm).is_ok() {
         return crate::customers::retrain::retrain(model_name, rule, id);
+    }
+    if crate::predictors::retrain::owns(&def.algorithm) {
+        return crate::predictors::retrain::retrain(model_name, rule, id);
     }
     if def.source == "import" {
         return Err(report(Error::NotSupported(format!(

@@ -1,7 +1,7 @@
 //! What a background job may run: one SELECT of one long mkt function.
 
 /// Functions a job may call: the ones that take long enough to want a worker.
-pub const ALLOWED: [&str; 17] = [
+pub const ALLOWED: [&str; 21] = [
     "train_recommender",
     "retrain",
     "tune_recommender",
@@ -19,6 +19,10 @@ pub const ALLOWED: [&str; 17] = [
     "split",
     "train_clv",
     "evaluate_clv",
+    "train_predictor",
+    "evaluate_predictor",
+    "train_uplift",
+    "evaluate_uplift",
 ];
 
 /// The mkt function a command calls, if it is one plain `SELECT ... FROM mkt.f(...)` or

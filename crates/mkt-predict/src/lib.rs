@@ -14,6 +14,7 @@ pub mod grow;
 pub mod linear;
 pub mod loss;
 pub mod predictor;
+pub mod report;
 pub mod shap;
 pub mod tree;
 pub mod uplift;

@@ -1,0 +1,37 @@
+-- Predictors and uplift models: every function with its comment.
+
+COMMENT ON FUNCTION mkt.train_predictor(text, text, text, text[], text, text, jsonb) IS
+'Trains a supervised model of label_col on the feature columns of source (a table, view or SELECT) and stores it as a new version of model_name in the model catalog. task ''classification'' (a 0/1 or boolean label; scores are probabilities) or ''regression''. features NULL = every column but the label and params.key; a feature is a number, a boolean (0/1) or text (a category); NULL is a missing value. Rows with a NULL label are dropped (a NOTICE counts them). algorithm ''gbdt'' (histogram gradient-boosted trees with native missing values and categories; params trees 100, learning_rate 0.1, max_leaves 31, max_depth 0 = none, min_data_in_leaf 20, l2 0, max_bins 255, early_stopping_rounds 10, min_gain 0, cat_smooth 10) or ''logistic'' (L2-regularised logistic or, for regression, ridge regression solved exactly by Newton''s method: params l2 1, as scikit-learn''s C = 1 / l2 and alpha = l2; categories one-hot, missing numbers the training mean). Common params: key (an id column, not a feature), validation_fraction 0.1 (held-out rows for early stopping, the decision threshold with the best F1 and the metrics returned), class_weight ''none'' or ''balanced'', seed 42, deploy true. Unknown params are an error listing the valid ones.';
+
+COMMENT ON FUNCTION mkt.predict(text, jsonb) IS
+'The deployed predictor''s score for one row given as a jsonb object of feature values: a probability for classification, a value for regression. A feature that is absent or null is a missing value; keys the model does not read are ignored; a category it never saw is missing. Read-only (works on a hot standby), for triggers and campaign conditions.';
+
+COMMENT ON FUNCTION mkt.predict_all(text, text, text) IS
+'The deployed predictor''s score for every row of source, with the row''s key_col as text. The source needs every feature column the model was trained on.';
+
+COMMENT ON FUNCTION mkt.evaluate_predictor(text, text) IS
+'Scores the deployed predictor on test_source (which has the label column and every feature) and returns its metrics: for classification roc_auc, pr_auc (average precision), log_loss, brier, accuracy, precision, recall and f1 at 0.5 and at the threshold chosen on the validation rows (the *_at_threshold rows), the threshold and rows; for regression rmse, mae, r2 and rows. Rows with a NULL label are left out. The metrics are stored with the version as test_<metric>.';
+
+COMMENT ON FUNCTION mkt.roc_curve(text, text) IS
+'The ROC curve of the deployed classifier on test_source: one row per distinct score from the highest (threshold +infinity, nothing called positive) down, with the true positive rate, false positive rate and precision of calling every row scored at or above threshold positive.';
+
+COMMENT ON FUNCTION mkt.feature_importance(text) IS
+'The deployed predictor''s features, most important first: for gbdt each feature''s share of the total split gain (they sum to 1); for logistic the sum of its absolute coefficients (per unit of the feature, so scale features to compare them).';
+
+COMMENT ON FUNCTION mkt.explain_prediction(text, jsonb) IS
+'Exact contributions of each feature to one row''s raw score (log-odds for classification, the value for regression), with the score every row starts from as the (base) row: the rows sum to the raw score. TreeSHAP (path-dependent, over the training rows'' splits) for gbdt; coefficient times value for logistic, the intercept as (base).';
+
+COMMENT ON FUNCTION mkt.train_uplift(text, text, text, text, text[], text, jsonb) IS
+'Trains an uplift model, the difference a treatment makes to each row''s outcome, from a test where treatment_col (0/1 or boolean) says who was treated and outcome_col (0/1 for a conversion, or any number) what happened; stores it as a new version of model_name. algorithm ''t_learner'' (default: an outcome model per arm), ''s_learner'' (one model with the treatment as a feature), ''x_learner'' (effects imputed from the other arm''s model, blended by the propensity) or ''class_transformation'' (0/1 outcomes: a classifier of treated-and-converted or control-and-not, arms weighted equally). params: base ''gbdt'' (default) or ''logistic'' with that learner''s params; propensity (the design''s chance of treatment; default the treated share); key, validation_fraction 0.1 (held-out rows whose Qini, AUUC and uplift@k are returned), seed, deploy. Rows with a NULL treatment or outcome are dropped (a NOTICE counts them); both arms must have rows.';
+
+COMMENT ON FUNCTION mkt.predict_uplift(text, jsonb) IS
+'The deployed uplift model''s predicted effect of the treatment for one row given as a jsonb object of feature values (for a 0/1 outcome, the change in conversion probability). Missing and extra keys as in mkt.predict.';
+
+COMMENT ON FUNCTION mkt.predict_uplift_all(text, text, text) IS
+'The deployed uplift model''s predicted effect for every row of source, with the row''s key_col as text.';
+
+COMMENT ON FUNCTION mkt.evaluate_uplift(text, text) IS
+'Scores the deployed uplift model on test_source (with the treatment and outcome columns) and returns qini (the Qini coefficient), auuc (normalised area under the uplift curve), uplift_at_10 and uplift_at_30 (treated minus control outcome rate among the top 10% and 30% by predicted uplift), rows, treated and control. Definitions are scikit-uplift''s qini_auc_score, uplift_auc_score and uplift_at_k (strategy overall); README "Predictors and uplift models" writes them out. Stored with the version as test_<metric>.';
+
+COMMENT ON FUNCTION mkt.uplift_curve_svg(text, text) IS
+'An SVG chart of the deployed uplift model''s Qini curve on test_source: extra outcomes among the treated as more customers are targeted in order of predicted uplift, beside random targeting and the best possible ranking.';

@@ -1,0 +1,154 @@
+//! mkt.evaluate_predictor, mkt.roc_curve, mkt.evaluate_uplift and mkt.uplift_curve_svg: the
+//! deployed model scored on a test source against what happened there. Evaluations are stored
+//! with the version (as test_<metric>).
+
+use crate::models::{cache, catalog as models};
+use crate::pg::error::{OrSql, SqlResult};
+use crate::pg::source::{self, Resolved};
+use crate::predictors::rows::{self, numbers};
+use crate::predictors::serve::score_rows;
+use mkt_core::Error;
+use mkt_predict::classification::{roc_curve as curve, RocPoint};
+use mkt_predict::features::Features;
+use mkt_predict::predictor::{self, Task};
+use mkt_predict::uplift_metrics::{perfect_qini_curve, qini_curve, Scored};
+use mkt_predict::uplift_stored::{self, treatment_flags};
+use serde_json::{Map, Value};
+
+/// The model's features and the named numeric columns of every test row where those are set.
+fn read_test(
+    src: &Resolved,
+    schema: &Features,
+    targets: &[&str],
+) -> SqlResult<(Features, Vec<Vec<f64>>, usize)> {
+    let described = source::describe(src)?;
+    let mut cols = Vec::new();
+    for (name, s) in schema.names.iter().zip(&schema.columns) {
+        let c = source::find(&described, name, "feature")?;
+        cols.push((c.name.clone(), rows::scoring_kind(s, c)?));
+    }
+    for t in targets {
+        let c = source::find(&described, t, "label")?;
+        cols.push((c.name.clone(), rows::numeric_kind(c, "label")?));
+    }
+    let mut raws = rows::read(src, &cols)?;
+    let extra: Vec<Vec<f64>> = raws
+        .split_off(schema.columns.len())
+        .into_iter()
+        .map(numbers)
+        .collect();
+    let x = rows::scoring_features(schema, raws);
+    let n = extra.first().map_or(0, Vec::len);
+    let keep: Vec<usize> = (0..n)
+        .filter(|&i| extra.iter().all(|c| !c[i].is_nan()))
+        .collect();
+    if keep.is_empty() {
+        return Err(Error::EmptyData(format!(
+            "the test source has no row with {}",
+            targets.join(" and ")
+        )))
+        .sql();
+    }
+    let extra = extra
+        .iter()
+        .map(|c| keep.iter().map(|&i| c[i]).collect())
+        .collect();
+    Ok((x.take(&keep), extra, n - keep.len()))
+}
+
+fn store(model_id: i64, metrics: &[(String, f64)]) -> SqlResult<()> {
+    let m: Map<String, Value> = metrics
+        .iter()
+        .map(|(k, v)| (format!("test_{k}"), Value::from(*v)))
+        .collect();
+    models::record_metrics(model_id, Value::Object(m))
+}
+
+fn scored_predictor(name: &str, test: &str) -> SqlResult<(i64, Task, f64, Vec<f64>, Vec<f64>)> {
+    let (id, p) = cache::predictor(name)?;
+    let src = source::resolve(test)?;
+    let (x, extra, _) = read_test(&src, &p.features, &[&p.label])?;
+    let y = extra.into_iter().next().unwrap_or_default();
+    if p.task == Task::Classification {
+        if let Some(v) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
+            return Err(Error::InvalidParameter(format!(
+                "the label {} must be 0/1 or boolean; it has the value {v}",
+                p.label
+            )))
+            .sql();
+        }
+    }
+    let scores = score_rows(&x, |r| p.predict(r))?;
+    Ok((id, p.task, p.threshold, scores, y))
+}
+
+pub fn evaluate_predictor(name: &str, test: &str) -> SqlResult<Vec<(String, f64)>> {
+    let (id, task, threshold, scores, y) = scored_predictor(name, test)?;
+    let metrics = predictor::metrics(task, &scores, &y, threshold);
+    store(id, &metrics)?;
+    Ok(metrics)
+}
+
+pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
+    let (_, task, _, scores, y) = scored_predictor(name, test)?;
+    if task != Task::Classification {
+        return Err(Error::NotSupported(format!(
+            "model {} is a regression; a ROC curve needs classification",
+            mkt_core::names::quote_shown(name)
+        )))
+        .sql();
+    }
+    let labels: Vec<bool> = y.iter().map(|&v| v == 1.0).collect();
+    Ok(curve(&scores, &labels))
+}
+
+fn scored_uplift(name: &str, test: &str) -> SqlResult<(i64, Vec<Scored>)> {
+    let (id, m) = cache::uplift(name)?;
+    let src = source::resolve(test)?;
+    let (x, extra, _) = read_test(&src, &m.features, &[&m.treatment, &m.outcome])?;
+    let treated = treatment_flags(&m.treatment, &extra[0]).sql()?;
+    let scores = score_rows(&x, |r| m.uplift(r))?;
+    Ok((
+        id,
+        (0..scores.len())
+            .map(|i| Scored {
+                outcome: extra[1][i],
+                treated: treated[i],
+                uplift: scores[i],
+            })
+            .collect(),
+    ))
+}
+
+pub fn evaluate_uplift(name: &str, test: &str) -> SqlResult<Vec<(String, f64)>> {
+    let (id, rows) = scored_uplift(name, test)?;
+    let metrics = uplift_stored::metrics(&rows);
+    store(id, &metrics)?;
+    Ok(metrics)
+}
+
+/// The Qini curve of the model's ranking beside random targeting and the best possible ranking.
+pub fn uplift_curve_svg(name: &str, test: &str) -> SqlResult<String> {
+    let (_, rows) = scored_uplift(name, test)?;
+    let model = qini_curve(&rows);
+    let perfect = perfect_qini_curve(&rows);
+    let end = *model.last().unwrap_or(&(0.0, 0.0));
+    let thin = |c: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+        let step = (c.len() / 400).max(1);
+        let last = c.last().copied();
+        let mut v: Vec<(f64, f64)> = c.into_iter().step_by(step).collect();
+        if v.last().copied() != last {
+            v.extend(last);
+        }
+        v
+    };
+    Ok(mkt_metrics::line_chart::svg(
+        &format!("Qini curve of {name}: extra outcomes by customers targeted"),
+        "customers targeted, best predicted uplift first",
+        &[
+            ("model".to_string(), thin(model)),
+            ("random".to_string(), vec![(0.0, 0.0), end]),
+            ("best possible".to_string(), thin(perfect)),
+        ],
+    ))
+}

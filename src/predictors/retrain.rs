@@ -1,0 +1,209 @@
+//! mkt.retrain of a predictor or uplift model: its stored definition (source, label or treatment
+//! and outcome, features, task, algorithm, params) re-run on current data. The challenger is judged
+//! against the serving version on the rows the challenger held out: ROC-AUC for classification,
+//! RMSE for regression, the Qini coefficient for uplift.
+
+use crate::models::stored::Stored;
+use crate::models::{access, cache, catalog as models};
+use crate::pg::error::{report, OrSql, SqlResult};
+use crate::predictors::catalog;
+use crate::predictors::train::{self, Verdict};
+use mkt_core::Error;
+use mkt_predict::classification::{regression_errors, roc_auc};
+use mkt_predict::features::{Column, Features, Value, MISSING};
+use mkt_predict::predictor::{Predictor, Task};
+use mkt_predict::uplift_metrics::{qini_coefficient, Scored};
+use mkt_reco::champion::DeployRule;
+use serde_json::json;
+
+/// Whether an algorithm name is one of this area's.
+pub fn owns(algorithm: &str) -> bool {
+    mkt_predict::predictor::Algorithm::parse(algorithm).is_ok()
+        || mkt_predict::uplift::Meta::parse(algorithm).is_ok()
+}
+
+/// A row coded for one schema, coded for another: features matched by name, categories by level.
+fn recode(row: &[Value], from: &Features, to: &Features) -> Vec<Value> {
+    to.names
+        .iter()
+        .zip(&to.columns)
+        .map(|(name, col)| {
+            let Some(i) = from.names.iter().position(|n| n == name) else {
+                return match col {
+                    Column::Numeric(_) => Value::Number(f64::NAN),
+                    Column::Categorical { .. } => Value::Code(MISSING),
+                };
+            };
+            match (col, &from.columns[i], row[i]) {
+                (
+                    Column::Categorical {
+                        levels: to_levels, ..
+                    },
+                    Column::Categorical { levels, .. },
+                    Value::Code(c),
+                ) => {
+                    let level = (c != MISSING).then(|| levels.get(c as usize)).flatten();
+                    Value::Code(crate::predictors::rows::code_of(
+                        to_levels,
+                        level.map(String::as_str),
+                    ))
+                }
+                (Column::Numeric(_), _, Value::Number(x)) => Value::Number(x),
+                (Column::Numeric(_), _, _) => Value::Number(f64::NAN),
+                (Column::Categorical { .. }, _, _) => Value::Code(MISSING),
+            }
+        })
+        .collect()
+}
+
+/// (name, value, higher is better) of a predictor's score on held-out rows.
+fn judge(p: &Predictor, rows: &[Vec<Value>], y: &[f64]) -> Option<f64> {
+    let scores: Vec<f64> = rows.iter().map(|r| p.predict(r)).collect();
+    match p.task {
+        Task::Classification => roc_auc(&scores, &y.iter().map(|&v| v == 1.0).collect::<Vec<_>>()),
+        Task::Regression => (!y.is_empty()).then(|| regression_errors(&scores, y).rmse),
+    }
+}
+
+fn decide(
+    rule: DeployRule,
+    metric: Option<f64>,
+    previous: Option<f64>,
+    higher_better: bool,
+    what: &str,
+    n: usize,
+) -> Verdict {
+    let better = match (metric, previous) {
+        (Some(m), Some(p)) => {
+            if higher_better {
+                m > p
+            } else {
+                m < p
+            }
+        }
+        (_, None) => true,
+        (None, Some(_)) => false,
+    };
+    let deploy = match rule {
+        DeployRule::Always => true,
+        DeployRule::Never => false,
+        DeployRule::IfBetter => better,
+    };
+    let show = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.4}"));
+    let reason = match previous {
+        Some(_) => format!(
+            "retrain: {what} {} vs {} of the serving version on the same {n} held-out rows",
+            show(metric),
+            show(previous)
+        ),
+        None => format!("retrain: {what} {}; nothing was serving", show(metric)),
+    };
+    Verdict { deploy, reason }
+}
+
+/// (version, metric, previous metric, deployed), mkt.retrain's row.
+pub fn retrain(
+    model_name: &str,
+    rule: DeployRule,
+    id: i64,
+) -> SqlResult<(i32, f64, Option<f64>, bool)> {
+    let def = catalog::definition(id)?;
+    if def.source == "import" {
+        return Err(report(Error::NotSupported(format!(
+            "model '{model_name}' was imported; it has no source to retrain from"
+        ))));
+    }
+    access::require(model_name, access::Privilege::Manage)?;
+    let stored = Stored::decode(&models::load_blob(id)?).sql()?;
+    let mut judged = (f64::NAN, None);
+    let out = match stored {
+        Stored::Predictor(defining) => {
+            let champion = cache::predictor(model_name).ok().map(|(_, m)| m);
+            let features = defining.features.names.clone();
+            train::train_predictor_with(
+                model_name,
+                &def.source,
+                &def.target_col,
+                Some(&features),
+                defining.task.name(),
+                &def.algorithm,
+                &def.params,
+                |p, vx, vy, _| {
+                    let rows: Vec<Vec<Value>> = (0..vx.rows()).map(|i| vx.row(i)).collect();
+                    let metric = judge(p, &rows, vy);
+                    let previous = champion.as_ref().and_then(|c| {
+                        let theirs: Vec<Vec<Value>> = rows
+                            .iter()
+                            .map(|r| recode(r, &p.features, &c.features))
+                            .collect();
+                        judge(c, &theirs, vy)
+                    });
+                    judged = (metric.unwrap_or(f64::NAN), previous);
+                    let (what, higher) = match p.task {
+                        Task::Classification => ("ROC-AUC", true),
+                        Task::Regression => ("RMSE", false),
+                    };
+                    decide(rule, metric, previous, higher, what, vy.len())
+                },
+            )?
+        }
+        Stored::Uplift(defining) => {
+            let champion = cache::uplift(model_name).ok().map(|(_, m)| m);
+            let features = defining.features.names.clone();
+            let treatment = def.treatment_col.clone().unwrap_or_default();
+            train::train_uplift_with(
+                model_name,
+                &def.source,
+                &treatment,
+                &def.target_col,
+                Some(&features),
+                &def.algorithm,
+                &def.params,
+                |m, held_out, _| {
+                    let scored = |f: &dyn Fn(&[Value]) -> f64| -> Vec<Scored> {
+                        held_out
+                            .iter()
+                            .map(|h| Scored {
+                                outcome: h.outcome,
+                                treated: h.treated,
+                                uplift: f(&h.row),
+                            })
+                            .collect()
+                    };
+                    let metric = qini_coefficient(&scored(&|r| m.uplift(r)));
+                    let previous = champion.as_ref().and_then(|c| {
+                        qini_coefficient(&scored(&|r| {
+                            c.uplift(&recode(r, &m.features, &c.features))
+                        }))
+                    });
+                    judged = (metric.unwrap_or(f64::NAN), previous);
+                    decide(rule, metric, previous, true, "Qini", held_out.len())
+                },
+            )?
+        }
+        _ => {
+            return Err(Error::Internal(
+                "a predictor retrain of another model kind".into(),
+            ))
+            .sql()
+        }
+    };
+    models::record_metrics(
+        id_of(model_name, out.version)?,
+        json!({"retrain_metric": judged.0, "previous_metric": judged.1}),
+    )?;
+    pgrx::notice!(
+        "pg_marketing: retrain of '{model_name}': version {} {}",
+        out.version,
+        if out.deployed {
+            "deployed"
+        } else {
+            "not deployed"
+        }
+    );
+    Ok((out.version, judged.0, judged.1, out.deployed))
+}
+
+fn id_of(model_name: &str, version: i32) -> SqlResult<i64> {
+    access::version_id(model_name, version)
+}

@@ -1,0 +1,159 @@
+//! Serving a deployed predictor or uplift model: one row given as jsonb (for triggers and
+//! campaign conditions), or every row of a source; explanations and importances. Read-only:
+//! works on a hot standby.
+
+use crate::models::cache;
+use crate::pg::error::{OrSql, SqlResult};
+use crate::pg::source::{self, Column, Resolved};
+use crate::predictors::rows::{self, code_of, number_text, Kind, Raw};
+use mkt_core::names::quote_shown;
+use mkt_core::Error;
+use mkt_predict::features::{Column as FeatureColumn, Features, Value};
+use serde_json::Value as Json;
+
+/// A jsonb object as one feature row in the model's schema. A key the model does not read is
+/// ignored; a feature that is absent or null is missing (trees send it the way training did, the
+/// linear model uses the training mean, a category none of its levels).
+pub fn row_from_json(schema: &Features, j: &Json) -> SqlResult<Vec<Value>> {
+    let Json::Object(map) = j else {
+        return Err(Error::InvalidParameter(format!(
+            "features must be a JSON object, got {j}"
+        )))
+        .sql();
+    };
+    schema
+        .names
+        .iter()
+        .zip(&schema.columns)
+        .map(|(name, col)| {
+            let v = map.get(name).filter(|v| !v.is_null());
+            let bad = |v: &Json, want: &str| {
+                Err(Error::InvalidParameter(format!(
+                    "feature {} must be {want}, got {v}",
+                    quote_shown(name)
+                )))
+                .sql()
+            };
+            match col {
+                FeatureColumn::Numeric(_) => match v {
+                    None => Ok(Value::Number(f64::NAN)),
+                    Some(Json::Number(n)) => Ok(Value::Number(n.as_f64().unwrap_or(f64::NAN))),
+                    Some(Json::Bool(b)) => Ok(Value::Number(if *b { 1.0 } else { 0.0 })),
+                    Some(Json::String(s)) => match s.trim().parse::<f64>() {
+                        Ok(x) => Ok(Value::Number(x)),
+                        Err(_) => bad(v.expect("matched"), "a number"),
+                    },
+                    Some(other) => bad(other, "a number"),
+                },
+                FeatureColumn::Categorical { levels, .. } => {
+                    let text = match v {
+                        None => None,
+                        Some(Json::String(s)) => Some(s.clone()),
+                        Some(Json::Number(n)) => {
+                            Some(n.as_f64().map_or_else(|| n.to_string(), number_text))
+                        }
+                        Some(Json::Bool(b)) => Some(b.to_string()),
+                        Some(other) => return bad(other, "a text value"),
+                    };
+                    Ok(Value::Code(code_of(levels, text.as_deref())))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Reads the model's features (and a key) from every row of a source.
+pub fn read_scoring(
+    src: &Resolved,
+    schema: &Features,
+    key_col: &str,
+) -> SqlResult<(Vec<Option<String>>, Features)> {
+    let described = source::describe(src)?;
+    let key: &Column = source::find(&described, key_col, "key")?;
+    let mut cols = vec![(key.name.clone(), Kind::Category)];
+    for (name, s) in schema.names.iter().zip(&schema.columns) {
+        let c = source::find(&described, name, "feature")?;
+        cols.push((c.name.clone(), rows::scoring_kind(s, c)?));
+    }
+    let mut raws = rows::read(src, &cols)?;
+    let features = rows::scoring_features(schema, raws.split_off(1));
+    let keys = match raws.pop() {
+        Some(Raw::Texts(k)) => k,
+        _ => Vec::new(),
+    };
+    Ok((keys, features))
+}
+
+pub fn predict(name: &str, features: &Json) -> SqlResult<f64> {
+    let (_, p) = cache::predictor(name)?;
+    Ok(p.predict(&row_from_json(&p.features, features)?))
+}
+
+pub fn predict_all(
+    name: &str,
+    source_text: &str,
+    key_col: &str,
+) -> SqlResult<Vec<(Option<String>, f64)>> {
+    let (_, p) = cache::predictor(name)?;
+    let src = source::resolve(source_text)?;
+    let (keys, x) = read_scoring(&src, &p.features, key_col)?;
+    let scores = score_rows(&x, |r| p.predict(r))?;
+    Ok(keys.into_iter().zip(scores).collect())
+}
+
+/// Scores every row in the call's pool, checking for cancel between chunks.
+pub fn score_rows(x: &Features, f: impl Fn(&[Value]) -> f64 + Sync) -> SqlResult<Vec<f64>> {
+    use rayon::prelude::*;
+    let pool = crate::pg::pool::pool()?;
+    let n = x.rows();
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(65_536) {
+        let end = (start + 65_536).min(n);
+        let part: Vec<f64> =
+            pool.install(|| (start..end).into_par_iter().map(|i| f(&x.row(i))).collect());
+        out.extend(part);
+        pgrx::check_for_interrupts!();
+    }
+    Ok(out)
+}
+
+/// (feature, contribution) with the starting score first as '(base)': they sum to the raw score
+/// (log-odds for classification, the value for regression).
+pub fn explain(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)>> {
+    let (_, p) = cache::predictor(name)?;
+    let (base, phi) = p.explain(&row_from_json(&p.features, features)?);
+    let mut out = vec![("(base)".to_string(), base)];
+    out.extend(p.features.names.iter().cloned().zip(phi));
+    Ok(out)
+}
+
+/// Features by importance, most important first.
+pub fn importance(name: &str) -> SqlResult<Vec<(String, f64)>> {
+    let (_, p) = cache::predictor(name)?;
+    let mut out: Vec<(String, f64)> = p
+        .features
+        .names
+        .iter()
+        .cloned()
+        .zip(p.importance())
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+pub fn predict_uplift(name: &str, features: &Json) -> SqlResult<f64> {
+    let (_, m) = cache::uplift(name)?;
+    Ok(m.uplift(&row_from_json(&m.features, features)?))
+}
+
+pub fn predict_uplift_all(
+    name: &str,
+    source_text: &str,
+    key_col: &str,
+) -> SqlResult<Vec<(Option<String>, f64)>> {
+    let (_, m) = cache::uplift(name)?;
+    let src = source::resolve(source_text)?;
+    let (keys, x) = read_scoring(&src, &m.features, key_col)?;
+    let scores = score_rows(&x, |r| m.uplift(r))?;
+    Ok(keys.into_iter().zip(scores).collect())
+}

@@ -1,0 +1,440 @@
+//! mkt.train_predictor and mkt.train_uplift: reading the source, training in the call's pool,
+//! storing the version in the model catalog and deploying it unless told not to.
+
+use crate::models::catalog::{record_metrics, NewVersion};
+use crate::models::{access, lifecycle};
+use crate::pg::error::{require_primary, OrSql, SqlResult};
+use crate::pg::source::{self, Column};
+use crate::pg::{pool, progress};
+use crate::predictors::rows::{self, numbers, Kind};
+use mkt_core::names::quote_shown;
+use mkt_core::params::Params;
+use mkt_core::Error;
+use mkt_predict::features::{Column as FeatureColumn, Features};
+use mkt_predict::predictor::{self, Algorithm, Options, Task};
+use mkt_predict::uplift::Meta;
+use mkt_predict::uplift_stored::{self, treatment_flags};
+use pgrx::prelude::*;
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+/// Whether to deploy a new version, and why (kept in the deploy history); retraining decides it
+/// from the new version and the rows it held out.
+pub struct Verdict {
+    pub deploy: bool,
+    pub reason: String,
+}
+
+/// The row mkt.train_predictor and mkt.train_uplift return.
+pub struct Outcome {
+    pub version: i32,
+    pub algorithm: String,
+    pub rows: i64,
+    pub features: i32,
+    pub metrics: Value,
+    pub train_seconds: f64,
+    pub deployed: bool,
+}
+
+/// One-hot coding of a category with more levels than this would make the linear model's design
+/// matrix as wide as the data; trees bin any number of levels.
+const MAX_LINEAR_LEVELS: usize = 1000;
+
+fn check_levels(alg: Algorithm, x: &Features) -> SqlResult<()> {
+    if alg != Algorithm::Logistic {
+        return Ok(());
+    }
+    for (name, c) in x.names.iter().zip(&x.columns) {
+        if let FeatureColumn::Categorical { levels, .. } = c {
+            if levels.len() > MAX_LINEAR_LEVELS {
+                return Err(Error::InvalidParameter(format!(
+                    "feature {} has {} levels; the logistic model one-hot codes at most {MAX_LINEAR_LEVELS} (use gbdt)",
+                    quote_shown(name),
+                    levels.len()
+                )))
+                .sql();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn metrics_json(m: &[(String, f64)]) -> Value {
+    let counted = ["rows", "treated", "control"];
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if counted.contains(&k.as_str()) {
+                        json!(*v as i64)
+                    } else {
+                        json!(v)
+                    },
+                )
+            })
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The columns read for training: features, then the extra (label, treatment, outcome) ones.
+struct Read {
+    x: Features,
+    extra: Vec<Vec<f64>>,
+    dropped: usize,
+}
+
+fn read(
+    source_text: &str,
+    features: Option<&[String]>,
+    extra: &[(&Column, Kind)],
+    key: Option<&Column>,
+    described: &[Column],
+    src: &crate::pg::source::Resolved,
+) -> SqlResult<Read> {
+    let mut exclude: Vec<&str> = extra.iter().map(|(c, _)| c.name.as_str()).collect();
+    if let Some(k) = key {
+        exclude.push(&k.name);
+    }
+    let feats = rows::feature_columns(described, features, &exclude)?;
+    let mut cols: Vec<(String, Kind)> = feats.iter().map(|(c, k)| (c.name.clone(), *k)).collect();
+    cols.extend(extra.iter().map(|(c, k)| (c.name.clone(), *k)));
+    let mut raws = rows::read(src, &cols)?;
+    let extra_raw: Vec<Vec<f64>> = raws
+        .split_off(feats.len())
+        .into_iter()
+        .map(numbers)
+        .collect();
+    let n = extra_raw.first().map_or(0, Vec::len);
+    let keep: Vec<usize> = (0..n)
+        .filter(|&i| extra_raw.iter().all(|c| !c[i].is_nan()))
+        .collect();
+    if n == 0 {
+        return Err(Error::EmptyData(format!(
+            "the source {} has no rows",
+            mkt_core::names::quote_literal(source_text)
+        )))
+        .sql();
+    }
+    let names = feats.iter().map(|(c, _)| c.name.clone()).collect();
+    let x = rows::training_features(names, raws, &keep);
+    let extra = extra_raw
+        .iter()
+        .map(|c| keep.iter().map(|&i| c[i]).collect())
+        .collect();
+    Ok(Read {
+        x,
+        extra,
+        dropped: n - keep.len(),
+    })
+}
+
+fn store(model_name: &str, v: &NewVersion, metrics: &Value, verdict: &Verdict) -> SqlResult<i32> {
+    let (model_id, version) = lifecycle::store(v)?;
+    record_metrics(model_id, metrics.clone())?;
+    if verdict.deploy {
+        lifecycle::deploy(model_name, model_id, &verdict.reason)?;
+    }
+    Ok(version)
+}
+
+fn trained(deploy: bool) -> Verdict {
+    Verdict {
+        deploy,
+        reason: "trained".into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn train_predictor(
+    model_name: &str,
+    source_text: &str,
+    label_col: &str,
+    features: Option<&[String]>,
+    task: &str,
+    algorithm: &str,
+    params: &Value,
+) -> SqlResult<Outcome> {
+    train_predictor_with(
+        model_name,
+        source_text,
+        label_col,
+        features,
+        task,
+        algorithm,
+        params,
+        |_, _, _, o| trained(o.deploy),
+    )
+}
+
+/// mkt.train_predictor with the deploy decision made by `decide` from the new model, the rows it
+/// held out (features and labels) and the options.
+#[allow(clippy::too_many_arguments)]
+pub fn train_predictor_with(
+    model_name: &str,
+    source_text: &str,
+    label_col: &str,
+    features: Option<&[String]>,
+    task: &str,
+    algorithm: &str,
+    params: &Value,
+    decide: impl FnOnce(&predictor::Predictor, &Features, &[f64], &Options) -> Verdict,
+) -> SqlResult<Outcome> {
+    let started = Instant::now();
+    require_primary("training")?;
+    access::check_can_train(model_name)?;
+    let task = Task::parse(task).sql()?;
+    let alg = Algorithm::parse(algorithm).sql()?;
+    let o = Options::parse("mkt.train_predictor", task, alg, params, &[]).sql()?;
+    let src = source::resolve(source_text)?;
+    let described = source::describe(&src)?;
+    let label = source::find(&described, label_col, "label")?;
+    let label_kind = rows::numeric_kind(label, "label")?;
+    let key = o
+        .key
+        .as_deref()
+        .map(|k| source::find(&described, k, "key"))
+        .transpose()?;
+    let r = read(
+        source_text,
+        features,
+        &[(label, label_kind)],
+        key,
+        &described,
+        &src,
+    )?;
+    if r.dropped > 0 {
+        notice!("pg_marketing: dropped {} rows with a NULL label", r.dropped);
+    }
+    check_levels(alg, &r.x)?;
+    let pool = pool::pool()?;
+    let y = &r.extra[0];
+    let (p, _) = predictor::train(
+        task,
+        alg,
+        &o,
+        &label.name,
+        &r.x,
+        y,
+        &pool,
+        &mut progress::progress(),
+    )
+    .sql()?;
+    let (_, valid_idx) = predictor::split(y.len(), o.validation_fraction, o.seed);
+    let verdict = decide(
+        &p,
+        &r.x.take(&valid_idx),
+        &valid_idx.iter().map(|&i| y[i]).collect::<Vec<_>>(),
+        &o,
+    );
+    let blob = p.encode().sql()?;
+    let metrics =
+        json!({ "validation": metrics_json(&p.validation), "dropped_null_labels": r.dropped });
+    let seconds = started.elapsed().as_secs_f64();
+    let version = store(
+        model_name,
+        &NewVersion {
+            model_name,
+            algorithm: alg.name(),
+            params,
+            source: source_text,
+            user_col: key.map_or("", |k| k.name.as_str()),
+            item_col: Some(&label.name),
+            weight_col: None,
+            user_id_type: "text",
+            item_id_type: None,
+            n_users: y.len() as i64,
+            n_items: r.x.columns.len() as i64,
+            n_interactions: y.len() as i64,
+            train_seconds: seconds,
+            blob: &blob,
+        },
+        &metrics,
+        &verdict,
+    )?;
+    Ok(Outcome {
+        version,
+        algorithm: alg.name().into(),
+        rows: y.len() as i64,
+        features: r.x.columns.len() as i32,
+        metrics: metrics_json(&p.validation),
+        train_seconds: seconds,
+        deployed: verdict.deploy,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn train_uplift(
+    model_name: &str,
+    source_text: &str,
+    treatment_col: &str,
+    outcome_col: &str,
+    features: Option<&[String]>,
+    algorithm: &str,
+    params: &Value,
+) -> SqlResult<Outcome> {
+    train_uplift_with(
+        model_name,
+        source_text,
+        treatment_col,
+        outcome_col,
+        features,
+        algorithm,
+        params,
+        |_, _, o| trained(o.deploy),
+    )
+}
+
+/// mkt.train_uplift with the deploy decision made by `decide` from the new model, the rows it
+/// held out (features, treatment, outcome) and the options.
+#[allow(clippy::too_many_arguments)]
+pub fn train_uplift_with(
+    model_name: &str,
+    source_text: &str,
+    treatment_col: &str,
+    outcome_col: &str,
+    features: Option<&[String]>,
+    algorithm: &str,
+    params: &Value,
+    decide: impl FnOnce(&uplift_stored::Uplift, &[HeldOut], &Options) -> Verdict,
+) -> SqlResult<Outcome> {
+    let started = Instant::now();
+    require_primary("training")?;
+    access::check_can_train(model_name)?;
+    let meta = Meta::parse(algorithm).sql()?;
+    // The base learner decides which of the learner's params are valid, so it is read first.
+    let base = match params.get("base") {
+        None | Some(Value::Null) => Algorithm::Gbdt,
+        Some(Value::String(s)) => Algorithm::parse(s).sql()?,
+        Some(v) => {
+            return Err(Error::InvalidParameter(format!(
+                "parameter \"base\" must be a string, got {v}"
+            )))
+            .sql()
+        }
+    };
+    let o = Options::parse(
+        "mkt.train_uplift",
+        Task::Classification,
+        base,
+        params,
+        &uplift_stored::KEYS,
+    )
+    .sql()?;
+    if o.balanced {
+        return Err(Error::InvalidParameter(
+            "class_weight is for mkt.train_predictor".into(),
+        ))
+        .sql();
+    }
+    let propensity = Params::new("mkt.train_uplift", params, &params_keys(params))
+        .and_then(|p| match p.value("propensity") {
+            None => Ok(None),
+            Some(_) => p.float("propensity", 0.5, 1e-6, 1.0 - 1e-6).map(Some),
+        })
+        .sql()?;
+    let src = source::resolve(source_text)?;
+    let described = source::describe(&src)?;
+    let treatment = source::find(&described, treatment_col, "treatment")?;
+    let outcome = source::find(&described, outcome_col, "outcome")?;
+    if treatment.name == outcome.name {
+        return Err(Error::InvalidParameter(
+            "the treatment and outcome columns must differ".into(),
+        ))
+        .sql();
+    }
+    let extra = [
+        (treatment, rows::numeric_kind(treatment, "treatment")?),
+        (outcome, rows::numeric_kind(outcome, "outcome")?),
+    ];
+    let key = o
+        .key
+        .as_deref()
+        .map(|k| source::find(&described, k, "key"))
+        .transpose()?;
+    let r = read(source_text, features, &extra, key, &described, &src)?;
+    if r.dropped > 0 {
+        notice!(
+            "pg_marketing: dropped {} rows with a NULL treatment or outcome",
+            r.dropped
+        );
+    }
+    check_levels(base, &r.x)?;
+    let treated = treatment_flags(&treatment.name, &r.extra[0]).sql()?;
+    let y = &r.extra[1];
+    let pool = pool::pool()?;
+    let m = uplift_stored::train(
+        meta,
+        base,
+        &o,
+        propensity,
+        (&treatment.name, &outcome.name),
+        &r.x,
+        &treated,
+        y,
+        &pool,
+        &mut progress::progress(),
+    )
+    .sql()?;
+    let (_, valid_idx) = predictor::split(y.len(), o.validation_fraction, o.seed);
+    let vx = r.x.take(&valid_idx);
+    let held_out: Vec<HeldOut> = valid_idx
+        .iter()
+        .enumerate()
+        .map(|(j, &i)| HeldOut {
+            row: vx.row(j),
+            treated: treated[i],
+            outcome: y[i],
+        })
+        .collect();
+    let verdict = decide(&m, &held_out, &o);
+    let blob = m.encode().sql()?;
+    let metrics =
+        json!({ "validation": metrics_json(&m.validation), "dropped_null_rows": r.dropped });
+    let seconds = started.elapsed().as_secs_f64();
+    let version = store(
+        model_name,
+        &NewVersion {
+            model_name,
+            algorithm: meta.name(),
+            params,
+            source: source_text,
+            user_col: key.map_or("", |k| k.name.as_str()),
+            item_col: Some(&outcome.name),
+            weight_col: Some(&treatment.name),
+            user_id_type: "text",
+            item_id_type: None,
+            n_users: y.len() as i64,
+            n_items: r.x.columns.len() as i64,
+            n_interactions: y.len() as i64,
+            train_seconds: seconds,
+            blob: &blob,
+        },
+        &metrics,
+        &verdict,
+    )?;
+    Ok(Outcome {
+        version,
+        algorithm: meta.name().into(),
+        rows: y.len() as i64,
+        features: r.x.columns.len() as i32,
+        metrics: metrics_json(&m.validation),
+        train_seconds: seconds,
+        deployed: verdict.deploy,
+    })
+}
+
+/// A held-out row of an uplift test: its features (coded as the new model reads them), whether
+/// it was treated, and its outcome.
+pub struct HeldOut {
+    pub row: Vec<mkt_predict::features::Value>,
+    pub treated: bool,
+    pub outcome: f64,
+}
+
+/// Every key of `params` (already checked by Options::parse), to read one of them again.
+fn params_keys(params: &Value) -> Vec<&str> {
+    params
+        .as_object()
+        .map_or(Vec::new(), |m| m.keys().map(String::as_str).collect())
+}

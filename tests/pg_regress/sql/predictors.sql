@@ -1,0 +1,188 @@
+-- Predictors and uplift models: training from tables, serving one row (jsonb) or a whole source,
+-- explanations that add up, metrics, the catalog (export/import, retrain, erasure, grants, report)
+-- and every bad input with its SQLSTATE.
+
+-- 3,000 customers whose churn depends on recency, orders and the sms channel, with NULLs in a
+-- category, a number and the label (every 50th customer has none).
+CREATE TABLE pred_customers AS
+SELECT i AS customer_id,
+       round(((i * 37) % 101) / 10.0, 1) AS recency_weeks,
+       (i * 53) % 17 AS orders,
+       CASE i % 4 WHEN 0 THEN 'email' WHEN 1 THEN 'sms' WHEN 2 THEN 'push' END AS channel,
+       (i % 7 = 0) AS vip,
+       CASE WHEN i % 13 = 0 THEN NULL ELSE ((i * 29) % 89) * 1.5 END AS spend,
+       CASE WHEN i % 50 = 0 THEN NULL ELSE
+         (((i * 37) % 101) / 10.0 * 0.6 - ((i * 53) % 17) * 0.3 + CASE WHEN i % 4 = 1 THEN 1.5 ELSE 0 END
+          + ((i * 7919) % 1000) / 1000.0 * 3 - 1.5 > 1.0)::int END AS churned
+FROM generate_series(1, 3000) i;
+
+SELECT model_name, version, algorithm, rows, features, round((metrics->>'roc_auc')::numeric, 3) AS validation_auc,
+       metrics->'rows' AS validation_rows
+FROM mkt.train_predictor('pred_churn', 'pred_customers', 'churned', params => '{"key": "customer_id"}');
+SELECT algorithm, rows, round((metrics->>'roc_auc')::numeric, 3) AS validation_auc
+FROM mkt.train_predictor('pred_churn_lr', 'pred_customers', 'churned', algorithm => 'logistic', params => '{"key": "customer_id"}');
+
+-- Gain shares sum to 1; the noise-free drivers lead.
+SELECT feature, round(importance::numeric, 3) FROM mkt.feature_importance('pred_churn');
+SELECT round(sum(importance)::numeric, 9) AS total FROM mkt.feature_importance('pred_churn');
+
+-- One row as jsonb: a missing key is a missing value, a key the model does not read is ignored,
+-- an unseen category is missing, NULL features give NULL.
+SELECT round(mkt.predict('pred_churn', '{"recency_weeks": 9, "orders": 1, "channel": "sms", "vip": false, "spend": 10}')::numeric, 4) AS likely,
+       round(mkt.predict('pred_churn', '{"recency_weeks": 1, "orders": 12, "channel": "email"}')::numeric, 4) AS unlikely;
+SELECT mkt.predict('pred_churn', '{"recency_weeks": 1, "orders": 12, "channel": "email"}')
+     = mkt.predict('pred_churn', '{"recency_weeks": 1, "orders": 12, "channel": "email", "vip": null, "shoe_size": 44}') AS extra_keys_ignored,
+       mkt.predict('pred_churn', '{"channel": "fax"}') = mkt.predict('pred_churn', '{}') AS unseen_is_missing,
+       mkt.predict('pred_churn', NULL) IS NULL AS null_in_null_out,
+       mkt.predict('pred_churn', '{"orders": "3", "vip": true}') = mkt.predict('pred_churn', '{"orders": 3, "vip": 1}') AS texts_and_booleans_read_as_numbers;
+
+-- Contributions (TreeSHAP) and the base add up to the raw score, the log-odds of the prediction.
+SELECT e.feature, round(e.contribution::numeric, 4)
+FROM mkt.explain_prediction('pred_churn', '{"recency_weeks": 9, "orders": 1, "channel": "sms", "vip": false}') e;
+SELECT abs(1 / (1 + exp(-sum(contribution))) - mkt.predict('pred_churn', '{"recency_weeks": 9, "orders": 1, "channel": "sms", "vip": false}')) < 1e-12 AS adds_up
+FROM mkt.explain_prediction('pred_churn', '{"recency_weeks": 9, "orders": 1, "channel": "sms", "vip": false}');
+SELECT abs(1 / (1 + exp(-sum(contribution))) - mkt.predict('pred_churn_lr', '{"recency_weeks": 4, "channel": "push", "spend": 12}')) < 1e-12 AS adds_up_linear
+FROM mkt.explain_prediction('pred_churn_lr', '{"recency_weeks": 4, "channel": "push", "spend": 12}');
+
+-- Metrics on a test source (stored with the version), the ROC curve, every row scored.
+SELECT metric, round(value::numeric, 3) FROM mkt.evaluate_predictor('pred_churn', 'SELECT * FROM pred_customers WHERE customer_id > 2000');
+SELECT round((metrics->>'test_roc_auc')::numeric, 3) AS stored_test_auc FROM mkt.model_versions WHERE model_name = 'pred_churn';
+SELECT count(*) AS points, min(fpr) AS min_fpr, max(tpr) AS max_tpr, bool_and(precision BETWEEN 0 AND 1) AS precisions
+FROM mkt.roc_curve('pred_churn', 'pred_customers');
+SELECT count(*) AS scored, count(key) AS with_key,
+       bool_and(score BETWEEN 0 AND 1) AS probabilities,
+       (SELECT score FROM mkt.predict_all('pred_churn', 'pred_customers', 'customer_id') WHERE key = '2')
+         = mkt.predict('pred_churn', (SELECT to_jsonb(c) FROM pred_customers c WHERE customer_id = 2)) AS same_as_one_row
+FROM mkt.predict_all('pred_churn', 'pred_customers', 'customer_id');
+
+-- The logistic model without penalty on one binary feature reproduces the observed log-odds:
+-- 3 of 10 positive at x = 0, 8 of 10 at x = 1.
+CREATE TABLE pred_grouped AS
+SELECT x, (k < CASE x WHEN 0 THEN 3 ELSE 8 END)::int AS y FROM generate_series(0, 1) x, generate_series(0, 9) k;
+SELECT rows FROM mkt.train_predictor('pred_closed', 'pred_grouped', 'y', algorithm => 'logistic', params => '{"l2": 0, "validation_fraction": 0}');
+SELECT round(contribution::numeric, 8) AS intercept, round(ln(0.3 / 0.7)::numeric, 8) AS logit_03
+FROM mkt.explain_prediction('pred_closed', '{"x": 0}') WHERE feature = '(base)';
+SELECT round(contribution::numeric, 8) AS slope, round((ln(0.8 / 0.2) - ln(0.3 / 0.7))::numeric, 8) AS logit_diff
+FROM mkt.explain_prediction('pred_closed', '{"x": 1}') WHERE feature = 'x';
+
+-- Regression: spend from the other columns (rows with no spend dropped).
+SELECT algorithm, rows, (metrics ? 'rmse') AS has_rmse
+FROM mkt.train_predictor('pred_spend', 'pred_customers', 'spend', ARRAY['orders', 'channel', 'recency_weeks'], 'regression');
+SELECT metric FROM mkt.evaluate_predictor('pred_spend', 'pred_customers');
+
+-- A randomised coupon test: the coupon lifts young customers (+25 points) and puts off the others.
+CREATE TABLE pred_coupon AS
+SELECT i AS customer_id,
+       (i * 37) % 60 + 18 AS age,
+       CASE i % 3 WHEN 0 THEN 'north' WHEN 1 THEN 'south' ELSE 'west' END AS region,
+       (((i::bigint * 2654435761) % 1000) < 500)::int AS coupon,
+       ((((i * 7919) % 1000) / 1000.0) <
+          0.10 + CASE WHEN ((i::bigint * 2654435761) % 1000) < 500
+                      THEN CASE WHEN (i * 37) % 60 + 18 < 35 THEN 0.25 ELSE -0.05 END ELSE 0 END)::int AS bought
+FROM generate_series(1, 6000) i;
+SELECT algorithm, rows, features, (metrics->>'qini')::float8 > 0 AS positive_qini
+FROM mkt.train_uplift('pred_coupon_t', 'pred_coupon', 'coupon', 'bought', params => '{"key": "customer_id"}');
+SELECT algorithm, (metrics->>'qini')::float8 > 0 AS positive_qini
+FROM mkt.train_uplift('pred_coupon_x', 'pred_coupon', 'coupon', 'bought', algorithm => 'x_learner', params => '{"base": "logistic"}');
+SELECT algorithm, (metrics->>'qini')::float8 > 0 AS positive_qini
+FROM mkt.train_uplift('pred_coupon_s', 'pred_coupon', 'coupon', 'bought', algorithm => 's_learner', params => '{"trees": 30}');
+SELECT algorithm, (metrics->>'qini')::float8 > 0 AS positive_qini
+FROM mkt.train_uplift('pred_coupon_ct', 'pred_coupon', 'coupon', 'bought', algorithm => 'class_transformation', params => '{"propensity": 0.5}');
+SELECT mkt.predict_uplift('pred_coupon_t', '{"age": 25, "region": "north"}') > 0.15 AS young_persuaded,
+       mkt.predict_uplift('pred_coupon_t', '{"age": 60, "region": "north"}') < 0.05 AS old_not;
+SELECT metric, round(value::numeric, 3) FROM mkt.evaluate_uplift('pred_coupon_t', 'pred_coupon');
+SELECT count(*) AS customers, count(*) FILTER (WHERE uplift > 0.1) AS worth_a_coupon
+FROM mkt.predict_uplift_all('pred_coupon_t', 'pred_coupon', 'customer_id');
+SELECT left(s, 4) = '<svg' AS svg, s LIKE '%best possible%' AS has_best FROM mkt.uplift_curve_svg('pred_coupon_t', 'pred_coupon') s;
+
+-- The catalog: export/import gives the same predictions; retrain judges on held-out rows; an
+-- erasure finds nothing to remove (these models keep no customer's row); the report draws the
+-- importances; another role needs a grant.
+SELECT mkt.import_model('pred_copy', mkt.export_model('pred_churn'));
+SELECT (SELECT array_agg(score ORDER BY key) FROM mkt.predict_all('pred_churn', 'pred_customers', 'customer_id'))
+     = (SELECT array_agg(score ORDER BY key) FROM mkt.predict_all('pred_copy', 'pred_customers', 'customer_id')) AS same_scores;
+SELECT mkt.import_model('pred_coupon_copy', mkt.export_model('pred_coupon_t'));
+SELECT mkt.predict_uplift('pred_coupon_copy', '{"age": 25}') = mkt.predict_uplift('pred_coupon_t', '{"age": 25}') AS same_uplift;
+SELECT version, metric BETWEEN 0.9 AND 1 AS auc_metric, previous_metric = metric AS same_data_same_auc, deployed
+FROM mkt.retrain('pred_churn', 'if_better');
+SELECT version, deployed FROM mkt.retrain('pred_coupon_t', 'always');
+SELECT what, removed FROM mkt.forget_subject('17') WHERE what = 'model_versions';
+SELECT mkt.model_report('pred_churn') LIKE '%Feature importance%' AS report_has_importance;
+SELECT algorithm, user_col, item_col, weight_col, n_users, n_items FROM mkt.model_versions
+WHERE model_name IN ('pred_churn', 'pred_coupon_t') ORDER BY model_id;
+CREATE ROLE pred_other;
+GRANT USAGE ON SCHEMA mkt, regress TO pred_other;
+GRANT SELECT ON ALL TABLES IN SCHEMA mkt TO pred_other;
+SET ROLE pred_other;
+SELECT regress.err($$SELECT mkt.predict('pred_churn', '{}')$$);
+RESET ROLE;
+SELECT mkt.grant_model('pred_churn', 'pred_other', 'use');
+SET ROLE pred_other;
+SELECT mkt.predict('pred_churn', '{}') BETWEEN 0 AND 1 AS granted;
+RESET ROLE;
+SELECT mkt.revoke_model('pred_churn', 'pred_other');
+DROP OWNED BY pred_other;
+DROP ROLE pred_other;
+
+-- Constant and all-NULL features are accepted and carry no weight.
+CREATE TABLE pred_constant AS SELECT customer_id, churned, 1 AS one, NULL::float8 AS nothing, recency_weeks FROM pred_customers;
+SELECT features FROM mkt.train_predictor('pred_const', 'pred_constant', 'churned', params => '{"key": "customer_id"}');
+SELECT feature, importance FROM mkt.feature_importance('pred_const') WHERE feature IN ('one', 'nothing') ORDER BY feature;
+
+-- Every bad input, with its SQLSTATE; none leaves a catalog row.
+CREATE TABLE pred_bad AS
+SELECT i AS id, i % 3 AS three, (i % 2)::text AS text_label, now() AS seen_at, i % 2 AS y, 1 AS always, i::float8 AS x,
+       CASE WHEN i % 2 = 0 THEN 1 END AS treated_only_outcome
+FROM generate_series(1, 40) i;
+\pset format unaligned
+\pset fieldsep '\n    '
+SELECT q, regress.err(q) FROM (VALUES
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'always', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'three', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'text_label', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x', 'seen_at'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x', 'x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['y'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x', NULL])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'nope', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['nope'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], 'ranking')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'svm')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'logistic', params => '{"trees": 5}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], params => '{"learning_rate": 2}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'x', ARRAY['three'], 'regression', params => '{"class_weight": "balanced"}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], params => '{"key": "nope"}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'SELECT * FROM pred_bad WHERE false', 'y', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'no_table', 'y')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', NULL)$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'three', 'y', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'always', 'y', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'treated_only_outcome', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'y', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'x', ARRAY['three'], 'class_transformation')$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], 'r_learner')$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"base": "mlp"}')$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"propensity": 1}')$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"class_weight": "balanced"}')$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'text_label', ARRAY['x'])$$),
+  ($$SELECT mkt.predict('pred_churn', '[1, 2]')$$),
+  ($$SELECT mkt.predict('pred_churn', '{"orders": "many"}')$$),
+  ($$SELECT mkt.predict('pred_churn', '{"channel": {"a": 1}}')$$),
+  ($$SELECT mkt.predict('no_model', '{}')$$),
+  ($$SELECT mkt.predict('pred_coupon_t', '{}')$$),
+  ($$SELECT mkt.predict_uplift('pred_churn', '{}')$$),
+  ($$SELECT * FROM mkt.recommend('pred_churn', 1)$$),
+  ($$SELECT mkt.p_alive('pred_churn', '1')$$),
+  ($$SELECT * FROM mkt.predict_all('pred_churn', 'pred_bad', 'id')$$),
+  ($$SELECT * FROM mkt.predict_all('pred_churn', 'pred_customers', 'nope')$$),
+  ($$SELECT * FROM mkt.evaluate_predictor('pred_churn', 'SELECT *, 2 AS churned2 FROM pred_customers WHERE churned IS NULL')$$),
+  ($$SELECT * FROM mkt.evaluate_predictor('pred_churn', 'SELECT customer_id, recency_weeks, orders, channel, vip, spend, orders AS churned FROM pred_customers')$$),
+  ($$SELECT * FROM mkt.roc_curve('pred_spend', 'pred_customers')$$),
+  ($$SELECT * FROM mkt.explain_prediction('pred_churn', NULL)$$),
+  ($$SELECT * FROM mkt.evaluate_uplift('pred_coupon_t', 'pred_customers')$$)
+) AS c(q);
+\pset format aligned
+SELECT count(*) AS bad_versions FROM mkt.model_versions WHERE model_name = 'pred_bad';
+SELECT mkt.drop_model(m) > 0 AS dropped FROM unnest(ARRAY['pred_churn', 'pred_churn_lr', 'pred_closed', 'pred_spend', 'pred_coupon_t',
+  'pred_coupon_x', 'pred_coupon_s', 'pred_coupon_ct', 'pred_copy', 'pred_coupon_copy', 'pred_const']) m;
