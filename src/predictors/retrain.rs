@@ -10,7 +10,7 @@ use crate::predictors::catalog;
 use crate::predictors::train::{self, Verdict};
 use mkt_core::Error;
 use mkt_predict::classification::{regression_errors, roc_auc};
-use mkt_predict::features::{Column, Features, Value, MISSING};
+use mkt_predict::features::{recode, Value};
 use mkt_predict::predictor::{Predictor, Task};
 use mkt_predict::uplift_metrics::{qini_coefficient, Scored};
 use mkt_reco::champion::DeployRule;
@@ -22,41 +22,7 @@ pub fn owns(algorithm: &str) -> bool {
         || mkt_predict::uplift::Meta::parse(algorithm).is_ok()
 }
 
-/// A row coded for one schema, coded for another: features matched by name, categories by level.
-fn recode(row: &[Value], from: &Features, to: &Features) -> Vec<Value> {
-    to.names
-        .iter()
-        .zip(&to.columns)
-        .map(|(name, col)| {
-            let Some(i) = from.names.iter().position(|n| n == name) else {
-                return match col {
-                    Column::Numeric(_) => Value::Number(f64::NAN),
-                    Column::Categorical { .. } => Value::Code(MISSING),
-                };
-            };
-            match (col, &from.columns[i], row[i]) {
-                (
-                    Column::Categorical {
-                        levels: to_levels, ..
-                    },
-                    Column::Categorical { levels, .. },
-                    Value::Code(c),
-                ) => {
-                    let level = (c != MISSING).then(|| levels.get(c as usize)).flatten();
-                    Value::Code(crate::predictors::rows::code_of(
-                        to_levels,
-                        level.map(String::as_str),
-                    ))
-                }
-                (Column::Numeric(_), _, Value::Number(x)) => Value::Number(x),
-                (Column::Numeric(_), _, _) => Value::Number(f64::NAN),
-                (Column::Categorical { .. }, _, _) => Value::Code(MISSING),
-            }
-        })
-        .collect()
-}
-
-/// (name, value, higher is better) of a predictor's score on held-out rows.
+/// A predictor's ROC-AUC (classification) or RMSE (regression) on held-out rows.
 fn judge(p: &Predictor, rows: &[Vec<Value>], y: &[f64]) -> Option<f64> {
     let scores: Vec<f64> = rows.iter().map(|r| p.predict(r)).collect();
     match p.task {

@@ -9,7 +9,8 @@ use mkt_core::columns::ColKind;
 use mkt_core::ids::{IdColumn, IdKind};
 use mkt_core::names::{quote_ident, quote_shown};
 use mkt_core::Error;
-use mkt_predict::features::{Column as FeatureColumn, Features, MISSING};
+pub use mkt_predict::features::code_of;
+use mkt_predict::features::{Column as FeatureColumn, Features};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -165,12 +166,6 @@ pub fn training_features(names: Vec<String>, raws: Vec<Raw>, keep: &[usize]) -> 
         })
         .collect();
     Features { names, columns }
-}
-
-/// A category's code among sorted levels; MISSING for NULL or a level the model never saw.
-pub fn code_of(levels: &[String], v: Option<&str>) -> u32 {
-    v.and_then(|s| levels.binary_search_by(|l| l.as_str().cmp(s)).ok())
-        .map_or(MISSING, |i| i as u32)
 }
 
 /// How a model's feature is read from a scoring source: a category as text (whatever its type

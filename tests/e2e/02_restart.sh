@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Models survive a restart; a job running across one shows failed and the deployed model serves.
+# Models (a recommender, a predictor) survive a restart; a job running across one shows failed and the deployed model serves.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -10,6 +10,15 @@ before=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM m
 cluster_restart
 after=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)")
 dcheck "recommendations are identical after a restart" "$before" "$after"
+
+q "CREATE TABLE buyers AS SELECT u.user_id, u.segment, u.region, u.age_band,
+   (EXISTS (SELECT 1 FROM mkt_demo.events e WHERE e.user_id = u.user_id AND e.event_type = 'purchase'))::int AS bought
+   FROM mkt_demo.users u" > /dev/null
+q "SELECT 1 FROM mkt.train_predictor('buy', 'buyers', 'bought', ARRAY['segment', 'region', 'age_band'])" > /dev/null
+scores="SELECT md5(string_agg(key || ':' || score, ',' ORDER BY key)) FROM mkt.predict_all('buy', 'buyers', 'user_id')"
+before=$(q "$scores")
+cluster_restart
+dcheck "predictions are identical after a restart" "$before" "$(q "$scores")"
 
 job=$(q "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''restarted'', ''tr'', algorithm => ''neural'', params => ''{\"epochs\": 100000, \"patience\": 100000, \"dim\": 16, \"hidden\": 16}'')')")
 poll running 100 "SELECT state FROM mkt.jobs WHERE job_id = $job" > /dev/null

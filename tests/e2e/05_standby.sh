@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A streaming hot standby serves: recommend (from its own mapping of the model file), policy
-# probabilities, customer values, and a deploy on the primary reaches a standby session through WAL; decide and
+# probabilities, customer values, predictions and uplift, and a deploy on the primary reaches a standby session through WAL; decide and
 # reward, which write, are refused there with a clear read-only error.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,6 +16,11 @@ setup_demo_model
 setup_policy
 q "SELECT * FROM mkt.train_recommender('m', 'tr', algorithm => 'popularity', params => '{\"deploy\": false}')" > /dev/null
 q "SELECT 1 FROM mkt.train_clv('clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')" > /dev/null
+q "CREATE TABLE buyers AS SELECT u.user_id, u.segment, u.region, u.age_band, (u.user_id % 2)::int AS treated,
+   (EXISTS (SELECT 1 FROM mkt_demo.events e WHERE e.user_id = u.user_id AND e.event_type = 'purchase'))::int AS bought
+   FROM mkt_demo.users u" > /dev/null
+q "SELECT 1 FROM mkt.train_predictor('buy', 'buyers', 'bought', ARRAY['segment', 'region', 'age_band'])" > /dev/null
+q "SELECT 1 FROM mkt.train_uplift('buy_uplift', 'buyers', 'treated', 'bought', ARRAY['segment', 'region'])" > /dev/null
 
 SDIR="$CLUSTER_DIR/standby"; SPORT=$(free_port $((PGPORT + 1)))
 as_postgres "$PGBIN/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$SDIR" -R -X stream -c fast > /dev/null 2>&1
@@ -38,6 +43,9 @@ check "the standby recommends what the primary does, from its own model file" "$
 values="SELECT round(sum(p_alive)::numeric, 9) || ':' || round(sum(expected_purchases)::numeric, 9) FROM mkt.customer_value('clv')"
 check "the standby serves customer values as the primary does, and P(alive) for one" "$(q "$values")|$(q "SELECT mkt.p_alive('clv', '7')")" \
   "$(sq "$values")|$(sq "SELECT mkt.p_alive('clv', '7')")"
+scores="SELECT md5(string_agg(key || ':' || score, ',' ORDER BY key)) FROM mkt.predict_all('buy', 'buyers', 'user_id')"
+one="SELECT mkt.predict('buy', '{\"segment\": \"x\", \"region\": \"north\"}') || ':' || mkt.predict_uplift('buy_uplift', '{\"region\": \"north\"}')"
+check "the standby serves predictions and uplift as the primary does" "$(q "$scores")|$(q "$one")" "$(sq "$scores")|$(sq "$one")"
 check "the standby gives policy probabilities" "3" "$(sq "SELECT count(*) FROM mkt.policy_probabilities('conc', '{\"segment\": 1}')")"
 err=$(psql -X -qAt -p "$SPORT" -v VERBOSITY=verbose -c "SELECT * FROM mkt.decide('conc', '{\"segment\": 1}')" -c "SELECT mkt.reward(1, 1)" 2>&1)
 [ "$(echo "$err" | grep -c "ERROR:  25006: mkt\.\(decide\|reward\) writes to the catalog and cannot run on a hot standby")" = 2 ] \

@@ -43,6 +43,10 @@ job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_clv(''clvjob'', ''tr'',
 check "a customer value model trains in a job too, as its submitter" "succeeded|analyst|bg_nbd" \
   "$(aq "SELECT mkt.wait_job($job, '60 s')")|$(q "SELECT created_by || '|' || algorithm FROM mkt.model_versions WHERE model_name = 'clvjob'")"
 
+job=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_predictor(''predjob'', ''tr'', ''value'', ARRAY[''item_id''], ''regression'')')")
+check "a predictor trains in a job too, as its submitter" "succeeded|analyst|gbdt" \
+  "$(aq "SELECT mkt.wait_job($job, '60 s')")|$(q "SELECT created_by || '|' || algorithm FROM mkt.model_versions WHERE model_name = 'predjob'")"
+
 psql -X -qAt -c "LOAD 'pg_marketing'" -c "ALTER SYSTEM SET mkt.max_workers = 1" -c "SELECT pg_reload_conf()" > /dev/null; sleep 0.5
 small="''{\"epochs\": 4, \"dim\": 8, \"hidden\": 8}''"
 a=$(aq "SELECT mkt.submit_job('SELECT * FROM mkt.train_recommender(''one'', ''tr'', algorithm => ''neural'', params => $small)')")

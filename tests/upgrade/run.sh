@@ -67,6 +67,14 @@ upgrade_from() {
   q "CREATE TABLE carts_u (user_id bigint, event_type text)"
   q "SELECT mkt.create_campaign('old_c', 'offers', 'carts_u', 'user_id', params => '{\"control_fraction\": 0}')" > /dev/null
   q "INSERT INTO carts_u VALUES (1, 'cart')"
+  # A customer value model, where the old release has them.
+  local has_clv values="SELECT 'none'"
+  has_clv=$(q "SELECT to_regproc('mkt.train_clv') IS NOT NULL")
+  if [ "$has_clv" = t ]; then
+    q "SELECT 1 FROM mkt.train_clv('old_clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')" > /dev/null
+    values="SELECT md5(string_agg(customer_id || ':' || p_alive || ':' || expected_purchases, ',' ORDER BY customer_id))
+            FROM mkt.customer_value('old_clv', 30)"
+  fi
   local tops state catalog decisions
   tops="SELECT md5(string_agg(m || ':' || u || ':' || r.item_id || ':' || r.score, ',' ORDER BY m, u, r.rank))
         FROM unnest(ARRAY['m_als', 'm_ease', 'm_item_knn', 'm_bpr', 'm_popularity']) m, generate_series(1, 40) u,
@@ -76,6 +84,7 @@ upgrade_from() {
   decisions="SELECT count(*) || ':' || count(reward) FROM mkt.decisions"
   local before_tops before_state before_catalog before_decisions
   before_tops=$(q "$tops"); before_state=$(q "$state"); before_catalog=$(q "$catalog"); before_decisions=$(q "$decisions")
+  local before_values; before_values=$(q "$values")
 
   # The current build replaces the old one; existing sessions end (a restart), then the update.
   put "$WORK/current.so" "$LIB/pg_marketing.so" 755
@@ -86,6 +95,7 @@ upgrade_from() {
   check "$old: the extension is at $NEW" "$NEW" "$(q "SELECT extversion FROM pg_extension WHERE extname = 'pg_marketing'")"
   dcheck "$old: every model serves byte-identical top-10s after the update" "$before_tops" "$(q "$tops")"
   dcheck "$old: the model catalog is unchanged" "$before_catalog" "$(q "$catalog")"
+  [ "$has_clv" = t ] && dcheck "$old: a customer value model serves the same values after the update" "$before_values" "$(q "$values")"
   dcheck "$old: the policy state is unchanged" "$before_state" "$(q "$state")"
   dcheck "$old: the decision log is unchanged" "$before_decisions" "$(q "$decisions")"
   check "$old: rewards given before the update count as learned" "0" "$(q "SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL AND NOT applied")"
@@ -104,6 +114,11 @@ upgrade_from() {
     "$(q "SELECT version FROM mkt.train_recommender('m_ease', 'tr', algorithm => 'ease')")"
   check "$old: a customer value model trains and serves beside the old models" "bg_nbd|t" \
     "$(q "SELECT model FROM mkt.train_clv('upd_clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')")|$(q "SELECT mkt.p_alive('upd_clv', (SELECT user_id::text FROM tr LIMIT 1)) BETWEEN 0 AND 1")"
+  q "CREATE TABLE upd_buyers AS SELECT u.user_id, u.segment, u.region, u.age_band, (u.user_id % 2)::int AS treated,
+     (EXISTS (SELECT 1 FROM mkt_demo.events e WHERE e.user_id = u.user_id AND e.event_type = 'purchase'))::int AS bought
+     FROM mkt_demo.users u" > /dev/null
+  check "$old: a predictor and an uplift model train and serve beside the old models" "gbdt|t|t_learner|t" \
+    "$(q "SELECT algorithm FROM mkt.train_predictor('upd_pred', 'upd_buyers', 'bought', ARRAY['segment', 'region', 'age_band'])")|$(q "SELECT mkt.predict('upd_pred', '{\"segment\": \"x\"}') BETWEEN 0 AND 1")|$(q "SELECT algorithm FROM mkt.train_uplift('upd_uplift', 'upd_buyers', 'treated', 'bought', ARRAY['segment', 'region'])")|$(q "SELECT mkt.predict_uplift('upd_uplift', '{}') BETWEEN -1 AND 1")"
   q "CREATE ROLE upd_owner" > /dev/null
   q "SELECT mkt.grant_model('m_bpr', 'upd_owner', 'owner')" > /dev/null
   check "$old: a model can be given an owner" "upd_owner" "$(q "SELECT grantee FROM mkt.model_acl WHERE model_name = 'm_bpr' AND privilege = 'owner'")"

@@ -83,3 +83,86 @@ impl Features {
         }
     }
 }
+
+/// A category's code among sorted levels; MISSING for no value or a level not among them.
+pub fn code_of(levels: &[String], v: Option<&str>) -> u32 {
+    v.and_then(|s| levels.binary_search_by(|l| l.as_str().cmp(s)).ok())
+        .map_or(MISSING, |i| i as u32)
+}
+
+/// A row coded for one schema, coded for another (an older version of a model): features matched
+/// by name, categories by level; what the other schema lacks is missing.
+pub fn recode(row: &[Value], from: &Features, to: &Features) -> Vec<Value> {
+    to.names
+        .iter()
+        .zip(&to.columns)
+        .map(|(name, col)| {
+            let found = from.names.iter().position(|n| n == name);
+            match (col, found.map(|i| (&from.columns[i], row[i]))) {
+                (
+                    Column::Categorical {
+                        levels: to_levels, ..
+                    },
+                    Some((Column::Categorical { levels, .. }, Value::Code(c))),
+                ) => {
+                    let level = if c == MISSING {
+                        None
+                    } else {
+                        levels.get(c as usize)
+                    };
+                    Value::Code(code_of(to_levels, level.map(String::as_str)))
+                }
+                (Column::Numeric(_), Some((_, Value::Number(x)))) => Value::Number(x),
+                (Column::Numeric(_), _) => Value::Number(f64::NAN),
+                (Column::Categorical { .. }, _) => Value::Code(MISSING),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_recode_by_feature_name_and_level() {
+        let levels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let from = Features {
+            names: vec!["c".into(), "x".into(), "gone".into()],
+            columns: vec![
+                Column::Categorical {
+                    codes: vec![],
+                    levels: levels(&["a", "b", "c"]),
+                },
+                Column::Numeric(vec![]),
+                Column::Numeric(vec![]),
+            ],
+        };
+        let to = Features {
+            names: vec!["x".into(), "c".into(), "new".into()],
+            columns: vec![
+                Column::Numeric(vec![]),
+                Column::Categorical {
+                    codes: vec![],
+                    levels: levels(&["b", "c"]),
+                },
+                Column::Categorical {
+                    codes: vec![],
+                    levels: levels(&["z"]),
+                },
+            ],
+        };
+        let row = [Value::Code(2), Value::Number(1.5), Value::Number(9.0)];
+        assert_eq!(
+            recode(&row, &from, &to),
+            vec![Value::Number(1.5), Value::Code(1), Value::Code(MISSING)]
+        );
+        // A level the other schema lacks is missing.
+        let row = [Value::Code(0), Value::Number(f64::NAN), Value::Number(0.0)];
+        let out = recode(&row, &from, &to);
+        assert!(matches!(out[0], Value::Number(x) if x.is_nan()));
+        assert_eq!(out[1], Value::Code(MISSING));
+        assert_eq!(code_of(&levels(&["a", "b"]), Some("b")), 1);
+        assert_eq!(code_of(&levels(&["a", "b"]), None), MISSING);
+    }
+}
