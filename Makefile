@@ -73,5 +73,6 @@ bench: install-release
 	bash bench/prep.sh
 	bash bench/clv.sh
 	bash bench/predict_core.sh
+	bash bench/predict.sh
 	bash bench/model_memory.sh
 	bash bench/citus.sh

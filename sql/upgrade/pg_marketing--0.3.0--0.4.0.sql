@@ -4,7 +4,7 @@
 -- mkt.predict_all, mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance,
 -- mkt.explain_prediction, mkt.train_uplift, mkt.predict_uplift, mkt.predict_uplift_all,
 -- mkt.evaluate_uplift, mkt.uplift_curve_svg. Background jobs may run the training and evaluation
--- ones. Stored models are untouched.
+-- ones; campaigns gain the target param. Stored models are untouched.
 
 CREATE FUNCTION mkt."evaluate_predictor"(
 	"model_name" TEXT,
@@ -191,7 +191,11 @@ COMMENT ON FUNCTION mkt.uplift_curve_svg(text, text) IS
 
 -- What changed for the other areas: jobs may run the new training and evaluation functions,
 -- mkt.retrain retrains predictors and uplift models, mkt.model_report draws a predictor's feature
--- importances, and the catalog table says how predictors and uplift models fill its columns.
+-- importances, campaigns may target the rows a model picks, and the catalog table says how
+-- predictors and uplift models fill its columns.
+COMMENT ON FUNCTION mkt.create_campaign(text, text, regclass, text, text[], text, jsonb) IS
+'Installs an AFTER INSERT trigger on trigger_source: each new row meeting condition (a boolean expression over its columns) gets a decision of the policy for its subject, with context_cols as context, queued in mkt.outbox. params: control_fraction (0.1, a stable per-subject hold-out), frequency_cap per frequency_interval (1 day), budget (sends per day), start, end, quiet_hours [from, to), claim_timeout (5 minutes), reward (conversion | value), seed, mode (immediate: decide in the inserting transaction; queued: the insert only queues the event, mkt.process_campaign or mkt.claim_messages decides later), target (only rows a model picks, scored from the row''s columns by name: {"uplift_model": m, "top_fraction": f} or {"uplift_model": m, "min_uplift": x} with mkt.predict_uplift, {"predictor": m, "min_score": x} or {"predictor": m, "top_fraction": f} with mkt.predict; top_fraction is turned into a score threshold by the model''s held-out scores when the campaign is created; the control group is drawn from the targeted rows).';
+
 COMMENT ON FUNCTION mkt.retrain(text, text) IS
 'Re-runs the stored definition (source, columns, algorithm, params, feature tables and transforms) of the serving version on current data. The holdout is a fifth of the interactions the serving version never trained on; a challenger trained on the rest and the serving version are both ranked on it (ndcg@10). A version trained on all the data is then stored and deployed per deploy: always, never or if_better (default: only when the challenger scored higher; with no interaction newer than the serving version there is nothing to judge by and it keeps serving). The reason is kept in mkt.deploy_history. A customer value model (mkt.train_clv) is refitted on current data instead and judged by log-likelihood per customer on the current summary, the serving version''s parameters against the refit''s (metric and previous_metric). A predictor or uplift model is retrained from its source with its label (or treatment and outcome), features, task, algorithm and params, and judged with the serving version on the rows the new version held out (validation_fraction): ROC-AUC for classification, RMSE for regression (lower is better), the Qini coefficient for uplift.';
 

@@ -8,7 +8,7 @@ use mkt_core::names::{quote_literal, quote_shown};
 use mkt_core::Error;
 use mkt_metrics::uplift_report::{self, ArmRow};
 use mkt_metrics::rate_chart;
-use mkt_policy::campaign::{self, Settings};
+use mkt_policy::campaign::{self, Settings, Target, TargetModel, TargetRule};
 use pgrx::prelude::*;
 use pgrx::PgRelation;
 
@@ -32,6 +32,33 @@ pub struct Definition<'a> {
     pub context_cols: Vec<Option<String>>,
     pub condition: Option<&'a str>,
     pub params: &'a serde_json::Value,
+}
+
+/// The condition a targeted campaign adds: the model's score of the row at least a threshold
+/// (given, or the model's held-out percentile that selects the top share), fixed now.
+fn target_condition(campaign_name: &str, t: &Target) -> SqlResult<String> {
+    let (kind, percentiles) = match &t.model {
+        TargetModel::Uplift(m) => ("predicted uplift", crate::models::cache::uplift(m)?.1.score_quantiles.clone()),
+        TargetModel::Predictor(m) => ("score", crate::models::cache::predictor(m)?.1.score_quantiles.clone()),
+    };
+    let threshold = match t.rule {
+        TargetRule::AtLeast(x) => x,
+        TargetRule::TopFraction(f) => {
+            let x = mkt_predict::predictor::top_threshold(&percentiles, f).ok_or_else(|| {
+                report(Error::InvalidParameter(format!(
+                    "model {} kept no held-out scores to place top_fraction by (trained with validation_fraction 0); give a minimum score instead",
+                    quote_shown(t.model_name())
+                )))
+            })?;
+            notice!(
+                "pg_marketing: campaign {} targets rows with {kind} >= {x:.6} (the top {:.0}% of the model's held-out rows)",
+                quote_shown(campaign_name),
+                f * 100.0
+            );
+            x
+        }
+    };
+    Ok(t.condition(threshold))
 }
 
 pub fn create(d: Definition) -> SqlResult<()> {
@@ -84,7 +111,17 @@ pub fn create(d: Definition) -> SqlResult<()> {
         settings: &settings,
     })?;
     let (trigger_name, function_name) = campaign::trigger_names(id);
-    let body = campaign::trigger_function(&function_name, id, &subject, &context, d.condition);
+    let targeted = match &settings.target {
+        Some(t) => {
+            let tc = target_condition(d.name, t)?;
+            Some(match d.condition {
+                Some(c) => format!("({c}) AND ({tc})"),
+                None => tc,
+            })
+        }
+        None => d.condition.map(str::to_string),
+    };
+    let body = campaign::trigger_function(&function_name, id, &subject, &context, targeted.as_deref());
     catalog::install_trigger(id, d.name, &table, &trigger_name, &function_name, &body)
 }
 

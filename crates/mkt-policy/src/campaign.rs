@@ -13,7 +13,7 @@ use serde_json::Value;
 /// The dollar-quote tag of generated trigger functions; a condition may not contain it.
 pub const TAG: &str = "$mkt_campaign$";
 
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "control_fraction",
     "frequency_cap",
     "frequency_interval",
@@ -25,7 +25,80 @@ pub const KEYS: [&str; 11] = [
     "reward",
     "seed",
     "mode",
+    "target",
 ];
+
+/// Which model a targeted campaign scores each row with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetModel {
+    /// mkt.predict_uplift: message those the campaign moves.
+    Uplift(String),
+    /// mkt.predict: message those likely to act (or to leave).
+    Predictor(String),
+}
+
+/// Which rows a targeted campaign acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetRule {
+    /// The top share by score, judged by the model's held-out scores (their quantile fixes the
+    /// threshold when the campaign is created).
+    TopFraction(f64),
+    /// A score at least this.
+    AtLeast(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub model: TargetModel,
+    pub rule: TargetRule,
+}
+
+impl Target {
+    pub fn parse(v: &Value) -> Result<Target> {
+        let keys = ["uplift_model", "predictor", "top_fraction", "min_uplift", "min_score"];
+        let p = Params::new("a campaign's target", v, &keys)?;
+        let model = match (p.text("uplift_model")?, p.text("predictor")?) {
+            (Some(m), None) => TargetModel::Uplift(m),
+            (None, Some(m)) => TargetModel::Predictor(m),
+            _ => {
+                return Err(Error::invalid(
+                    "target names one model: {\"uplift_model\": ...} or {\"predictor\": ...}",
+                ))
+            }
+        };
+        let (min_key, other) = match model {
+            TargetModel::Uplift(_) => ("min_uplift", "min_score"),
+            TargetModel::Predictor(_) => ("min_score", "min_uplift"),
+        };
+        if p.value(other).is_some() {
+            return Err(Error::invalid(format!("target {other} is for the other kind of model; use {min_key}")));
+        }
+        let rule = match (p.value("top_fraction").is_some(), p.value(min_key).is_some()) {
+            (true, false) => TargetRule::TopFraction(p.float("top_fraction", 1.0, 1e-6, 1.0)?),
+            (false, true) => TargetRule::AtLeast(p.float(min_key, 0.0, -1e300, 1e300)?),
+            _ => {
+                return Err(Error::invalid(format!("target needs one of top_fraction and {min_key}")))
+            }
+        };
+        Ok(Target { model, rule })
+    }
+
+    pub fn model_name(&self) -> &str {
+        match &self.model {
+            TargetModel::Uplift(m) | TargetModel::Predictor(m) => m,
+        }
+    }
+
+    /// The condition a targeted row meets, over the trigger's row `mkt_row` (see
+    /// `trigger_function`): the model reads its features from the row's columns by name.
+    pub fn condition(&self, threshold: f64) -> String {
+        let f = match self.model {
+            TargetModel::Uplift(_) => "mkt.predict_uplift",
+            TargetModel::Predictor(_) => "mkt.predict",
+        };
+        format!("{f}({}, to_jsonb(mkt_row)) >= {threshold:?}", quote_literal(self.model_name()))
+    }
+}
 
 /// Checked campaign parameters, in the form the catalog row stores them.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +117,7 @@ pub struct Settings {
     pub seed: i64,
     /// Queued: the insert only queues the event, mkt.process_campaign decides later.
     pub queued: bool,
+    pub target: Option<Target>,
 }
 
 fn text_param(p: &Params, key: &str, default: Option<&str>) -> Result<Option<String>> {
@@ -99,6 +173,7 @@ impl Settings {
             reward: p.choice("reward", "conversion", &["conversion", "value"])?,
             seed: p.int("seed", 42, 0, i64::MAX)?,
             queued: p.choice("mode", "immediate", &["immediate", "queued"])? == "queued",
+            target: p.value("target").map(Target::parse).transpose()?,
         })
     }
 }
@@ -132,8 +207,8 @@ pub fn trigger_names(campaign_id: i64) -> (String, String) {
     )
 }
 
-/// The trigger function of a campaign: it checks the condition against the new row and hands the
-/// row's subject and context columns to mkt.campaign_fire.
+/// The trigger function of a campaign: it checks the condition against the new row (as `mkt_row`)
+/// and hands the row's subject and context columns to mkt.campaign_fire.
 pub fn trigger_function(
     function_name: &str,
     campaign_id: i64,
@@ -179,6 +254,23 @@ mod tests {
         assert!(e(json!({"mode": "later"})).contains("later"));
         assert!(e(json!({"control_fraction": 1.0})).contains("control_fraction"));
         assert!(e(json!({"cap": 1})).contains("cap"));
+    }
+
+    #[test]
+    fn targets_name_one_model_and_one_rule() {
+        let t = Target::parse(&json!({"uplift_model": "coupon", "top_fraction": 0.3})).unwrap();
+        assert_eq!(t, Target { model: TargetModel::Uplift("coupon".into()), rule: TargetRule::TopFraction(0.3) });
+        assert_eq!(t.condition(0.0125), "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125");
+        let t = Target::parse(&json!({"predictor": "it's churn", "min_score": 0.6})).unwrap();
+        assert_eq!(t.condition(0.6), "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6");
+        let e = |v| Target::parse(&v).unwrap_err().to_string();
+        assert!(e(json!({"top_fraction": 0.3})).contains("names one model"));
+        assert!(e(json!({"uplift_model": "a", "predictor": "b", "top_fraction": 0.3})).contains("names one model"));
+        assert!(e(json!({"uplift_model": "a"})).contains("one of top_fraction and min_uplift"));
+        assert!(e(json!({"uplift_model": "a", "min_score": 0.5})).contains("min_uplift"));
+        assert!(e(json!({"predictor": "a", "top_fraction": 1.5})).contains("top_fraction"));
+        assert!(e(json!({"predictor": "a", "min_score": 0.5, "top": 1})).contains("unknown parameter"));
+        assert!(Settings::parse(&json!({"target": {"predictor": "p", "min_score": 0.5}})).unwrap().target.is_some());
     }
 
     #[test]

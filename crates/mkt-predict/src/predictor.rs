@@ -178,7 +178,28 @@ pub struct Predictor {
     pub threshold: f64,
     /// Metrics on the held-out rows.
     pub validation: Vec<(String, f64)>,
+    /// The held-out rows' scores at each percentile (0..=100): what share of customers a score
+    /// threshold selects. Empty without held-out rows.
+    pub score_quantiles: Vec<f64>,
     pub rows: u64,
+}
+
+/// Scores at each percentile 0..=100 (nearest rank); empty for no scores.
+pub fn percentiles(scores: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = scores.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return Vec::new();
+    }
+    v.sort_by(f64::total_cmp);
+    (0..=100).map(|p| v[((p as f64 / 100.0) * (v.len() - 1) as f64).round() as usize]).collect()
+}
+
+/// The score threshold that selects about the top `fraction` of customers, from percentiles.
+pub fn top_threshold(percentiles: &[f64], fraction: f64) -> Option<f64> {
+    if percentiles.len() != 101 || !(fraction > 0.0 && fraction <= 1.0) {
+        return None;
+    }
+    Some(percentiles[((1.0 - fraction) * 100.0).round() as usize])
 }
 
 /// Classification labels must be 0 or 1, and both must occur.
@@ -328,10 +349,21 @@ pub fn train(
             model,
             threshold,
             validation,
+            score_quantiles: percentiles(&scores),
             rows: y.len() as u64,
         },
         log,
     ))
+}
+
+/// The stored percentiles (absent or malformed: none, so no top-share targeting).
+pub fn quantiles_of(info: &Json) -> Vec<f64> {
+    let q: Vec<f64> = info["score_quantiles"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(Json::as_f64).collect());
+    if q.len() == 101 {
+        q
+    } else {
+        Vec::new()
+    }
 }
 
 /// The feature columns' names and kinds (with their levels), without the rows.
@@ -439,6 +471,7 @@ impl Predictor {
             "features": schema_json(&self.features),
             "threshold": self.threshold,
             "validation": self.validation.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "score_quantiles": self.score_quantiles,
             "rows": self.rows,
         });
         let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
@@ -484,6 +517,7 @@ impl Predictor {
                     ))
                 })
                 .collect::<Result<_>>()?,
+            score_quantiles: quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
         })
     }
@@ -566,6 +600,11 @@ mod tests {
             let back = Predictor::decode(&p.encode().unwrap()).unwrap();
             assert_eq!(back.features, p.features);
             assert_eq!(back.validation, p.validation);
+            assert_eq!(back.score_quantiles, p.score_quantiles);
+            // The top 30% by the held-out percentiles is about 30% of all rows.
+            let t = top_threshold(&p.score_quantiles, 0.3).unwrap();
+            let share = (0..x.rows()).filter(|&i| p.predict(&x.row(i)) >= t).count() as f64 / x.rows() as f64;
+            assert!((share - 0.3).abs() < 0.05, "{algorithm:?} {share}");
             for i in 0..200 {
                 let r = x.row(i);
                 assert_eq!(back.predict(&r).to_bits(), p.predict(&r).to_bits());

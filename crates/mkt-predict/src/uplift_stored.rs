@@ -29,6 +29,8 @@ pub struct Uplift {
     pub features: Features,
     pub model: UpliftModel,
     pub validation: Vec<(String, f64)>,
+    /// The held-out rows' predicted uplift at each percentile (see Predictor::score_quantiles).
+    pub score_quantiles: Vec<f64>,
     pub rows: u64,
     pub treated: u64,
 }
@@ -120,6 +122,7 @@ pub fn train(
     } else {
         metrics(&scored)
     };
+    let score_quantiles = crate::predictor::percentiles(&scored.iter().map(|s| s.uplift).collect::<Vec<_>>());
     Ok(Uplift {
         meta,
         base,
@@ -129,6 +132,7 @@ pub fn train(
         features: crate::predictor::schema_of(x),
         model,
         validation,
+        score_quantiles,
         rows: y.len() as u64,
         treated: treated.iter().filter(|&&t| t).count() as u64,
     })
@@ -162,6 +166,7 @@ impl Uplift {
             "key": self.key,
             "features": schema_json(&self.features),
             "validation": self.validation.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "score_quantiles": self.score_quantiles,
             "rows": self.rows,
             "treated": self.treated,
         });
@@ -241,6 +246,7 @@ impl Uplift {
                     ))
                 })
                 .collect::<Result<_>>()?,
+            score_quantiles: crate::predictor::quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
             treated: info["treated"].as_u64().unwrap_or(0),
         })
@@ -319,6 +325,7 @@ mod tests {
                 );
                 let back = Uplift::decode(&m.encode().unwrap()).unwrap();
                 assert_eq!(back.meta, meta);
+                assert_eq!((back.score_quantiles.len(), &back.score_quantiles), (101, &m.score_quantiles));
                 for i in 0..100 {
                     let r = x.row(i);
                     assert_eq!(

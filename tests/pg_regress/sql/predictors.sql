@@ -95,6 +95,31 @@ SELECT count(*) AS customers, count(*) FILTER (WHERE uplift > 0.1) AS worth_a_co
 FROM mkt.predict_uplift_all('pred_coupon_t', 'pred_coupon', 'customer_id');
 SELECT left(s, 4) = '<svg' AS svg, s LIKE '%best possible%' AS has_best FROM mkt.uplift_curve_svg('pred_coupon_t', 'pred_coupon') s;
 
+-- A campaign that targets the top 30% by predicted uplift messages only them, and still draws a
+-- control group among them.
+SELECT mkt.create_policy('pred_offer', ARRAY['coupon'], 'thompson');
+CREATE TABLE pred_visits (customer_id int, age int, region text);
+SELECT mkt.create_campaign('pred_targeted', 'pred_offer', 'pred_visits', 'customer_id',
+  params => '{"target": {"uplift_model": "pred_coupon_t", "top_fraction": 0.3}, "control_fraction": 0.2}');
+INSERT INTO pred_visits SELECT customer_id, age, region FROM pred_coupon WHERE customer_id <= 1000;
+WITH scored AS (
+  SELECT v.customer_id::text AS subject, mkt.predict_uplift('pred_coupon_t', to_jsonb(v)) AS uplift
+  FROM pred_visits v),
+touched AS (
+  SELECT DISTINCT t.subject FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id)
+  WHERE c.campaign_name = 'pred_targeted')
+SELECT count(t.subject) BETWEEN 200 AND 400 AS about_30_percent_touched,
+       max(s.uplift) FILTER (WHERE t.subject IS NULL) < min(s.uplift) FILTER (WHERE t.subject IS NOT NULL) AS only_the_top
+FROM scored s LEFT JOIN touched t USING (subject);
+SELECT count(*) FILTER (WHERE arm = 'control') > 0 AS control_drawn,
+       count(*) FILTER (WHERE arm <> 'control') = (SELECT count(*) FROM mkt.outbox WHERE campaign = 'pred_targeted') AS only_treated_messaged
+FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id) WHERE c.campaign_name = 'pred_targeted';
+SELECT mkt.create_campaign('pred_churners', 'pred_offer', 'pred_visits', 'customer_id', condition => 'age > 60',
+  params => '{"target": {"predictor": "pred_churn", "min_score": 0.5}}');
+SELECT regress.err($$INSERT INTO pred_visits VALUES (99999, 70, 'north')$$) AS scores_missing_features_fine;
+SELECT mkt.drop_campaign('pred_churners');
+SELECT mkt.drop_campaign('pred_targeted');
+
 -- The catalog: export/import gives the same predictions; retrain judges on held-out rows; an
 -- erasure finds nothing to remove (these models keep no customer's row); the report draws the
 -- importances; another role needs a grant.
@@ -180,9 +205,17 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.evaluate_predictor('pred_churn', 'SELECT customer_id, recency_weeks, orders, channel, vip, spend, orders AS churned FROM pred_customers')$$),
   ($$SELECT * FROM mkt.roc_curve('pred_spend', 'pred_customers')$$),
   ($$SELECT * FROM mkt.explain_prediction('pred_churn', NULL)$$),
-  ($$SELECT * FROM mkt.evaluate_uplift('pred_coupon_t', 'pred_customers')$$)
+  ($$SELECT * FROM mkt.evaluate_uplift('pred_coupon_t', 'pred_customers')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"uplift_model": "no_model", "top_fraction": 0.3}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"uplift_model": "pred_churn", "top_fraction": 0.3}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_closed", "top_fraction": 0.3}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_churn"}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_churn", "min_uplift": 0.1}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": "everyone"}')$$)
 ) AS c(q);
+SELECT count(*) AS bad_campaigns FROM mkt.campaigns WHERE campaign_name = 'pred_bad';
 \pset format aligned
 SELECT count(*) AS bad_versions FROM mkt.model_versions WHERE model_name = 'pred_bad';
 SELECT mkt.drop_model(m) > 0 AS dropped FROM unnest(ARRAY['pred_churn', 'pred_churn_lr', 'pred_closed', 'pred_spend', 'pred_coupon_t',
   'pred_coupon_x', 'pred_coupon_s', 'pred_coupon_ct', 'pred_copy', 'pred_coupon_copy', 'pred_const']) m;
+SELECT mkt.drop_policy('pred_offer') > 0 AS dropped_policy;
