@@ -129,16 +129,7 @@ pub fn explain(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)>> {
 
 /// Features by importance, most important first.
 pub fn importance(name: &str) -> SqlResult<Vec<(String, f64)>> {
-    let (_, p) = cache::predictor(name)?;
-    let mut out: Vec<(String, f64)> = p
-        .features
-        .names
-        .iter()
-        .cloned()
-        .zip(p.importance())
-        .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(out)
+    Ok(cache::predictor(name)?.1.ranked_importance())
 }
 
 pub fn predict_uplift(name: &str, features: &Json) -> SqlResult<f64> {

@@ -129,13 +129,64 @@ fn read(
     })
 }
 
-fn store(model_name: &str, v: &NewVersion, metrics: &Value, verdict: &Verdict) -> SqlResult<i32> {
-    let (model_id, version) = lifecycle::store(v)?;
-    record_metrics(model_id, metrics.clone())?;
+/// A trained predictor or uplift model on its way into the catalog.
+struct Trained<'a> {
+    algorithm: &'static str,
+    blob: Vec<u8>,
+    key: Option<&'a Column>,
+    /// The label, or the outcome.
+    target_col: &'a str,
+    treatment_col: Option<&'a str>,
+    rows: usize,
+    features: usize,
+    validation: &'a [(String, f64)],
+    /// (metric name, rows dropped for a NULL label, treatment or outcome).
+    dropped: (&'static str, usize),
+}
+
+/// Stores the version with its metrics (see mkt.model_versions' comment for how the columns are
+/// filled), deploys it if the verdict says so, and makes the row training returns.
+fn finish(
+    model_name: &str,
+    source_text: &str,
+    params: &Value,
+    t: Trained,
+    verdict: Verdict,
+    started: Instant,
+) -> SqlResult<Outcome> {
+    let seconds = started.elapsed().as_secs_f64();
+    let (model_id, version) = lifecycle::store(&NewVersion {
+        model_name,
+        algorithm: t.algorithm,
+        params,
+        source: source_text,
+        user_col: t.key.map_or("", |k| k.name.as_str()),
+        item_col: Some(t.target_col),
+        weight_col: t.treatment_col,
+        user_id_type: "text",
+        item_id_type: None,
+        n_users: t.rows as i64,
+        n_items: t.features as i64,
+        n_interactions: t.rows as i64,
+        train_seconds: seconds,
+        blob: &t.blob,
+    })?;
+    let mut metrics = Map::new();
+    metrics.insert("validation".into(), metrics_json(t.validation));
+    metrics.insert(t.dropped.0.into(), json!(t.dropped.1));
+    record_metrics(model_id, Value::Object(metrics))?;
     if verdict.deploy {
         lifecycle::deploy(model_name, model_id, &verdict.reason)?;
     }
-    Ok(version)
+    Ok(Outcome {
+        version,
+        algorithm: t.algorithm.into(),
+        rows: t.rows as i64,
+        features: t.features as i32,
+        metrics: metrics_json(t.validation),
+        train_seconds: seconds,
+        deployed: verdict.deploy,
+    })
 }
 
 fn trained(deploy: bool) -> Verdict {
@@ -227,40 +278,24 @@ pub fn train_predictor_with(
         &valid_idx.iter().map(|&i| y[i]).collect::<Vec<_>>(),
         &o,
     );
-    let blob = p.encode().sql()?;
-    let metrics =
-        json!({ "validation": metrics_json(&p.validation), "dropped_null_labels": r.dropped });
-    let seconds = started.elapsed().as_secs_f64();
-    let version = store(
+    finish(
         model_name,
-        &NewVersion {
-            model_name,
+        source_text,
+        params,
+        Trained {
             algorithm: alg.name(),
-            params,
-            source: source_text,
-            user_col: key.map_or("", |k| k.name.as_str()),
-            item_col: Some(&label.name),
-            weight_col: None,
-            user_id_type: "text",
-            item_id_type: None,
-            n_users: y.len() as i64,
-            n_items: r.x.columns.len() as i64,
-            n_interactions: y.len() as i64,
-            train_seconds: seconds,
-            blob: &blob,
+            blob: p.encode().sql()?,
+            key,
+            target_col: &label.name,
+            treatment_col: None,
+            rows: y.len(),
+            features: r.x.columns.len(),
+            validation: &p.validation,
+            dropped: ("dropped_null_labels", r.dropped),
         },
-        &metrics,
-        &verdict,
-    )?;
-    Ok(Outcome {
-        version,
-        algorithm: alg.name().into(),
-        rows: y.len() as i64,
-        features: r.x.columns.len() as i32,
-        metrics: metrics_json(&p.validation),
-        train_seconds: seconds,
-        deployed: verdict.deploy,
-    })
+        verdict,
+        started,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -388,40 +423,24 @@ pub fn train_uplift_with(
         })
         .collect();
     let verdict = decide(&m, &held_out, &o);
-    let blob = m.encode().sql()?;
-    let metrics =
-        json!({ "validation": metrics_json(&m.validation), "dropped_null_rows": r.dropped });
-    let seconds = started.elapsed().as_secs_f64();
-    let version = store(
+    finish(
         model_name,
-        &NewVersion {
-            model_name,
+        source_text,
+        params,
+        Trained {
             algorithm: meta.name(),
-            params,
-            source: source_text,
-            user_col: key.map_or("", |k| k.name.as_str()),
-            item_col: Some(&outcome.name),
-            weight_col: Some(&treatment.name),
-            user_id_type: "text",
-            item_id_type: None,
-            n_users: y.len() as i64,
-            n_items: r.x.columns.len() as i64,
-            n_interactions: y.len() as i64,
-            train_seconds: seconds,
-            blob: &blob,
+            blob: m.encode().sql()?,
+            key,
+            target_col: &outcome.name,
+            treatment_col: Some(&treatment.name),
+            rows: y.len(),
+            features: r.x.columns.len(),
+            validation: &m.validation,
+            dropped: ("dropped_null_rows", r.dropped),
         },
-        &metrics,
-        &verdict,
-    )?;
-    Ok(Outcome {
-        version,
-        algorithm: meta.name().into(),
-        rows: y.len() as i64,
-        features: r.x.columns.len() as i32,
-        metrics: metrics_json(&m.validation),
-        train_seconds: seconds,
-        deployed: verdict.deploy,
-    })
+        verdict,
+        started,
+    )
 }
 
 /// A held-out row of an uplift test: its features (coded as the new model reads them), whether

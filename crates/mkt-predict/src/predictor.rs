@@ -191,7 +191,9 @@ pub fn percentiles(scores: &[f64]) -> Vec<f64> {
         return Vec::new();
     }
     v.sort_by(f64::total_cmp);
-    (0..=100).map(|p| v[((p as f64 / 100.0) * (v.len() - 1) as f64).round() as usize]).collect()
+    (0..=100)
+        .map(|p| v[((p as f64 / 100.0) * (v.len() - 1) as f64).round() as usize])
+        .collect()
 }
 
 /// The score threshold that selects about the top `fraction` of customers, from percentiles.
@@ -356,9 +358,30 @@ pub fn train(
     ))
 }
 
+/// Named metrics as stored: a list of [name, value] pairs (keeping their order).
+pub fn metrics_to_json(m: &[(String, f64)]) -> Json {
+    Json::Array(m.iter().map(|(k, v)| json!([k, v])).collect())
+}
+
+pub fn metrics_from_json(v: &Json) -> Result<Vec<(String, f64)>> {
+    let bad = || Error::Corrupted("stored metrics".into());
+    v.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|p| {
+            Ok((
+                p[0].as_str().ok_or_else(bad)?.to_string(),
+                p[1].as_f64().unwrap_or(f64::NAN),
+            ))
+        })
+        .collect()
+}
+
 /// The stored percentiles (absent or malformed: none, so no top-share targeting).
 pub fn quantiles_of(info: &Json) -> Vec<f64> {
-    let q: Vec<f64> = info["score_quantiles"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(Json::as_f64).collect());
+    let q: Vec<f64> = info["score_quantiles"]
+        .as_array()
+        .map_or(Vec::new(), |a| a.iter().filter_map(Json::as_f64).collect());
     if q.len() == 101 {
         q
     } else {
@@ -462,6 +485,19 @@ impl Predictor {
         }
     }
 
+    /// (feature, importance), most important first (ties by name).
+    pub fn ranked_importance(&self) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = self
+            .features
+            .names
+            .iter()
+            .cloned()
+            .zip(self.importance())
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
     pub fn encode(&self) -> Result<Vec<u8>> {
         let info = json!({
             "task": self.task.name(),
@@ -470,7 +506,7 @@ impl Predictor {
             "key": self.key,
             "features": schema_json(&self.features),
             "threshold": self.threshold,
-            "validation": self.validation.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "validation": metrics_to_json(&self.validation),
             "score_quantiles": self.score_quantiles,
             "rows": self.rows,
         });
@@ -506,17 +542,7 @@ impl Predictor {
             features,
             model,
             threshold: info["threshold"].as_f64().ok_or_else(|| bad("threshold"))?,
-            validation: info["validation"]
-                .as_array()
-                .ok_or_else(|| bad("metrics"))?
-                .iter()
-                .map(|p| {
-                    Ok((
-                        p[0].as_str().ok_or_else(|| bad("metrics"))?.to_string(),
-                        p[1].as_f64().unwrap_or(f64::NAN),
-                    ))
-                })
-                .collect::<Result<_>>()?,
+            validation: metrics_from_json(&info["validation"])?,
             score_quantiles: quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
         })
@@ -603,7 +629,8 @@ mod tests {
             assert_eq!(back.score_quantiles, p.score_quantiles);
             // The top 30% by the held-out percentiles is about 30% of all rows.
             let t = top_threshold(&p.score_quantiles, 0.3).unwrap();
-            let share = (0..x.rows()).filter(|&i| p.predict(&x.row(i)) >= t).count() as f64 / x.rows() as f64;
+            let share = (0..x.rows()).filter(|&i| p.predict(&x.row(i)) >= t).count() as f64
+                / x.rows() as f64;
             assert!((share - 0.3).abs() < 0.05, "{algorithm:?} {share}");
             for i in 0..200 {
                 let r = x.row(i);

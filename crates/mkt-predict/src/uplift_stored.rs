@@ -122,7 +122,8 @@ pub fn train(
     } else {
         metrics(&scored)
     };
-    let score_quantiles = crate::predictor::percentiles(&scored.iter().map(|s| s.uplift).collect::<Vec<_>>());
+    let score_quantiles =
+        crate::predictor::percentiles(&scored.iter().map(|s| s.uplift).collect::<Vec<_>>());
     Ok(Uplift {
         meta,
         base,
@@ -165,7 +166,7 @@ impl Uplift {
             "outcome": self.outcome,
             "key": self.key,
             "features": schema_json(&self.features),
-            "validation": self.validation.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "validation": crate::predictor::metrics_to_json(&self.validation),
             "score_quantiles": self.score_quantiles,
             "rows": self.rows,
             "treated": self.treated,
@@ -235,17 +236,7 @@ impl Uplift {
             key: info["key"].as_str().map(str::to_string),
             features,
             model,
-            validation: info["validation"]
-                .as_array()
-                .ok_or_else(|| bad("metrics"))?
-                .iter()
-                .map(|p| {
-                    Ok((
-                        p[0].as_str().ok_or_else(|| bad("metrics"))?.to_string(),
-                        p[1].as_f64().unwrap_or(f64::NAN),
-                    ))
-                })
-                .collect::<Result<_>>()?,
+            validation: crate::predictor::metrics_from_json(&info["validation"])?,
             score_quantiles: crate::predictor::quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
             treated: info["treated"].as_u64().unwrap_or(0),
@@ -325,7 +316,10 @@ mod tests {
                 );
                 let back = Uplift::decode(&m.encode().unwrap()).unwrap();
                 assert_eq!(back.meta, meta);
-                assert_eq!((back.score_quantiles.len(), &back.score_quantiles), (101, &m.score_quantiles));
+                assert_eq!(
+                    (back.score_quantiles.len(), &back.score_quantiles),
+                    (101, &m.score_quantiles)
+                );
                 for i in 0..100 {
                     let r = x.row(i);
                     assert_eq!(
