@@ -22,11 +22,7 @@ fn read_test(
     targets: &[&str],
 ) -> SqlResult<(Features, Vec<Vec<f64>>, usize)> {
     let described = source::describe(src)?;
-    let mut cols = Vec::new();
-    for (name, s) in schema.names.iter().zip(&schema.columns) {
-        let c = source::find(&described, name, "feature")?;
-        cols.push((c.name.clone(), rows::scoring_kind(s, c)?));
-    }
+    let mut cols = rows::schema_columns(&described, schema)?;
     for t in targets {
         let c = source::find(&described, t, "label")?;
         cols.push((c.name.clone(), rows::numeric_kind(c, "label")?));
@@ -39,9 +35,7 @@ fn read_test(
         .collect();
     let x = rows::scoring_features(schema, raws);
     let n = extra.first().map_or(0, Vec::len);
-    let keep: Vec<usize> = (0..n)
-        .filter(|&i| extra.iter().all(|c| !c[i].is_nan()))
-        .collect();
+    let keep = rows::complete_rows(&extra);
     if keep.is_empty() {
         return Err(Error::EmptyData(format!(
             "the test source has no row with {}",

@@ -155,7 +155,7 @@ pub fn retrain(
         }
     };
     models::record_metrics(
-        id_of(model_name, out.version)?,
+        out.model_id,
         json!({"retrain_metric": judged.0, "previous_metric": judged.1}),
     )?;
     pgrx::notice!(
@@ -168,8 +168,4 @@ pub fn retrain(
         }
     );
     Ok((out.version, judged.0, judged.1, out.deployed))
-}
-
-fn id_of(model_name: &str, version: i32) -> SqlResult<i64> {
-    access::version_id(model_name, version)
 }

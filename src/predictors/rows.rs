@@ -139,6 +139,27 @@ pub fn read(src: &Resolved, cols: &[(String, Kind)]) -> SqlResult<Vec<Raw>> {
         .collect())
 }
 
+/// How each feature of a model's schema is read from a scoring or test source.
+pub fn schema_columns(described: &[Column], schema: &Features) -> SqlResult<Vec<(String, Kind)>> {
+    schema
+        .names
+        .iter()
+        .zip(&schema.columns)
+        .map(|(name, s)| {
+            let c = source::find(described, name, "feature")?;
+            Ok((c.name.clone(), scoring_kind(s, c)?))
+        })
+        .collect()
+}
+
+/// The rows where none of `cols` is missing (NaN).
+pub fn complete_rows(cols: &[Vec<f64>]) -> Vec<usize> {
+    let n = cols.first().map_or(0, Vec::len);
+    (0..n)
+        .filter(|&i| cols.iter().all(|c| !c[i].is_nan()))
+        .collect()
+}
+
 /// The numbers of a column read as numbers (empty for texts).
 pub fn numbers(r: Raw) -> Vec<f64> {
     match r {

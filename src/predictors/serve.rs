@@ -71,10 +71,7 @@ pub fn read_scoring(
     let described = source::describe(src)?;
     let key: &Column = source::find(&described, key_col, "key")?;
     let mut cols = vec![(key.name.clone(), Kind::Category)];
-    for (name, s) in schema.names.iter().zip(&schema.columns) {
-        let c = source::find(&described, name, "feature")?;
-        cols.push((c.name.clone(), rows::scoring_kind(s, c)?));
-    }
+    cols.extend(rows::schema_columns(&described, schema)?);
     let mut raws = rows::read(src, &cols)?;
     let features = rows::scoring_features(schema, raws.split_off(1));
     let keys = match raws.pop() {

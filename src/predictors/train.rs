@@ -27,6 +27,7 @@ pub struct Verdict {
 
 /// The row mkt.train_predictor and mkt.train_uplift return.
 pub struct Outcome {
+    pub model_id: i64,
     pub version: i32,
     pub algorithm: String,
     pub rows: i64,
@@ -106,9 +107,7 @@ fn read(
         .map(numbers)
         .collect();
     let n = extra_raw.first().map_or(0, Vec::len);
-    let keep: Vec<usize> = (0..n)
-        .filter(|&i| extra_raw.iter().all(|c| !c[i].is_nan()))
-        .collect();
+    let keep = rows::complete_rows(&extra_raw);
     if n == 0 {
         return Err(Error::EmptyData(format!(
             "the source {} has no rows",
@@ -179,6 +178,7 @@ fn finish(
         lifecycle::deploy(model_name, model_id, &verdict.reason)?;
     }
     Ok(Outcome {
+        model_id,
         version,
         algorithm: t.algorithm.into(),
         rows: t.rows as i64,
