@@ -8,12 +8,11 @@ use crate::pg::source::{self, Column};
 use crate::pg::{pool, progress};
 use crate::predictors::rows::{self, numbers, Kind};
 use mkt_core::names::quote_shown;
-use mkt_core::params::Params;
 use mkt_core::Error;
 use mkt_predict::features::{Column as FeatureColumn, Features};
 use mkt_predict::predictor::{self, Algorithm, Options, Task};
 use mkt_predict::uplift::Meta;
-use mkt_predict::uplift_stored::{self, treatment_flags};
+use mkt_predict::uplift_stored::{self, treatment_flags, UpliftOptions};
 use pgrx::prelude::*;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -236,7 +235,7 @@ pub fn train_predictor_with(
     access::check_can_train(model_name)?;
     let task = Task::parse(task).sql()?;
     let alg = Algorithm::parse(algorithm).sql()?;
-    let o = Options::parse("mkt.train_predictor", task, alg, params, &[]).sql()?;
+    let o = Options::parse("mkt.train_predictor", task, alg, params).sql()?;
     let src = source::resolve(source_text)?;
     let described = source::describe(&src)?;
     let label = source::find(&described, label_col, "label")?;
@@ -337,37 +336,11 @@ pub fn train_uplift_with(
     require_primary("training")?;
     access::check_can_train(model_name)?;
     let meta = Meta::parse(algorithm).sql()?;
-    // The base learner decides which of the learner's params are valid, so it is read first.
-    let base = match params.get("base") {
-        None | Some(Value::Null) => Algorithm::Gbdt,
-        Some(Value::String(s)) => Algorithm::parse(s).sql()?,
-        Some(v) => {
-            return Err(Error::InvalidParameter(format!(
-                "parameter \"base\" must be a string, got {v}"
-            )))
-            .sql()
-        }
-    };
-    let o = Options::parse(
-        "mkt.train_uplift",
-        Task::Classification,
+    let UpliftOptions {
         base,
-        params,
-        &uplift_stored::KEYS,
-    )
-    .sql()?;
-    if o.balanced {
-        return Err(Error::InvalidParameter(
-            "class_weight is for mkt.train_predictor".into(),
-        ))
-        .sql();
-    }
-    let propensity = Params::new("mkt.train_uplift", params, &params_keys(params))
-        .and_then(|p| match p.value("propensity") {
-            None => Ok(None),
-            Some(_) => p.float("propensity", 0.5, 1e-6, 1.0 - 1e-6).map(Some),
-        })
-        .sql()?;
+        options: o,
+        propensity,
+    } = UpliftOptions::parse(params).sql()?;
     let src = source::resolve(source_text)?;
     let described = source::describe(&src)?;
     let treatment = source::find(&described, treatment_col, "treatment")?;
@@ -449,11 +422,4 @@ pub struct HeldOut {
     pub row: Vec<mkt_predict::features::Value>,
     pub treated: bool,
     pub outcome: f64,
-}
-
-/// Every key of `params` (already checked by Options::parse), to read one of them again.
-fn params_keys(params: &Value) -> Vec<&str> {
-    params
-        .as_object()
-        .map_or(Vec::new(), |m| m.keys().map(String::as_str).collect())
 }

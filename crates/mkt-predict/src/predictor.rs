@@ -112,14 +112,19 @@ pub struct Options {
 }
 
 impl Options {
-    /// `extra` are keys the caller reads itself (mkt.train_uplift's).
-    pub fn parse(
+    pub fn parse(owner: &str, task: Task, algorithm: Algorithm, params: &Json) -> Result<Options> {
+        Options::parse_with(owner, task, algorithm, params, &[], |_| Ok(())).map(|(o, _)| o)
+    }
+
+    /// `parse` that also accepts the keys `extra`, which `read_extra` reads (mkt.train_uplift's).
+    pub fn parse_with<T>(
         owner: &str,
         task: Task,
         algorithm: Algorithm,
         params: &Json,
         extra: &[&str],
-    ) -> Result<Options> {
+        read_extra: impl FnOnce(&Params) -> Result<T>,
+    ) -> Result<(Options, T)> {
         let mut keys: Vec<&str> = COMMON.to_vec();
         keys.extend(extra);
         match algorithm {
@@ -155,14 +160,15 @@ impl Options {
             }
             c => c == "balanced",
         };
-        Ok(Options {
+        let options = Options {
             base,
             validation_fraction: p.float("validation_fraction", 0.1, 0.0, 0.9)?,
             balanced,
             seed: p.int("seed", 42, 0, i64::MAX)? as u64,
             deploy: p.boolean("deploy", true)?,
             key: p.text("key")?,
-        })
+        };
+        Ok((options, read_extra(&p)?))
     }
 }
 
@@ -607,7 +613,6 @@ mod tests {
                 Task::Classification,
                 algorithm,
                 &json!({"class_weight": "balanced"}),
-                &[],
             )
             .unwrap();
             let (p, _) = train(
@@ -653,7 +658,6 @@ mod tests {
             Task::Classification,
             Algorithm::Logistic,
             &json!({"trees": 5}),
-            &[],
         )
         .unwrap_err();
         assert!(e.to_string().contains("unknown parameter \"trees\""), "{e}");
@@ -661,8 +665,7 @@ mod tests {
             "t",
             Task::Regression,
             Algorithm::Gbdt,
-            &json!({"class_weight": "balanced"}),
-            &[]
+            &json!({"class_weight": "balanced"})
         )
         .is_err());
         assert!(Algorithm::parse("svm")
@@ -680,7 +683,6 @@ mod tests {
                 Task::Classification,
                 Algorithm::Gbdt,
                 &json!({"trees": 3}),
-                &[],
             )
             .unwrap();
             train(

@@ -19,6 +19,50 @@ pub const FORMAT: &str = "pg_marketing.uplift/1";
 /// mkt.train_uplift's own params, beside the base learner's.
 pub const KEYS: [&str; 2] = ["base", "propensity"];
 
+/// The `params` of mkt.train_uplift: the base learner (read first, since it decides which of the
+/// learner's params are valid), that learner's options, and the design's propensity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpliftOptions {
+    pub base: Algorithm,
+    pub options: Options,
+    pub propensity: Option<f64>,
+}
+
+impl UpliftOptions {
+    pub fn parse(params: &Json) -> Result<UpliftOptions> {
+        let base = match params.get("base") {
+            None | Some(Json::Null) => Algorithm::Gbdt,
+            Some(Json::String(s)) => Algorithm::parse(s)?,
+            Some(v) => {
+                return Err(Error::InvalidParameter(format!(
+                    "parameter \"base\" must be a string, got {v}"
+                )))
+            }
+        };
+        let (options, propensity) = Options::parse_with(
+            "mkt.train_uplift",
+            Task::Classification,
+            base,
+            params,
+            &KEYS,
+            |p| match p.value("propensity") {
+                None => Ok(None),
+                Some(_) => p.float("propensity", 0.5, 1e-6, 1.0 - 1e-6).map(Some),
+            },
+        )?;
+        if options.balanced {
+            return Err(Error::InvalidParameter(
+                "class_weight is for mkt.train_predictor".into(),
+            ));
+        }
+        Ok(UpliftOptions {
+            base,
+            options,
+            propensity,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uplift {
     pub meta: Meta,
@@ -292,7 +336,6 @@ mod tests {
                 Task::Classification,
                 base,
                 &json!({"validation_fraction": 0.3}),
-                &KEYS,
             )
             .unwrap();
             for meta in [Meta::S, Meta::T, Meta::X, Meta::ClassTransformation] {
@@ -331,6 +374,16 @@ mod tests {
             }
         }
         let e = treatment_flags("arm", &[0.0, 1.0, 2.0]).unwrap_err();
+        let u =
+            UpliftOptions::parse(&json!({"base": "logistic", "l2": 2, "propensity": 0.3})).unwrap();
+        assert_eq!((u.base, u.propensity), (Algorithm::Logistic, Some(0.3)));
+        let bad = |v| UpliftOptions::parse(&v).unwrap_err().to_string();
+        assert!(bad(json!({"propensity": 1})).contains("between 0.000001 and 0.999999"));
+        assert!(bad(json!({"class_weight": "balanced"})).contains("mkt.train_predictor"));
+        assert!(bad(json!({"base": 3})).contains("must be a string"));
+        assert!(
+            bad(json!({"base": "logistic", "trees": 3})).contains("unknown parameter \"trees\"")
+        );
         assert!(e.to_string().contains("the value 2"));
     }
 }
