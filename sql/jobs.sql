@@ -30,7 +30,7 @@ COMMENT ON VIEW mkt.jobs IS
 'Every job: state queued|running|succeeded|failed|cancelled (a running job whose worker is gone shows failed), progress 0..1 and a message while it runs (the latest epoch of neural training, else the phase of the work, e.g. ''als 120000/2100000''), the result rows (jsonb) or the error.';
 
 COMMENT ON FUNCTION mkt.submit_job(text, int) IS
-'Queues one SELECT of a long mkt function (train_recommender, retrain, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split, train_clv, evaluate_clv, train_predictor, evaluate_predictor, train_uplift, evaluate_uplift) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
+'Queues one SELECT of a long mkt function (train_recommender, retrain, tune_recommender, evaluate_recommender, train_policy, evaluate_policy, estimate_policy_value, simulate_campaign, profile, clean, fit_transform, apply_transform, rfm, user_features, split, train_clv, evaluate_clv, train_predictor, evaluate_predictor, train_uplift, evaluate_uplift, decide_all) to run in a background worker as the submitting role, after this transaction commits. At most mkt.max_workers jobs of a database run at once. Returns the job id; follow it in mkt.jobs.';
 
 COMMENT ON FUNCTION mkt.cancel_job(bigint) IS
 'Cancels a queued job, or interrupts a running one (its state becomes cancelled and nothing it would have written stays). True when there was something to cancel.';

@@ -9,6 +9,9 @@ COMMENT ON FUNCTION mkt.drop_policy(text) IS
 COMMENT ON FUNCTION mkt.decide(text, jsonb, text, text[]) IS
 'Chooses an action for a context (minus excluded actions), logs the decision in mkt.decisions with the probability it was chosen with and the full distribution, and returns decision_id, action, probability.';
 
+COMMENT ON FUNCTION mkt.decide_all(text, text, text, text[]) IS
+'Decides for every row of source (a table, view or SELECT) in one call, as mkt.decide would for each: the context is a jsonb object of context_cols (NULL = every column but subject_col), each decision is logged in mkt.decisions with its subject, context, probability and distribution, and (decision_id, subject, action, probability) come back in the source''s order. Rows with a NULL subject are skipped (a NOTICE counts them). For a nightly campaign over the whole customer base; the policy''s state is read once per state, not per row.';
+
 COMMENT ON FUNCTION mkt.reward(bigint, float8, jsonb, text) IS
 'Learns from the outcome of a decision: Q-learning update (next_context: where the customer went; NULL ends the journey), Beta posterior (reward in [0,1]) or LinUCB regression. One reward per decision; durable at commit. subject (optional) must be the decision''s subject; on Citus it makes the update a single-shard write on that subject''s worker, where the reward waits for mkt.fold_rewards, as it does for a policy with deferred learning.';
 

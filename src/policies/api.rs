@@ -7,7 +7,7 @@ use crate::pg::args::no_nulls;
 use crate::pg::error::{invalid, required, OrSql};
 use crate::pg::{citus, progress};
 use crate::policies::offpolicy::{self, LogColumns, ValueColumns};
-use crate::policies::{cache, decide, learn, lifecycle, report};
+use crate::policies::{cache, decide, decide_all as bulk, learn, lifecycle, report};
 use crate::policies::catalog::state;
 use mkt_metrics::offpolicy_log::lift;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -28,6 +28,36 @@ fn create_policy(
 #[pg_extern(volatile, parallel_unsafe)]
 fn drop_policy(policy_name: &str) -> Result<i64, ErrorReport> {
     lifecycle::drop(policy_name)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn decide_all(
+    policy_name: Option<&str>,
+    source: Option<&str>,
+    subject_col: Option<&str>,
+    context_cols: default!(Option<Vec<Option<String>>>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(decision_id, i64),
+            name!(subject, String),
+            name!(action, String),
+            name!(probability, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let context_cols = match context_cols {
+        Some(c) => Some(no_nulls(Some(c), "context_cols")?),
+        None => None,
+    };
+    Ok(TableIterator::new(bulk::decide_all(
+        required(policy_name, "policy_name")?,
+        required(source, "source")?,
+        required(subject_col, "subject_col")?,
+        context_cols.as_deref(),
+    )?))
 }
 
 #[pg_extern(volatile, parallel_unsafe)]

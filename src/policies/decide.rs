@@ -20,7 +20,7 @@ thread_local! {
     static RNG: RefCell<Option<Rng>> = const { RefCell::new(None) };
 }
 
-fn with_backend_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
+pub(crate) fn with_backend_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
     RNG.with(|r| {
         let mut r = r.borrow_mut();
         let rng = r.get_or_insert_with(|| {
@@ -58,7 +58,7 @@ fn with_knowledge<T>(
     Ok((state, out))
 }
 
-fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
+pub(crate) fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
     let mut m = Map::new();
     for (a, q) in p.cfg.actions.iter().zip(probabilities) {
         m.insert(a.clone(), serde_json::json!(q));

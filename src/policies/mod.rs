@@ -5,6 +5,7 @@ mod api;
 pub mod cache;
 pub mod catalog;
 mod decide;
+mod decide_all;
 mod learn;
 mod lifecycle;
 mod offpolicy;
@@ -20,6 +21,7 @@ pgrx::extension_sql_file!(
         policies::api::create_policy,
         policies::api::drop_policy,
         policies::api::decide,
+        policies::api::decide_all,
         policies::api::reward,
         policies::api::fold_rewards,
         policies::api::train_policy,

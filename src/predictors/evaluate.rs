@@ -60,7 +60,7 @@ fn store(model_id: i64, metrics: &[(String, f64)]) -> SqlResult<()> {
 
 fn scored_predictor(name: &str, test: &str) -> SqlResult<(i64, Task, f64, Vec<f64>, Vec<f64>)> {
     let (id, p) = cache::predictor(name)?;
-    let src = source::resolve(test)?;
+    let src = rows::model_source(test, p.transform.as_ref())?;
     let (x, extra, _) = read_test(&src, &p.features, &[&p.label])?;
     let y = extra.into_iter().next().unwrap_or_default();
     if p.task == Task::Classification {
@@ -98,7 +98,7 @@ pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
 
 fn scored_uplift(name: &str, test: &str) -> SqlResult<(i64, Vec<Scored>)> {
     let (id, m) = cache::uplift(name)?;
-    let src = source::resolve(test)?;
+    let src = rows::model_source(test, m.transform.as_ref())?;
     let (x, extra, _) = read_test(&src, &m.features, &[&m.treatment, &m.outcome])?;
     let treated = treatment_flags(&m.treatment, &extra[0]).sql()?;
     let scores = score_rows(&x, |r| m.uplift(r))?;

@@ -11,6 +11,7 @@ use mkt_core::names::{quote_ident, quote_shown};
 use mkt_core::Error;
 pub use mkt_predict::features::code_of;
 use mkt_predict::features::{Column as FeatureColumn, Features};
+use mkt_predict::input_transform::InputTransform;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -137,6 +138,22 @@ pub fn read(src: &Resolved, cols: &[(String, Kind)]) -> SqlResult<Vec<Raw>> {
             },
         })
         .collect())
+}
+
+/// The transform a model is trained through (params.transform), as stored now; the model keeps
+/// this copy.
+pub fn input_transform(name: &str) -> SqlResult<InputTransform> {
+    let (spec, stats) = crate::prep::transforms::load_json(name)?;
+    InputTransform::new(name, &spec, &stats).sql()
+}
+
+/// The source a model reads, through the transform it was trained with.
+pub fn model_source(source_text: &str, transform: Option<&InputTransform>) -> SqlResult<Resolved> {
+    let src = source::resolve(source_text)?;
+    Ok(match transform {
+        Some(t) => crate::prep::transforms::with_fitted(&t.fitted, src),
+        None => src,
+    })
 }
 
 /// How each feature of a model's schema is read from a scoring or test source.

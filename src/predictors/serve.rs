@@ -9,6 +9,7 @@ use crate::predictors::rows::{self, code_of, number_text, Kind, Raw};
 use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use mkt_predict::features::{Column as FeatureColumn, Features, Value};
+use mkt_predict::input_transform::InputTransform;
 use serde_json::Value as Json;
 
 /// A jsonb object as one feature row in the model's schema. A key the model does not read is
@@ -81,9 +82,21 @@ pub fn read_scoring(
     Ok((keys, features))
 }
 
+/// A row given as jsonb, through the model's transform when it has one.
+fn transformed<'a>(
+    t: Option<&InputTransform>,
+    features: &'a Json,
+) -> SqlResult<std::borrow::Cow<'a, Json>> {
+    Ok(match t {
+        Some(t) => std::borrow::Cow::Owned(t.apply(features).sql()?),
+        None => std::borrow::Cow::Borrowed(features),
+    })
+}
+
 pub fn predict(name: &str, features: &Json) -> SqlResult<f64> {
     let (_, p) = cache::predictor(name)?;
-    Ok(p.predict(&row_from_json(&p.features, features)?))
+    let row = transformed(p.transform.as_ref(), features)?;
+    Ok(p.predict(&row_from_json(&p.features, &row)?))
 }
 
 pub fn predict_all(
@@ -92,7 +105,7 @@ pub fn predict_all(
     key_col: &str,
 ) -> SqlResult<Vec<(Option<String>, f64)>> {
     let (_, p) = cache::predictor(name)?;
-    let src = source::resolve(source_text)?;
+    let src = rows::model_source(source_text, p.transform.as_ref())?;
     let (keys, x) = read_scoring(&src, &p.features, key_col)?;
     let scores = score_rows(&x, |r| p.predict(r))?;
     Ok(keys.into_iter().zip(scores).collect())
@@ -118,7 +131,8 @@ pub fn score_rows(x: &Features, f: impl Fn(&[Value]) -> f64 + Sync) -> SqlResult
 /// (log-odds for classification, the value for regression).
 pub fn explain(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)>> {
     let (_, p) = cache::predictor(name)?;
-    let (base, phi) = p.explain(&row_from_json(&p.features, features)?);
+    let row = transformed(p.transform.as_ref(), features)?;
+    let (base, phi) = p.explain(&row_from_json(&p.features, &row)?);
     let mut out = vec![("(base)".to_string(), base)];
     out.extend(p.features.names.iter().cloned().zip(phi));
     Ok(out)
@@ -131,7 +145,8 @@ pub fn importance(name: &str) -> SqlResult<Vec<(String, f64)>> {
 
 pub fn predict_uplift(name: &str, features: &Json) -> SqlResult<f64> {
     let (_, m) = cache::uplift(name)?;
-    Ok(m.uplift(&row_from_json(&m.features, features)?))
+    let row = transformed(m.transform.as_ref(), features)?;
+    Ok(m.uplift(&row_from_json(&m.features, &row)?))
 }
 
 pub fn predict_uplift_all(
@@ -140,7 +155,7 @@ pub fn predict_uplift_all(
     key_col: &str,
 ) -> SqlResult<Vec<(Option<String>, f64)>> {
     let (_, m) = cache::uplift(name)?;
-    let src = source::resolve(source_text)?;
+    let src = rows::model_source(source_text, m.transform.as_ref())?;
     let (keys, x) = read_scoring(&src, &m.features, key_col)?;
     let scores = score_rows(&x, |r| m.uplift(r))?;
     Ok(keys.into_iter().zip(scores).collect())

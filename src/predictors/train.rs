@@ -11,6 +11,7 @@ use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use mkt_predict::features::{Column as FeatureColumn, Features};
 use mkt_predict::predictor::{self, Algorithm, Options, Task};
+use mkt_neural::device::DeviceChoice;
 use mkt_predict::uplift::Meta;
 use mkt_predict::uplift_stored::{self, treatment_flags, UpliftOptions};
 use pgrx::prelude::*;
@@ -41,16 +42,17 @@ pub struct Outcome {
 const MAX_LINEAR_LEVELS: usize = 1000;
 
 fn check_levels(alg: Algorithm, x: &Features) -> SqlResult<()> {
-    if alg != Algorithm::Logistic {
+    if alg == Algorithm::Gbdt {
         return Ok(());
     }
     for (name, c) in x.names.iter().zip(&x.columns) {
         if let FeatureColumn::Categorical { levels, .. } = c {
             if levels.len() > MAX_LINEAR_LEVELS {
                 return Err(Error::InvalidParameter(format!(
-                    "feature {} has {} levels; the logistic model one-hot codes at most {MAX_LINEAR_LEVELS} (use gbdt)",
+                    "feature {} has {} levels; the {} model one-hot codes at most {MAX_LINEAR_LEVELS} (use gbdt)",
                     quote_shown(name),
-                    levels.len()
+                    levels.len(),
+                    alg.name()
                 )))
                 .sql();
             }
@@ -188,6 +190,11 @@ fn finish(
     })
 }
 
+/// The device a network trains on when params do not name one: the `mkt.device` setting.
+fn default_device() -> SqlResult<DeviceChoice> {
+    DeviceChoice::parse(crate::pg::gucs::device_name()).sql()
+}
+
 fn trained(deploy: bool) -> Verdict {
     Verdict {
         deploy,
@@ -235,8 +242,10 @@ pub fn train_predictor_with(
     access::check_can_train(model_name)?;
     let task = Task::parse(task).sql()?;
     let alg = Algorithm::parse(algorithm).sql()?;
-    let o = Options::parse("mkt.train_predictor", task, alg, params).sql()?;
-    let src = source::resolve(source_text)?;
+    let mut o = Options::parse("mkt.train_predictor", task, alg, params).sql()?;
+    o.default_device(default_device()?);
+    let transform = o.transform.as_deref().map(rows::input_transform).transpose()?;
+    let src = rows::model_source(source_text, transform.as_ref())?;
     let described = source::describe(&src)?;
     let label = source::find(&described, label_col, "label")?;
     let label_kind = rows::numeric_kind(label, "label")?;
@@ -259,7 +268,7 @@ pub fn train_predictor_with(
     check_levels(alg, &r.x)?;
     let pool = pool::pool()?;
     let y = &r.extra[0];
-    let (p, _) = predictor::train(
+    let (mut p, _) = predictor::train(
         task,
         alg,
         &o,
@@ -270,6 +279,7 @@ pub fn train_predictor_with(
         &mut progress::progress(),
     )
     .sql()?;
+    p.transform = transform;
     let (_, valid_idx) = predictor::split(y.len(), o.validation_fraction, o.seed);
     let verdict = decide(
         &p,
@@ -338,10 +348,12 @@ pub fn train_uplift_with(
     let meta = Meta::parse(algorithm).sql()?;
     let UpliftOptions {
         base,
-        options: o,
+        options: mut o,
         propensity,
     } = UpliftOptions::parse(params).sql()?;
-    let src = source::resolve(source_text)?;
+    o.default_device(default_device()?);
+    let transform = o.transform.as_deref().map(rows::input_transform).transpose()?;
+    let src = rows::model_source(source_text, transform.as_ref())?;
     let described = source::describe(&src)?;
     let treatment = source::find(&described, treatment_col, "treatment")?;
     let outcome = source::find(&described, outcome_col, "outcome")?;
@@ -371,7 +383,7 @@ pub fn train_uplift_with(
     let treated = treatment_flags(&treatment.name, &r.extra[0]).sql()?;
     let y = &r.extra[1];
     let pool = pool::pool()?;
-    let m = uplift_stored::train(
+    let mut m = uplift_stored::train(
         meta,
         base,
         &o,
@@ -384,6 +396,7 @@ pub fn train_uplift_with(
         &mut progress::progress(),
     )
     .sql()?;
+    m.transform = transform;
     let (_, valid_idx) = predictor::split(y.len(), o.validation_fraction, o.seed);
     let vx = r.x.take(&valid_idx);
     let held_out: Vec<HeldOut> = valid_idx

@@ -13,6 +13,14 @@ use serde_json::Value;
 
 /// The spec and fitted statistics stored under `name` (read-only).
 pub fn load_transform(name: &str) -> SqlResult<(TransformSpec, Fitted)> {
+    let (spec, stats) = load_transform_json(name)?;
+    let parsed = TransformSpec::parse(&spec).sql()?;
+    let fitted = Fitted::from_json(&parsed, &stats).sql()?;
+    Ok((parsed, fitted))
+}
+
+/// The spec and statistics stored under `name`, as stored.
+pub fn load_transform_json(name: &str) -> SqlResult<(Value, Value)> {
     let row = Spi::connect(|c| {
         let t = c.select(
             "SELECT spec, stats FROM mkt.transforms WHERE transform_name = $1",
@@ -33,9 +41,7 @@ pub fn load_transform(name: &str) -> SqlResult<(TransformSpec, Fitted)> {
         )))
         .sql();
     };
-    let parsed = TransformSpec::parse(&spec.0).sql()?;
-    let fitted = Fitted::from_json(&parsed, &stats.0).sql()?;
-    Ok((parsed, fitted))
+    Ok((spec.0, stats.0))
 }
 
 /// Stores a fitted transform; with `replace` an existing one of that name is refitted, else it

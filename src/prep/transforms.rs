@@ -13,6 +13,7 @@ use mkt_prep::{Fitted, TransformSpec};
 use serde_json::Value;
 
 pub use catalog::load_transform as load;
+pub use catalog::load_transform_json as load_json;
 
 /// Checks every column the spec names exists and has a type its transform takes.
 fn check_columns(spec: &TransformSpec, cols: &[Column]) -> SqlResult<()> {
@@ -107,8 +108,13 @@ pub fn apply(name: &str, source_text: &str, target: &str, replace: bool) -> SqlR
 /// `src` with the stored transform's output columns added, as a source to read from.
 pub fn with_outputs(name: &str, src: source::Resolved) -> SqlResult<source::Resolved> {
     let (_, fitted) = load(name)?;
-    Ok(source::Resolved {
-        from: format!("({}) AS mkt_features", select_with_outputs(&fitted, &src.from)),
+    Ok(with_fitted(&fitted, src))
+}
+
+/// `src` with a fitted transform's output columns added.
+pub fn with_fitted(fitted: &Fitted, src: source::Resolved) -> source::Resolved {
+    source::Resolved {
+        from: format!("({}) AS mkt_features", select_with_outputs(fitted, &src.from)),
         stored: false,
-    })
+    }
 }

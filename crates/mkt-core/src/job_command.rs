@@ -1,7 +1,7 @@
 //! What a background job may run: one SELECT of one long mkt function.
 
 /// Functions a job may call: the ones that take long enough to want a worker.
-pub const ALLOWED: [&str; 21] = [
+pub const ALLOWED: [&str; 22] = [
     "train_recommender",
     "retrain",
     "tune_recommender",
@@ -23,6 +23,7 @@ pub const ALLOWED: [&str; 21] = [
     "evaluate_predictor",
     "train_uplift",
     "evaluate_uplift",
+    "decide_all",
 ];
 
 /// The mkt function a command calls, if it is one plain `SELECT ... FROM mkt.f(...)` or

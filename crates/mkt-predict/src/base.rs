@@ -5,6 +5,7 @@ use crate::features::{Features, Value};
 use crate::gbdt::{self, Gbdt, GbdtParams, Rows, TrainLog};
 use crate::linear::{self, Linear};
 use crate::loss::Loss;
+use crate::mlp::{self, Mlp, MlpParams};
 use mkt_core::error::Result;
 use mkt_core::progress::Tick;
 use rayon::ThreadPool;
@@ -13,12 +14,14 @@ use rayon::ThreadPool;
 pub enum BaseParams {
     Gbdt(GbdtParams),
     Linear { l2: f64 },
+    Mlp(MlpParams),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Base {
     Gbdt(Gbdt),
     Linear { design: Design, model: Linear },
+    Mlp(Mlp),
 }
 
 impl Base {
@@ -41,6 +44,10 @@ impl Base {
                 let model = linear::fit(loss, &cols, data.y, data.w, *l2, pool, tick)?;
                 Ok((Base::Linear { design, model }, TrainLog::default()))
             }
+            BaseParams::Mlp(p) => {
+                let (m, log) = mlp::train(loss, p, data, valid, pool, tick)?;
+                Ok((Base::Mlp(m), log))
+            }
         }
     }
 
@@ -48,6 +55,7 @@ impl Base {
         match self {
             Base::Gbdt(m) => m.loss,
             Base::Linear { model, .. } => model.loss,
+            Base::Mlp(m) => m.loss,
         }
     }
 
@@ -55,6 +63,7 @@ impl Base {
         match self {
             Base::Gbdt(m) => m.raw(x),
             Base::Linear { design, model } => model.raw(&design.row(x)),
+            Base::Mlp(m) => m.raw(x),
         }
     }
 

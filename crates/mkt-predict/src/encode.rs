@@ -7,8 +7,9 @@ use crate::design::{Design, Encoding};
 use crate::gbdt::Gbdt;
 use crate::linear::Linear;
 use crate::loss::Loss;
+use crate::mlp::{Dense, Mlp};
 use crate::tree::{Node, Rule, Tree};
-use mkt_core::tensors::{f64s, i64s, text, u32s, Buf, Reader};
+use mkt_core::tensors::{f32s, f64s, i64s, text, u32s, Buf, Reader};
 use mkt_core::{Error, Result};
 
 fn loss_name(l: Loss) -> &'static str {
@@ -106,23 +107,99 @@ pub fn push(out: &mut Vec<(String, Buf)>, p: &str, b: &Base) {
             let mut coef = vec![model.intercept];
             coef.extend(&model.coef);
             out.push((format!("{p}.coef"), f64s(&coef)));
-            let (mut means, mut levels) = (vec![], vec![]);
-            for e in &design.encodings {
-                match e {
-                    Encoding::Numeric { mean } => {
-                        means.push(*mean);
-                        levels.push(0);
-                    }
-                    Encoding::OneHot { levels: l } => {
-                        means.push(0.0);
-                        levels.push(*l as u32 + 1);
-                    }
-                }
+            push_design(out, p, design);
+        }
+        Base::Mlp(m) => {
+            out.push((format!("{p}.kind"), text("mlp")));
+            out.push((format!("{p}.loss"), text(loss_name(m.loss))));
+            push_design(out, p, &m.design);
+            out.push((format!("{p}.shift"), f64s(&m.shift)));
+            out.push((format!("{p}.scale"), f64s(&m.scale)));
+            out.push((format!("{p}.y_scaling"), f64s(&[m.y_shift, m.y_scale])));
+            out.push((format!("{p}.importance"), f64s(&m.importance)));
+            out.push((format!("{p}.layers"), u32s(&[m.layers.len() as u32])));
+            for (l, d) in m.layers.iter().enumerate() {
+                out.push((format!("{p}.w{l}"), f32s(&d.w, vec![d.inp, d.out])));
+                out.push((format!("{p}.b{l}"), f32s(&d.b, vec![d.out])));
             }
-            out.push((format!("{p}.means"), f64s(&means)));
-            out.push((format!("{p}.levels"), u32s(&levels)));
         }
     }
+}
+
+fn push_design(out: &mut Vec<(String, Buf)>, p: &str, design: &Design) {
+    let (mut means, mut levels) = (vec![], vec![]);
+    for e in &design.encodings {
+        match e {
+            Encoding::Numeric { mean } => {
+                means.push(*mean);
+                levels.push(0);
+            }
+            Encoding::OneHot { levels: l } => {
+                means.push(0.0);
+                levels.push(*l as u32 + 1);
+            }
+        }
+    }
+    out.push((format!("{p}.means"), f64s(&means)));
+    out.push((format!("{p}.levels"), u32s(&levels)));
+}
+
+fn read_design(r: &Reader<'_>, p: &str, features: usize) -> Result<Design> {
+    let means = r.f64s(&format!("{p}.means"))?.to_vec();
+    let levels = r.u32s(&format!("{p}.levels"))?.to_vec();
+    if means.len() != features || levels.len() != features {
+        return Err(corrupt(format!(
+            "{p}: encodings for {} features, the model has {features}",
+            means.len()
+        )));
+    }
+    let encodings: Vec<Encoding> = means
+        .iter()
+        .zip(&levels)
+        .map(|(&mean, &l)| {
+            if l == 0 {
+                Encoding::Numeric { mean }
+            } else {
+                Encoding::OneHot {
+                    levels: l as usize - 1,
+                }
+            }
+        })
+        .collect();
+    Ok(Design { encodings })
+}
+
+fn read_mlp(r: &Reader<'_>, p: &str, loss: Loss, features: usize) -> Result<Mlp> {
+    let design = read_design(r, p, features)?;
+    let width = design.width();
+    let get = |n: &str| r.f64s(&format!("{p}.{n}")).map(|v| v.to_vec());
+    let (shift, scale, y, importance) = (get("shift")?, get("scale")?, get("y_scaling")?, get("importance")?);
+    if shift.len() != width || scale.len() != width || y.len() != 2 {
+        return Err(corrupt(format!("{p}: scaling for {} inputs, the design has {width}", shift.len())));
+    }
+    if importance.len() != features {
+        return Err(corrupt(format!("{p}: importance of {} features", importance.len())));
+    }
+    let count = r.u32s(&format!("{p}.layers"))?.first().copied().unwrap_or(0) as usize;
+    if count == 0 || count > 64 {
+        return Err(corrupt(format!("{p}: {count} layers")));
+    }
+    let mut layers: Vec<Dense> = Vec::with_capacity(count);
+    let mut inp = width;
+    for l in 0..count {
+        let (ws, w) = r.f32s(&format!("{p}.w{l}"))?;
+        let (bs, b) = r.f32s(&format!("{p}.b{l}"))?;
+        let out = ws.get(1).copied().unwrap_or(0);
+        if ws.len() != 2 || ws[0] != inp || bs != [out] || out == 0 {
+            return Err(corrupt(format!("{p}: layer {l} has shape {ws:?}, {bs:?} after {inp} inputs")));
+        }
+        layers.push(Dense { inp, out, w: w.to_vec(), b: b.to_vec() });
+        inp = out;
+    }
+    if inp != 1 {
+        return Err(corrupt(format!("{p}: the last layer has {inp} outputs")));
+    }
+    Ok(Mlp { loss, design, shift, scale, y_shift: y[0], y_scale: y[1], layers, importance })
 }
 
 fn loss_of(r: &Reader<'_>, p: &str) -> Result<Loss> {
@@ -237,28 +314,7 @@ pub fn read(r: &Reader<'_>, p: &str, features: usize) -> Result<Base> {
         }
         "linear" => {
             let coef = r.f64s(&format!("{p}.coef"))?.to_vec();
-            let means = r.f64s(&format!("{p}.means"))?.to_vec();
-            let levels = r.u32s(&format!("{p}.levels"))?.to_vec();
-            if means.len() != features || levels.len() != features {
-                return Err(corrupt(format!(
-                    "{p}: encodings for {} features, the model has {features}",
-                    means.len()
-                )));
-            }
-            let encodings: Vec<Encoding> = means
-                .iter()
-                .zip(&levels)
-                .map(|(&mean, &l)| {
-                    if l == 0 {
-                        Encoding::Numeric { mean }
-                    } else {
-                        Encoding::OneHot {
-                            levels: l as usize - 1,
-                        }
-                    }
-                })
-                .collect();
-            let design = Design { encodings };
+            let design = read_design(r, p, features)?;
             if coef.len() != design.width() + 1 {
                 return Err(corrupt(format!(
                     "{p}: {} coefficients for {} design columns",
@@ -274,6 +330,7 @@ pub fn read(r: &Reader<'_>, p: &str, features: usize) -> Result<Base> {
             };
             Ok(Base::Linear { design, model })
         }
+        "mlp" => Ok(Base::Mlp(read_mlp(r, p, loss, features)?)),
         other => Err(corrupt(format!("unknown learner {other:?}"))),
     }
 }

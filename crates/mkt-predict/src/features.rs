@@ -24,6 +24,17 @@ impl Column {
         self.len() == 0
     }
 
+    /// The rows at `idx`, in that order.
+    pub fn take(&self, idx: &[usize]) -> Column {
+        match self {
+            Column::Numeric(v) => Column::Numeric(idx.iter().map(|&i| v[i]).collect()),
+            Column::Categorical { codes, levels } => Column::Categorical {
+                codes: idx.iter().map(|&i| codes[i]).collect(),
+                levels: levels.clone(),
+            },
+        }
+    }
+
     /// The value of row `i` as the trees read it: a number, or a category code as a number.
     pub fn value(&self, i: usize) -> Value {
         match self {
@@ -66,20 +77,9 @@ impl Features {
 
     /// The rows at `idx`, in that order (training and validation parts of one table).
     pub fn take(&self, idx: &[usize]) -> Features {
-        let columns = self
-            .columns
-            .iter()
-            .map(|c| match c {
-                Column::Numeric(v) => Column::Numeric(idx.iter().map(|&i| v[i]).collect()),
-                Column::Categorical { codes, levels } => Column::Categorical {
-                    codes: idx.iter().map(|&i| codes[i]).collect(),
-                    levels: levels.clone(),
-                },
-            })
-            .collect();
         Features {
             names: self.names.clone(),
-            columns,
+            columns: self.columns.iter().map(|c| c.take(idx)).collect(),
         }
     }
 }

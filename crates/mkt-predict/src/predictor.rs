@@ -10,8 +10,11 @@ use crate::encode;
 use crate::features::{Column, Features, Value};
 use crate::gbdt::{GbdtParams, Rows, TrainLog};
 use crate::grow::GrowParams;
+use crate::input_transform::InputTransform;
 use crate::loss::Loss;
+use crate::mlp::MlpParams;
 use mkt_core::params::Params;
+use mkt_neural::device::DeviceChoice;
 use mkt_core::progress::Tick;
 use mkt_core::rng::Rng;
 use mkt_core::tensors::{serialize, text, Buf, Reader};
@@ -58,15 +61,17 @@ impl Task {
 pub enum Algorithm {
     Gbdt,
     Logistic,
+    Mlp,
 }
 
 impl Algorithm {
-    pub const NAMES: [&'static str; 2] = ["gbdt", "logistic"];
+    pub const NAMES: [&'static str; 3] = ["gbdt", "logistic", "mlp"];
 
     pub fn parse(s: &str) -> Result<Algorithm> {
         match s {
             "gbdt" => Ok(Algorithm::Gbdt),
             "logistic" => Ok(Algorithm::Logistic),
+            "mlp" => Ok(Algorithm::Mlp),
             _ => Err(Error::UnknownName {
                 what: "predictor algorithm",
                 given: s.into(),
@@ -80,8 +85,9 @@ impl Algorithm {
     }
 }
 
-const COMMON: [&str; 5] = [
+const COMMON: [&str; 6] = [
     "key",
+    "transform",
     "validation_fraction",
     "class_weight",
     "seed",
@@ -100,6 +106,36 @@ const GBDT: [&str; 10] = [
     "cat_smooth",
 ];
 
+const MLP: [&str; 7] = [
+    "hidden",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "early_stopping_rounds",
+    "device",
+];
+
+fn hidden_layers(p: &Params) -> Result<Vec<usize>> {
+    let bad = |v: &Json| {
+        Error::InvalidParameter(format!(
+            "parameter \"hidden\" of {} must be an array of 1 to 8 layer widths between 1 and 65536, got {v}",
+            p.owner()
+        ))
+    };
+    match p.value("hidden") {
+        None => Ok(MlpParams::default().hidden),
+        Some(v @ Json::Array(a)) if !a.is_empty() && a.len() <= 8 => a
+            .iter()
+            .map(|w| match w.as_u64() {
+                Some(n) if (1..=65_536).contains(&n) => Ok(n as usize),
+                _ => Err(bad(v)),
+            })
+            .collect(),
+        Some(v) => Err(bad(v)),
+    }
+}
+
 /// The `params` of mkt.train_predictor (and the base learner of mkt.train_uplift).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -109,9 +145,18 @@ pub struct Options {
     pub seed: u64,
     pub deploy: bool,
     pub key: Option<String>,
+    /// A stored mkt.fit_transform applied to the source (and to every row scored) first.
+    pub transform: Option<String>,
 }
 
 impl Options {
+    /// The device the network trains on when params do not name one.
+    pub fn default_device(&mut self, d: DeviceChoice) {
+        if let BaseParams::Mlp(m) = &mut self.base {
+            m.device.get_or_insert(d);
+        }
+    }
+
     pub fn parse(owner: &str, task: Task, algorithm: Algorithm, params: &Json) -> Result<Options> {
         Options::parse_with(owner, task, algorithm, params, &[], |_| Ok(())).map(|(o, _)| o)
     }
@@ -130,6 +175,7 @@ impl Options {
         match algorithm {
             Algorithm::Gbdt => keys.extend(GBDT),
             Algorithm::Logistic => keys.push("l2"),
+            Algorithm::Mlp => keys.extend(MLP),
         }
         let p = Params::new(owner, params, &keys)?;
         let base = match algorithm {
@@ -151,6 +197,26 @@ impl Options {
             Algorithm::Logistic => BaseParams::Linear {
                 l2: p.float("l2", 1.0, 0.0, 1e12)?,
             },
+            Algorithm::Mlp => {
+                let d = MlpParams::default();
+                BaseParams::Mlp(MlpParams {
+                    hidden: hidden_layers(&p)?,
+                    epochs: p.int("epochs", d.epochs as i64, 1, 100_000)? as usize,
+                    batch_size: p.int("batch_size", d.batch_size as i64, 1, 1 << 20)? as usize,
+                    learning_rate: p.float("learning_rate", d.learning_rate, 1e-7, 10.0)?,
+                    weight_decay: p.float("weight_decay", 0.0, 0.0, 10.0)?,
+                    patience: p.int("early_stopping_rounds", d.patience as i64, 1, 100_000)? as usize,
+                    device: match p.value("device") {
+                        None => None,
+                        Some(_) => Some(DeviceChoice::parse(p.choice(
+                            "device",
+                            "auto",
+                            &DeviceChoice::NAMES,
+                        )?)?),
+                    },
+                    seed: p.int("seed", 42, 0, i64::MAX)? as u64,
+                })
+            }
         };
         let balanced = match p.choice("class_weight", "none", &["none", "balanced"])? {
             "balanced" if task == Task::Regression => {
@@ -167,6 +233,7 @@ impl Options {
             seed: p.int("seed", 42, 0, i64::MAX)? as u64,
             deploy: p.boolean("deploy", true)?,
             key: p.text("key")?,
+            transform: p.text("transform")?,
         };
         Ok((options, read_extra(&p)?))
     }
@@ -188,6 +255,7 @@ pub struct Predictor {
     /// threshold selects. Empty without held-out rows.
     pub score_quantiles: Vec<f64>,
     pub rows: u64,
+    pub transform: Option<InputTransform>,
 }
 
 /// Scores at each percentile 0..=100 (nearest rank); empty for no scores.
@@ -359,6 +427,7 @@ pub fn train(
             validation,
             score_quantiles: percentiles(&scores),
             rows: y.len() as u64,
+            transform: None,
         },
         log,
     ))
@@ -473,11 +542,12 @@ impl Predictor {
                 }
                 (model.intercept, phi)
             }
+            Base::Mlp(m) => m.contributions(x),
         }
     }
 
-    /// Each feature's share of split gain (trees) or its absolute coefficients' sum per unit of
-    /// the feature (linear).
+    /// Each feature's share of split gain (trees), its absolute coefficients' sum per unit of
+    /// the feature (linear), or its permutation importance on the held-out rows (network).
     pub fn importance(&self) -> Vec<f64> {
         match &self.model {
             Base::Gbdt(m) => m.gain_importance(),
@@ -488,6 +558,7 @@ impl Predictor {
                 }
                 imp
             }
+            Base::Mlp(m) => m.importance.clone(),
         }
     }
 
@@ -515,6 +586,7 @@ impl Predictor {
             "validation": metrics_to_json(&self.validation),
             "score_quantiles": self.score_quantiles,
             "rows": self.rows,
+            "transform": self.transform.as_ref().map(InputTransform::to_json),
         });
         let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
         encode::push(&mut t, "model", &self.model);
@@ -551,6 +623,7 @@ impl Predictor {
             validation: metrics_from_json(&info["validation"])?,
             score_quantiles: quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
+            transform: InputTransform::from_info(&info["transform"])?,
         })
     }
 
@@ -562,6 +635,7 @@ impl Predictor {
                 .map(|t| t.nodes.len() * std::mem::size_of::<crate::tree::Node>())
                 .sum(),
             Base::Linear { model, .. } => model.coef.len() * 8,
+            Base::Mlp(m) => m.parameters() * 4,
         }
     }
 }
@@ -607,7 +681,7 @@ mod tests {
             .build()
             .unwrap();
         let (x, y) = data();
-        for algorithm in [Algorithm::Gbdt, Algorithm::Logistic] {
+        for algorithm in [Algorithm::Gbdt, Algorithm::Logistic, Algorithm::Mlp] {
             let o = Options::parse(
                 "test",
                 Task::Classification,

@@ -16,6 +16,7 @@ pub fn importance_svg(name: &str, p: &Predictor) -> String {
     let what = match p.model {
         crate::base::Base::Gbdt(_) => "share of split gain",
         crate::base::Base::Linear { .. } => "absolute coefficient",
+        crate::base::Base::Mlp(_) => "held-out loss increase when shuffled",
     };
     let (names, values): (Vec<String>, Vec<f64>) = imp.into_iter().unzip();
     mkt_metrics::bar_chart::svg(

@@ -3,6 +3,7 @@
 //! uplift@k of its held-out rows.
 
 use crate::base::Base;
+use crate::input_transform::InputTransform;
 use crate::encode;
 use crate::features::{Features, Value};
 use crate::predictor::{schema_from_json, schema_json, split, Algorithm, Options, Task};
@@ -77,6 +78,7 @@ pub struct Uplift {
     pub score_quantiles: Vec<f64>,
     pub rows: u64,
     pub treated: u64,
+    pub transform: Option<InputTransform>,
 }
 
 /// Qini, AUUC and uplift at 10% and 30% of scored rows (those that are defined), with counts.
@@ -180,6 +182,7 @@ pub fn train(
         score_quantiles,
         rows: y.len() as u64,
         treated: treated.iter().filter(|&&t| t).count() as u64,
+        transform: None,
     })
 }
 
@@ -214,6 +217,7 @@ impl Uplift {
             "score_quantiles": self.score_quantiles,
             "rows": self.rows,
             "treated": self.treated,
+            "transform": self.transform.as_ref().map(InputTransform::to_json),
         });
         let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
         if let UpliftModel::X { propensity, .. } = &self.model {
@@ -284,6 +288,7 @@ impl Uplift {
             score_quantiles: crate::predictor::quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
             treated: info["treated"].as_u64().unwrap_or(0),
+            transform: InputTransform::from_info(&info["transform"])?,
         })
     }
 
@@ -330,7 +335,7 @@ mod tests {
             names: vec!["x".into(), "c".into()],
             columns: vec![Column::Numeric(a), Column::Categorical { codes: c, levels }],
         };
-        for base in [Algorithm::Gbdt, Algorithm::Logistic] {
+        for base in [Algorithm::Gbdt, Algorithm::Logistic, Algorithm::Mlp] {
             let o = Options::parse(
                 "t",
                 Task::Classification,

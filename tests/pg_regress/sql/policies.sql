@@ -31,6 +31,28 @@ SELECT left(mkt.policy_heatmap_svg('pol_ts'), 5) AS svg;
 SELECT count(*) AS checkpoints, bool_and(cumulative_reward >= 0) AS rewards
 FROM mkt.simulate_campaign('pol_ts', rounds => 2000);
 
+-- A decision for every row of a source in one call, each logged as mkt.decide logs it; a NULL
+-- subject is skipped; without context_cols every other column is the context.
+SELECT mkt.create_policy('pol_bulk', ARRAY['a', 'b'], 'thompson', '{"state_features": ["segment"], "seed": 3}');
+CREATE TABLE pol_base AS
+SELECT g AS customer_id, g % 2 AS segment, 'n' || g AS note FROM generate_series(1, 500) g
+UNION ALL SELECT NULL, 1, 'no id';
+CREATE TABLE pol_all AS SELECT * FROM mkt.decide_all('pol_bulk', 'pol_base', 'customer_id', ARRAY['segment']);
+SELECT count(*) AS decided, count(DISTINCT subject) AS subjects, count(DISTINCT decision_id) AS ids,
+       bool_and(action IN ('a', 'b')) AS actions, bool_and(probability > 0 AND probability <= 1) AS probabilities
+FROM pol_all;
+SELECT count(*) AS logged,
+       bool_and(d.subject = a.subject AND d.action = a.action AND d.probability = a.probability) AS same_as_returned,
+       bool_and(d.context = jsonb_build_object('segment', b.segment)) AS contexts,
+       bool_and(d.state = 'segment=' || b.segment) AS states,
+       bool_and(abs((SELECT sum(value::float8) FROM jsonb_each_text(d.probabilities)) - 1) < 1e-9) AS distributions,
+       bool_and((d.probabilities->>d.action)::float8 = d.probability) AS propensities
+FROM pol_all a JOIN mkt.decisions d USING (decision_id) JOIN pol_base b ON b.customer_id::text = a.subject;
+SELECT subject FROM mkt.decide_all('pol_bulk', 'SELECT * FROM pol_base WHERE customer_id <= 2', 'customer_id') ORDER BY subject;
+SELECT d.context FROM mkt.decisions d JOIN mkt.policies USING (policy_id)
+WHERE policy_name = 'pol_bulk' AND subject = '2' ORDER BY decision_id DESC LIMIT 1;
+SELECT mkt.drop_policy('pol_bulk') AS dropped_decisions;
+
 -- Bad inputs; no policy is left behind.
 SELECT mkt.create_policy('pbad', ARRAY['a', 'b'], 'q_learning', '{"state_features": ["age"], "bins": {"age": [18, 65]}}');
 \pset format unaligned
@@ -51,6 +73,14 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.decide('pbad', '{}', excluded => ARRAY['a', 'b'])$$),
   ($$SELECT * FROM mkt.decide('pbad', '{}', excluded => ARRAY['zz'])$$),
   ($$SELECT * FROM mkt.decide(NULL)$$),
+  ($$SELECT * FROM mkt.decide_all('nope', 'pol_base', 'customer_id')$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', 'no_table', 'customer_id')$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', 'pol_base', 'nope')$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', 'pol_base', 'customer_id', ARRAY['note', 'nope'])$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', 'pol_base', 'customer_id', ARRAY['note', 'note'])$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', 'pol_base', 'customer_id', ARRAY['note', NULL])$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', 'SELECT customer_id, note AS age FROM pol_base', 'customer_id')$$),
+  ($$SELECT * FROM mkt.decide_all('pbad', NULL, 'customer_id')$$),
   ($$SELECT mkt.reward(1, 'NaN')$$),
   ($$SELECT mkt.reward(424242, 1)$$),
   ($$SELECT mkt.reward((SELECT decision_id FROM pol_d WHERE g = 1), 1)$$),

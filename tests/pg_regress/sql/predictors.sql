@@ -70,6 +70,41 @@ SELECT algorithm, rows, (metrics ? 'rmse') AS has_rmse
 FROM mkt.train_predictor('pred_spend', 'pred_customers', 'spend', ARRAY['orders', 'channel', 'recency_weeks'], 'regression');
 SELECT metric FROM mkt.evaluate_predictor('pred_spend', 'pred_customers');
 
+-- The network: ReLU layers of 128 and 64 units on the standardised one-hot design, Adam, early
+-- stopping on the held-out rows. Its explanations (sampled Shapley values) still add up to the
+-- log-odds; its importances are permutation importances (held-out loss increase).
+SELECT algorithm, rows, (metrics->>'roc_auc')::float8 > 0.95 AS ranks_well
+FROM mkt.train_predictor('pred_churn_mlp', 'pred_customers', 'churned', algorithm => 'mlp', params => '{"key": "customer_id"}');
+SELECT abs(1 / (1 + exp(-sum(contribution))) - mkt.predict('pred_churn_mlp', '{"recency_weeks": 4, "orders": 3, "channel": "push"}')) < 1e-9 AS adds_up_network,
+       count(*) AS rows
+FROM mkt.explain_prediction('pred_churn_mlp', '{"recency_weeks": 4, "orders": 3, "channel": "push"}');
+SELECT (array_agg(feature ORDER BY importance DESC))[1] AS first, bool_and(importance >= 0) AS non_negative
+FROM mkt.feature_importance('pred_churn_mlp');
+SELECT (SELECT score FROM mkt.predict_all('pred_churn_mlp', 'pred_customers', 'customer_id') WHERE key = '7')
+     = mkt.predict('pred_churn_mlp', (SELECT to_jsonb(c) FROM pred_customers c WHERE customer_id = 7)) AS same_as_one_row;
+-- A regression network predicts on the label's own scale.
+SELECT algorithm, metrics ? 'rmse' AS has_rmse
+FROM mkt.train_predictor('pred_spend_mlp', 'pred_customers', 'spend', ARRAY['orders', 'channel', 'recency_weeks'], 'regression', 'mlp',
+                         '{"hidden": [16], "epochs": 30, "key": "customer_id"}');
+SELECT abs(avg(p.score) / avg(c.spend) - 1) < 0.1 AS on_spends_scale
+FROM mkt.predict_all('pred_spend_mlp', 'pred_customers', 'customer_id') p JOIN pred_customers c ON c.customer_id::text = p.key;
+
+-- Through a stored transform: the model reads the source with the transform's columns added, keeps
+-- its own copy (refitting the transform changes none of its scores), and puts every row it
+-- scores through it, jsonb rows included.
+SELECT * FROM mkt.fit_transform('pred_scale', 'pred_customers', '{"recency_weeks": "standard", "channel": "one_hot"}');
+SELECT algorithm, features
+FROM mkt.train_predictor('pred_churn_tf', 'pred_customers', 'churned', ARRAY['recency_weeks_std', 'channel_sms', 'orders'],
+                         algorithm => 'logistic', params => '{"transform": "pred_scale"}');
+CREATE TABLE pred_tf_before AS SELECT * FROM mkt.predict_all('pred_churn_tf', 'pred_customers', 'customer_id');
+SELECT * FROM mkt.fit_transform('pred_scale', 'SELECT * FROM pred_customers WHERE customer_id < 100', '{"recency_weeks": "min_max", "channel": "one_hot"}', replace => true);
+SELECT count(*) AS rows, bool_and(a.score = b.score) AS unchanged
+FROM pred_tf_before b JOIN mkt.predict_all('pred_churn_tf', 'pred_customers', 'customer_id') a USING (key);
+SELECT mkt.predict('pred_churn_tf', (SELECT to_jsonb(c) FROM pred_customers c WHERE customer_id = 11))
+     = (SELECT score FROM pred_tf_before WHERE key = '11') AS jsonb_row_transformed;
+SELECT metric FROM mkt.evaluate_predictor('pred_churn_tf', 'pred_customers') WHERE metric = 'roc_auc';
+SELECT * FROM mkt.fit_transform('pred_hashed', 'pred_customers', '{"channel": {"type": "hash", "buckets": 8}}');
+
 -- A randomised coupon test: the coupon lifts young customers (+25 points) and puts off the others.
 CREATE TABLE pred_coupon AS
 SELECT i AS customer_id,
@@ -88,6 +123,8 @@ SELECT algorithm, (metrics->>'qini')::float8 > 0 AS positive_qini
 FROM mkt.train_uplift('pred_coupon_s', 'pred_coupon', 'coupon', 'bought', algorithm => 's_learner', params => '{"trees": 30}');
 SELECT algorithm, (metrics->>'qini')::float8 > 0 AS positive_qini
 FROM mkt.train_uplift('pred_coupon_ct', 'pred_coupon', 'coupon', 'bought', algorithm => 'class_transformation', params => '{"propensity": 0.5}');
+SELECT algorithm, (metrics->>'qini')::float8 > 0 AS positive_qini
+FROM mkt.train_uplift('pred_coupon_mlp', 'pred_coupon', 'coupon', 'bought', params => '{"base": "mlp", "hidden": [16], "epochs": 20}');
 SELECT mkt.predict_uplift('pred_coupon_t', '{"age": 25, "region": "north"}') > 0.15 AS young_persuaded,
        mkt.predict_uplift('pred_coupon_t', '{"age": 60, "region": "north"}') < 0.05 AS old_not;
 SELECT metric, round(value::numeric, 3) FROM mkt.evaluate_uplift('pred_coupon_t', 'pred_coupon');
@@ -176,6 +213,12 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'svm')$$),
   ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'logistic', params => '{"trees": 5}')$$),
   ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], params => '{"learning_rate": 2}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'mlp', params => '{"hidden": []}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'mlp', params => '{"hidden": [64, 0]}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'mlp', params => '{"device": "tpu"}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], algorithm => 'mlp', params => '{"trees": 3}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], params => '{"transform": "no_transform"}')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_customers', 'churned', params => '{"transform": "pred_hashed"}')$$),
   ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'x', ARRAY['three'], 'regression', params => '{"class_weight": "balanced"}')$$),
   ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'y', ARRAY['x'], params => '{"key": "nope"}')$$),
   ($$SELECT * FROM mkt.train_predictor('pred_bad', 'SELECT * FROM pred_bad WHERE false', 'y', ARRAY['x'])$$),
@@ -187,7 +230,7 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'y', ARRAY['x'])$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'x', ARRAY['three'], 'class_transformation')$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], 'r_learner')$$),
-  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"base": "mlp"}')$$),
+  ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"base": "svm"}')$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"propensity": 1}')$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"class_weight": "balanced"}')$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'text_label', ARRAY['x'])$$),
@@ -217,5 +260,6 @@ SELECT count(*) AS bad_campaigns FROM mkt.campaigns WHERE campaign_name = 'pred_
 \pset format aligned
 SELECT count(*) AS bad_versions FROM mkt.model_versions WHERE model_name = 'pred_bad';
 SELECT mkt.drop_model(m) > 0 AS dropped FROM unnest(ARRAY['pred_churn', 'pred_churn_lr', 'pred_closed', 'pred_spend', 'pred_coupon_t',
-  'pred_coupon_x', 'pred_coupon_s', 'pred_coupon_ct', 'pred_copy', 'pred_coupon_copy', 'pred_const']) m;
+  'pred_coupon_x', 'pred_coupon_s', 'pred_coupon_ct', 'pred_copy', 'pred_coupon_copy', 'pred_const', 'pred_churn_mlp', 'pred_spend_mlp',
+  'pred_churn_tf', 'pred_coupon_mlp']) m;
 SELECT mkt.drop_policy('pred_offer') > 0 AS dropped_policy;

@@ -1,0 +1,231 @@
+//! Deciding for every row of a source in one call (mkt.decide_all): a nightly campaign's whole
+//! customer base. Contexts are read through the executor, decided in memory (each state's arms read
+//! once), and logged in chunks of one INSERT each, with the same columns mkt.decide logs.
+
+use crate::pg::error::{require_primary, OrSql, SqlResult};
+use crate::pg::plans;
+use crate::pg::progress;
+use crate::pg::source::{self, Column, Target};
+use crate::policies::cache;
+use crate::policies::catalog::state;
+use crate::policies::decide::{distribution_json, with_backend_rng};
+use crate::policies::policy::Policy;
+use mkt_core::ids::IdColumn;
+use mkt_core::names::{quote_ident, quote_literal, quote_shown};
+use mkt_core::progress::{Progress, Tick};
+use mkt_core::Error;
+use mkt_policy::config::Algorithm;
+use mkt_policy::decide::{self, Decision, Knowledge};
+use mkt_policy::ArmStats;
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Decisions written by one INSERT; cancel is checked between them.
+const CHUNK: usize = 20_000;
+
+/// One decision as mkt.decide_all returns it.
+pub type Decided = (i64, String, String, f64);
+
+/// The context of each row as jsonb text: `{column: value, ...}` of the chosen columns.
+fn context_expr(cols: &[&Column]) -> String {
+    if cols.is_empty() {
+        return "'{}'::jsonb".into();
+    }
+    // jsonb_build_object takes at most 100 arguments: 50 columns per call, joined.
+    cols.chunks(50)
+        .map(|part| {
+            let pairs: Vec<String> = part
+                .iter()
+                .map(|c| format!("{}, {}", quote_literal(&c.name), quote_ident(&c.name)))
+                .collect();
+            format!("jsonb_build_object({})", pairs.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
+
+/// Reads (subject, context text) of every row whose subject is set.
+fn read_rows(
+    source_text: &str,
+    subject_col: &str,
+    context_cols: Option<&[String]>,
+) -> SqlResult<(Vec<String>, Vec<String>)> {
+    let src = source::resolve(source_text)?;
+    let described = source::describe(&src)?;
+    let subject = source::find(&described, subject_col, "subject")?;
+    let ctx: Vec<&Column> = match context_cols {
+        Some(names) => {
+            let mut out: Vec<&Column> = Vec::new();
+            for n in names {
+                let c = source::find(&described, n, "context")?;
+                if out.iter().any(|o| o.name == c.name) {
+                    return Err(Error::InvalidParameter(format!(
+                        "context column {} is listed twice",
+                        quote_shown(&c.name)
+                    )))
+                    .sql();
+                }
+                out.push(c);
+            }
+            out
+        }
+        None => described.iter().filter(|c| c.name != subject.name).collect(),
+    };
+    let mut targets = vec![
+        Target::Ids(IdColumn::Text(Vec::new())),
+        Target::Ids(IdColumn::Text(Vec::new())),
+    ];
+    let skipped = source::read_columnar(
+        &src,
+        &[quote_ident(&subject.name), context_expr(&ctx)],
+        &mut targets,
+    )?;
+    if skipped > 0 {
+        notice!("pg_marketing: skipped {skipped} rows with a NULL subject");
+    }
+    let mut texts = targets.into_iter().map(|t| match t.into_ids() {
+        IdColumn::Text(v) => v,
+        IdColumn::Int(_) => Vec::new(),
+    });
+    let subjects = texts.next().unwrap_or_default();
+    let contexts = texts.next().unwrap_or_default();
+    Ok((subjects, contexts))
+}
+
+/// Decides for each context; arms of each state are read once.
+fn decide_rows(p: &Policy, contexts: &[String]) -> SqlResult<Vec<(String, Decision)>> {
+    let allowed = vec![true; p.cfg.actions.len()];
+    let linear = match (&p.cfg.algorithm, &p.cfg.linear) {
+        (Algorithm::LinUcb, Some(l)) => Some((l, state::linear_arms(p)?)),
+        _ => None,
+    };
+    let mut table: HashMap<String, Vec<Option<ArmStats>>> = HashMap::new();
+    let mut out = Vec::with_capacity(contexts.len());
+    let mut tick = progress::progress();
+    for (i, text) in contexts.iter().enumerate() {
+        let raw: Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidParameter(format!("a context did not read as JSON: {e}")))
+            .sql()?;
+        let view = p.context(&raw)?;
+        let st = p.cfg.state.key(&view).sql()?;
+        let d = match &linear {
+            Some((l, arms)) => {
+                let x = l.features(&view).sql()?;
+                with_backend_rng(|rng| decide::decide(&p.cfg, &Knowledge::Linear(arms, &x), &allowed, rng))
+            }
+            None => {
+                if !table.contains_key(&st) {
+                    table.insert(st.clone(), state::arms(p, &st)?);
+                }
+                let arms = &table[&st];
+                with_backend_rng(|rng| decide::decide(&p.cfg, &Knowledge::Table(arms), &allowed, rng))
+            }
+        };
+        out.push((st, d));
+        if i % 4096 == 4095 {
+            tick.tick(&Progress {
+                phase: "deciding",
+                done: i + 1,
+                total: contexts.len(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Logs one chunk of decisions; returns their ids in order.
+fn log_chunk(
+    p: &Policy,
+    subjects: &[String],
+    contexts: &[String],
+    decided: &[(String, Decision)],
+) -> SqlResult<Vec<i64>> {
+    let n = subjects.len();
+    let ids: Vec<i64> = Spi::connect_mut(|c| {
+        let t = plans::update(
+            c,
+            "SELECT nextval('mkt.decisions_decision_id_seq') FROM generate_series(1, $1)",
+            &[(n as i64).into()],
+        )?;
+        let mut ids = Vec::with_capacity(n);
+        for r in t {
+            ids.push(r.get::<i64>(1)?.unwrap_or_default());
+        }
+        Ok::<_, pgrx::spi::Error>(ids)
+    })
+    .sql()?;
+    let mut ids = ids;
+    ids.sort_unstable();
+    let (mut states, mut actions, mut probs, mut dists) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (st, d) in decided {
+        states.push(st.clone());
+        actions.push(p.cfg.actions[d.action].clone());
+        probs.push(d.probabilities[d.action]);
+        dists.push(distribution_json(p, &d.probabilities).to_string());
+    }
+    let args: Vec<DatumWithOid> = vec![
+        p.id.into(),
+        p.version.into(),
+        ids.clone().into(),
+        subjects.to_vec().into(),
+        contexts.to_vec().into(),
+        states.into(),
+        actions.into(),
+        probs.into(),
+        dists.into(),
+    ];
+    Spi::connect_mut(|c| {
+        plans::update(
+            c,
+            "INSERT INTO mkt.decisions (decision_id, policy_id, policy_version, subject, context, state, action, probability, probabilities) \
+             SELECT id, $1, $2, s, c::jsonb, st, a, pr, ps::jsonb \
+             FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[]) AS u(id, s, c, st, a, pr, ps)",
+            &args,
+        )
+        .map(|_| ())
+    })
+    .sql()?;
+    Ok(ids)
+}
+
+/// A decision for every row of `source` with a subject, each logged like mkt.decide's:
+/// (decision_id, subject, action, probability) in the source's order.
+pub fn decide_all(
+    policy_name: &str,
+    source_text: &str,
+    subject_col: &str,
+    context_cols: Option<&[String]>,
+) -> SqlResult<Vec<Decided>> {
+    require_primary("mkt.decide_all")?;
+    let p = cache::load(policy_name)?;
+    let (subjects, contexts) = read_rows(source_text, subject_col, context_cols)?;
+    let decided = decide_rows(&p, &contexts)?;
+    let mut out = Vec::with_capacity(subjects.len());
+    let mut tick = progress::progress();
+    for start in (0..subjects.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(subjects.len());
+        let ids = log_chunk(&p, &subjects[start..end], &contexts[start..end], &decided[start..end])?;
+        for (k, id) in ids.into_iter().enumerate() {
+            let (_, d) = &decided[start + k];
+            out.push((
+                id,
+                subjects[start + k].clone(),
+                p.cfg.actions[d.action].clone(),
+                d.probabilities[d.action],
+            ));
+        }
+        tick.tick(&Progress {
+            phase: "logging decisions",
+            done: end,
+            total: subjects.len(),
+        });
+    }
+    Ok(out)
+}
