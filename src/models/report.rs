@@ -19,8 +19,8 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
             .iter()
             .find(|r| r[0] == "algorithm")
             .map(|r| r[1].as_str());
-        // Only customer value and predictor versions are decoded (a recommender's page draws from the
-        // catalog).
+        // Only customer value, predictor and uplift versions are decoded (a recommender's page draws
+        // from the catalog).
         if algorithm.is_some_and(|a| mkt_clv::purchases::Kind::parse(a).is_ok()) {
             if let Stored::CustomerValue(m) = Stored::decode(&catalog::load_blob(id)?).sql()? {
                 report.charts.push((
@@ -29,12 +29,18 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
                 ));
             }
         }
-        if algorithm.is_some_and(|a| mkt_predict::predictor::Algorithm::parse(a).is_ok()) {
-            if let Stored::Predictor(m) = Stored::decode(&catalog::load_blob(id)?).sql()? {
-                report.charts.push((
-                    "Feature importance".into(),
-                    mkt_predict::report::importance_svg(name, &m),
-                ));
+        if algorithm.is_some_and(|a| {
+            mkt_predict::predictor::Algorithm::parse(a).is_ok()
+                || mkt_predict::uplift::Meta::parse(a).is_ok()
+        }) {
+            match Stored::decode(&catalog::load_blob(id)?).sql()? {
+                Stored::Predictor(m) => report
+                    .charts
+                    .extend(mkt_predict::report::predictor_charts(name, &m)),
+                Stored::Uplift(m) => report
+                    .charts
+                    .extend(mkt_predict::report::uplift_charts(name, &m)),
+                _ => {}
             }
         }
         return Ok(model_page(&report));

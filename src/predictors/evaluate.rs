@@ -11,7 +11,7 @@ use mkt_core::Error;
 use mkt_predict::classification::{roc_curve as curve, RocPoint};
 use mkt_predict::features::Features;
 use mkt_predict::predictor::{self, Task};
-use mkt_predict::uplift_metrics::{perfect_qini_curve, qini_curve, Scored};
+use mkt_predict::uplift_metrics::Scored;
 use mkt_predict::uplift_stored::{self, treatment_flags};
 use serde_json::{Map, Value};
 
@@ -124,25 +124,8 @@ pub fn evaluate_uplift(name: &str, test: &str) -> SqlResult<Vec<(String, f64)>> 
 /// The Qini curve of the model's ranking beside random targeting and the best possible ranking.
 pub fn uplift_curve_svg(name: &str, test: &str) -> SqlResult<String> {
     let (_, rows) = scored_uplift(name, test)?;
-    let model = qini_curve(&rows);
-    let perfect = perfect_qini_curve(&rows);
-    let end = *model.last().unwrap_or(&(0.0, 0.0));
-    let thin = |c: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
-        let step = (c.len() / 400).max(1);
-        let last = c.last().copied();
-        let mut v: Vec<(f64, f64)> = c.into_iter().step_by(step).collect();
-        if v.last().copied() != last {
-            v.extend(last);
-        }
-        v
-    };
-    Ok(mkt_metrics::line_chart::svg(
+    Ok(mkt_predict::report::qini_svg(
         &format!("Qini curve of {name}: extra outcomes by customers targeted"),
-        "customers targeted, best predicted uplift first",
-        &[
-            ("model".to_string(), thin(model)),
-            ("random".to_string(), vec![(0.0, 0.0), end]),
-            ("best possible".to_string(), thin(perfect)),
-        ],
+        &rows,
     ))
 }

@@ -75,6 +75,16 @@ upgrade_from() {
     values="SELECT md5(string_agg(customer_id || ':' || p_alive || ':' || expected_purchases, ',' ORDER BY customer_id))
             FROM mkt.customer_value('old_clv', 30)"
   fi
+  # A predictor, where the old release has them: its scores must not change with the update.
+  local has_pred scores="SELECT 'none'"
+  q "CREATE TABLE upd_buyers AS SELECT u.user_id, u.segment, u.region, u.age_band, (u.user_id % 2)::int AS treated,
+     (EXISTS (SELECT 1 FROM mkt_demo.events e WHERE e.user_id = u.user_id AND e.event_type = 'purchase'))::int AS bought
+     FROM mkt_demo.users u" > /dev/null
+  has_pred=$(q "SELECT to_regproc('mkt.train_predictor') IS NOT NULL")
+  if [ "$has_pred" = t ]; then
+    q "SELECT 1 FROM mkt.train_predictor('old_pred', 'upd_buyers', 'bought', ARRAY['segment', 'region', 'age_band'], params => '{\"key\": \"user_id\"}')" > /dev/null
+    scores="SELECT md5(string_agg(key || ':' || score, ',' ORDER BY key)) FROM mkt.predict_all('old_pred', 'upd_buyers', 'user_id')"
+  fi
   local tops state catalog decisions
   tops="SELECT md5(string_agg(m || ':' || u || ':' || r.item_id || ':' || r.score, ',' ORDER BY m, u, r.rank))
         FROM unnest(ARRAY['m_als', 'm_ease', 'm_item_knn', 'm_bpr', 'm_popularity']) m, generate_series(1, 40) u,
@@ -85,6 +95,7 @@ upgrade_from() {
   local before_tops before_state before_catalog before_decisions
   before_tops=$(q "$tops"); before_state=$(q "$state"); before_catalog=$(q "$catalog"); before_decisions=$(q "$decisions")
   local before_values; before_values=$(q "$values")
+  local before_scores; before_scores=$(q "$scores")
 
   # The current build replaces the old one; existing sessions end (a restart), then the update.
   put "$WORK/current.so" "$LIB/pg_marketing.so" 755
@@ -96,6 +107,7 @@ upgrade_from() {
   dcheck "$old: every model serves byte-identical top-10s after the update" "$before_tops" "$(q "$tops")"
   dcheck "$old: the model catalog is unchanged" "$before_catalog" "$(q "$catalog")"
   [ "$has_clv" = t ] && dcheck "$old: a customer value model serves the same values after the update" "$before_values" "$(q "$values")"
+  [ "$has_pred" = t ] && dcheck "$old: a predictor scores every row the same after the update" "$before_scores" "$(q "$scores")"
   dcheck "$old: the policy state is unchanged" "$before_state" "$(q "$state")"
   dcheck "$old: the decision log is unchanged" "$before_decisions" "$(q "$decisions")"
   check "$old: rewards given before the update count as learned" "0" "$(q "SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL AND NOT applied")"
@@ -114,11 +126,12 @@ upgrade_from() {
     "$(q "SELECT version FROM mkt.train_recommender('m_ease', 'tr', algorithm => 'ease')")"
   check "$old: a customer value model trains and serves beside the old models" "bg_nbd|t" \
     "$(q "SELECT model FROM mkt.train_clv('upd_clv', 'tr', 'user_id', 'ts', params => '{\"period\": \"day\"}')")|$(q "SELECT mkt.p_alive('upd_clv', (SELECT user_id::text FROM tr LIMIT 1)) BETWEEN 0 AND 1")"
-  q "CREATE TABLE upd_buyers AS SELECT u.user_id, u.segment, u.region, u.age_band, (u.user_id % 2)::int AS treated,
-     (EXISTS (SELECT 1 FROM mkt_demo.events e WHERE e.user_id = u.user_id AND e.event_type = 'purchase'))::int AS bought
-     FROM mkt_demo.users u" > /dev/null
   check "$old: a predictor and an uplift model train and serve beside the old models" "gbdt|t|t_learner|t" \
     "$(q "SELECT algorithm FROM mkt.train_predictor('upd_pred', 'upd_buyers', 'bought', ARRAY['segment', 'region', 'age_band'])")|$(q "SELECT mkt.predict('upd_pred', '{\"segment\": \"x\"}') BETWEEN 0 AND 1")|$(q "SELECT algorithm FROM mkt.train_uplift('upd_uplift', 'upd_buyers', 'treated', 'bought', ARRAY['segment', 'region'])")|$(q "SELECT mkt.predict_uplift('upd_uplift', '{}') BETWEEN -1 AND 1")"
+  check "$old: a network predictor and an uplift model with network bases train beside the old models" "mlp|t|t_learner" \
+    "$(q "SELECT algorithm FROM mkt.train_predictor('upd_mlp', 'upd_buyers', 'bought', ARRAY['segment', 'region', 'age_band'], algorithm => 'mlp', params => '{\"hidden\": [8], \"epochs\": 5}')")|$(q "SELECT mkt.predict('upd_mlp', '{\"segment\": \"x\"}') BETWEEN 0 AND 1")|$(q "SELECT algorithm FROM mkt.train_uplift('upd_uplift_mlp', 'upd_buyers', 'treated', 'bought', ARRAY['segment', 'region'], params => '{\"base\": \"mlp\", \"hidden\": [8], \"epochs\": 5}')")"
+  check "$old: mkt.decide_all decides with a policy from before the update and logs every decision" "60|60" \
+    "$(q "SELECT count(*) FROM mkt.decide_all('offers', 'SELECT g AS u, g % 4 AS segment FROM generate_series(1, 60) g', 'u')")|$(q "SELECT count(*) FROM mkt.decisions WHERE subject ~ '^[0-9]+$' AND decided_at > now() - interval '1 minute' AND context ? 'segment' AND decision_id > (SELECT max(decision_id) - 60 FROM mkt.decisions)")"
   q "CREATE ROLE upd_owner" > /dev/null
   q "SELECT mkt.grant_model('m_bpr', 'upd_owner', 'owner')" > /dev/null
   check "$old: a model can be given an owner" "upd_owner" "$(q "SELECT grantee FROM mkt.model_acl WHERE model_name = 'm_bpr' AND privilege = 'owner'")"

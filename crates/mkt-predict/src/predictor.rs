@@ -17,7 +17,7 @@ use mkt_core::params::Params;
 use mkt_neural::device::DeviceChoice;
 use mkt_core::progress::Tick;
 use mkt_core::rng::Rng;
-use mkt_core::tensors::{serialize, text, Buf, Reader};
+use mkt_core::tensors::{f64s, serialize, text, Buf, Reader};
 use mkt_core::{Error, Result};
 use rayon::ThreadPool;
 use serde_json::{json, Value as Json};
@@ -256,6 +256,10 @@ pub struct Predictor {
     pub score_quantiles: Vec<f64>,
     pub rows: u64,
     pub transform: Option<InputTransform>,
+    /// A sample of the held-out rows (scores, labels) for the report's curves.
+    pub holdout: (Vec<f64>, Vec<f64>),
+    /// The held-out loss after each tree or epoch.
+    pub valid_loss: Vec<f64>,
 }
 
 /// Scores at each percentile 0..=100 (nearest rank); empty for no scores.
@@ -415,6 +419,12 @@ pub fn train(
         metrics(task, &scores, &vy, threshold)
     };
     let schema = schema_of(x);
+    let kept = crate::report::sample_indices(scores.len());
+    let holdout = (
+        kept.iter().map(|&i| scores[i]).collect(),
+        kept.iter().map(|&i| vy[i]).collect(),
+    );
+    let valid_loss = log.valid_loss.clone();
     Ok((
         Predictor {
             task,
@@ -428,9 +438,20 @@ pub fn train(
             score_quantiles: percentiles(&scores),
             rows: y.len() as u64,
             transform: None,
+            holdout,
+            valid_loss,
         },
         log,
     ))
+}
+
+/// An array a version may lack (written by later releases): empty when absent.
+pub fn optional(r: &Reader<'_>, name: &str) -> Result<Vec<f64>> {
+    if r.has(name) {
+        Ok(r.f64s(name)?.to_vec())
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Named metrics as stored: a list of [name, value] pairs (keeping their order).
@@ -590,6 +611,9 @@ impl Predictor {
         });
         let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
         encode::push(&mut t, "model", &self.model);
+        t.push(("holdout_scores".into(), f64s(&self.holdout.0)));
+        t.push(("holdout_labels".into(), f64s(&self.holdout.1)));
+        t.push(("valid_loss".into(), f64s(&self.valid_loss)));
         serialize(&t, FORMAT)
     }
 
@@ -624,6 +648,8 @@ impl Predictor {
             score_quantiles: quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
             transform: InputTransform::from_info(&info["transform"])?,
+            holdout: (optional(&r, "holdout_scores")?, optional(&r, "holdout_labels")?),
+            valid_loss: optional(&r, "valid_loss")?,
         })
     }
 
@@ -706,6 +732,13 @@ mod tests {
             assert_eq!(back.features, p.features);
             assert_eq!(back.validation, p.validation);
             assert_eq!(back.score_quantiles, p.score_quantiles);
+            assert_eq!((&back.holdout, &back.valid_loss), (&p.holdout, &p.valid_loss));
+            assert_eq!(p.holdout.0.len(), p.validation.iter().find(|(k, _)| k == "rows").unwrap().1 as usize);
+            if algorithm != Algorithm::Logistic {
+                assert!(p.valid_loss.len() > 1, "{algorithm:?}");
+            }
+            let charts = crate::report::predictor_charts("m", &p);
+            assert!(charts.len() >= 3 && charts.iter().all(|(_, svg)| svg.starts_with("<svg")));
             // The top 30% by the held-out percentiles is about 30% of all rows.
             let t = top_threshold(&p.score_quantiles, 0.3).unwrap();
             let share = (0..x.rows()).filter(|&i| p.predict(&x.row(i)) >= t).count() as f64

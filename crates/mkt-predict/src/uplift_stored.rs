@@ -79,6 +79,8 @@ pub struct Uplift {
     pub rows: u64,
     pub treated: u64,
     pub transform: Option<InputTransform>,
+    /// A sample of the held-out rows as scored, for the report's Qini curve.
+    pub holdout: Vec<Scored>,
 }
 
 /// Qini, AUUC and uplift at 10% and 30% of scored rows (those that are defined), with counts.
@@ -183,6 +185,10 @@ pub fn train(
         rows: y.len() as u64,
         treated: treated.iter().filter(|&&t| t).count() as u64,
         transform: None,
+        holdout: crate::report::sample_indices(scored.len())
+            .into_iter()
+            .map(|i| scored[i].clone())
+            .collect(),
     })
 }
 
@@ -226,6 +232,10 @@ impl Uplift {
         for (p, b) in learners(&self.model) {
             encode::push(&mut t, p, b);
         }
+        let h = &self.holdout;
+        t.push(("holdout_uplift".into(), f64s(&h.iter().map(|s| s.uplift).collect::<Vec<_>>())));
+        t.push(("holdout_treated".into(), f64s(&h.iter().map(|s| s.treated as u8 as f64).collect::<Vec<_>>())));
+        t.push(("holdout_outcome".into(), f64s(&h.iter().map(|s| s.outcome).collect::<Vec<_>>())));
         serialize(&t, FORMAT)
     }
 
@@ -289,6 +299,16 @@ impl Uplift {
             rows: info["rows"].as_u64().unwrap_or(0),
             treated: info["treated"].as_u64().unwrap_or(0),
             transform: InputTransform::from_info(&info["transform"])?,
+            holdout: {
+                let get = |n: &str| crate::predictor::optional(&r, n);
+                let (u, t, o) = (get("holdout_uplift")?, get("holdout_treated")?, get("holdout_outcome")?);
+                if t.len() != u.len() || o.len() != u.len() {
+                    return Err(bad("held-out sample"));
+                }
+                (0..u.len())
+                    .map(|i| Scored { uplift: u[i], treated: t[i] == 1.0, outcome: o[i] })
+                    .collect()
+            },
         })
     }
 
@@ -364,6 +384,9 @@ mod tests {
                 );
                 let back = Uplift::decode(&m.encode().unwrap()).unwrap();
                 assert_eq!(back.meta, meta);
+                assert_eq!(back.holdout, m.holdout);
+                assert!(!back.holdout.is_empty());
+                assert!(crate::report::uplift_charts("u", &back)[0].1.starts_with("<svg"));
                 assert_eq!(
                     (back.score_quantiles.len(), &back.score_quantiles),
                     (101, &m.score_quantiles)

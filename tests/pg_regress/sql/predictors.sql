@@ -170,6 +170,12 @@ FROM mkt.retrain('pred_churn', 'if_better');
 SELECT version, deployed FROM mkt.retrain('pred_coupon_t', 'always');
 SELECT what, removed FROM mkt.forget_subject('17') WHERE what = 'model_versions';
 SELECT mkt.model_report('pred_churn') LIKE '%Feature importance%' AS report_has_importance;
+-- Every kind's report draws its held-out rows: ROC and calibration curves and the training curve of
+-- a classifier, predicted against actual for a regression, the Qini curve of an uplift model.
+SELECT m, (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY['Feature importance', 'ROC curve', 'Calibration', 'Training curve',
+                                                             'Predicted and actual', 'Qini curve']) c
+           WHERE mkt.model_report(m) LIKE '%' || c || '%') AS pictures
+FROM unnest(ARRAY['pred_churn', 'pred_churn_mlp', 'pred_spend', 'pred_coupon_t']) m;
 SELECT algorithm, user_col, item_col, weight_col, n_users, n_items FROM mkt.model_versions
 WHERE model_name IN ('pred_churn', 'pred_coupon_t') ORDER BY model_id;
 CREATE ROLE pred_other;
