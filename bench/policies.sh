@@ -104,3 +104,19 @@ t0=$(date +%s%N)
 done_events=$(q "SELECT mkt.process_campaign('bench_cq', 1000000)")
 secs=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
 echo "process_campaign_events_per_s=$(awk "BEGIN{printf \"%.0f\", $done_events / $secs}") ($done_events of $queued queued events in one call)"
+
+# Bulk decisions: mkt.decide_all over a customer table against INSERT ... SELECT writing the same
+# rows (same columns, contexts built from the same table, same indexes) into a copy of the log.
+BULK=${BENCH_DECIDE_ALL_ROWS:-200000}
+q "CREATE TABLE bulk_customers AS SELECT g AS customer_id, g % 4 AS segment FROM generate_series(1, $BULK) g;
+   CREATE TABLE decisions_copy (LIKE mkt.decisions INCLUDING DEFAULTS INCLUDING INDEXES); CHECKPOINT"
+t0=$(date +%s%N)
+q "INSERT INTO decisions_copy (policy_id, policy_version, subject, context, state, action, probability, probabilities)
+   SELECT 1, 1, customer_id::text, jsonb_build_object('segment', segment), 'segment=' || segment, 'a', 0.2,
+          jsonb_build_object('a', 0.2, 'b', 0.2, 'c', 0.2, 'd', 0.2, 'e', 0.2) FROM bulk_customers"
+ins_s=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
+q "CHECKPOINT"
+t0=$(date +%s%N)
+bulk_n=$(q "SELECT count(*) FROM mkt.decide_all('bench_q', 'bulk_customers', 'customer_id', ARRAY['segment'])")
+bulk_s=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
+echo "insert_select_rows_per_s=$(awk "BEGIN{printf \"%.0f\", $BULK / $ins_s}") decide_all_rows_per_s=$(awk "BEGIN{printf \"%.0f\", $bulk_n / $bulk_s}") ratio(decide_all/insert_select)=$(ratio "$ins_s" "$bulk_s") target>=0.5 ($bulk_n decisions)"
