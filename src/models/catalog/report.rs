@@ -28,10 +28,10 @@ pub fn model_report(name: &str, model_id: i64) -> SqlResult<ModelReport> {
                FROM mkt.model_versions, jsonb_each(metrics)
                WHERE model_id = $1 AND NOT (jsonb_typeof(value) = 'array' AND jsonb_typeof(value -> 0) = 'array')
                UNION ALL
-               SELECT key || ' ' || (p ->> 0), coalesce(round((p ->> 1)::numeric, 4)::text, '')
-               FROM mkt.model_versions, jsonb_each(metrics), jsonb_array_elements(value) p
-               WHERE model_id = $1 AND jsonb_typeof(value) = 'array' AND jsonb_typeof(value -> 0) = 'array'
-                 AND jsonb_typeof(p -> 1) = 'number') r
+               SELECT e.key || ' ' || (p.pair ->> 0), coalesce(round((p.pair ->> 1)::numeric, 4)::text, '')
+               FROM mkt.model_versions, jsonb_each(metrics) AS e(key, value), jsonb_array_elements(e.value) AS p(pair)
+               WHERE model_id = $1 AND jsonb_typeof(e.value) = 'array' AND jsonb_typeof(e.value -> 0) = 'array'
+                 AND jsonb_typeof(p.pair -> 1) = 'number') r
              ORDER BY k",
             &[id()],
         )?,
