@@ -71,7 +71,10 @@ fn read_rows(
             }
             out
         }
-        None => described.iter().filter(|c| c.name != subject.name).collect(),
+        None => described
+            .iter()
+            .filter(|c| c.name != subject.name)
+            .collect(),
     };
     let mut targets = vec![
         Target::Ids(IdColumn::Text(Vec::new())),
@@ -113,14 +116,18 @@ fn decide_rows(p: &Policy, contexts: &[String]) -> SqlResult<Vec<(String, Decisi
         let d = match &linear {
             Some((l, arms)) => {
                 let x = l.features(&view).sql()?;
-                with_backend_rng(|rng| decide::decide(&p.cfg, &Knowledge::Linear(arms, &x), &allowed, rng))
+                with_backend_rng(|rng| {
+                    decide::decide(&p.cfg, &Knowledge::Linear(arms, &x), &allowed, rng)
+                })
             }
             None => {
                 if !table.contains_key(&st) {
                     table.insert(st.clone(), state::arms(p, &st)?);
                 }
                 let arms = &table[&st];
-                with_backend_rng(|rng| decide::decide(&p.cfg, &Knowledge::Table(arms), &allowed, rng))
+                with_backend_rng(|rng| {
+                    decide::decide(&p.cfg, &Knowledge::Table(arms), &allowed, rng)
+                })
             }
         };
         out.push((st, d));
@@ -211,7 +218,12 @@ pub fn decide_all(
     let mut tick = progress::progress();
     for start in (0..subjects.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(subjects.len());
-        let ids = log_chunk(&p, &subjects[start..end], &contexts[start..end], &decided[start..end])?;
+        let ids = log_chunk(
+            &p,
+            &subjects[start..end],
+            &contexts[start..end],
+            &decided[start..end],
+        )?;
         for (k, id) in ids.into_iter().enumerate() {
             let (_, d) = &decided[start + k];
             out.push((

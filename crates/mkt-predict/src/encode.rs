@@ -173,14 +173,29 @@ fn read_mlp(r: &Reader<'_>, p: &str, loss: Loss, features: usize) -> Result<Mlp>
     let design = read_design(r, p, features)?;
     let width = design.width();
     let get = |n: &str| r.f64s(&format!("{p}.{n}")).map(|v| v.to_vec());
-    let (shift, scale, y, importance) = (get("shift")?, get("scale")?, get("y_scaling")?, get("importance")?);
+    let (shift, scale, y, importance) = (
+        get("shift")?,
+        get("scale")?,
+        get("y_scaling")?,
+        get("importance")?,
+    );
     if shift.len() != width || scale.len() != width || y.len() != 2 {
-        return Err(corrupt(format!("{p}: scaling for {} inputs, the design has {width}", shift.len())));
+        return Err(corrupt(format!(
+            "{p}: scaling for {} inputs, the design has {width}",
+            shift.len()
+        )));
     }
     if importance.len() != features {
-        return Err(corrupt(format!("{p}: importance of {} features", importance.len())));
+        return Err(corrupt(format!(
+            "{p}: importance of {} features",
+            importance.len()
+        )));
     }
-    let count = r.u32s(&format!("{p}.layers"))?.first().copied().unwrap_or(0) as usize;
+    let count = r
+        .u32s(&format!("{p}.layers"))?
+        .first()
+        .copied()
+        .unwrap_or(0) as usize;
     if count == 0 || count > 64 {
         return Err(corrupt(format!("{p}: {count} layers")));
     }
@@ -191,15 +206,31 @@ fn read_mlp(r: &Reader<'_>, p: &str, loss: Loss, features: usize) -> Result<Mlp>
         let (bs, b) = r.f32s(&format!("{p}.b{l}"))?;
         let out = ws.get(1).copied().unwrap_or(0);
         if ws.len() != 2 || ws[0] != inp || bs != [out] || out == 0 {
-            return Err(corrupt(format!("{p}: layer {l} has shape {ws:?}, {bs:?} after {inp} inputs")));
+            return Err(corrupt(format!(
+                "{p}: layer {l} has shape {ws:?}, {bs:?} after {inp} inputs"
+            )));
         }
-        layers.push(Dense { inp, out, w: w.to_vec(), b: b.to_vec() });
+        layers.push(Dense {
+            inp,
+            out,
+            w: w.to_vec(),
+            b: b.to_vec(),
+        });
         inp = out;
     }
     if inp != 1 {
         return Err(corrupt(format!("{p}: the last layer has {inp} outputs")));
     }
-    Ok(Mlp { loss, design, shift, scale, y_shift: y[0], y_scale: y[1], layers, importance })
+    Ok(Mlp {
+        loss,
+        design,
+        shift,
+        scale,
+        y_shift: y[0],
+        y_scale: y[1],
+        layers,
+        importance,
+    })
 }
 
 fn loss_of(r: &Reader<'_>, p: &str) -> Result<Loss> {

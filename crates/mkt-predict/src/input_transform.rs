@@ -64,13 +64,17 @@ mod tests {
     #[test]
     fn a_kept_transform_round_trips_and_adds_its_outputs() {
         let spec = json!({"spend": "standard"});
-        let stats = json!([{"column": "spend", "kind": "standard", "stats": {"mean": 10.0, "std": 2.0}}]);
+        let stats =
+            json!([{"column": "spend", "kind": "standard", "stats": {"mean": 10.0, "std": 2.0}}]);
         let t = InputTransform::new("scale", &spec, &stats).unwrap();
         let back = InputTransform::from_info(&t.to_json()).unwrap().unwrap();
         assert_eq!(back, t);
         let row = back.apply(&json!({"spend": 14, "other": "x"})).unwrap();
         assert_eq!(row["other"], json!("x"));
-        assert!(row.as_object().unwrap().values().any(|v| v == &json!(2.0)), "{row}");
+        assert!(
+            row.as_object().unwrap().values().any(|v| v == &json!(2.0)),
+            "{row}"
+        );
         assert!(InputTransform::from_info(&Json::Null).unwrap().is_none());
     }
 }

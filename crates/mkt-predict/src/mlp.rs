@@ -240,9 +240,7 @@ fn init(sizes: &[usize], rng: &mut Rng, dev: &Device) -> R<Net> {
 fn batch_loss(loss: Loss, z: &Tensor, y: &Tensor, w: &Tensor, w_sum: f64) -> R<Tensor> {
     let per_row = match loss {
         // log(1 + e^z) - y z, written so that it does not overflow
-        Loss::Logistic => {
-            ((z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)? - (y * z)?)?
-        }
+        Loss::Logistic => ((z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)? - (y * z)?)?,
         Loss::Squared => ((z - y)?.sqr()? * 0.5)?,
     };
     (per_row * w)?.sum_all()? / w_sum
@@ -350,7 +348,8 @@ pub fn train(
         Loss::Logistic => (0.0, 1.0),
         Loss::Squared => {
             let mean = data.y.iter().sum::<f64>() / n as f64;
-            let sd = (data.y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
+            let sd =
+                (data.y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
             (mean, if sd > 1e-12 { sd } else { 1.0 })
         }
     };
@@ -375,7 +374,9 @@ pub fn train(
     sizes.extend(&p.hidden);
     sizes.push(1);
     let mut rng = Rng::stream(p.seed, 7);
-    let net = pool.install(|| init(&sizes, &mut rng, &dev)).map_err(compute)?;
+    let net = pool
+        .install(|| init(&sizes, &mut rng, &dev))
+        .map_err(compute)?;
     let mut opt = AdamW::new(
         net.all(),
         ParamsAdamW {
@@ -442,7 +443,8 @@ pub fn train(
         None => net.export().map_err(compute)?,
     };
     let mut model = make(layers);
-    model.importance = permutation_importance(&model, valid.as_ref().unwrap_or(&data), p.seed, pool);
+    model.importance =
+        permutation_importance(&model, valid.as_ref().unwrap_or(&data), p.seed, pool);
     Ok((model, log))
 }
 
@@ -458,7 +460,10 @@ mod tests {
     use mkt_core::progress::no_tick;
 
     fn pool() -> ThreadPool {
-        rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
     }
 
     /// y = 1 when x1 and x2 have the same sign: no linear model does better than chance.
@@ -535,8 +540,16 @@ mod tests {
         let (m, log) = train(
             Loss::Logistic,
             &p,
-            Rows { x: &x, y: &y, w: &w },
-            Some(Rows { x: &vx, y: &vy, w: &vw }),
+            Rows {
+                x: &x,
+                y: &y,
+                w: &w,
+            },
+            Some(Rows {
+                x: &vx,
+                y: &vy,
+                w: &vw,
+            }),
             &pool,
             &mut no_tick(),
         )
@@ -548,8 +561,16 @@ mod tests {
             / vx.rows() as f64;
         assert!(correct > 0.9, "accuracy {correct}");
         // The two informative features matter; the noise category hardly.
-        assert!(m.importance[0] > 10.0 * m.importance[2].max(1e-4), "{:?}", m.importance);
-        assert!(m.importance[1] > 10.0 * m.importance[2].max(1e-4), "{:?}", m.importance);
+        assert!(
+            m.importance[0] > 10.0 * m.importance[2].max(1e-4),
+            "{:?}",
+            m.importance
+        );
+        assert!(
+            m.importance[1] > 10.0 * m.importance[2].max(1e-4),
+            "{:?}",
+            m.importance
+        );
         // The plain forward pass equals candle's.
         let dev = Device::Cpu;
         let net = Net {
@@ -594,7 +615,19 @@ mod tests {
             learning_rate: 3e-3,
             ..MlpParams::default()
         };
-        let (m, _) = train(Loss::Squared, &p, Rows { x: &x, y: &y, w: &w }, None, &pool, &mut no_tick()).unwrap();
+        let (m, _) = train(
+            Loss::Squared,
+            &p,
+            Rows {
+                x: &x,
+                y: &y,
+                w: &w,
+            },
+            None,
+            &pool,
+            &mut no_tick(),
+        )
+        .unwrap();
         let at = |v: f64| m.raw(&[Value::Number(v)]);
         assert!((at(0.0) - 1000.0).abs() < 10.0, "{}", at(0.0));
         assert!((at(1.5) - 1112.5).abs() < 10.0, "{}", at(1.5));

@@ -14,11 +14,11 @@ use crate::input_transform::InputTransform;
 use crate::loss::Loss;
 use crate::mlp::MlpParams;
 use mkt_core::params::Params;
-use mkt_neural::device::DeviceChoice;
 use mkt_core::progress::Tick;
 use mkt_core::rng::Rng;
 use mkt_core::tensors::{f64s, serialize, text, Buf, Reader};
 use mkt_core::{Error, Result};
+use mkt_neural::device::DeviceChoice;
 use rayon::ThreadPool;
 use serde_json::{json, Value as Json};
 
@@ -205,7 +205,8 @@ impl Options {
                     batch_size: p.int("batch_size", d.batch_size as i64, 1, 1 << 20)? as usize,
                     learning_rate: p.float("learning_rate", d.learning_rate, 1e-7, 10.0)?,
                     weight_decay: p.float("weight_decay", 0.0, 0.0, 10.0)?,
-                    patience: p.int("early_stopping_rounds", d.patience as i64, 1, 100_000)? as usize,
+                    patience: p.int("early_stopping_rounds", d.patience as i64, 1, 100_000)?
+                        as usize,
                     device: match p.value("device") {
                         None => None,
                         Some(_) => Some(DeviceChoice::parse(p.choice(
@@ -648,7 +649,10 @@ impl Predictor {
             score_quantiles: quantiles_of(&info),
             rows: info["rows"].as_u64().unwrap_or(0),
             transform: InputTransform::from_info(&info["transform"])?,
-            holdout: (optional(&r, "holdout_scores")?, optional(&r, "holdout_labels")?),
+            holdout: (
+                optional(&r, "holdout_scores")?,
+                optional(&r, "holdout_labels")?,
+            ),
             valid_loss: optional(&r, "valid_loss")?,
         })
     }
@@ -732,8 +736,14 @@ mod tests {
             assert_eq!(back.features, p.features);
             assert_eq!(back.validation, p.validation);
             assert_eq!(back.score_quantiles, p.score_quantiles);
-            assert_eq!((&back.holdout, &back.valid_loss), (&p.holdout, &p.valid_loss));
-            assert_eq!(p.holdout.0.len(), p.validation.iter().find(|(k, _)| k == "rows").unwrap().1 as usize);
+            assert_eq!(
+                (&back.holdout, &back.valid_loss),
+                (&p.holdout, &p.valid_loss)
+            );
+            assert_eq!(
+                p.holdout.0.len(),
+                p.validation.iter().find(|(k, _)| k == "rows").unwrap().1 as usize
+            );
             if algorithm != Algorithm::Logistic {
                 assert!(p.valid_loss.len() > 1, "{algorithm:?}");
             }

@@ -159,7 +159,9 @@ pub fn uplift_charts(name: &str, u: &crate::uplift_stored::Uplift) -> Vec<(Strin
     vec![(
         "Qini curve (held-out rows)".into(),
         qini_svg(
-            &format!("Qini curve of {name} on its held-out rows: extra outcomes by customers targeted"),
+            &format!(
+                "Qini curve of {name} on its held-out rows: extra outcomes by customers targeted"
+            ),
             &u.holdout,
         ),
     )]

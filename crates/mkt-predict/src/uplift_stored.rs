@@ -3,9 +3,9 @@
 //! uplift@k of its held-out rows.
 
 use crate::base::Base;
-use crate::input_transform::InputTransform;
 use crate::encode;
 use crate::features::{Features, Value};
+use crate::input_transform::InputTransform;
 use crate::predictor::{schema_from_json, schema_json, split, Algorithm, Options, Task};
 use crate::uplift::{self, Meta, Test, UpliftModel};
 use crate::uplift_metrics::{auuc, qini_coefficient, uplift_at_k, Scored};
@@ -187,7 +187,7 @@ pub fn train(
         transform: None,
         holdout: crate::report::sample_indices(scored.len())
             .into_iter()
-            .map(|i| scored[i].clone())
+            .map(|i| scored[i])
             .collect(),
     })
 }
@@ -233,9 +233,18 @@ impl Uplift {
             encode::push(&mut t, p, b);
         }
         let h = &self.holdout;
-        t.push(("holdout_uplift".into(), f64s(&h.iter().map(|s| s.uplift).collect::<Vec<_>>())));
-        t.push(("holdout_treated".into(), f64s(&h.iter().map(|s| s.treated as u8 as f64).collect::<Vec<_>>())));
-        t.push(("holdout_outcome".into(), f64s(&h.iter().map(|s| s.outcome).collect::<Vec<_>>())));
+        t.push((
+            "holdout_uplift".into(),
+            f64s(&h.iter().map(|s| s.uplift).collect::<Vec<_>>()),
+        ));
+        t.push((
+            "holdout_treated".into(),
+            f64s(&h.iter().map(|s| s.treated as u8 as f64).collect::<Vec<_>>()),
+        ));
+        t.push((
+            "holdout_outcome".into(),
+            f64s(&h.iter().map(|s| s.outcome).collect::<Vec<_>>()),
+        ));
         serialize(&t, FORMAT)
     }
 
@@ -301,12 +310,20 @@ impl Uplift {
             transform: InputTransform::from_info(&info["transform"])?,
             holdout: {
                 let get = |n: &str| crate::predictor::optional(&r, n);
-                let (u, t, o) = (get("holdout_uplift")?, get("holdout_treated")?, get("holdout_outcome")?);
+                let (u, t, o) = (
+                    get("holdout_uplift")?,
+                    get("holdout_treated")?,
+                    get("holdout_outcome")?,
+                );
                 if t.len() != u.len() || o.len() != u.len() {
                     return Err(bad("held-out sample"));
                 }
                 (0..u.len())
-                    .map(|i| Scored { uplift: u[i], treated: t[i] == 1.0, outcome: o[i] })
+                    .map(|i| Scored {
+                        uplift: u[i],
+                        treated: t[i] == 1.0,
+                        outcome: o[i],
+                    })
                     .collect()
             },
         })
@@ -386,7 +403,9 @@ mod tests {
                 assert_eq!(back.meta, meta);
                 assert_eq!(back.holdout, m.holdout);
                 assert!(!back.holdout.is_empty());
-                assert!(crate::report::uplift_charts("u", &back)[0].1.starts_with("<svg"));
+                assert!(crate::report::uplift_charts("u", &back)[0]
+                    .1
+                    .starts_with("<svg"));
                 assert_eq!(
                     (back.score_quantiles.len(), &back.score_quantiles),
                     (101, &m.score_quantiles)
