@@ -115,8 +115,11 @@ q "INSERT INTO decisions_copy (policy_id, policy_version, subject, context, stat
    SELECT 1, 1, customer_id::text, jsonb_build_object('segment', segment), 'segment=' || segment, 'a', 0.2,
           jsonb_build_object('a', 0.2, 'b', 0.2, 'c', 0.2, 'd', 0.2, 'e', 0.2) FROM bulk_customers"
 ins_s=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
-q "CHECKPOINT"
-t0=$(date +%s%N)
-bulk_n=$(q "SELECT count(*) FROM mkt.decide_all('bench_q', 'bulk_customers', 'customer_id', ARRAY['segment'])")
-bulk_s=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
-echo "insert_select_rows_per_s=$(awk "BEGIN{printf \"%.0f\", $BULK / $ins_s}") decide_all_rows_per_s=$(awk "BEGIN{printf \"%.0f\", $bulk_n / $bulk_s}") ratio(decide_all/insert_select)=$(ratio "$ins_s" "$bulk_s") target>=0.5 ($bulk_n decisions)"
+echo "insert_select_rows_per_s=$(awk "BEGIN{printf \"%.0f\", $BULK / $ins_s}") ($BULK rows into a copy of mkt.decisions)"
+for pol in bench_q bench_ts; do
+  q "CHECKPOINT"
+  t0=$(date +%s%N)
+  bulk_n=$(q "SELECT count(*) FROM mkt.decide_all('$pol', 'bulk_customers', 'customer_id', ARRAY['segment'])")
+  bulk_s=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
+  echo "decide_all_${pol#bench_}_rows_per_s=$(awk "BEGIN{printf \"%.0f\", $bulk_n / $bulk_s}") ratio(decide_all/insert_select)=$(ratio "$ins_s" "$bulk_s") target>=0.5 ($bulk_n decisions)"
+done

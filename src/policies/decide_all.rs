@@ -97,14 +97,33 @@ fn read_rows(
     Ok((subjects, contexts))
 }
 
-/// Decides for each context; arms of each state are read once.
+/// Rows of one state that share a Thompson sampling draw set before it is drawn again.
+const SHARED_DRAWS: u32 = 64;
+
+/// A state's distribution as decided last: its probabilities, Thompson's winners, and how many
+/// rows have used it.
+struct Shared {
+    probabilities: Vec<f64>,
+    winners: Option<Vec<usize>>,
+    uses: u32,
+}
+
+/// Decides for each context. Each state's arms are read once; a state's distribution is computed
+/// once (Q-learning's depends on the state alone) or, for Thompson sampling, shared by up to
+/// `SHARED_DRAWS` rows, each of which takes a winner of the shared draws at random, so its logged
+/// probability is still exactly the one it was chosen with. LinUCB scores each context.
 fn decide_rows(p: &Policy, contexts: &[String]) -> SqlResult<Vec<(String, Decision)>> {
     let allowed = vec![true; p.cfg.actions.len()];
     let linear = match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => Some((l, state::linear_arms(p)?)),
         _ => None,
     };
-    let mut table: HashMap<String, Vec<Option<ArmStats>>> = HashMap::new();
+    let reuse = match p.cfg.algorithm {
+        Algorithm::Thompson => SHARED_DRAWS,
+        _ => u32::MAX,
+    };
+    let mut arms_of: HashMap<String, Vec<Option<ArmStats>>> = HashMap::new();
+    let mut shared: HashMap<String, Shared> = HashMap::new();
     let mut out = Vec::with_capacity(contexts.len());
     let mut tick = progress::progress();
     for (i, text) in contexts.iter().enumerate() {
@@ -121,12 +140,26 @@ fn decide_rows(p: &Policy, contexts: &[String]) -> SqlResult<Vec<(String, Decisi
                 })
             }
             None => {
-                if !table.contains_key(&st) {
-                    table.insert(st.clone(), state::arms(p, &st)?);
+                if !arms_of.contains_key(&st) {
+                    arms_of.insert(st.clone(), state::arms(p, &st)?);
                 }
-                let arms = &table[&st];
+                let arms = &arms_of[&st];
                 with_backend_rng(|rng| {
-                    decide::decide(&p.cfg, &Knowledge::Table(arms), &allowed, rng)
+                    let s = shared.entry(st.clone()).or_insert_with(|| Shared {
+                        probabilities: Vec::new(),
+                        winners: None,
+                        uses: u32::MAX,
+                    });
+                    if s.uses >= reuse {
+                        let (q, w) =
+                            decide::distribution(&p.cfg, &Knowledge::Table(arms), &allowed, rng);
+                        (s.probabilities, s.winners, s.uses) = (q, w, 0);
+                    }
+                    s.uses += 1;
+                    Decision {
+                        action: decide::draw(&s.probabilities, s.winners.as_deref(), rng),
+                        probabilities: s.probabilities.clone(),
+                    }
                 })
             }
         };

@@ -23,7 +23,7 @@ pub struct Decision {
 }
 
 /// Probabilities over all actions and, for Thompson sampling, the winner of each posterior draw.
-fn distribution(
+pub fn distribution(
     cfg: &PolicyConfig,
     k: &Knowledge,
     allowed: &[bool],
@@ -87,7 +87,16 @@ pub fn probabilities(
 /// share of draws it won) is exactly the probability with which it was chosen.
 pub fn decide(cfg: &PolicyConfig, k: &Knowledge, allowed: &[bool], rng: &mut Rng) -> Decision {
     let (p, winners) = distribution(cfg, k, allowed, rng);
-    let action = match winners {
+    Decision {
+        action: draw(&p, winners.as_deref(), rng),
+        probabilities: p,
+    }
+}
+
+/// An action drawn from a `distribution`, the way `decide` draws it (mkt.decide_all shares one
+/// distribution among rows of a state).
+pub fn draw(p: &[f64], winners: Option<&[usize]>, rng: &mut Rng) -> usize {
+    match winners {
         Some(w) => w[rng.below(w.len() as u64) as usize],
         None => {
             let u = rng.uniform();
@@ -104,10 +113,6 @@ pub fn decide(cfg: &PolicyConfig, k: &Knowledge, allowed: &[bool], rng: &mut Rng
             }
             chosen.expect("some action is allowed")
         }
-    };
-    Decision {
-        action,
-        probabilities: p,
     }
 }
 
