@@ -109,50 +109,27 @@ fn bank(dir: &str, out: &str) {
         early_stopping_rounds: 0,
         ..Default::default()
     };
-    let start = Instant::now();
-    let (g, _) = Base::fit(
-        Loss::Logistic,
-        &BaseParams::Gbdt(p),
-        Rows {
-            x: &x,
-            y: &y,
-            w: &w,
-        },
-        None,
-        &pool(),
-        &mut no_tick(),
-    )
-    .unwrap();
-    let gbdt_s = start.elapsed().as_secs_f64();
-    let (l, _) = Base::fit(
-        Loss::Logistic,
-        &BaseParams::Linear { l2: 1.0 },
-        Rows {
-            x: &x,
-            y: &y,
-            w: &w,
-        },
-        None,
-        &pool(),
-        &mut no_tick(),
-    )
-    .unwrap();
+    let fit = |params: BaseParams| {
+        let start = Instant::now();
+        let (m, _) = Base::fit(
+            Loss::Logistic,
+            &params,
+            Rows {
+                x: &x,
+                y: &y,
+                w: &w,
+            },
+            None,
+            &pool(),
+            &mut no_tick(),
+        )
+        .unwrap();
+        (m, start.elapsed().as_secs_f64())
+    };
+    let (g, gbdt_s) = fit(BaseParams::Gbdt(p));
+    let (l, _) = fit(BaseParams::Linear { l2: 1.0 });
     // The design's network: 128 and 64 ReLU units, Adam, early stopping on a tenth of the rows.
-    let start = Instant::now();
-    let (n, _) = Base::fit(
-        Loss::Logistic,
-        &BaseParams::Mlp(mkt_predict::mlp::MlpParams::default()),
-        Rows {
-            x: &x,
-            y: &y,
-            w: &w,
-        },
-        None,
-        &pool(),
-        &mut no_tick(),
-    )
-    .unwrap();
-    let mlp_s = start.elapsed().as_secs_f64();
+    let (n, mlp_s) = fit(BaseParams::Mlp(mkt_predict::mlp::MlpParams::default()));
     let (gs, ls, ns) = (g.predict_all(&vx), l.predict_all(&vx), n.predict_all(&vx));
     println!(
         "bank: gbdt auc {:.4} ({gbdt_s:.3} s), logistic auc {:.4}, mlp auc {:.4} ({mlp_s:.2} s)",

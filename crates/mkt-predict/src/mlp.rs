@@ -305,7 +305,7 @@ impl Owned {
 }
 
 fn carve(data: &Rows<'_>, seed: u64) -> (Owned, Owned) {
-    let (t, v) = crate::predictor::split(data.x.rows(), 0.1, seed ^ 0x00C0_FFEE);
+    let (t, v) = crate::holdout::split(data.x.rows(), 0.1, seed ^ 0x00C0_FFEE);
     let own = |idx: &[usize]| Owned {
         x: data.x.take(idx),
         y: idx.iter().map(|&i| data.y[i]).collect(),

@@ -10,12 +10,13 @@ use crate::encode;
 use crate::features::{Column, Features, Value};
 use crate::gbdt::{GbdtParams, Rows, TrainLog};
 use crate::grow::GrowParams;
+use crate::holdout::sample_indices;
+pub use crate::holdout::split;
 use crate::input_transform::InputTransform;
 use crate::loss::Loss;
 use crate::mlp::MlpParams;
 use mkt_core::params::Params;
 use mkt_core::progress::Tick;
-use mkt_core::rng::Rng;
 use mkt_core::tensors::{f64s, serialize, text, Buf, Reader};
 use mkt_core::{Error, Result};
 use mkt_neural::device::DeviceChoice;
@@ -306,12 +307,6 @@ pub fn check_labels(task: Task, label: &str, y: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// Rows held out for validation: each row by its own seeded draw, so the split does not depend on
-/// how many rows there are or in which order they came.
-pub fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    (0..n).partition(|&i| fraction <= 0.0 || Rng::stream(seed, i as u64).uniform() >= fraction)
-}
-
 pub fn metrics(task: Task, scores: &[f64], y: &[f64], threshold: f64) -> Vec<(String, f64)> {
     match task {
         Task::Classification => {
@@ -420,7 +415,7 @@ pub fn train(
         metrics(task, &scores, &vy, threshold)
     };
     let schema = schema_of(x);
-    let kept = crate::report::sample_indices(scores.len());
+    let kept = sample_indices(scores.len());
     let holdout = (
         kept.iter().map(|&i| scores[i]).collect(),
         kept.iter().map(|&i| vy[i]).collect(),
@@ -673,6 +668,7 @@ impl Predictor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mkt_core::rng::Rng;
     use mkt_core::progress::no_tick;
 
     fn data() -> (Features, Vec<f64>) {

@@ -6,15 +6,6 @@ use crate::predictor::{Predictor, Task};
 use crate::uplift_metrics::{perfect_qini_curve, qini_curve, Scored};
 use mkt_metrics::line_chart;
 
-/// Held-out rows a version keeps for its report's curves.
-pub const HOLDOUT_SAMPLE: usize = 2000;
-
-/// At most `HOLDOUT_SAMPLE` indices of `0..n`, evenly spaced.
-pub fn sample_indices(n: usize) -> Vec<usize> {
-    let step = n.div_ceil(HOLDOUT_SAMPLE).max(1);
-    (0..n).step_by(step).collect()
-}
-
 /// A bar per feature, most important first (at most 20).
 pub fn importance_svg(name: &str, p: &Predictor) -> String {
     let mut imp: Vec<(String, f64)> = p
@@ -188,14 +179,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn calibration_takes_tenths_by_prediction_and_samples_are_bounded() {
+    fn calibration_takes_tenths_by_prediction() {
         let s: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
         let y: Vec<f64> = (0..100).map(|i| (i >= 50) as u8 as f64).collect();
         let c = calibration(&s, &y);
         assert_eq!(c.len(), 10);
         assert!((c[0].0 - 0.045).abs() < 1e-12 && c[0].1 == 0.0);
         assert!(c[9].1 == 1.0);
-        assert_eq!(sample_indices(10).len(), 10);
-        assert!(sample_indices(1_000_001).len() <= HOLDOUT_SAMPLE);
     }
 }

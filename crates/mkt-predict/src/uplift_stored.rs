@@ -185,7 +185,7 @@ pub fn train(
         rows: y.len() as u64,
         treated: treated.iter().filter(|&&t| t).count() as u64,
         transform: None,
-        holdout: crate::report::sample_indices(scored.len())
+        holdout: crate::holdout::sample_indices(scored.len())
             .into_iter()
             .map(|i| scored[i])
             .collect(),
