@@ -144,8 +144,8 @@ fn reports_are_self_contained_html_with_the_numbers() {
         assert_eq!(page.matches(&format!("<{tag}")).count(), page.matches(&format!("</{tag}>")).count(), "{tag}");
     }
     assert!(!page.contains("src=") && !page.contains("<link") && !page.contains("<script"));
-    let loss = Spi::get_one::<String>("SELECT loss::text FROM mkt.training_epochs e JOIN mkt.model_versions v USING (model_id) WHERE model_name = 'rep' AND epoch = 2").unwrap().unwrap();
-    assert!(page.contains(&format!("<td>{loss}</td>")), "epoch 2 loss {loss} missing");
+    let loss = Spi::get_one::<String>("SELECT round(loss::numeric, 4)::text FROM mkt.training_epochs e JOIN mkt.model_versions v USING (model_id) WHERE model_name = 'rep' AND epoch = 2").unwrap().unwrap();
+    assert!(page.contains(&format!("<td>{loss}</td>")), "epoch 2 loss {loss}, rounded, missing");
     let ndcg = Spi::get_one::<String>("SELECT round((metrics->>'ndcg@10')::numeric, 4)::text FROM mkt.model_versions WHERE model_name = 'rep'").unwrap().unwrap();
     assert!(page.contains(&format!("<td>{ndcg}</td>")), "ndcg {ndcg} missing");
     assert!(page.contains("Training curve") && page.contains("<polyline"));
