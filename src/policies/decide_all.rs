@@ -3,21 +3,21 @@
 //! once), and logged in chunks of one INSERT each, with the same columns mkt.decide logs.
 
 use crate::pg::error::{require_primary, OrSql, SqlResult};
-use crate::pg::plans;
 use crate::pg::progress;
 use crate::pg::source::{self, Column, Target};
 use crate::policies::cache;
+use crate::policies::catalog::decisions::{self, Logged};
 use crate::policies::catalog::state;
 use crate::policies::decide::{distribution_json, with_backend_rng};
 use crate::policies::policy::Policy;
 use mkt_core::ids::IdColumn;
-use mkt_core::names::{quote_ident, quote_literal, quote_shown};
+use mkt_core::names::{quote_ident, quote_shown};
 use mkt_core::progress::{Progress, Tick};
 use mkt_core::Error;
 use mkt_policy::config::Algorithm;
 use mkt_policy::decide::{self, Decision, Knowledge};
 use mkt_policy::ArmStats;
-use pgrx::datum::DatumWithOid;
+use mkt_prep::sql_expr::json_object_of;
 use pgrx::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -27,24 +27,6 @@ const CHUNK: usize = 20_000;
 
 /// One decision as mkt.decide_all returns it.
 pub type Decided = (i64, String, String, f64);
-
-/// The context of each row as jsonb text: `{column: value, ...}` of the chosen columns.
-fn context_expr(cols: &[&Column]) -> String {
-    if cols.is_empty() {
-        return "'{}'::jsonb".into();
-    }
-    // jsonb_build_object takes at most 100 arguments: 50 columns per call, joined.
-    cols.chunks(50)
-        .map(|part| {
-            let pairs: Vec<String> = part
-                .iter()
-                .map(|c| format!("{}, {}", quote_literal(&c.name), quote_ident(&c.name)))
-                .collect();
-            format!("jsonb_build_object({})", pairs.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(" || ")
-}
 
 /// Reads (subject, context text) of every row whose subject is set.
 fn read_rows(
@@ -80,9 +62,10 @@ fn read_rows(
         Target::Ids(IdColumn::Text(Vec::new())),
         Target::Ids(IdColumn::Text(Vec::new())),
     ];
+    let names: Vec<&str> = ctx.iter().map(|c| c.name.as_str()).collect();
     let skipped = source::read_columnar(
         &src,
-        &[quote_ident(&subject.name), context_expr(&ctx)],
+        &[quote_ident(&subject.name), json_object_of(&names)],
         &mut targets,
     )?;
     if skipped > 0 {
@@ -183,21 +166,6 @@ fn log_chunk(
     decided: &[(String, Decision)],
 ) -> SqlResult<Vec<i64>> {
     let n = subjects.len();
-    let ids: Vec<i64> = Spi::connect_mut(|c| {
-        let t = plans::update(
-            c,
-            "SELECT nextval('mkt.decisions_decision_id_seq') FROM generate_series(1, $1)",
-            &[(n as i64).into()],
-        )?;
-        let mut ids = Vec::with_capacity(n);
-        for r in t {
-            ids.push(r.get::<i64>(1)?.unwrap_or_default());
-        }
-        Ok::<_, pgrx::spi::Error>(ids)
-    })
-    .sql()?;
-    let mut ids = ids;
-    ids.sort_unstable();
     let (mut states, mut actions, mut probs, mut dists) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -210,29 +178,17 @@ fn log_chunk(
         probs.push(d.probabilities[d.action]);
         dists.push(distribution_json(p, &d.probabilities).to_string());
     }
-    let args: Vec<DatumWithOid> = vec![
-        p.id.into(),
-        p.version.into(),
-        ids.clone().into(),
-        subjects.to_vec().into(),
-        contexts.to_vec().into(),
-        states.into(),
-        actions.into(),
-        probs.into(),
-        dists.into(),
-    ];
-    Spi::connect_mut(|c| {
-        plans::update(
-            c,
-            "INSERT INTO mkt.decisions (decision_id, policy_id, policy_version, subject, context, state, action, probability, probabilities) \
-             SELECT id, $1, $2, s, c::jsonb, st, a, pr, ps::jsonb \
-             FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[]) AS u(id, s, c, st, a, pr, ps)",
-            &args,
-        )
-        .map(|_| ())
-    })
-    .sql()?;
-    Ok(ids)
+    decisions::log_decisions(
+        p,
+        &Logged {
+            subjects: subjects.to_vec(),
+            contexts: contexts.to_vec(),
+            states,
+            actions,
+            probabilities: probs,
+            distributions: dists,
+        },
+    )
 }
 
 /// A decision for every row of `source` with a subject, each logged like mkt.decide's:

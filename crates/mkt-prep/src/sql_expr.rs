@@ -133,6 +133,26 @@ pub fn outputs(spec: &ColumnSpec, stats: &ColumnStats) -> Vec<(String, String)> 
     }
 }
 
+/// A jsonb object of `columns` (name: value) per row, as one SQL expression: the context a
+/// policy reads from a row (mkt.decide_all). jsonb_build_object takes at most 100 arguments, so
+/// the columns go 50 to a call, joined with `||`.
+pub fn json_object_of(columns: &[&str]) -> String {
+    if columns.is_empty() {
+        return "'{}'::jsonb".into();
+    }
+    columns
+        .chunks(50)
+        .map(|part| {
+            let pairs: Vec<String> = part
+                .iter()
+                .map(|c| format!("{}, {}", quote_literal(c), quote_ident(c)))
+                .collect();
+            format!("jsonb_build_object({})", pairs.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
+
 /// A SELECT of every column of `from` plus the transform's output columns.
 pub fn select_with_outputs(fitted: &crate::Fitted, from: &str) -> String {
     let mut exprs = vec!["mkt_src.*".to_string()];
@@ -146,6 +166,18 @@ pub fn select_with_outputs(fitted: &crate::Fitted, from: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_json_object_of_columns_quotes_names_and_splits_long_lists() {
+        assert_eq!(json_object_of(&[]), "'{}'::jsonb");
+        assert_eq!(
+            json_object_of(&["Segment", "a'b"]),
+            "jsonb_build_object('Segment', \"Segment\", 'a''b', \"a'b\")"
+        );
+        let many: Vec<String> = (0..120).map(|i| format!("c{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(json_object_of(&refs).matches("jsonb_build_object(").count(), 3);
+    }
     use super::*;
 
     fn spec(kind: Kind) -> ColumnSpec {

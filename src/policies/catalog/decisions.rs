@@ -46,6 +46,61 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
     })
 }
 
+/// Decisions of one policy logged together (mkt.decide_all), column by column: the context and
+/// distribution as jsonb text.
+pub struct Logged {
+    pub subjects: Vec<String>,
+    pub contexts: Vec<String>,
+    pub states: Vec<String>,
+    pub actions: Vec<String>,
+    pub probabilities: Vec<f64>,
+    pub distributions: Vec<String>,
+}
+
+/// Logs `d` in one INSERT; returns the decision ids in the order of the rows. The ids are taken
+/// from the log's sequence first, so that each row's id is known without relying on the order of
+/// RETURNING.
+pub fn log_decisions(p: &Policy, d: &Logged) -> SqlResult<Vec<i64>> {
+    let n = d.subjects.len();
+    let mut ids: Vec<i64> = Spi::connect_mut(|c| {
+        let t = plans::update(
+            c,
+            "SELECT nextval('mkt.decisions_decision_id_seq') FROM generate_series(1, $1)",
+            &[(n as i64).into()],
+        )?;
+        let mut ids = Vec::with_capacity(n);
+        for r in t {
+            ids.push(r.get::<i64>(1)?.unwrap_or_default());
+        }
+        Ok::<_, pgrx::spi::Error>(ids)
+    })
+    .sql()?;
+    ids.sort_unstable();
+    let args: Vec<DatumWithOid> = vec![
+        p.id.into(),
+        p.version.into(),
+        ids.clone().into(),
+        d.subjects.clone().into(),
+        d.contexts.clone().into(),
+        d.states.clone().into(),
+        d.actions.clone().into(),
+        d.probabilities.clone().into(),
+        d.distributions.clone().into(),
+    ];
+    Spi::connect_mut(|c| {
+        plans::update(
+            c,
+            "INSERT INTO mkt.decisions (decision_id, policy_id, policy_version, subject, context, state, action, probability, probabilities) \
+             SELECT id, $1, $2, s, c::jsonb, st, a, pr, ps::jsonb \
+             FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[]) AS u(id, s, c, st, a, pr, ps)",
+            &args,
+        )
+        .map(|_| ())
+    })
+    .sql()?;
+    Ok(ids)
+}
+
 /// The decision a reward is for.
 pub struct Rewarded {
     pub policy_id: i64,
