@@ -19,8 +19,17 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
             .iter()
             .find(|r| r[0] == "algorithm")
             .map(|r| r[1].as_str());
-        // Only customer value, predictor and uplift versions are decoded (a recommender's page draws
-        // from the catalog).
+        if algorithm.is_some_and(|a| mkt_reco::kind::Algorithm::parse(a).is_ok()) {
+            // The deployed version is the one the serving cache maps (once per server); another
+            // version is decoded for the page.
+            let model = match crate::models::cache::get(name) {
+                Ok((deployed, m)) if deployed == id => m,
+                _ => Stored::decode(&catalog::load_blob(id)?)
+                    .sql()?
+                    .recommender(name)?,
+            };
+            report.charts.extend(mkt_reco::report::charts(&model));
+        }
         if algorithm.is_some_and(|a| mkt_clv::purchases::Kind::parse(a).is_ok()) {
             if let Stored::CustomerValue(m) = Stored::decode(&catalog::load_blob(id)?).sql()? {
                 report.charts.push((

@@ -21,4 +21,6 @@ dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file
   || fail "no screenshot: $(tail -3 "$CLUSTER_DIR/chromium.log")"
 grep -q "<polyline" <<< "$dom" && grep -q "validation ndcg@10" <<< "$dom" && ok "the rendered DOM has the training curve" \
   || fail "rendered DOM lacks the curve"
+grep -q "Recommendations by item popularity" <<< "$dom" && grep -q "top-10s" <<< "$dom" \
+  && ok "the rendered DOM has the recommendations by item popularity" || fail "rendered DOM lacks the popularity chart"
 finish chromium

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ALTER EXTENSION pg_marketing UPDATE from every earlier release: each is built from the commit
-# RELEASES names (git archive, its own target folder keyed by the commit), installed, used (models
+# RELEASES names (git archive into target/upgrade, which the releases share: see below), installed, used (models
 # of every kind of the time, a policy with rewards, a campaign), then the current build replaces it
 # and the extension is updated. Everything must keep working: byte-identical top-k from every
 # model, the same catalog and policy state, and a schema identical to a fresh install's.
@@ -39,9 +39,14 @@ upgrade_from() {
     else echo "SKIPPED: release $old: commit $commit is not in this clone (a shallow clone? git fetch --unshallow)"; fi
     return
   fi
-  echo "building $old (target/release-$commit, kept between runs)"
-  mkdir -p "$src" && git archive "$commit" | tar x -C "$src"
-  if ! (cd "$src" && CARGO_TARGET_DIR="$ROOT/target/release-$commit" cargo pgrx package --debug \
+  echo "building $old (target/upgrade)"
+  # The releases share one target folder, so crates.io dependencies of equal versions compile once
+  # (a build of a release after the first takes minutes, not ten). Our own crates keep their
+  # version across releases, so cargo tells the copies apart only by modification time: tar -m
+  # stamps the extracted files now, newer than anything built before, and every release rebuilds
+  # them. The folder is not the current build's: its artifacts would be taken for this one's.
+  mkdir -p "$src" && git archive "$commit" | tar x -m -C "$src"
+  if ! (cd "$src" && CARGO_TARGET_DIR="$ROOT/target/upgrade" cargo pgrx package --debug \
         --pg-config "$PGBIN/pg_config" --out-dir "$pkg") > "$WORK/build-$old.log" 2>&1; then
     tail -20 "$WORK/build-$old.log"; fail "building $old"; return
   fi

@@ -88,6 +88,17 @@ pub fn model_page(r: &ModelReport) -> String {
             &r.epochs,
         ));
     }
+    let by_version = points(&r.versions, 4);
+    if by_version.len() >= 2 {
+        sections.push(Section::Svg {
+            heading: "Quality by version".into(),
+            svg: line_chart::svg(
+                "held-out ndcg@10 of each version",
+                "version",
+                &[("ndcg@10".into(), by_version)],
+            ),
+        });
+    }
     sections.push(table(
         "All versions",
         &["version", "algorithm", "created", "seconds", "ndcg@10", "retrain ndcg@10", "deployed"],
@@ -151,6 +162,11 @@ mod tests {
         assert!(page.contains("<td>0.4321</td>"));
         // empty sections are left out
         assert!(!page.contains("Tuning trials") && !page.contains("<h2>Deployments</h2>"));
+        // one version with ndcg@10: nothing to compare
+        assert!(!page.contains("Quality by version"));
+        let mut two = r.clone();
+        two.versions.push(row(&["4", "neural", "now", "0.7", "0.4400", "", ""]));
+        assert!(model_page(&two).contains("<h2>Quality by version</h2>"));
         assert_eq!(points(&r.epochs, 2), vec![(1.0, 0.1)]);
     }
 

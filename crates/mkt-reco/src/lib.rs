@@ -14,6 +14,7 @@ pub mod item_knn;
 pub mod kind;
 pub mod linalg;
 pub mod model;
+pub mod report;
 pub mod tune;
 
 pub use algorithm::{Algorithm, FeatureSpec, NeuralConfig, Side, TrainConfig};

@@ -23,8 +23,16 @@ SELECT mkt.drop_model('mod_copy');
 
 -- The report is one self-contained page.
 SELECT r LIKE '<!DOCTYPE html>%' AS html, r LIKE '%pg_marketing model mod_m, version 3%' AS titled,
-       r NOT LIKE '%http%' AS no_external_assets
+       replace(r, 'xmlns="http://www.w3.org/2000/svg"', '') NOT LIKE '%http%' AS no_external_assets
 FROM mkt.model_report('mod_m') r;
+-- Every recommender's page, deployed version or not, shows where its top-10s fall among the items by
+-- popularity, beside where the training interactions fall.
+SELECT mkt.train_recommender('mod_als', 'mod_events', algorithm => 'als', params => '{"factors": 8}') IS NOT NULL AS trained;
+SELECT m, v, r LIKE '%<h2>Recommendations by item popularity</h2>%' AS popularity_chart,
+       (regexp_match(r, 'reach ([0-9.]+)% of the catalogue'))[1]::float8 > 0 AS has_coverage
+FROM (VALUES ('mod_m', 1), ('mod_m', 3), ('mod_als', 1)) AS t(m, v), LATERAL (SELECT mkt.model_report(m, v) r) x
+ORDER BY m, v;
+SELECT mkt.drop_model('mod_als');
 
 -- Ownership: the trainer owns; grants by others are refused.
 CREATE ROLE mod_other;
