@@ -204,13 +204,14 @@ SELECT metric, round(value::numeric, 3) AS value FROM mkt.evaluate_uplift('coupo
 SELECT t.segment, round(avg(p.uplift)::numeric, 3) AS predicted_uplift
 FROM mkt.predict_uplift_all('coupon_uplift', 'public.coupon_test', 'user_id') p
 JOIN public.coupon_test t ON t.user_id::text = p.key GROUP BY t.segment ORDER BY predicted_uplift DESC;
--- Next month's visits trigger two campaigns: a coupon for everyone, and one for the top 30%.
+-- Next month's visits trigger two campaigns: a coupon for everyone, and one for the top 30% (which
+-- also takes an untargeted fifth of the visitors, drawn at random, to measure itself against).
 SELECT mkt.create_policy('coupon', ARRAY['coupon_10'], 'thompson');
 CREATE TABLE public.visits (user_id bigint, segment text, region text, age_band text, at timestamptz DEFAULT now());
 SELECT mkt.create_campaign('coupon_everyone', 'coupon', 'public.visits', 'user_id',
                            params => '{"control_fraction": 0.2}');
 SELECT mkt.create_campaign('coupon_targeted', 'coupon', 'public.visits', 'user_id',
-                           params => '{"control_fraction": 0.2, "target": {"uplift_model": "coupon_uplift", "top_fraction": 0.3}}');
+                           params => '{"control_fraction": 0.2, "target": {"uplift_model": "coupon_uplift", "top_fraction": 0.3, "untargeted_sample": 0.2}}');
 INSERT INTO public.visits (user_id, segment, region, age_band) SELECT user_id, segment, region, age_band FROM mkt_demo.users;
 -- Orders within a week, by the hidden rule: a message is a coupon, the control group gets none.
 SELECT setseed(0.95);
@@ -232,6 +233,9 @@ SELECT c.campaign, r.sends AS messages, round((r.uplift * r.subjects)::numeric) 
        round((r.uplift * r.subjects / r.sends)::numeric, 3) AS per_message
 FROM unnest(ARRAY['coupon_everyone', 'coupon_targeted']) c(campaign), LATERAL mkt.campaign_report(c.campaign) r
 WHERE r.arm = 'coupon_10' ORDER BY c.campaign;
+-- The targeted campaign says the same on its own: its untargeted sample is everyone in miniature.
+SELECT arm, subjects, sends AS messages, conversions, round(uplift::numeric, 3) AS uplift, note
+FROM mkt.campaign_report('coupon_targeted');
 
 -- The tracking plot and frequency histogram (open target/demo/shop_clv.svg in a browser).
 \pset tuples_only on

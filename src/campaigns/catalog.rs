@@ -207,37 +207,59 @@ pub fn arm_counts(
     id: i64,
     from: Option<TimestampWithTimeZone>,
     to: Option<TimestampWithTimeZone>,
-) -> SqlResult<Vec<ArmCounts>> {
+) -> SqlResult<Vec<(bool, ArmCounts)>> {
+    // A targeted campaign's untargeted sample is told apart by redrawing it (the draw is a fixed
+    // function of subject and seed); a fraction of 0 draws nobody.
+    let in_sample = mkt_policy::campaign::untargeted_sample_sql(
+        "t.subject",
+        "c.seed",
+        "coalesce((c.params -> 'target' ->> 'untargeted_sample')::float8, 0)",
+    );
     Spi::connect(|c| {
         let t = c.select(
-            "WITH t AS (
-                 SELECT t.*, a.value, a.touch_id IS NOT NULL AS converted
+            &format!(
+                "WITH t AS (
+                 SELECT t.*, a.value, a.touch_id IS NOT NULL AS converted, {in_sample} AS in_sample
                  FROM mkt.campaign_touches t
+                 JOIN mkt.campaigns c USING (campaign_id)
                  LEFT JOIN (SELECT touch_id, sum(value) AS value FROM mkt.attributions GROUP BY touch_id) a USING (touch_id)
                  WHERE t.campaign_id = $1 AND ($2::timestamptz IS NULL OR t.touched_at >= $2)
                    AND ($3::timestamptz IS NULL OR t.touched_at < $3))
-             SELECT arm, count(DISTINCT subject), count(*) FILTER (WHERE arm <> 'control'),
+             SELECT in_sample, arm, count(DISTINCT subject), count(*) FILTER (WHERE arm <> 'control'),
                     count(DISTINCT subject) FILTER (WHERE converted), coalesce(sum(value), 0)::float8
-             FROM t GROUP BY arm
+             FROM t GROUP BY in_sample, arm
              UNION ALL
-             SELECT 'all treated', count(DISTINCT subject), count(*), count(DISTINCT subject) FILTER (WHERE converted),
+             SELECT in_sample, 'all treated', count(DISTINCT subject), count(*), count(DISTINCT subject) FILTER (WHERE converted),
                     coalesce(sum(value), 0)::float8
-             FROM t WHERE arm <> 'control' HAVING count(*) > 0",
+             FROM t WHERE arm <> 'control' GROUP BY in_sample"
+            ),
             None,
             &[id.into(), from.into(), to.into()],
         )?;
         t.map(|r| {
-            Ok(ArmCounts {
-                arm: r.get::<String>(1)?.unwrap_or_default(),
-                subjects: r.get::<i64>(2)?.unwrap_or(0),
-                sends: r.get::<i64>(3)?.unwrap_or(0),
-                converted: r.get::<i64>(4)?.unwrap_or(0),
-                revenue: r.get::<f64>(5)?.unwrap_or(0.0),
-            })
+            Ok((
+                r.get::<bool>(1)?.unwrap_or(false),
+                ArmCounts {
+                    arm: r.get::<String>(2)?.unwrap_or_default(),
+                    subjects: r.get::<i64>(3)?.unwrap_or(0),
+                    sends: r.get::<i64>(4)?.unwrap_or(0),
+                    converted: r.get::<i64>(5)?.unwrap_or(0),
+                    revenue: r.get::<f64>(6)?.unwrap_or(0.0),
+                },
+            ))
         })
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .sql()
+}
+
+/// Whether a campaign takes an untargeted sample (its report then shows the sample's rows).
+pub fn takes_untargeted_sample(id: i64) -> SqlResult<bool> {
+    Ok(spi::select_first::<bool>(
+        "SELECT coalesce((params -> 'target' ->> 'untargeted_sample')::float8, 0) > 0 FROM mkt.campaigns WHERE campaign_id = $1",
+        &[id.into()],
+    )?
+    .unwrap_or(false))
 }
 
 /// (arm, day, subjects, converted subjects) per arm and day, in that order.

@@ -36,7 +36,7 @@ pub struct Definition<'a> {
 
 /// The condition a targeted campaign adds: the model's score of the row at least a threshold
 /// (given, or the model's held-out percentile that selects the top share), fixed now.
-fn target_condition(campaign_name: &str, t: &Target) -> SqlResult<String> {
+fn target_condition(campaign_name: &str, t: &Target, subject: &str, seed: i64) -> SqlResult<String> {
     let (kind, percentiles) = match &t.model {
         TargetModel::Uplift(m) => ("predicted uplift", crate::models::cache::uplift(m)?.1.score_quantiles.clone()),
         TargetModel::Predictor(m) => ("score", crate::models::cache::predictor(m)?.1.score_quantiles.clone()),
@@ -58,7 +58,7 @@ fn target_condition(campaign_name: &str, t: &Target) -> SqlResult<String> {
             x
         }
     };
-    Ok(t.condition(threshold))
+    Ok(t.condition(threshold, subject, seed))
 }
 
 pub fn create(d: Definition) -> SqlResult<()> {
@@ -113,7 +113,7 @@ pub fn create(d: Definition) -> SqlResult<()> {
     let (trigger_name, function_name) = campaign::trigger_names(id);
     let targeted = match &settings.target {
         Some(t) => {
-            let tc = target_condition(d.name, t)?;
+            let tc = target_condition(d.name, t, &subject, settings.seed)?;
             Some(match d.condition {
                 Some(c) => format!("({c}) AND ({tc})"),
                 None => tc,
@@ -143,7 +143,15 @@ pub fn report_rows(
     to: Option<TimestampWithTimeZone>,
 ) -> SqlResult<Vec<ArmRow>> {
     let c = load(name)?;
-    Ok(uplift_report::rows(catalog::arm_counts(c.id, from, to)?))
+    let counts = catalog::arm_counts(c.id, from, to)?;
+    if !catalog::takes_untargeted_sample(c.id)? {
+        return Ok(uplift_report::rows(counts.into_iter().map(|(_, a)| a).collect()));
+    }
+    let (sample, targeted): (Vec<_>, Vec<_>) = counts.into_iter().partition(|(s, _)| *s);
+    Ok(uplift_report::rows_with_sample(
+        targeted.into_iter().map(|(_, a)| a).collect(),
+        sample.into_iter().map(|(_, a)| a).collect(),
+    ))
 }
 
 pub fn report_svg(name: &str) -> SqlResult<String> {

@@ -70,6 +70,44 @@ pub fn rows(mut arms: Vec<ArmCounts>) -> Vec<ArmRow> {
         .collect()
 }
 
+/// The prefix of a targeted campaign's rows that come from its untargeted sample.
+pub const SAMPLE: &str = "untargeted sample: ";
+
+/// Incremental conversions per message of an arm's row: its uplift times its subjects, per send.
+fn per_message(r: &ArmRow) -> Option<f64> {
+    (r.sends > 0).then_some(r.uplift? * r.subjects as f64 / r.sends as f64)
+}
+
+/// A targeted campaign's report when it also took an untargeted sample: the targeted rows as
+/// `rows` gives them, then the sample's control and pooled treatment (prefixed with `SAMPLE`,
+/// compared with the sample's own control), whose note sets the incremental conversions per
+/// message of sending to everyone beside the targeted ones.
+pub fn rows_with_sample(targeted: Vec<ArmCounts>, sample: Vec<ArmCounts>) -> Vec<ArmRow> {
+    let mut out = rows(targeted);
+    let targeted_rate = out.iter().find(|r| r.arm == "all treated").and_then(per_message);
+    let sample: Vec<ArmCounts> = sample
+        .into_iter()
+        .filter(|a| a.arm == "control" || a.arm == "all treated")
+        .collect();
+    for mut r in rows(sample) {
+        if r.arm == "all treated" {
+            let compared = match (per_message(&r), targeted_rate) {
+                (Some(all), Some(t)) => Some(format!(
+                    "incremental conversions per message: {all:.4} sending to everyone, {t:.4} targeted"
+                )),
+                _ => None,
+            };
+            r.note = match (r.note.take(), compared) {
+                (Some(a), Some(b)) => Some(format!("{b}; {a}")),
+                (a, b) => b.or(a),
+            };
+        }
+        r.arm = format!("{SAMPLE}{}", r.arm);
+        out.push(r);
+    }
+    out
+}
+
 /// Per arm (control first), its points per day, from (arm, day, subjects, converted) rows in arm
 /// and day order.
 pub fn daily_series(daily: Vec<(String, String, i64, i64)>) -> Vec<(String, Vec<Point>)> {
@@ -120,6 +158,35 @@ mod tests {
         let r = rows(vec![arm("coupon", 0, 0)]);
         assert_eq!(r[0].note.as_deref(), Some("no control group to compare with"));
         assert_eq!(r[0].conversion_rate, None);
+    }
+
+    #[test]
+    fn the_untargeted_sample_follows_with_its_own_control_and_the_rates_per_message() {
+        let targeted = vec![arm("coupon", 300, 90), arm("all treated", 300, 90), arm("control", 100, 10)];
+        let sample = vec![
+            arm("coupon", 80, 16),
+            arm("all treated", 80, 16),
+            arm("control", 40, 6),
+        ];
+        let r = rows_with_sample(targeted, sample);
+        let names: Vec<&str> = r.iter().map(|r| r.arm.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["control", "all treated", "coupon", "untargeted sample: control", "untargeted sample: all treated"]
+        );
+        // targeted: 0.30 - 0.10; everyone: 0.20 - 0.15, compared with the sample's own control
+        assert!((r[1].uplift.unwrap() - 0.2).abs() < 1e-12);
+        assert!((r[4].uplift.unwrap() - 0.05).abs() < 1e-12);
+        assert_eq!(
+            r[4].note.as_deref(),
+            Some("incremental conversions per message: 0.0500 sending to everyone, 0.2000 targeted")
+        );
+        // a small sample keeps its warning after the comparison
+        let r = rows_with_sample(
+            vec![arm("all treated", 300, 90), arm("control", 100, 10)],
+            vec![arm("all treated", 20, 4), arm("control", 40, 6)],
+        );
+        assert!(r[3].note.as_deref().unwrap().ends_with("(treated: 20, need 30)"));
     }
 
     #[test]

@@ -51,11 +51,31 @@ pub enum TargetRule {
 pub struct Target {
     pub model: TargetModel,
     pub rule: TargetRule,
+    /// The share of all qualifying rows, drawn by subject and whatever the model says, that the
+    /// campaign takes as well: an untargeted campaign in miniature (control group included), which
+    /// measures what sending to everyone would have done. 0 draws none.
+    pub untargeted_sample: f64,
+}
+
+/// Whether a subject falls in a targeted campaign's untargeted sample: a fixed function of the
+/// subject and the campaign's seed, independent of its control-group draw (which hashes the bare
+/// subject). `subject` is an SQL text expression; the report recomputes the same draw.
+pub fn untargeted_sample_sql(subject: &str, seed: &str, fraction: &str) -> String {
+    format!(
+        "((pg_catalog.hashtextextended('mkt.untargeted:' || {subject}, {seed}) & 4294967295)::float8 / 4294967296.0 < {fraction})"
+    )
 }
 
 impl Target {
     pub fn parse(v: &Value) -> Result<Target> {
-        let keys = ["uplift_model", "predictor", "top_fraction", "min_uplift", "min_score"];
+        let keys = [
+            "uplift_model",
+            "predictor",
+            "top_fraction",
+            "min_uplift",
+            "min_score",
+            "untargeted_sample",
+        ];
         let p = Params::new("a campaign's target", v, &keys)?;
         let model = match (p.text("uplift_model")?, p.text("predictor")?) {
             (Some(m), None) => TargetModel::Uplift(m),
@@ -80,7 +100,12 @@ impl Target {
                 return Err(Error::invalid(format!("target needs one of top_fraction and {min_key}")))
             }
         };
-        Ok(Target { model, rule })
+        let untargeted_sample = p.float("untargeted_sample", 0.0, 0.0, 0.5)?;
+        Ok(Target {
+            model,
+            rule,
+            untargeted_sample,
+        })
     }
 
     pub fn model_name(&self) -> &str {
@@ -89,14 +114,25 @@ impl Target {
         }
     }
 
-    /// The condition a targeted row meets, over the trigger's row `mkt_row` (see
-    /// `trigger_function`): the model reads its features from the row's columns by name.
-    pub fn condition(&self, threshold: f64) -> String {
+    /// The condition a row the campaign takes meets, over the trigger's row `mkt_row` (see
+    /// `trigger_function`): the model reads its features from the row's columns by name; a
+    /// subject in the untargeted sample qualifies without being scored.
+    pub fn condition(&self, threshold: f64, subject: &str, seed: i64) -> String {
         let f = match self.model {
             TargetModel::Uplift(_) => "mkt.predict_uplift",
             TargetModel::Predictor(_) => "mkt.predict",
         };
-        format!("{f}({}, to_jsonb(mkt_row)) >= {threshold:?}", quote_literal(self.model_name()))
+        let picked = format!("{f}({}, to_jsonb(mkt_row)) >= {threshold:?}", quote_literal(self.model_name()));
+        if self.untargeted_sample > 0.0 {
+            let sample = untargeted_sample_sql(
+                &format!("(mkt_row.{})::text", quote_ident(subject)),
+                &seed.to_string(),
+                &format!("{:?}", self.untargeted_sample),
+            );
+            format!("{sample} OR {picked}")
+        } else {
+            picked
+        }
     }
 }
 
@@ -256,13 +292,32 @@ mod tests {
         assert!(e(json!({"cap": 1})).contains("cap"));
     }
 
+    fn e_sample(v: Value) -> bool {
+        Target::parse(&v).unwrap_err().to_string().contains("untargeted_sample")
+    }
+
     #[test]
     fn targets_name_one_model_and_one_rule() {
         let t = Target::parse(&json!({"uplift_model": "coupon", "top_fraction": 0.3})).unwrap();
-        assert_eq!(t, Target { model: TargetModel::Uplift("coupon".into()), rule: TargetRule::TopFraction(0.3) });
-        assert_eq!(t.condition(0.0125), "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125");
+        assert_eq!(
+            t,
+            Target {
+                model: TargetModel::Uplift("coupon".into()),
+                rule: TargetRule::TopFraction(0.3),
+                untargeted_sample: 0.0
+            }
+        );
+        assert_eq!(t.condition(0.0125, "id", 42), "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125");
         let t = Target::parse(&json!({"predictor": "it's churn", "min_score": 0.6})).unwrap();
-        assert_eq!(t.condition(0.6), "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6");
+        assert_eq!(t.condition(0.6, "id", 42), "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6");
+        // an untargeted sample qualifies by its subject's draw, before any scoring
+        let t = Target::parse(&json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.1})).unwrap();
+        assert_eq!(
+            t.condition(0.6, "User Id", 7),
+            "((pg_catalog.hashtextextended('mkt.untargeted:' || (mkt_row.\"User Id\")::text, 7) & 4294967295)::float8 \
+             / 4294967296.0 < 0.1) OR mkt.predict('p', to_jsonb(mkt_row)) >= 0.6"
+        );
+        assert!(e_sample(json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.9})));
         let e = |v| Target::parse(&v).unwrap_err().to_string();
         assert!(e(json!({"top_fraction": 0.3})).contains("names one model"));
         assert!(e(json!({"uplift_model": "a", "predictor": "b", "top_fraction": 0.3})).contains("names one model"));

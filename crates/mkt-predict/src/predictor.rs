@@ -668,8 +668,8 @@ impl Predictor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mkt_core::rng::Rng;
     use mkt_core::progress::no_tick;
+    use mkt_core::rng::Rng;
 
     fn data() -> (Features, Vec<f64>) {
         let mut rng = Rng::new(9);

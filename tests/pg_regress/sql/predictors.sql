@@ -156,6 +156,27 @@ SELECT mkt.create_campaign('pred_churners', 'pred_offer', 'pred_visits', 'custom
 SELECT regress.err($$INSERT INTO pred_visits VALUES (99999, 70, 'north')$$) AS scores_missing_features_fine;
 SELECT mkt.drop_campaign('pred_churners');
 SELECT mkt.drop_campaign('pred_targeted');
+-- With an untargeted sample, a share of all visitors, drawn by subject whatever the model says, is
+-- taken as well (with its own control group): the report sets sending to everyone beside targeting.
+CREATE TABLE pred_visits_all (customer_id int, age int, region text);
+SELECT mkt.create_campaign('pred_sampled', 'pred_offer', 'pred_visits_all', 'customer_id',
+  params => '{"target": {"uplift_model": "pred_coupon_t", "top_fraction": 0.3, "untargeted_sample": 0.25}, "control_fraction": 0.2}');
+INSERT INTO pred_visits_all SELECT customer_id, age, region FROM pred_coupon;
+-- Orders by the test's hidden rule: a coupon lifts the young and puts off the others.
+CREATE TABLE pred_orders AS
+SELECT p.customer_id, 1 AS amount, clock_timestamp() AS at
+FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id) JOIN pred_coupon p ON p.customer_id = t.subject::int
+WHERE c.campaign_name = 'pred_sampled'
+  AND ((p.customer_id * 7919) % 1000) / 1000.0 < 0.10 + CASE WHEN t.arm = 'control' THEN 0 WHEN p.age < 35 THEN 0.25 ELSE -0.05 END;
+SELECT mkt.attribute_outcomes('pred_sampled', 'pred_orders', 'customer_id', 'amount', 'at') > 0 AS attributed;
+SELECT arm, subjects, sends, conversions, round(uplift::numeric, 3) AS uplift, note FROM mkt.campaign_report('pred_sampled');
+-- The sample is a quarter of all visitors, old ones included; the targeted rows are outside it.
+WITH r AS (SELECT * FROM mkt.campaign_report('pred_sampled'))
+SELECT (SELECT sum(subjects) FROM r WHERE arm IN ('untargeted sample: control', 'untargeted sample: all treated')) BETWEEN 1300 AND 1700 AS quarter,
+       (SELECT count(*) FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id) JOIN pred_coupon p ON p.customer_id = t.subject::int
+        WHERE c.campaign_name = 'pred_sampled' AND p.age >= 35 AND t.arm <> 'control') > 300 AS old_ones_messaged,
+       (SELECT uplift FROM r WHERE arm = 'all treated') > 2 * (SELECT uplift FROM r WHERE arm = 'untargeted sample: all treated') AS targeting_pays;
+SELECT mkt.drop_campaign('pred_sampled');
 
 -- The catalog: export/import gives the same predictions; retrain judges on held-out rows; an
 -- erasure finds nothing to remove (these models keep no customer's row); the report draws the
@@ -260,7 +281,8 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_closed", "top_fraction": 0.3}}')$$),
   ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_churn"}}')$$),
   ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_churn", "min_uplift": 0.1}}')$$),
-  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": "everyone"}')$$)
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": "everyone"}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_churn", "min_score": 0.5, "untargeted_sample": 0.9}}')$$)
 ) AS c(q);
 SELECT count(*) AS bad_campaigns FROM mkt.campaigns WHERE campaign_name = 'pred_bad';
 \pset format aligned

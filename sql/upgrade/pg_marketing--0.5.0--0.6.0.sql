@@ -1,0 +1,12 @@
+-- pg_marketing 0.5.0 -> 0.6.0 (ALTER EXTENSION pg_marketing UPDATE).
+--
+-- A targeted campaign may take an untargeted sample (params.target.untargeted_sample), and
+-- mkt.campaign_report then sets sending to everyone beside targeting (comments of
+-- mkt.create_campaign and mkt.campaign_report). Campaigns created before keep their triggers and
+-- report as before; stored models and policies are untouched.
+
+COMMENT ON FUNCTION mkt.create_campaign(text, text, regclass, text, text[], text, jsonb) IS
+'Installs an AFTER INSERT trigger on trigger_source: each new row meeting condition (a boolean expression over its columns) gets a decision of the policy for its subject, with context_cols as context, queued in mkt.outbox. params: control_fraction (0.1, a stable per-subject hold-out), frequency_cap per frequency_interval (1 day), budget (sends per day), start, end, quiet_hours [from, to), claim_timeout (5 minutes), reward (conversion | value), seed, mode (immediate: decide in the inserting transaction; queued: the insert only queues the event, mkt.process_campaign or mkt.claim_messages decides later), target (only rows a model picks, scored from the row''s columns by name: {"uplift_model": m, "top_fraction": f} or {"uplift_model": m, "min_uplift": x} with mkt.predict_uplift, {"predictor": m, "min_score": x} or {"predictor": m, "top_fraction": f} with mkt.predict; top_fraction is turned into a score threshold by the model''s held-out scores when the campaign is created; the control group is drawn from the targeted rows; untargeted_sample, 0 to 0.5, default 0, also takes that share of all qualifying rows, drawn by subject whatever the model says, as an untargeted campaign in miniature with its own control group, so that mkt.campaign_report can set sending to everyone beside targeting).';
+
+COMMENT ON FUNCTION mkt.campaign_report(text, timestamptz, timestamptz) IS
+'Per arm (control, all treated, each action): subjects, sends, converted subjects, conversion rate, attributed revenue, and for treatments the uplift over control with a 95% interval and a two-sided p-value; note says when a sample is too small to conclude. A targeted campaign with an untargeted sample reports its targeted rows so, then the sample''s rows (untargeted sample: control, untargeted sample: all treated, compared with the sample''s control), whose note gives the incremental conversions per message of sending to everyone beside those of targeting.';
