@@ -158,35 +158,43 @@ fn decide_rows(p: &Policy, contexts: &[String]) -> SqlResult<Vec<(String, Decisi
     Ok(out)
 }
 
-/// Logs one chunk of decisions; returns their ids in order.
+/// Logs one chunk of decisions; returns their ids in order. Rows of a state that share a
+/// distribution (see `decide_rows`) share its jsonb text too.
 fn log_chunk(
     p: &Policy,
     subjects: &[String],
     contexts: &[String],
     decided: &[(String, Decision)],
 ) -> SqlResult<Vec<i64>> {
-    let n = subjects.len();
-    let (mut states, mut actions, mut probs, mut dists) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for (st, d) in decided {
-        states.push(st.clone());
-        actions.push(p.cfg.actions[d.action].clone());
-        probs.push(d.probabilities[d.action]);
-        dists.push(distribution_json(p, &d.probabilities).to_string());
-    }
+    let mut texts: Vec<String> = Vec::new();
+    let mut last: HashMap<&str, (&[f64], usize)> = HashMap::new();
+    let text_of: Vec<usize> = decided
+        .iter()
+        .map(|(st, d)| match last.get(st.as_str()) {
+            Some(&(q, i)) if q == d.probabilities.as_slice() => i,
+            _ => {
+                texts.push(distribution_json(p, &d.probabilities).to_string());
+                last.insert(st, (&d.probabilities, texts.len() - 1));
+                texts.len() - 1
+            }
+        })
+        .collect();
+    let distributions: Vec<&str> = text_of.iter().map(|&i| texts[i].as_str()).collect();
     decisions::log_decisions(
         p,
-        &Logged {
-            subjects: subjects.to_vec(),
-            contexts: contexts.to_vec(),
-            states,
-            actions,
-            probabilities: probs,
-            distributions: dists,
+        Logged {
+            subjects: subjects.iter().map(String::as_str).collect(),
+            contexts: contexts.iter().map(String::as_str).collect(),
+            states: decided.iter().map(|(st, _)| st.as_str()).collect(),
+            actions: decided
+                .iter()
+                .map(|(_, d)| p.cfg.actions[d.action].as_str())
+                .collect(),
+            probabilities: decided
+                .iter()
+                .map(|(_, d)| d.probabilities[d.action])
+                .collect(),
+            distributions,
         },
     )
 }

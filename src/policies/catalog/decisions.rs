@@ -47,20 +47,21 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
 }
 
 /// Decisions of one policy logged together (mkt.decide_all), column by column: the context and
-/// distribution as jsonb text.
-pub struct Logged {
-    pub subjects: Vec<String>,
-    pub contexts: Vec<String>,
-    pub states: Vec<String>,
-    pub actions: Vec<String>,
+/// distribution as jsonb text. The text columns borrow the caller's strings: the INSERT's arrays
+/// are built from them directly.
+pub struct Logged<'a> {
+    pub subjects: Vec<&'a str>,
+    pub contexts: Vec<&'a str>,
+    pub states: Vec<&'a str>,
+    pub actions: Vec<&'a str>,
     pub probabilities: Vec<f64>,
-    pub distributions: Vec<String>,
+    pub distributions: Vec<&'a str>,
 }
 
 /// Logs `d` in one INSERT; returns the decision ids in the order of the rows. The ids are taken
 /// from the log's sequence first, so that each row's id is known without relying on the order of
 /// RETURNING.
-pub fn log_decisions(p: &Policy, d: &Logged) -> SqlResult<Vec<i64>> {
+pub fn log_decisions(p: &Policy, d: Logged) -> SqlResult<Vec<i64>> {
     let n = d.subjects.len();
     let mut ids: Vec<i64> = Spi::connect_mut(|c| {
         let t = plans::update(
@@ -80,12 +81,12 @@ pub fn log_decisions(p: &Policy, d: &Logged) -> SqlResult<Vec<i64>> {
         p.id.into(),
         p.version.into(),
         ids.clone().into(),
-        d.subjects.clone().into(),
-        d.contexts.clone().into(),
-        d.states.clone().into(),
-        d.actions.clone().into(),
-        d.probabilities.clone().into(),
-        d.distributions.clone().into(),
+        d.subjects.into(),
+        d.contexts.into(),
+        d.states.into(),
+        d.actions.into(),
+        d.probabilities.into(),
+        d.distributions.into(),
     ];
     Spi::connect_mut(|c| {
         plans::update(
