@@ -37,8 +37,10 @@ PY
   "$PEERS" --synthetic "$OUT/synthetic_x.f64" "$OUT/synthetic_y.f64" "$ROWS" "$FEATURES" "$TREES" >> "$OUT/ours.txt"
 done
 rm -f "$OUT"/synthetic_*.f64
-median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }'; }
-theirs=$(sed -n 's/.*LightGBM .* threads: \([0-9.]*\) s.*/\1/p' "$OUT/peers.txt" | median)
-ours=$(sed -n 's/.* trees in \([0-9.]*\) s.*/\1/p' "$OUT/ours.txt" | median)
-echo "gbdt training, median of 4 alternating runs: LightGBM $theirs s ($(sed -n 's/.*LightGBM .* threads: \([0-9.]*\) s.*/\1/p' "$OUT/peers.txt" | paste -sd' ')), mkt-predict $ours s ($(sed -n 's/.* trees in \([0-9.]*\) s.*/\1/p' "$OUT/ours.txt" | paste -sd' '))"
+median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }'; }
+theirs_all=$(sed -n 's/.*LightGBM .* threads: \([0-9.]*\) s.*/\1/p' "$OUT/peers.txt" | paste -sd' ')
+ours_all=$(sed -n 's/.* trees in \([0-9.]*\) s.*/\1/p' "$OUT/ours.txt" | paste -sd' ')
+theirs=$(median <<< "$theirs_all")
+ours=$(median <<< "$ours_all")
+echo "gbdt training, median of 4 alternating runs: LightGBM $theirs s ($theirs_all), mkt-predict $ours s ($ours_all)"
 awk -v o="$ours" -v t="$theirs" 'BEGIN { printf "ratio(mkt-predict gbdt / LightGBM training time)=%.2f target<=1 (in memory; the SQL path adds the table read)\n", o / t }'

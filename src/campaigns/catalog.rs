@@ -17,12 +17,17 @@ pub struct Campaign {
     pub source: String,
     pub trigger_name: String,
     pub function_name: String,
+    pub seed: i64,
+    /// The share of rows a targeted campaign takes untargeted (0: none).
+    pub untargeted_sample: f64,
 }
 
 pub fn by_name(name: &str) -> SqlResult<Option<Campaign>> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT campaign_id, trigger_source::text, trigger_name, function_name FROM mkt.campaigns WHERE campaign_name = $1",
+            "SELECT campaign_id, trigger_source::text, trigger_name, function_name, seed,
+                    coalesce((params -> 'target' ->> 'untargeted_sample')::float8, 0)
+             FROM mkt.campaigns WHERE campaign_name = $1",
             None,
             &[name.into()],
         )?;
@@ -35,6 +40,8 @@ pub fn by_name(name: &str) -> SqlResult<Option<Campaign>> {
             source: r.get::<String>(2)?.unwrap_or_default(),
             trigger_name: r.get::<String>(3)?.unwrap_or_default(),
             function_name: r.get::<String>(4)?.unwrap_or_default(),
+            seed: r.get::<i64>(5)?.unwrap_or_default(),
+            untargeted_sample: r.get::<f64>(6)?.unwrap_or_default(),
         }))
     })
     .sql()
@@ -204,24 +211,20 @@ pub fn delete(c: &Campaign) -> SqlResult<()> {
 
 /// Per arm (and the pooled treatment), its counts among touches between `from` and `to`.
 pub fn arm_counts(
-    id: i64,
+    campaign: &Campaign,
     from: Option<TimestampWithTimeZone>,
     to: Option<TimestampWithTimeZone>,
 ) -> SqlResult<Vec<(bool, ArmCounts)>> {
     // A targeted campaign's untargeted sample is told apart by redrawing it (the draw is a fixed
     // function of subject and seed); a fraction of 0 draws nobody.
-    let in_sample = mkt_policy::campaign::untargeted_sample_sql(
-        "t.subject",
-        "c.seed",
-        "coalesce((c.params -> 'target' ->> 'untargeted_sample')::float8, 0)",
-    );
+    let in_sample =
+        mkt_policy::campaign::untargeted_sample_sql("t.subject", "$4::int8", "$5::float8");
     Spi::connect(|c| {
         let t = c.select(
             &format!(
                 "WITH t AS (
                  SELECT t.*, a.value, a.touch_id IS NOT NULL AS converted, {in_sample} AS in_sample
                  FROM mkt.campaign_touches t
-                 JOIN mkt.campaigns c USING (campaign_id)
                  LEFT JOIN (SELECT touch_id, sum(value) AS value FROM mkt.attributions GROUP BY touch_id) a USING (touch_id)
                  WHERE t.campaign_id = $1 AND ($2::timestamptz IS NULL OR t.touched_at >= $2)
                    AND ($3::timestamptz IS NULL OR t.touched_at < $3))
@@ -234,7 +237,13 @@ pub fn arm_counts(
              FROM t WHERE arm <> 'control' GROUP BY in_sample"
             ),
             None,
-            &[id.into(), from.into(), to.into()],
+            &[
+                campaign.id.into(),
+                from.into(),
+                to.into(),
+                campaign.seed.into(),
+                campaign.untargeted_sample.into(),
+            ],
         )?;
         t.map(|r| {
             Ok((
@@ -251,15 +260,6 @@ pub fn arm_counts(
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .sql()
-}
-
-/// Whether a campaign takes an untargeted sample (its report then shows the sample's rows).
-pub fn takes_untargeted_sample(id: i64) -> SqlResult<bool> {
-    Ok(spi::select_first::<bool>(
-        "SELECT coalesce((params -> 'target' ->> 'untargeted_sample')::float8, 0) > 0 FROM mkt.campaigns WHERE campaign_id = $1",
-        &[id.into()],
-    )?
-    .unwrap_or(false))
 }
 
 /// (arm, day, subjects, converted subjects) per arm and day, in that order.

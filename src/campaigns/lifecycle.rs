@@ -143,8 +143,8 @@ pub fn report_rows(
     to: Option<TimestampWithTimeZone>,
 ) -> SqlResult<Vec<ArmRow>> {
     let c = load(name)?;
-    let counts = catalog::arm_counts(c.id, from, to)?;
-    if !catalog::takes_untargeted_sample(c.id)? {
+    let counts = catalog::arm_counts(&c, from, to)?;
+    if c.untargeted_sample <= 0.0 {
         return Ok(uplift_report::rows(counts.into_iter().map(|(_, a)| a).collect()));
     }
     let (sample, targeted): (Vec<_>, Vec<_>) = counts.into_iter().partition(|(s, _)| *s);

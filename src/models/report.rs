@@ -22,11 +22,12 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
         if algorithm.is_some_and(|a| mkt_reco::kind::Algorithm::parse(a).is_ok()) {
             // The deployed version is the one the serving cache maps (once per server); another
             // version is decoded for the page.
-            let model = match crate::models::cache::get(name) {
-                Ok((deployed, m)) if deployed == id => m,
-                _ => Stored::decode(&catalog::load_blob(id)?)
+            let model = if catalog::deployed_id(name)? == Some(id) {
+                crate::models::cache::get(name)?.1
+            } else {
+                Stored::decode(&catalog::load_blob(id)?)
                     .sql()?
-                    .recommender(name)?,
+                    .recommender(name)?
             };
             report.charts.extend(mkt_reco::report::charts(&model));
         }

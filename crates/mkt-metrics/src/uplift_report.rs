@@ -71,7 +71,7 @@ pub fn rows(mut arms: Vec<ArmCounts>) -> Vec<ArmRow> {
 }
 
 /// The prefix of a targeted campaign's rows that come from its untargeted sample.
-pub const SAMPLE: &str = "untargeted sample: ";
+const SAMPLE: &str = "untargeted sample: ";
 
 /// Incremental conversions per message of an arm's row: its uplift times its subjects, per send.
 fn per_message(r: &ArmRow) -> Option<f64> {

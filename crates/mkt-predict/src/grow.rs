@@ -50,6 +50,13 @@ impl Stats {
         self.h += o.h;
         self.n += o.n;
     }
+    /// One row with gradient `g` and hessian `h`.
+    #[inline(always)]
+    fn add_row(&mut self, g: f64, h: f64) {
+        self.g += g;
+        self.h += h;
+        self.n += 1.0;
+    }
     fn minus(&self, o: &Stats) -> Stats {
         Stats {
             g: self.g - o.g,
@@ -132,19 +139,13 @@ fn build(binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32]) -> Hist {
                         (&mut *h2, c2),
                         (&mut *h3, c3),
                     ] {
-                        let s = &mut hist[col[r] as usize];
-                        s.g += g;
-                        s.h += h;
-                        s.n += 1.0;
+                        hist[col[r] as usize].add_row(g, h);
                     }
                 }
             } else {
                 for (hist, col) in hs.iter_mut().zip(cols) {
                     for (&r, &(g, h)) in rows.iter().zip(&ordered) {
-                        let s = &mut hist[col[r as usize] as usize];
-                        s.g += g;
-                        s.h += h;
-                        s.n += 1.0;
+                        hist[col[r as usize] as usize].add_row(g, h);
                     }
                 }
             }
