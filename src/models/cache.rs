@@ -158,7 +158,7 @@ fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Stored> {
     if SHARED_MODELS.get() {
         let from = Blobs {
             blob: || catalog::load_blob(model_id),
-            live_keys: catalog::blob_keys,
+            live_keys: catalog::deployed_blob_keys,
         };
         if let Some(m) = blob_store::load_mapped(model_id, key, from)? {
             return Ok(m);
@@ -166,4 +166,20 @@ fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Stored> {
     }
     let blob = catalog::load_blob(model_id)?;
     Stored::decode(&blob).sql()
+}
+
+/// Builds the shared files of a version being deployed, so that the first calls after the
+/// deploying transaction commits only map them (a 1M-item model's serving index takes seconds to
+/// build; every serving backend would otherwise wait for it).
+pub fn prepare(model_id: i64) -> SqlResult<()> {
+    if !SHARED_MODELS.get() {
+        return Ok(());
+    }
+    let key = catalog::blob_key(model_id)?;
+    let from = Blobs {
+        blob: || catalog::load_blob(model_id),
+        live_keys: catalog::deployed_blob_keys,
+    };
+    blob_store::load_mapped(model_id, key, from)?;
+    Ok(())
 }

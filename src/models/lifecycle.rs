@@ -4,6 +4,7 @@
 
 use crate::models::access::{self, Privilege};
 use crate::models::blob_store;
+use crate::models::cache;
 use crate::models::catalog::{self, NewVersion};
 use crate::models::stored::Stored;
 use crate::pg::error::{report, OrSql, SqlResult};
@@ -18,10 +19,17 @@ pub fn store(v: &NewVersion) -> SqlResult<(i64, i32)> {
 }
 
 /// Makes `model_id` the deployed version of `name`, for `reason` (kept in mkt.deploy_history).
+/// The version's shared files are built here, before commit, so the first calls after it only
+/// map them; the files of the version it replaces go when the transaction commits.
 pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
     access::require(name, Privilege::Manage)?;
+    let replaced = catalog::deployed_id(name)?.filter(|&id| id != model_id);
     catalog::deploy(name, model_id, reason)?;
     invalidate_everywhere(Watched::Deployments);
+    cache::prepare(model_id)?;
+    if let Some(old) = replaced {
+        blob_store::forget_at_commit(old);
+    }
     Ok(())
 }
 

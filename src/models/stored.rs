@@ -58,6 +58,24 @@ impl Stored {
         })
     }
 
+    /// The bytes of the version's serving file: what serving derives from the stored arrays
+    /// (empty for kinds that derive nothing).
+    pub fn encode_serving(&self) -> Result<Vec<u8>> {
+        match self {
+            Stored::Recommender(m) => m.encode_serving(),
+            _ => None,
+        }
+        .unwrap_or_else(|| mkt_core::tensors::serialize(&[], mkt_reco::serving_file::FORMAT))
+    }
+
+    /// Serves from a mapped serving file instead of deriving a private copy.
+    pub fn attach_serving(&self, backing: Arc<dyn Backing>) -> Result<()> {
+        match self {
+            Stored::Recommender(m) => m.attach_serving(backing),
+            _ => Ok(()),
+        }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         match self {
             Stored::Recommender(m) => m.heap_bytes(),

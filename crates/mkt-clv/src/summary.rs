@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn days_collapse_and_repeats_are_counted_like_lifetimes() {
         let s = summarise(&tx(), Period::Day, Window::ALL).unwrap();
-        assert_eq!(s.customers, IdMap::Int(vec![1, 2, 3, 4, 5]));
+        assert_eq!(s.customers, IdMap::Int(vec![1, 2, 3, 4, 5].into()));
         assert_eq!(s.frequency, vec![2.0, 0.0, 1.0, 1.0, 0.0]);
         assert_eq!(s.recency, vec![14.0, 0.0, 1.0, 7.0, 0.0]);
         assert_eq!(s.t, vec![25.0, 22.0, 20.0, 7.0, 0.0]);
@@ -392,7 +392,7 @@ mod tests {
         let w = Window { calibration_end: Some((20.0 * 86400.0, 20)), holdout: Holdout::Until((30.0 * 86400.0, 30)) };
         let s = summarise(&tx(), Period::Day, w).unwrap();
         // customer 5 bought only in the hold-out: not a customer of the calibration
-        assert_eq!(s.customers, IdMap::Int(vec![1, 2, 3, 4]));
+        assert_eq!(s.customers, IdMap::Int(vec![1, 2, 3, 4].into()));
         assert_eq!(s.frequency, vec![2.0, 0.0, 1.0, 0.0]);
         assert_eq!(s.t, vec![20.0, 17.0, 15.0, 2.0]);
         assert_eq!(s.holdout_frequency, vec![0.0, 0.0, 0.0, 1.0]);

@@ -3,6 +3,7 @@
 //! Ids are kept sorted, so the internal index of an id is its rank: lookups are binary searches with
 //! no hash table to rebuild when a model is loaded, and ties in scores break towards the smaller id.
 
+use crate::shared::Shared;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,9 @@ impl IdColumn {
 /// Sorted distinct ids; position = internal index.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdMap {
-    Int(Vec<i64>),
+    /// A model read from a shared file views its ids there (8 MB private per backend at 1M items
+    /// otherwise).
+    Int(Shared<i64>),
     Text(Vec<String>),
 }
 
@@ -81,8 +84,16 @@ impl IdMap {
     /// Approximate heap memory held, for cache accounting.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            IdMap::Int(v) => v.len() * 8,
+            IdMap::Int(v) => v.heap_bytes(),
             IdMap::Text(v) => v.iter().map(|s| s.len() + 24).sum(),
+        }
+    }
+
+    /// Bytes viewed in a shared mapping.
+    pub fn mapped_bytes(&self) -> usize {
+        match self {
+            IdMap::Int(v) => v.mapped_bytes(),
+            IdMap::Text(_) => 0,
         }
     }
 
@@ -110,7 +121,7 @@ impl IdMap {
                     .iter()
                     .map(|v| ids.binary_search(v).expect("id present") as u32)
                     .collect();
-                (IdMap::Int(ids), idx)
+                (IdMap::Int(ids.into()), idx)
             }
             IdColumn::Text(raw) => {
                 let converted: Vec<String> = match extra {
@@ -260,7 +271,7 @@ mod tests {
     #[test]
     fn int_ids_are_sorted_and_indexed() {
         let (map, idx) = IdMap::build(&IdColumn::Int(vec![30, 10, 30, 20, i64::MIN, i64::MAX]));
-        assert_eq!(map, IdMap::Int(vec![i64::MIN, 10, 20, 30, i64::MAX]));
+        assert_eq!(map, IdMap::Int(vec![i64::MIN, 10, 20, 30, i64::MAX].into()));
         assert_eq!(idx, vec![3, 1, 3, 2, 0, 4]);
         assert_eq!(map.index_of_int(20), Some(2));
         assert_eq!(map.index_of_int(21), None);
@@ -286,6 +297,6 @@ mod tests {
 
     #[test]
     fn unsorted_map_is_corrupt() {
-        assert!(IdMap::Int(vec![2, 1]).validate().is_err());
+        assert!(IdMap::Int(vec![2, 1].into()).validate().is_err());
     }
 }

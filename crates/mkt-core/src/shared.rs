@@ -19,6 +19,7 @@ pub trait Backing: Send + Sync {
 /// Element types valid for every bit pattern, so a slice of them may view arbitrary bytes.
 pub trait Plain: Copy + Send + Sync + PartialEq + fmt::Debug + 'static {}
 impl Plain for f32 {}
+impl Plain for i8 {}
 impl Plain for f64 {}
 impl Plain for u32 {}
 impl Plain for u64 {}
@@ -123,6 +124,12 @@ impl<'a, T: Plain> IntoIterator for &'a Shared<T> {
 impl<T: Plain> From<Vec<T>> for Shared<T> {
     fn from(v: Vec<T>) -> Self {
         Shared(Repr::Owned(v))
+    }
+}
+
+impl<T: Plain> FromIterator<T> for Shared<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Shared(Repr::Owned(iter.into_iter().collect()))
     }
 }
 

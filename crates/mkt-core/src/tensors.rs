@@ -37,6 +37,9 @@ pub fn u64s(v: &[u64]) -> Buf {
 pub fn i64s(v: &[i64]) -> Buf {
     Buf(Dtype::I64, vec![v.len()], le(v, i64::to_le_bytes))
 }
+pub fn i8s(v: &[i8]) -> Buf {
+    Buf(Dtype::I8, vec![v.len()], le(v, i8::to_le_bytes))
+}
 pub fn text(s: &str) -> Buf {
     Buf(Dtype::U8, vec![s.len()], s.as_bytes().to_vec())
 }
@@ -155,8 +158,11 @@ impl<'a> Reader<'a> {
     pub fn u64s(&self, name: &str) -> Result<Shared<u64>> {
         Ok(self.array(name, Dtype::U64, u64::from_le_bytes)?.1)
     }
-    pub fn i64s(&self, name: &str) -> Result<Vec<i64>> {
-        Ok(self.array(name, Dtype::I64, i64::from_le_bytes)?.1.to_vec())
+    pub fn i64s(&self, name: &str) -> Result<Shared<i64>> {
+        Ok(self.array(name, Dtype::I64, i64::from_le_bytes)?.1)
+    }
+    pub fn i8s(&self, name: &str) -> Result<Shared<i8>> {
+        Ok(self.array(name, Dtype::I8, i8::from_le_bytes)?.1)
     }
     pub fn text(&self, name: &str) -> Result<String> {
         let (_, d) = self.raw(name, Dtype::U8)?;

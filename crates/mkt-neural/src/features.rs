@@ -158,7 +158,7 @@ mod tests {
             )],
             numeric: vec![("age".into(), vec![Some(30.0), None, Some(50.0)])],
         };
-        let map = IdMap::Int(vec![1, 2, 3]);
+        let map = IdMap::Int(vec![1, 2, 3].into());
         let e = t.encode("user", &map, 8).unwrap();
         // user 1 -> "a", user 2 has no row, user 3 -> "b"; "c" (key 99) is not in the map
         assert_eq!(e.cat[0].codes, vec![1, 0, 2]);

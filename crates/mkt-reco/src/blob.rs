@@ -175,7 +175,7 @@ fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<Model>
         users,
         items,
         seen,
-        popularity: popularity.to_vec(),
+        popularity,
         payload,
         serving: Default::default(),
     })

@@ -38,7 +38,7 @@ fn csr_without_row(m: &Csr, r: usize) -> Csr {
 pub fn without_user(model: &Model, u: u32) -> Model {
     let u = u as usize;
     let users = match &model.users {
-        IdMap::Int(v) => IdMap::Int([&v[..u], &v[u + 1..]].concat()),
+        IdMap::Int(v) => IdMap::Int([&v[..u], &v[u + 1..]].concat().into()),
         IdMap::Text(v) => IdMap::Text([&v[..u], &v[u + 1..]].concat()),
     };
     let payload = match &model.payload {

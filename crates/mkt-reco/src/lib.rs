@@ -15,6 +15,7 @@ pub mod kind;
 pub mod linalg;
 pub mod model;
 pub mod report;
+pub mod serving_file;
 pub mod tune;
 
 pub use algorithm::{Algorithm, FeatureSpec, NeuralConfig, Side, TrainConfig};

@@ -35,7 +35,7 @@ pub struct Model {
     /// The training interactions (user x item, summed weights): what "seen" means when serving.
     pub seen: Csr,
     /// Summed weight per item: the fallback ranking for users the model does not know.
-    pub popularity: Vec<f32>,
+    pub popularity: Shared<f32>,
     pub payload: Payload,
     /// Built on first use from the payload; never stored.
     pub serving: ServingIndex,
@@ -45,6 +45,17 @@ pub struct Model {
 /// (see mkt_topk::quantized). Derived data: equal whenever the models are, and cloned empty.
 #[derive(Debug, Default)]
 pub struct ServingIndex(OnceLock<Option<QuantizedRows>>);
+
+impl ServingIndex {
+    /// Sets the index (from a serving file) unless one is already there.
+    pub(crate) fn set(&self, index: Option<QuantizedRows>) -> Result<(), Option<QuantizedRows>> {
+        self.0.set(index)
+    }
+
+    fn get(&self) -> Option<&QuantizedRows> {
+        self.0.get().and_then(Option::as_ref)
+    }
+}
 
 impl Clone for ServingIndex {
     fn clone(&self) -> Self {
@@ -82,7 +93,7 @@ impl Model {
             users: data.users.clone(),
             items: data.items.clone(),
             seen: data.by_user.clone(),
-            popularity,
+            popularity: popularity.into(),
             payload,
             serving: ServingIndex::default(),
         }
@@ -94,7 +105,12 @@ impl Model {
         let payload = match &self.payload {
             Payload::None => 0,
             Payload::Factors { users, items, .. } => {
-                users.heap_bytes() + items.heap_bytes() + items.len() // + the 8-bit serving copy
+                // The 8-bit serving copy, when built privately, is about a quarter of the items.
+                let serving = match self.serving.get() {
+                    Some(index) => index.heap_bytes(),
+                    None => items.len(),
+                };
+                users.heap_bytes() + items.heap_bytes() + serving
             }
             Payload::Neighbors(c) => c.heap_bytes(),
             Payload::Dense(b) => b.heap_bytes(),
@@ -103,7 +119,7 @@ impl Model {
         self.users.heap_bytes()
             + self.items.heap_bytes()
             + self.seen.heap_bytes()
-            + self.popularity.len() * 4
+            + self.popularity.heap_bytes()
             + payload
     }
 
@@ -116,7 +132,17 @@ impl Model {
             Payload::Dense(b) => b.mapped_bytes(),
             Payload::NeuMf(m) => m.mapped_bytes(),
         };
-        self.seen.mapped_bytes() + payload
+        self.users.mapped_bytes()
+            + self.items.mapped_bytes()
+            + self.seen.mapped_bytes()
+            + self.popularity.mapped_bytes()
+            + self.serving_mapped_bytes()
+            + payload
+    }
+
+    /// Bytes of the serving index viewed in a shared serving file.
+    pub fn serving_mapped_bytes(&self) -> usize {
+        self.serving.get().map_or(0, QuantizedRows::mapped_bytes)
     }
 
     fn quantized_items(&self) -> Option<&QuantizedRows> {

@@ -23,6 +23,9 @@
 
 use crate::dot::dot;
 use crate::select::{top_k, top_k_dense, Scored};
+use mkt_core::shared::Shared;
+use mkt_core::tensors::{f32s, i8s, u32s, u64s, Buf, Reader};
+use mkt_core::{Error, Result};
 use std::ops::Range;
 
 const BLOCK: usize = 8;
@@ -36,17 +39,17 @@ pub struct QuantizedRows {
     /// Dimension pairs after padding `dim` to a multiple of 4 (the kernel takes two pairs a step).
     pairs: usize,
     /// The item stored at each position (positions go by descending norm).
-    order: Vec<u32>,
+    order: Shared<u32>,
     /// The position of each item.
-    position: Vec<u32>,
+    position: Shared<u32>,
     /// Per block: the largest L2 norm of its rows (its first row's).
-    block_norm: Vec<f32>,
+    block_norm: Shared<f32>,
     /// Per block of 8 positions, per dimension pair, 8 rows x 2 dimensions of i8.
-    blocks: Vec<i8>,
+    blocks: Shared<i8>,
     /// Per position (padded to whole blocks): the quantization step s.
-    scale: Vec<f32>,
+    scale: Shared<f32>,
     /// Per position: s·‖q‖₁.
-    l1: Vec<f32>,
+    l1: Shared<f32>,
     max_l1: f32,
     max_scale: f32,
     /// Largest |p| allowed for the query so that i32 sums cannot overflow.
@@ -92,7 +95,7 @@ impl QuantizedRows {
         for (p, &i) in order.iter().enumerate() {
             position[i as usize] = p as u32;
         }
-        let block_norm = (0..n_blocks)
+        let block_norm: Vec<f32> = (0..n_blocks)
             .map(|b| norms[order[b * BLOCK] as usize])
             .collect();
         let mut blocks = vec![0i8; n_blocks * pairs * BLOCK * 2];
@@ -127,12 +130,12 @@ impl QuantizedRows {
             n,
             dim,
             pairs,
-            order,
-            position,
-            block_norm,
-            blocks,
-            scale,
-            l1,
+            order: order.into(),
+            position: position.into(),
+            block_norm: block_norm.into(),
+            blocks: blocks.into(),
+            scale: scale.into(),
+            l1: l1.into(),
             max_l1,
             max_scale,
             query_max,
@@ -141,6 +144,83 @@ impl QuantizedRows {
 
     pub fn len(&self) -> usize {
         self.n
+    }
+
+    /// Private bytes (arrays viewing a shared mapping count 0).
+    pub fn heap_bytes(&self) -> usize {
+        self.order.heap_bytes()
+            + self.position.heap_bytes()
+            + self.block_norm.heap_bytes()
+            + self.blocks.heap_bytes()
+            + self.scale.heap_bytes()
+            + self.l1.heap_bytes()
+    }
+
+    /// Bytes viewed in a shared mapping.
+    pub fn mapped_bytes(&self) -> usize {
+        self.order.mapped_bytes()
+            + self.position.mapped_bytes()
+            + self.block_norm.mapped_bytes()
+            + self.blocks.mapped_bytes()
+            + self.scale.mapped_bytes()
+            + self.l1.mapped_bytes()
+    }
+
+    /// The arrays as tensors named `<prefix>.*`, so the copy can be stored beside a model and
+    /// mapped instead of rebuilt by every process.
+    pub fn push_tensors(&self, out: &mut Vec<(String, Buf)>, prefix: &str) {
+        let shape = [self.n as u64, self.dim as u64, self.pairs as u64];
+        out.push((format!("{prefix}.shape"), u64s(&shape)));
+        let bounds = [self.max_l1, self.max_scale, self.query_max];
+        out.push((format!("{prefix}.bounds"), f32s(&bounds, vec![3])));
+        out.push((format!("{prefix}.order"), u32s(&self.order)));
+        out.push((format!("{prefix}.position"), u32s(&self.position)));
+        let nb = self.block_norm.len();
+        out.push((format!("{prefix}.block_norm"), f32s(&self.block_norm, vec![nb])));
+        out.push((format!("{prefix}.blocks"), i8s(&self.blocks)));
+        out.push((format!("{prefix}.scale"), f32s(&self.scale, vec![self.scale.len()])));
+        out.push((format!("{prefix}.l1"), f32s(&self.l1, vec![self.l1.len()])));
+    }
+
+    /// Reads what `push_tensors` wrote for rows of `n` x `dim`, checking every length and index the
+    /// scan relies on, so a damaged file is an error rather than a wrong ranking or a panic.
+    pub fn read(r: &Reader, prefix: &str, n: usize, dim: usize) -> Result<Self> {
+        let bad = |what: &str| Error::Corrupted(format!("serving index {prefix}: {what}"));
+        let shape = r.u64s(&format!("{prefix}.shape"))?;
+        let (_, bounds) = r.f32s(&format!("{prefix}.bounds"))?;
+        let pairs = dim.div_ceil(4) * 4 / 2;
+        if shape[..] != [n as u64, dim as u64, pairs as u64] || bounds.len() != 3 {
+            return Err(bad("its shape is not the model's"));
+        }
+        let n_blocks = n.div_ceil(BLOCK);
+        let q = QuantizedRows {
+            n,
+            dim,
+            pairs,
+            order: r.u32s(&format!("{prefix}.order"))?,
+            position: r.u32s(&format!("{prefix}.position"))?,
+            block_norm: r.f32s(&format!("{prefix}.block_norm"))?.1,
+            blocks: r.i8s(&format!("{prefix}.blocks"))?,
+            scale: r.f32s(&format!("{prefix}.scale"))?.1,
+            l1: r.f32s(&format!("{prefix}.l1"))?.1,
+            max_l1: bounds[0],
+            max_scale: bounds[1],
+            query_max: bounds[2],
+        };
+        let lengths = q.order.len() == n
+            && q.position.len() == n
+            && q.block_norm.len() == n_blocks
+            && q.blocks.len() == n_blocks * pairs * BLOCK * 2
+            && q.scale.len() == n_blocks * BLOCK
+            && q.l1.len() == n;
+        if !lengths {
+            return Err(bad("an array has the wrong length"));
+        }
+        let in_range = |v: &[u32]| v.iter().fold(0u32, |m, &x| m.max(x)) < n as u32;
+        if n > 0 && !(in_range(&q.order) && in_range(&q.position)) {
+            return Err(bad("an item index is out of range"));
+        }
+        Ok(q)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -252,9 +332,8 @@ impl QuantizedRows {
         let kth = |pairs: &[(u32, f32)]| top_k(pairs.iter().copied(), k).last().map(|s| s.score);
 
         let n_blocks = self.block_norm.len();
-        if scratch.len() < n_blocks * BLOCK {
-            scratch.resize(n_blocks * BLOCK, 0.0);
-        }
+        // Grown as the scan goes: the early stop usually reads a short prefix, and a buffer the
+        // size of a million-item catalogue would be 4 MB of private memory per backend.
         let approx = scratch;
         let mut excluded_pos: Vec<u32> = excluded
             .iter()
@@ -272,6 +351,9 @@ impl QuantizedRows {
                 break;
             }
             let next = (end_block + CHUNK_BLOCKS).min(n_blocks);
+            if approx.len() < next * BLOCK {
+                approx.resize((next * BLOCK).max(approx.len() * 2).min(n_blocks * BLOCK), 0.0);
+            }
             self.kernel(&code, end_block..next, approx);
             while next_excluded < excluded_pos.len()
                 && (excluded_pos[next_excluded] as usize) < next * BLOCK
@@ -493,5 +575,29 @@ mod tests {
             index.top_k(&rows, &q, &[], 2, &mut s),
             brute(&rows, 2, &q, &[], 2)
         );
+    }
+
+    #[test]
+    fn stored_and_read_back_it_ranks_the_same_and_damage_is_an_error() {
+        let mut seed = 11;
+        let (n, dim) = (500, 12);
+        let rows: Vec<f32> = (0..n * dim).map(|_| lcg(&mut seed)).collect();
+        let index = QuantizedRows::build(&rows, dim).unwrap();
+        let mut t = Vec::new();
+        index.push_tensors(&mut t, "q");
+        let bytes = mkt_core::tensors::serialize(&t, "test").unwrap();
+        let r = Reader::new(&bytes, None).unwrap();
+        let back = QuantizedRows::read(&r, "q", n, dim).unwrap();
+        assert_eq!(back, index);
+        assert!(QuantizedRows::read(&r, "q", n + 1, dim).is_err(), "another model's shape");
+        assert!(QuantizedRows::read(&r, "q", n, dim + 1).is_err());
+        // an item index out of range
+        let mut bad = Vec::new();
+        index.push_tensors(&mut bad, "q");
+        let order: Vec<u32> = (0..n as u32).map(|i| i + 1).collect();
+        bad[2] = ("q.order".into(), u32s(&order));
+        let bytes = mkt_core::tensors::serialize(&bad, "test").unwrap();
+        let r = Reader::new(&bytes, None).unwrap();
+        assert!(QuantizedRows::read(&r, "q", n, dim).is_err());
     }
 }

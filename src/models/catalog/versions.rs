@@ -192,13 +192,30 @@ pub fn deployed_key(name: &str) -> SqlResult<Option<(i64, BlobKey)>> {
     .sql()
 }
 
-/// Every stored version's model id with the key of its bytes.
-pub fn blob_keys() -> SqlResult<Vec<(i64, BlobKey)>> {
+/// The deployed versions' model ids with the keys of their bytes: the versions whose serving
+/// files are kept.
+pub fn deployed_blob_keys() -> SqlResult<Vec<(i64, BlobKey)>> {
+    blob_keys_where("b.model_id IN (SELECT model_id FROM mkt.deployments)", &[])
+}
+
+/// The key of one version's bytes ((0, 0) when it has none).
+pub fn blob_key(model_id: i64) -> SqlResult<BlobKey> {
+    let keys = blob_keys_where("b.model_id = $1", &[model_id.into()])?;
+    Ok(keys.first().map_or((0, 0), |&(_, k)| k))
+}
+
+fn blob_keys_where(
+    condition: &str,
+    args: &[pgrx::datum::DatumWithOid],
+) -> SqlResult<Vec<(i64, BlobKey)>> {
     Spi::connect(|c| {
         c.select(
-            &format!("SELECT b.model_id, {BLOB_KEY} FROM mkt.model_blobs b GROUP BY b.model_id"),
+            &format!(
+                "SELECT b.model_id, {BLOB_KEY} FROM mkt.model_blobs b WHERE {condition} \
+                 GROUP BY b.model_id"
+            ),
             None,
-            &[],
+            args,
         )?
         .map(|r| {
             Ok((

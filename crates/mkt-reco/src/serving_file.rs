@@ -1,0 +1,101 @@
+//! What a model derives for serving (today the 8-bit, norm-ordered copy of factor models' item
+//! vectors), stored beside the model's own file so that every process maps one copy instead of
+//! building its own.
+//!
+//! Built by one process per server and version (the deploying transaction, or the first caller
+//! after a restart or on a standby); the others only map it. Building it for a 1M-item model takes
+//! seconds and 80 MB; mapping it takes microseconds and no private memory.
+
+use crate::model::{Model, Payload};
+use mkt_core::shared::Backing;
+use mkt_core::tensors::{metadata, serialize, Reader};
+use mkt_core::{Error, Result};
+use mkt_topk::QuantizedRows;
+use std::sync::Arc;
+
+pub const FORMAT: &str = "pg_marketing.serving/1";
+
+impl Model {
+    /// Whether serving this model reads derived arrays worth a file of their own.
+    pub fn has_serving_index(&self) -> bool {
+        matches!(self.payload, Payload::Factors { .. })
+    }
+
+    /// The bytes of the serving file (`None`: nothing derived to store).
+    pub fn encode_serving(&self) -> Option<Result<Vec<u8>>> {
+        let Payload::Factors { dim, items, .. } = &self.payload else {
+            return None;
+        };
+        let mut t = Vec::new();
+        // Built here rather than taken from `self.serving`: the builder does not keep a private
+        // copy it will map a moment later.
+        if let Some(index) = QuantizedRows::build(items, *dim) {
+            index.push_tensors(&mut t, "items");
+        }
+        Some(serialize(&t, FORMAT))
+    }
+
+    /// Serves from the index in `backing` (a mapped serving file), so no process builds its own.
+    /// A file of another format or shape is an error and leaves the model as it was.
+    pub fn attach_serving(&self, backing: Arc<dyn Backing>) -> Result<()> {
+        let Payload::Factors { dim, .. } = &self.payload else {
+            return Ok(());
+        };
+        let bytes = backing.bytes();
+        if metadata(bytes)?.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(Error::Corrupted("not a serving file".into()));
+        }
+        let r = Reader::new(bytes, Some(backing.clone()))?;
+        // An empty file: the vectors hold a value that is not finite, and serving scores in f32.
+        let index = if r.has("items.shape") {
+            Some(QuantizedRows::read(&r, "items", self.n_items(), *dim)?)
+        } else {
+            None
+        };
+        let _ = self.serving.set(index);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::{Algorithm, TrainConfig};
+    use crate::model::Query;
+    use mkt_core::progress::no_tick;
+
+    struct Bytes(Vec<u8>);
+    impl Backing for Bytes {
+        fn bytes(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn a_model_serving_from_the_file_ranks_as_one_that_built_its_own_and_holds_no_copy() {
+        let data = mkt_demo::interactions(1);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        // wide enough that the 8-bit blocks are large enough to be viewed, not copied
+        let params = serde_json::json!({"factors": 64, "iterations": 2});
+        let (cfg, _) = TrainConfig::parse(Algorithm::Als, &params).unwrap();
+        let built = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+        let file = Arc::new(Bytes(built.encode_serving().unwrap().unwrap()));
+        let blob = Arc::new(Bytes(crate::blob::encode(&built).unwrap()));
+        let mapped = crate::blob::decode_mapped(blob).unwrap();
+        mapped.attach_serving(file.clone()).unwrap();
+        assert!(mapped.serving_mapped_bytes() > 0, "the index views the file");
+        let q = Query { k: 10, exclude_seen: true, candidates: None };
+        let (mut s1, mut s2) = (Vec::new(), Vec::new());
+        for u in (0..built.n_users() as u32).step_by(11) {
+            assert_eq!(built.recommend(Some(u), &q, &mut s1), mapped.recommend(Some(u), &q, &mut s2));
+        }
+        // the file of another model (other shape) is refused
+        let (cfg, _) = TrainConfig::parse(Algorithm::Als, &serde_json::json!({"factors": 8})).unwrap();
+        let other = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+        assert!(other.attach_serving(file).is_err());
+        assert!(other.attach_serving(Arc::new(Bytes(b"junk".to_vec()))).is_err());
+        // models without derived arrays have no file
+        let pop = TrainConfig::Popularity.fit(&data, &pool, &mut no_tick()).unwrap();
+        assert!(pop.encode_serving().is_none() && !pop.has_serving_index());
+    }
+}
