@@ -75,4 +75,5 @@ bench: install-release
 	bash bench/predict_core.sh
 	bash bench/predict.sh
 	bash bench/model_memory.sh
+	bash bench/serving_scale.sh
 	bash bench/citus.sh

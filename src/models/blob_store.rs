@@ -51,6 +51,7 @@ where
             return Ok(None);
         }
     };
+    files.revive(&lock, model_id, key);
     // Another backend may have built them while this one waited.
     if !files.ready(model_id, key) {
         build(&files, &lock, model_id, key, from)?;
@@ -125,10 +126,11 @@ pub fn forget(model_ids: &[i64]) {
     store().forget(model_ids);
 }
 
-/// Removes a version's files once the transaction commits (backends still serving it keep their
-/// mappings; the space goes when the last lets go).
-pub fn forget_at_commit(model_id: i64) {
+/// Retires a version's files once the transaction commits: backends still serving it keep their
+/// mappings, and a later build removes the files after they had a minute to let go (see
+/// `FileStore::retire`).
+pub fn retire_at_commit(model_id: i64) {
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
-        store().forget(&[model_id])
+        store().retire(&[model_id])
     });
 }

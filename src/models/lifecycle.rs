@@ -20,7 +20,7 @@ pub fn store(v: &NewVersion) -> SqlResult<(i64, i32)> {
 
 /// Makes `model_id` the deployed version of `name`, for `reason` (kept in mkt.deploy_history).
 /// The version's shared files are built here, before commit, so the first calls after it only
-/// map them; the files of the version it replaces go when the transaction commits.
+/// map them; the files of the version it replaces are retired when the transaction commits.
 pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
     access::require(name, Privilege::Manage)?;
     let replaced = catalog::deployed_id(name)?.filter(|&id| id != model_id);
@@ -28,7 +28,7 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
     invalidate_everywhere(Watched::Deployments);
     cache::prepare(model_id)?;
     if let Some(old) = replaced {
-        blob_store::forget_at_commit(old);
+        blob_store::retire_at_commit(old);
     }
     Ok(())
 }

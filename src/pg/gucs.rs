@@ -83,7 +83,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"mkt.shared_models",
         c"Serve models from read-only file mappings shared by all backends.",
-        c"On: the first backend that loads a version writes it under pg_marketing_models in the data directory and every backend maps that file, so a deployed model is held once per server. Off: each backend decodes a private copy.",
+        c"On: a deployed version and its serving index are written once per server under pg_marketing_models in the data directory (by the deploying transaction, or by the first caller while others wait) and every backend maps those files, so a deployed model is held once per server. Off: each backend decodes a private copy.",
         &SHARED_MODELS,
         GucContext::Userset,
         GucFlags::default(),

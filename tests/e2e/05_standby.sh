@@ -40,6 +40,10 @@ primary=$(q "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM 
 check "the standby recommends what the primary does, from its own model file" "$primary|t" \
   "$(psql -X -qAt -p "$SPORT" -c "SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank) FROM mkt.recommend('m', 7, 5)" \
        -c "SELECT shared_bytes > 0 FROM mkt.cache_stats()" | paste -sd'|')"
+mid=$(q "SELECT model_id FROM mkt.deployments WHERE model_name = 'm'")
+for i in 1 2 3 4; do sq "SELECT count(*) FROM mkt.recommend('m', $i, 5)" > /dev/null & done; wait
+check "the standby built its own files of the model once, for all its sessions" "1|1" \
+  "$(grep -c "built the serving files of model id $mid in" "$CLUSTER_DIR/standby.log")|$(as_postgres ls "$SDIR/pg_marketing_models" | grep -c "^[0-9]*-$mid-.*\.serving$")"
 values="SELECT round(sum(p_alive)::numeric, 9) || ':' || round(sum(expected_purchases)::numeric, 9) FROM mkt.customer_value('clv')"
 check "the standby serves customer values as the primary does, and P(alive) for one" "$(q "$values")|$(q "SELECT mkt.p_alive('clv', '7')")" \
   "$(sq "$values")|$(sq "SELECT mkt.p_alive('clv', '7')")"

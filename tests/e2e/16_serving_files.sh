@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Serving files: a version's model file and serving index are built once per server (by the
 # deploying transaction, or by one of several concurrent first callers while the others wait),
-# a builder killed with kill -9 leaves no torn file, the next caller builds them, and the files of
-# replaced and dropped versions go.
+# a builder killed with kill -9 leaves no torn file, the next caller builds them, the files of a
+# replaced version are retired at commit and swept once old, and those of dropped versions go.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -14,7 +14,8 @@ q "CREATE TABLE big AS SELECT (g % 5000) AS user_id, (g::bigint * 7919 % 100000)
 train() { q "SELECT model_name FROM mkt.train_recommender('big', 'big', algorithm => 'als', params => '{\"factors\": 32, \"iterations\": 1}')" > /dev/null; }
 deployed() { q "SELECT model_id FROM mkt.deployments WHERE model_name = 'big'"; }
 builds() { grep -c "built the serving files of model id $1 in" "$CLUSTER_LOG"; }
-files_of() { ls "$D" 2> /dev/null | grep -c "^[0-9]*-$1-" ; }
+files_of() { ls "$D" 2> /dev/null | grep "^[0-9]*-$1-" | grep -c '\.model$\|\.serving$' ; }
+retired_of() { ls "$D" 2> /dev/null | grep "^[0-9]*-$1-" | grep -c '\.retired$' ; }
 answers() { # the top-10 of 40 users, from one new backend
   psql -X -qAt -c "SELECT string_agg(r, ';' ORDER BY u) FROM generate_series(1, 40) u,
     LATERAL (SELECT string_agg(item_id::text, ',' ORDER BY rank) r FROM mkt.recommend('big', u, 10)) x"
@@ -45,14 +46,14 @@ check "8 concurrent first callers with no files: one builds, the others wait and
 q "INSERT INTO big SELECT user_id, (item_id + 1) % 100000 FROM big WHERE user_id % 2 = 0" > /dev/null
 train
 id2=$(deployed)
-check "retrain + deploy built version 2's files before commit and removed version 1's" "1|0|3" \
-  "$(builds "$id2")|$(files_of "$id1")|$(files_of "$id2")"
+check "retrain + deploy built version 2's files before commit and retired version 1's" "1|2|0|2" \
+  "$(builds "$id2")|$(files_of "$id2")|$(files_of "$id1")|$(retired_of "$id1")"
 ref2=$(PGOPTIONS="-c mkt.shared_models=off" answers)
 check "8 new backends serve version 2 from its files without building" "1|$ref2|1" \
   "$(concurrent)|$(cat "$CLUSTER_DIR/conc.1")|$(builds "$id2")"
 q "SELECT mkt.rollback('big')" > /dev/null
-check "a rollback builds version 1's files again in its transaction and removes version 2's" "3|0|$ref1" \
-  "$(builds "$id1")|$(files_of "$id2")|$(answers)"
+check "a rollback puts version 1's retired files back without building and retires version 2's" "2|2|0|2|$ref1" \
+  "$(builds "$id1")|$(files_of "$id1")|$(files_of "$id2")|$(retired_of "$id2")|$(answers)"
 
 # kill -9 of a backend in the middle of a build: it is caught while a temporary file exists.
 killed=""
@@ -89,10 +90,15 @@ check "after the crash the next caller builds the files and answers as before; n
 q "SELECT mkt.drop_model('big')" > /dev/null
 check "after mkt.drop_model no file of the model is left" "0" "$(ls "$D" | wc -l)"
 q "CREATE TABLE small AS SELECT user_id, item_id FROM big WHERE user_id < 500" > /dev/null
-for i in 1 2 3 4 5; do
+retrain_small() {
   q "SELECT model_name FROM mkt.train_recommender('small', 'small', algorithm => 'als', params => '{\"factors\": 8, \"iterations\": 1}')" > /dev/null
   q "SELECT count(*) FROM mkt.recommend('small', 1, 5)" > /dev/null
-done
-check "after 5 retrains and deploys: 5 versions in the catalog, the files of one version on disk" "5|1|1" \
-  "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'small'")|$(ls "$D" | grep -c '\.model$')|$(ls "$D" | grep -c '\.serving$')"
+}
+for i in 1 2 3 4 5; do retrain_small; done
+check "after 5 retrains and deploys: 5 versions, one version's files in use, the last replaced ones retired" "5|1|1|8" \
+  "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'small'")|$(ls "$D" | grep -c '\.model$')|$(ls "$D" | grep -c '\.serving$')|$(ls "$D" | grep -c '\.retired$')"
+touch -d '2 minutes ago' "$D"/*.retired
+retrain_small
+check "the next deploy sweeps retired files older than a minute and retires only the version it replaced" "6|1|2" \
+  "$(q "SELECT count(*) FROM mkt.model_versions WHERE model_name = 'small'")|$(ls "$D" | grep -c '\.model$')|$(ls "$D" | grep -c '\.retired$')"
 finish serving_files

@@ -62,10 +62,11 @@ fn model_cache_stays_within_its_budget() {
 fn deployed_models_are_served_from_shared_file_mappings() {
     let files = || count("SELECT count(*) FROM pg_ls_dir('pg_marketing_models', true, false) f WHERE f LIKE '%.model'");
     Spi::run("CREATE TABLE t_shm AS SELECT u AS user_id, (u * 31 + n * 17) % 500 AS item_id FROM generate_series(1, 8000) u, generate_series(1, 10) n").unwrap();
-    Spi::run("SELECT * FROM mkt.train_recommender('shm', 't_shm', algorithm => 'als', params => '{\"factors\": 32, \"iterations\": 1}')").unwrap();
     let before = files();
+    Spi::run("SELECT * FROM mkt.train_recommender('shm', 't_shm', algorithm => 'als', params => '{\"factors\": 32, \"iterations\": 1}')").unwrap();
+    assert_eq!(files(), before + 1, "the deploying transaction writes the version's file");
     Spi::run("CREATE TEMP TABLE shm_mapped AS SELECT u, r.* FROM generate_series(1, 8000, 97) u, mkt.recommend('shm', u, 5) r").unwrap();
-    assert_eq!(files(), before + 1, "the first load writes the version's file");
+    assert_eq!(files(), before + 1, "serving maps it and writes nothing more");
     // users x 32 factors and the seen items are viewed in the mapping, not copied
     assert!(count("SELECT shared_bytes FROM mkt.cache_stats()") > 8000 * 32 * 4);
     // the same bytes decoded privately rank exactly the same

@@ -304,7 +304,7 @@ fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<ClvMod
         }
     }
     let monetary = if spend.is_some() { column("monetary")? } else { Vec::new().into() };
-    let first_period: Shared<i64> = r.i64s("first_period")?.into();
+    let first_period: Shared<i64> = r.i64s("first_period")?;
     if !first_period.is_empty() && first_period.len() != n {
         return Err(Error::Corrupted(format!("first_period must hold {n} periods")));
     }

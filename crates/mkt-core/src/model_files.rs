@@ -32,8 +32,14 @@ pub type BlobKey = (i64, i64);
 /// backend's snapshot was taken.
 const SWEEP_MIN_AGE: Duration = Duration::from_secs(600);
 
+/// Retired files (of a version a deploy replaced) survive a sweep this long, so the backends that
+/// served it let go of their mappings first: the last process to unmap an unlinked file frees its
+/// page cache then and there (about 160 ms for a 1M-item model), and that must not be a serving
+/// call.
+const RETIRED_MIN_AGE: Duration = Duration::from_secs(60);
+
 /// The endings of a version's files; anything else in the folder is left alone.
-const ENDINGS: [&str; 4] = [".model", ".serving", ".lock", ".tmp"];
+const ENDINGS: [&str; 5] = [".model", ".serving", ".lock", ".tmp", ".retired"];
 
 struct MappedFile(memmap2::Mmap);
 
@@ -181,22 +187,64 @@ impl FileStore {
         File::open(&self.dir).and_then(|d| d.sync_all())
     }
 
-    /// Removes this database's files whose version is not in `live` (no longer deployed,
-    /// dropped, or from an earlier install of the extension). Backends still mapping one keep
-    /// their mapping until they let go of it; the disk space goes then.
+    /// Removes this database's files whose version is not in `live` (left by a deploy that
+    /// rolled back, or from an earlier install of the extension) and retired files old enough.
+    /// Backends still mapping one keep their mapping until they let go of it; the disk space goes
+    /// then.
     fn sweep(&self, live: &[(i64, BlobKey)]) {
         let live: HashSet<String> = live.iter().map(|&(id, k)| self.base(id, k)).collect();
         let ours = format!("{}-", self.database);
         self.remove_where(|e, name| {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().unwrap_or_default() > SWEEP_MIN_AGE);
+            let older = |age| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().unwrap_or_default() > age)
+            };
             let base = name.split('.').next().unwrap_or_default();
-            old && name.starts_with(&ours)
+            name.starts_with(&ours)
                 && ENDINGS.iter().any(|end| name.ends_with(end))
-                && !live.contains(base)
+                && if name.ends_with(".retired") {
+                    older(RETIRED_MIN_AGE)
+                } else {
+                    !live.contains(base) && older(SWEEP_MIN_AGE)
+                }
         });
+    }
+
+    /// Retires the files of versions a deploy replaced: renamed (mappings stay valid) and swept
+    /// by a later build once `RETIRED_MIN_AGE` old.
+    pub fn retire(&self, model_ids: &[i64]) {
+        let prefixes: Vec<String> = model_ids.iter().map(|&id| self.prefix(id)).collect();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !prefixes.iter().any(|p| name.starts_with(p)) || name.ends_with(".retired") {
+                continue;
+            }
+            if name.ends_with(".model") || name.ends_with(".serving") {
+                let to = self.dir.join(format!("{name}.retired"));
+                if std::fs::rename(e.path(), &to).is_ok() {
+                    // The age counts from retirement, not from the build.
+                    let now = std::time::SystemTime::now();
+                    let _ = File::open(&to).and_then(|f| f.set_modified(now));
+                }
+            } else {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Puts a retired version's files back (a rollback to the version a deploy replaced): they
+    /// are whole, so nothing is rebuilt. Call under the version's build lock.
+    pub fn revive(&self, _lock: &BuildLock, model_id: i64, key: BlobKey) {
+        for path in [self.path(model_id, key), self.serving_path(model_id, key)] {
+            let retired = PathBuf::from(format!("{}.retired", path.display()));
+            if !path.exists() && retired.exists() {
+                let _ = std::fs::rename(&retired, &path);
+            }
+        }
     }
 
     /// Removes the files of versions now rather than at the next sweep (dropped, rewritten or no
@@ -281,6 +329,20 @@ mod tests {
         // a sweep spares young files, whatever the catalog says
         write(&s, 13, b"d", Some(vec![]));
         assert!(s.exists(12, (1, 1)));
+        // retired files stay (renamed) until a sweep finds them old enough; a revive puts them back
+        s.retire(&[12]);
+        assert!(!s.exists(12, (1, 1)) && s.dir().join("2-12-1-1.model.retired").exists());
+        let lock = s.try_lock(12, (1, 1)).unwrap().unwrap();
+        s.revive(&lock, 12, (1, 1));
+        assert_eq!(s.map(12, (1, 1)).unwrap().bytes(), b"b");
+        drop(lock);
+        s.retire(&[12]);
+        write(&s, 14, b"e", Some(vec![]));
+        assert!(s.dir().join("2-12-1-1.model.retired").exists(), "young: kept");
+        let old = std::time::SystemTime::now() - Duration::from_secs(120);
+        File::open(s.dir().join("2-12-1-1.model.retired")).unwrap().set_modified(old).unwrap();
+        write(&s, 15, b"f", Some(vec![]));
+        assert!(!s.dir().join("2-12-1-1.model.retired").exists(), "old: swept");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -48,8 +48,8 @@ pub struct ServingIndex(OnceLock<Option<QuantizedRows>>);
 
 impl ServingIndex {
     /// Sets the index (from a serving file) unless one is already there.
-    pub(crate) fn set(&self, index: Option<QuantizedRows>) -> Result<(), Option<QuantizedRows>> {
-        self.0.set(index)
+    pub(crate) fn set(&self, index: Option<QuantizedRows>) {
+        let _ = self.0.set(index);
     }
 
     fn get(&self) -> Option<&QuantizedRows> {

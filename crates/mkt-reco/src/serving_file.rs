@@ -52,7 +52,7 @@ impl Model {
         } else {
             None
         };
-        let _ = self.serving.set(index);
+        self.serving.set(index);
         Ok(())
     }
 }
