@@ -16,6 +16,13 @@ pub trait Backing: Send + Sync {
     fn bytes(&self) -> &[u8];
 }
 
+/// Owned bytes (tests, and decoding a buffer as if it were mapped).
+impl Backing for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
 /// Element types valid for every bit pattern, so a slice of them may view arbitrary bytes.
 pub trait Plain: Copy + Send + Sync + PartialEq + fmt::Debug + 'static {}
 impl Plain for f32 {}
@@ -178,13 +185,6 @@ impl<T: Plain> PartialEq<Vec<T>> for Shared<T> {
 mod tests {
     use super::*;
 
-    struct Bytes(Vec<u8>);
-    impl Backing for Bytes {
-        fn bytes(&self) -> &[u8] {
-            &self.0
-        }
-    }
-
     #[test]
     fn mapped_views_equal_owned_copies_and_reject_bad_ranges() {
         let vals = [1.5f32, -2.0, 3.25];
@@ -192,7 +192,7 @@ mod tests {
         for v in vals {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        let backing: Arc<dyn Backing> = Arc::new(Bytes(raw));
+        let backing: Arc<dyn Backing> = Arc::new(raw);
         let m = Shared::<f32>::mapped(backing.clone(), 4, 3).expect("aligned and in bounds");
         assert!(m.is_mapped());
         assert_eq!(m, Shared::from(vals.to_vec()));

@@ -237,13 +237,6 @@ mod tests {
         }
     }
 
-    struct Bytes(Vec<u8>);
-    impl Backing for Bytes {
-        fn bytes(&self) -> &[u8] {
-            &self.0
-        }
-    }
-
     #[test]
     fn mapped_decoding_views_the_large_arrays_and_serves_the_same() {
         let data = mkt_demo::interactions(1);
@@ -258,7 +251,7 @@ mod tests {
             let (cfg, _) = TrainConfig::parse(alg, &params).unwrap();
             let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
             let owned_bytes = m.heap_bytes();
-            let mapped = decode_mapped(Arc::new(Bytes(encode(&m).unwrap()))).unwrap();
+            let mapped = decode_mapped(Arc::new(encode(&m).unwrap())).unwrap();
             assert_eq!(mapped, m);
             let large = match &mapped.payload {
                 Payload::Factors { users, .. } => users.is_mapped(),

@@ -64,13 +64,6 @@ mod tests {
     use crate::model::Query;
     use mkt_core::progress::no_tick;
 
-    struct Bytes(Vec<u8>);
-    impl Backing for Bytes {
-        fn bytes(&self) -> &[u8] {
-            &self.0
-        }
-    }
-
     #[test]
     fn a_model_serving_from_the_file_ranks_as_one_that_built_its_own_and_holds_no_copy() {
         let data = mkt_demo::interactions(1);
@@ -79,8 +72,8 @@ mod tests {
         let params = serde_json::json!({"factors": 64, "iterations": 2});
         let (cfg, _) = TrainConfig::parse(Algorithm::Als, &params).unwrap();
         let built = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
-        let file = Arc::new(Bytes(built.encode_serving().unwrap().unwrap()));
-        let blob = Arc::new(Bytes(crate::blob::encode(&built).unwrap()));
+        let file = Arc::new(built.encode_serving().unwrap().unwrap());
+        let blob = Arc::new(crate::blob::encode(&built).unwrap());
         let mapped = crate::blob::decode_mapped(blob).unwrap();
         mapped.attach_serving(file.clone()).unwrap();
         assert!(mapped.serving_mapped_bytes() > 0, "the index views the file");
@@ -93,7 +86,7 @@ mod tests {
         let (cfg, _) = TrainConfig::parse(Algorithm::Als, &serde_json::json!({"factors": 8})).unwrap();
         let other = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
         assert!(other.attach_serving(file).is_err());
-        assert!(other.attach_serving(Arc::new(Bytes(b"junk".to_vec()))).is_err());
+        assert!(other.attach_serving(Arc::new(b"junk".to_vec())).is_err());
         // models without derived arrays have no file
         let pop = TrainConfig::Popularity.fit(&data, &pool, &mut no_tick()).unwrap();
         assert!(pop.encode_serving().is_none() && !pop.has_serving_index());
