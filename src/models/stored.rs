@@ -63,9 +63,8 @@ impl Stored {
     pub fn encode_serving(&self) -> Result<Vec<u8>> {
         match self {
             Stored::Recommender(m) => m.encode_serving(),
-            _ => None,
+            _ => mkt_core::tensors::serialize(&[], mkt_reco::serving_file::FORMAT),
         }
-        .unwrap_or_else(|| mkt_core::tensors::serialize(&[], mkt_reco::serving_file::FORMAT))
     }
 
     /// Serves from a mapped serving file instead of deriving a private copy.

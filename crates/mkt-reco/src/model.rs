@@ -41,20 +41,59 @@ pub struct Model {
     pub serving: ServingIndex,
 }
 
-/// The 8-bit copy of item factors that makes factor-model serving read a quarter of the memory
-/// (see mkt_topk::quantized). Derived data: equal whenever the models are, and cloned empty.
+/// What serving derives from a model, built on first use or mapped from the version's serving
+/// file (see `serving_file`). Derived data: equal whenever the models are, and cloned empty.
 #[derive(Debug, Default)]
-pub struct ServingIndex(OnceLock<Option<QuantizedRows>>);
+pub struct ServingIndex {
+    /// The 8-bit copy of item factors that makes factor-model serving read a quarter of the
+    /// memory (see mkt_topk::quantized); `None` inside when a factor is not finite.
+    items: OnceLock<Option<QuantizedRows>>,
+    /// Items by descending popularity (ties by index): the ranking of unknown users and of
+    /// popularity models is a walk down this list, not a scan of the catalogue.
+    popular: OnceLock<Shared<u32>>,
+}
 
 impl ServingIndex {
-    /// Sets the index (from a serving file) unless one is already there.
-    pub(crate) fn set(&self, index: Option<QuantizedRows>) {
-        let _ = self.0.set(index);
+    /// Sets the parts read from a serving file, unless already there.
+    pub(crate) fn set(&self, items: Option<Option<QuantizedRows>>, popular: Option<Shared<u32>>) {
+        if let Some(items) = items {
+            let _ = self.items.set(items);
+        }
+        if let Some(popular) = popular {
+            let _ = self.popular.set(popular);
+        }
     }
 
-    fn get(&self) -> Option<&QuantizedRows> {
-        self.0.get().and_then(Option::as_ref)
+    fn items(&self) -> Option<&QuantizedRows> {
+        self.items.get().and_then(Option::as_ref)
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.items().map_or(0, QuantizedRows::heap_bytes)
+            + self.popular.get().map_or(0, Shared::heap_bytes)
+    }
+
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.items().map_or(0, QuantizedRows::mapped_bytes)
+            + self.popular.get().map_or(0, Shared::mapped_bytes)
+    }
+}
+
+/// Item indices by descending popularity, ties by index, leaving out scores that rank nowhere
+/// (NaN, -inf): the order `top_k_dense` gives over the popularity vector.
+pub fn popularity_order(popularity: &[f32]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..popularity.len() as u32)
+        .filter(|&i| {
+            let p = popularity[i as usize];
+            !p.is_nan() && p != f32::NEG_INFINITY
+        })
+        .collect();
+    order.sort_by(|&a, &b| {
+        popularity[b as usize]
+            .total_cmp(&popularity[a as usize])
+            .then(a.cmp(&b))
+    });
+    order
 }
 
 impl Clone for ServingIndex {
@@ -105,9 +144,10 @@ impl Model {
         let payload = match &self.payload {
             Payload::None => 0,
             Payload::Factors { users, items, .. } => {
-                // The 8-bit serving copy, when built privately, is about a quarter of the items.
-                let serving = match self.serving.get() {
-                    Some(index) => index.heap_bytes(),
+                // The 8-bit serving copy, when it will be built privately, is about a quarter of
+                // the items.
+                let serving = match self.serving.items.get() {
+                    Some(_) => 0,
                     None => items.len(),
                 };
                 users.heap_bytes() + items.heap_bytes() + serving
@@ -120,6 +160,7 @@ impl Model {
             + self.items.heap_bytes()
             + self.seen.heap_bytes()
             + self.popularity.heap_bytes()
+            + self.serving.heap_bytes()
             + payload
     }
 
@@ -142,7 +183,7 @@ impl Model {
 
     /// Bytes of the serving index viewed in a shared serving file.
     pub fn serving_mapped_bytes(&self) -> usize {
-        self.serving.get().map_or(0, QuantizedRows::mapped_bytes)
+        self.serving.mapped_bytes()
     }
 
     fn quantized_items(&self) -> Option<&QuantizedRows> {
@@ -150,9 +191,28 @@ impl Model {
             return None;
         };
         self.serving
-            .0
+            .items
             .get_or_init(|| QuantizedRows::build(items, *dim))
             .as_ref()
+    }
+
+    fn popular(&self) -> &[u32] {
+        self.serving
+            .popular
+            .get_or_init(|| popularity_order(&self.popularity).into())
+    }
+
+    /// The top `k` by popularity, skipping `seen` (sorted): a walk down the popularity order.
+    fn by_popularity(&self, seen: &[u32], k: usize) -> Vec<Scored> {
+        self.popular()
+            .iter()
+            .filter(|i| seen.binary_search(i).is_err())
+            .take(k)
+            .map(|&index| Scored {
+                index,
+                score: self.popularity[index as usize],
+            })
+            .collect()
     }
 
     /// (width, row-major item vectors) of models that embed items: factor models, and NeuMF's
@@ -242,6 +302,9 @@ impl Model {
                     .map(|&c| (c, self.score_one(u as usize, c as usize).unwrap()));
                 return top_k(dedup_candidates(scored), q.k);
             }
+        }
+        if q.candidates.is_none() && (user.is_none() || matches!(self.payload, Payload::None)) {
+            return self.by_popularity(seen, q.k);
         }
         if let (None, Some(u), Payload::Factors { dim, users, items }) =
             (q.candidates, user, &self.payload)
@@ -398,5 +461,29 @@ mod tests {
                 assert_eq!(m.recommend(Some(u), &q, &mut s), full, "user {u}");
             }
         }
+    }
+
+    #[test]
+    fn the_popularity_walk_equals_a_full_scan() {
+        let data = mkt_demo::interactions(1);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let m = TrainConfig::Popularity.fit(&data, &pool, &mut no_tick()).unwrap();
+        let mut s = Vec::new();
+        for k in [1, 10, 200, m.n_items() + 3] {
+            let q = Query { k, exclude_seen: true, candidates: None };
+            assert_eq!(m.recommend(None, &q, &mut s), top_k_dense(&m.popularity, k), "k={k}");
+            for u in (0..m.n_users() as u32).step_by(37) {
+                let mut scores = m.popularity.to_vec();
+                for &i in m.seen.row(u as usize).0 {
+                    scores[i as usize] = f32::NEG_INFINITY;
+                }
+                assert_eq!(m.recommend(Some(u), &q, &mut s), top_k_dense(&scores, k), "user {u} k={k}");
+            }
+        }
+        // ties, negative weights and a NaN rank exactly as the scan ranks them
+        let pop = [1.0, 3.0, -2.0, 3.0, f32::NAN, 0.0, 1.0];
+        let order: Vec<u32> = popularity_order(&pop);
+        let scan: Vec<u32> = top_k_dense(&pop, 10).iter().map(|s| s.index).collect();
+        assert_eq!(order, scan);
     }
 }
