@@ -10,6 +10,7 @@ pub mod features;
 pub mod net;
 pub mod neumf;
 pub mod params;
+pub mod sequence;
 pub mod split;
 pub mod train;
 

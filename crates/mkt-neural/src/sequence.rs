@@ -1,0 +1,544 @@
+//! A next-item model over each user's time-ordered items: SASRec-style causal self-attention.
+//!
+//! Items are embedded (row 0 is padding), a learned position embedding is added, and `blocks`
+//! pre-norm transformer blocks (multi-head causal self-attention, then a position-wise feed-forward
+//! layer, each with a residual connection) read the sequence left to right: the output at position
+//! t sees only items 0..=t. The score of item j after position t is the output's dot product with
+//! item j's embedding (input and output embeddings are tied), trained with softmax cross-entropy
+//! over the whole catalogue at every position that has a next item.
+//!
+//! candle 0.11's fused softmax and layer norm have no backward pass (the parameters upstream of
+//! them silently get no gradient), so attention uses `candle_nn::ops::softmax` and layer norm is
+//! written with tensor ops; a test checks that every parameter moves after one optimiser step.
+//! Dropout masks come from the seeded generator, so a fit is reproducible.
+
+use crate::net::{normal, xavier};
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use mkt_core::progress::{EpochReport, Progress, Tick};
+use mkt_core::rng::Rng;
+use mkt_core::{Error, Result};
+use std::time::Instant;
+
+type R<T> = candle_core::Result<T>;
+
+/// Masked attention logits: far below any real score, finite so a fully masked row stays finite.
+const MASKED: f32 = -1e9;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceConfig {
+    /// Positions read (the latest `max_length` items of a user).
+    pub max_length: usize,
+    pub blocks: usize,
+    pub heads: usize,
+    pub dim: usize,
+    pub dropout: f64,
+    pub learning_rate: f64,
+    /// Most epochs; training stops earlier once validation loss has not improved for `patience`.
+    pub epochs: usize,
+    pub patience: usize,
+    /// Users per mini-batch.
+    pub batch: usize,
+    pub seed: u64,
+}
+
+impl Default for SequenceConfig {
+    fn default() -> Self {
+        SequenceConfig {
+            max_length: 50,
+            blocks: 2,
+            heads: 1,
+            dim: 64,
+            dropout: 0.2,
+            learning_rate: 1e-3,
+            epochs: 200,
+            patience: 5,
+            batch: 128,
+            seed: 42,
+        }
+    }
+}
+
+struct Norm {
+    gain: Var,
+    bias: Var,
+}
+
+impl Norm {
+    fn new(dim: usize, dev: &Device) -> R<Self> {
+        Ok(Norm {
+            gain: Var::ones(dim, DType::F32, dev)?,
+            bias: Var::zeros(dim, DType::F32, dev)?,
+        })
+    }
+
+    /// Layer norm over the last dimension, from tensor ops (see the module comment).
+    fn forward(&self, x: &Tensor) -> R<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + 1e-6)?.sqrt()?)?;
+        normed
+            .broadcast_mul(self.gain.as_tensor())?
+            .broadcast_add(self.bias.as_tensor())
+    }
+}
+
+struct Block {
+    attn_norm: Norm,
+    wq: Var,
+    wk: Var,
+    wv: Var,
+    wo: Var,
+    ffn_norm: Norm,
+    w1: Var,
+    b1: Var,
+    w2: Var,
+    b2: Var,
+}
+
+impl Block {
+    fn new(dim: usize, rng: &mut Rng, dev: &Device) -> R<Self> {
+        Ok(Block {
+            attn_norm: Norm::new(dim, dev)?,
+            wq: xavier(dim, dim, rng, dev)?,
+            wk: xavier(dim, dim, rng, dev)?,
+            wv: xavier(dim, dim, rng, dev)?,
+            wo: xavier(dim, dim, rng, dev)?,
+            ffn_norm: Norm::new(dim, dev)?,
+            w1: xavier(dim, dim, rng, dev)?,
+            b1: Var::zeros(dim, DType::F32, dev)?,
+            w2: xavier(dim, dim, rng, dev)?,
+            b2: Var::zeros(dim, DType::F32, dev)?,
+        })
+    }
+
+    fn vars(&self) -> Vec<&Var> {
+        vec![
+            &self.attn_norm.gain,
+            &self.attn_norm.bias,
+            &self.wq,
+            &self.wk,
+            &self.wv,
+            &self.wo,
+            &self.ffn_norm.gain,
+            &self.ffn_norm.bias,
+            &self.w1,
+            &self.b1,
+            &self.w2,
+            &self.b2,
+        ]
+    }
+}
+
+/// x (B, L, D) times w (D, D).
+fn linear(x: &Tensor, w: &Var) -> R<Tensor> {
+    let (b, l, d) = x.dims3()?;
+    x.reshape((b * l, d))?.matmul(w.as_tensor())?.reshape((b, l, w.dim(1)?))
+}
+
+/// A trained (or training) sequence model.
+pub struct SequenceNet {
+    pub n_items: usize,
+    cfg: SequenceConfig,
+    /// (n_items + 1, dim); row 0 is padding, row i + 1 is item i.
+    items: Var,
+    positions: Var,
+    blocks: Vec<Block>,
+    out_norm: Norm,
+    dev: Device,
+}
+
+/// One mini-batch: left-padded inputs (item + 1, 0 = padding) and the next item at each position
+/// (item + 1, 0 = none), both (B, L).
+struct Batch {
+    inputs: Vec<u32>,
+    targets: Vec<u32>,
+    rows: usize,
+}
+
+impl SequenceNet {
+    pub fn new(n_items: usize, cfg: &SequenceConfig, dev: &Device) -> Result<Self> {
+        if cfg.dim == 0 || cfg.heads == 0 || !cfg.dim.is_multiple_of(cfg.heads) {
+            return Err(Error::InvalidParameter(format!(
+                "dim ({}) must be a positive multiple of heads ({})",
+                cfg.dim, cfg.heads
+            )));
+        }
+        let mut rng = Rng::new(cfg.seed);
+        let mut build = || -> R<SequenceNet> {
+            Ok(SequenceNet {
+                n_items,
+                cfg: cfg.clone(),
+                items: normal(n_items + 1, cfg.dim, 0.1, &mut rng, dev)?,
+                positions: normal(cfg.max_length, cfg.dim, 0.1, &mut rng, dev)?,
+                blocks: (0..cfg.blocks)
+                    .map(|_| Block::new(cfg.dim, &mut rng, dev))
+                    .collect::<R<_>>()?,
+                out_norm: Norm::new(cfg.dim, dev)?,
+                dev: dev.clone(),
+            })
+        };
+        build().map_err(crate::compute)
+    }
+
+    fn vars(&self) -> Vec<&Var> {
+        let mut v = vec![&self.items, &self.positions];
+        for b in &self.blocks {
+            v.extend(b.vars());
+        }
+        v.push(&self.out_norm.gain);
+        v.push(&self.out_norm.bias);
+        v
+    }
+
+    /// Hidden states (B, L, D) of left-padded sequences `inputs` (B x L, item + 1, 0 = padding).
+    /// `drop` is the dropout generator while training (None when scoring).
+    fn hidden(&self, inputs: &[u32], rows: usize, mut drop: Option<&mut Rng>) -> R<Tensor> {
+        let (l, d, h) = (self.cfg.max_length, self.cfg.dim, self.cfg.heads);
+        let dh = d / h;
+        let idx = Tensor::from_vec(inputs.to_vec(), rows * l, &self.dev)?;
+        let keep: Vec<f32> = inputs.iter().map(|&i| if i == 0 { 0.0 } else { 1.0 }).collect();
+        let keep = Tensor::from_vec(keep, (rows, l, 1), &self.dev)?;
+        let mut x = self
+            .items
+            .as_tensor()
+            .index_select(&idx, 0)?
+            .reshape((rows, l, d))?
+            .affine((d as f64).sqrt(), 0.0)?
+            .broadcast_add(self.positions.as_tensor())?;
+        x = self.dropout(&x, drop.as_deref_mut())?.broadcast_mul(&keep)?;
+        // Position t attends to positions <= t that hold an item.
+        let mut mask = vec![0f32; rows * l * l];
+        for r in 0..rows {
+            for t in 0..l {
+                for s in 0..l {
+                    if s > t || inputs[r * l + s] == 0 {
+                        mask[(r * l + t) * l + s] = MASKED;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::from_vec(mask, (rows, 1, l, l), &self.dev)?;
+        let heads = |t: Tensor| t.reshape((rows, l, h, dh))?.transpose(1, 2)?.contiguous();
+        for b in &self.blocks {
+            let n = b.attn_norm.forward(&x)?;
+            let q = heads(linear(&n, &b.wq)?)?;
+            let k = heads(linear(&n, &b.wk)?)?;
+            let v = heads(linear(&n, &b.wv)?)?;
+            let scores = q
+                .matmul(&k.transpose(2, 3)?.contiguous()?)?
+                .affine(1.0 / (dh as f64).sqrt(), 0.0)?
+                .broadcast_add(&mask)?;
+            let att = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let out = att
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((rows, l, d))?;
+            x = (x + self.dropout(&linear(&out, &b.wo)?, drop.as_deref_mut())?)?;
+            let n = b.ffn_norm.forward(&x)?;
+            let f = linear(&n, &b.w1)?.broadcast_add(b.b1.as_tensor())?.relu()?;
+            let f = linear(&f, &b.w2)?.broadcast_add(b.b2.as_tensor())?;
+            x = (x + self.dropout(&f, drop.as_deref_mut())?)?.broadcast_mul(&keep)?;
+        }
+        self.out_norm.forward(&x)
+    }
+
+    fn dropout(&self, x: &Tensor, rng: Option<&mut Rng>) -> R<Tensor> {
+        let p = self.cfg.dropout;
+        let Some(rng) = rng.filter(|_| p > 0.0) else {
+            return Ok(x.clone());
+        };
+        let scale = (1.0 / (1.0 - p)) as f32;
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if rng.uniform() < p { 0.0 } else { scale })
+            .collect();
+        x.mul(&Tensor::from_vec(mask, x.shape(), &self.dev)?)
+    }
+
+    /// Mean cross-entropy of the next items of a batch (its positions with a target).
+    fn loss(&self, b: &Batch, drop: Option<&mut Rng>) -> R<Tensor> {
+        let (l, d) = (self.cfg.max_length, self.cfg.dim);
+        let hidden = self.hidden(&b.inputs, b.rows, drop)?.reshape((b.rows * l, d))?;
+        let at: Vec<u32> = (0..b.targets.len() as u32)
+            .filter(|&p| b.targets[p as usize] != 0)
+            .collect();
+        let wanted: Vec<u32> = at.iter().map(|&p| b.targets[p as usize] - 1).collect();
+        let n = at.len();
+        let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
+        let catalogue = self.items.as_tensor().narrow(0, 1, self.n_items)?;
+        let logits = picked.matmul(&catalogue.t()?)?;
+        candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(wanted, n, &self.dev)?)
+    }
+
+    /// Scores of every item to come after `recent` (item indices, oldest first; the latest
+    /// `max_length` are read).
+    pub fn next_scores(&self, recent: &[u32]) -> Result<Vec<f32>> {
+        let b = batch_of(&[recent], self.cfg.max_length, false);
+        let run = || -> R<Vec<f32>> {
+            let (l, d) = (self.cfg.max_length, self.cfg.dim);
+            let last = self.hidden(&b.inputs, 1, None)?.reshape((l, d))?.narrow(0, l - 1, 1)?;
+            let catalogue = self.items.as_tensor().narrow(0, 1, self.n_items)?;
+            last.matmul(&catalogue.t()?)?.flatten_all()?.to_vec1::<f32>()
+        };
+        run().map_err(crate::compute)
+    }
+}
+
+/// Left-padded inputs of `seqs` and, when `with_targets`, each position's next item: a sequence
+/// of n items gives inputs seq[..n-1] with targets seq[1..]; without targets all n are input.
+fn batch_of(seqs: &[&[u32]], l: usize, with_targets: bool) -> Batch {
+    let mut inputs = vec![0u32; seqs.len() * l];
+    let mut targets = vec![0u32; seqs.len() * l];
+    for (r, s) in seqs.iter().enumerate() {
+        let (inp, tgt): (&[u32], &[u32]) = if with_targets && !s.is_empty() {
+            (&s[..s.len() - 1], &s[1..])
+        } else {
+            (s, &[])
+        };
+        let take = inp.len().min(l);
+        let pad = l - take;
+        for j in 0..take {
+            inputs[r * l + pad + j] = inp[inp.len() - take + j] + 1;
+            if with_targets {
+                targets[r * l + pad + j] = tgt[tgt.len() - take + j] + 1;
+            }
+        }
+    }
+    Batch {
+        inputs,
+        targets,
+        rows: seqs.len(),
+    }
+}
+
+/// What a fit returns besides the net.
+pub struct SequenceFit {
+    pub net: SequenceNet,
+    pub epochs: Vec<EpochReport>,
+    /// The epoch whose parameters were kept (lowest validation loss).
+    pub best_epoch: usize,
+}
+
+/// Trains on `sequences` (per user, item indices oldest first). Each user's last item with at
+/// least three items is held out for validation (time-ordered: the model never trains on it);
+/// training stops when validation loss has not improved for `patience` epochs and keeps the best
+/// epoch's parameters.
+pub fn fit(
+    sequences: &[Vec<u32>],
+    n_items: usize,
+    cfg: &SequenceConfig,
+    dev: &Device,
+    tick: &mut dyn Tick,
+) -> Result<SequenceFit> {
+    if sequences.iter().flatten().any(|&i| i as usize >= n_items) {
+        return Err(Error::InvalidParameter("an item index is outside the catalogue".into()));
+    }
+    let net = SequenceNet::new(n_items, cfg, dev)?;
+    let train: Vec<&[u32]> = sequences
+        .iter()
+        .filter(|s| s.len() >= 2)
+        .map(|s| if s.len() >= 3 { &s[..s.len() - 1] } else { &s[..] })
+        .collect();
+    let valid: Vec<&[u32]> = sequences.iter().filter(|s| s.len() >= 3).map(|s| &s[..]).collect();
+    if train.is_empty() {
+        return Err(Error::InvalidParameter(
+            "no user has two items in order; a sequence model needs histories".into(),
+        ));
+    }
+    let mut opt = AdamW::new(
+        net.vars().into_iter().cloned().collect(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )
+    .map_err(crate::compute)?;
+    let mut rng = Rng::stream(cfg.seed, 1);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut epochs = Vec::new();
+    let (mut best, mut best_epoch, mut best_vars) = (f64::INFINITY, 0, snapshot(&net)?);
+    for epoch in 1..=cfg.epochs {
+        let started = Instant::now();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let mut sum = 0.0;
+        for (c, chunk) in order.chunks(cfg.batch.max(1)).enumerate() {
+            let seqs: Vec<&[u32]> = chunk.iter().map(|&i| train[i]).collect();
+            let b = batch_of(&seqs, cfg.max_length, true);
+            let mut step = || -> R<f64> {
+                let loss = net.loss(&b, Some(&mut rng))?;
+                opt.backward_step(&loss)?;
+                loss.to_scalar::<f32>().map(f64::from)
+            };
+            sum += step().map_err(crate::compute)? * chunk.len() as f64;
+            tick.tick(&Progress {
+                phase: "sequence epoch",
+                done: (c + 1) * cfg.batch,
+                total: train.len(),
+            });
+        }
+        let metric = validation_loss(&net, &valid)?;
+        epochs.push(EpochReport {
+            epoch,
+            epochs: cfg.epochs,
+            loss: sum / train.len() as f64,
+            metric,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        let score = metric.unwrap_or(sum);
+        if score < best {
+            (best, best_epoch, best_vars) = (score, epoch, snapshot(&net)?);
+        } else if epoch - best_epoch >= cfg.patience {
+            break;
+        }
+    }
+    for (v, saved) in net.vars().into_iter().zip(best_vars) {
+        v.set(&saved).map_err(crate::compute)?;
+    }
+    Ok(SequenceFit {
+        net,
+        epochs,
+        best_epoch,
+    })
+}
+
+fn snapshot(net: &SequenceNet) -> Result<Vec<Tensor>> {
+    net.vars()
+        .into_iter()
+        .map(|v| v.as_tensor().copy())
+        .collect::<R<_>>()
+        .map_err(crate::compute)
+}
+
+/// Cross-entropy of each validation user's last item after the rest (None without such users).
+fn validation_loss(net: &SequenceNet, valid: &[&[u32]]) -> Result<Option<f64>> {
+    if valid.is_empty() {
+        return Ok(None);
+    }
+    let l = net.cfg.max_length;
+    let mut sum = 0.0;
+    for chunk in valid.chunks(net.cfg.batch.max(1)) {
+        let mut b = batch_of(chunk, l, true);
+        // Only the last position's next item counts: the one held out of training.
+        for r in 0..b.rows {
+            b.targets[r * l..(r + 1) * l - 1].fill(0);
+        }
+        let loss = net.loss(&b, None).and_then(|t| t.to_scalar::<f32>());
+        sum += f64::from(loss.map_err(crate::compute)?) * chunk.len() as f64;
+    }
+    Ok(Some(sum / valid.len() as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mkt_core::progress::no_tick;
+
+    fn small() -> SequenceConfig {
+        SequenceConfig {
+            max_length: 6,
+            blocks: 2,
+            heads: 2,
+            dim: 8,
+            dropout: 0.0,
+            learning_rate: 1e-2,
+            epochs: 1,
+            patience: 1,
+            batch: 4,
+            seed: 3,
+        }
+    }
+
+    #[test]
+    fn every_parameter_moves_after_one_step() {
+        let dev = Device::Cpu;
+        let net = SequenceNet::new(10, &small(), &dev).unwrap();
+        let before: Vec<Vec<f32>> = net
+            .vars()
+            .iter()
+            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
+        let b = batch_of(&seqs, 6, true);
+        let mut opt = AdamW::new(
+            net.vars().into_iter().cloned().collect(),
+            ParamsAdamW { lr: 1e-2, weight_decay: 0.0, ..ParamsAdamW::default() },
+        )
+        .unwrap();
+        opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
+        for (i, (v, old)) in net.vars().iter().zip(&before).enumerate() {
+            let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            assert!(new.iter().zip(old).any(|(a, b)| a != b), "parameter {i} did not move");
+        }
+    }
+
+    #[test]
+    fn a_position_sees_only_the_items_before_it() {
+        let net = SequenceNet::new(10, &small(), &Device::Cpu).unwrap();
+        let a = batch_of(&[&[1, 2, 3, 4, 5, 6]], 6, false);
+        let b = batch_of(&[&[1, 2, 3, 4, 5, 9]], 6, false);
+        let ha: Vec<Vec<f32>> = net.hidden(&a.inputs, 1, None).unwrap().squeeze(0).unwrap().to_vec2().unwrap();
+        let hb: Vec<Vec<f32>> = net.hidden(&b.inputs, 1, None).unwrap().squeeze(0).unwrap().to_vec2().unwrap();
+        assert_eq!(ha[..5], hb[..5], "earlier positions ignore a later item");
+        assert_ne!(ha[5], hb[5]);
+        // left padding: a short sequence scores the same whatever the padded length holds
+        let short = net.next_scores(&[4, 5]).unwrap();
+        assert_eq!(short.len(), 10);
+        assert!(short.iter().all(|s| s.is_finite()));
+    }
+
+    #[test]
+    fn batches_pad_on_the_left_and_keep_the_latest_items() {
+        let b = batch_of(&[&[0, 1, 2, 3, 4, 5, 6, 7]], 4, true);
+        assert_eq!(b.inputs, vec![4, 5, 6, 7]); // items 3..=6, shifted by one
+        assert_eq!(b.targets, vec![5, 6, 7, 8]);
+        let b = batch_of(&[&[7, 8]], 4, true);
+        assert_eq!((b.inputs, b.targets), (vec![0, 0, 0, 8], vec![0, 0, 0, 9]));
+    }
+
+    #[test]
+    fn learns_what_comes_next_where_popularity_and_the_last_item_cannot() {
+        // Two walks interleaved: the next item is the one two positions back plus one, nine times
+        // in ten. Every item is equally popular and the last item alone says nothing, so only
+        // attention to the item before it can tell what comes next.
+        let n = 30u32;
+        let mut rng = Rng::new(5);
+        let seqs: Vec<Vec<u32>> = (0..300)
+            .map(|_| {
+                let mut s = vec![rng.below(n as u64) as u32, rng.below(n as u64) as u32];
+                for _ in 0..10 {
+                    let back = s[s.len() - 2];
+                    s.push(if rng.uniform() < 0.9 { (back + 1) % n } else { rng.below(n as u64) as u32 });
+                }
+                s
+            })
+            .collect();
+        let cfg = SequenceConfig {
+            max_length: 10,
+            blocks: 2,
+            heads: 1,
+            dim: 32,
+            dropout: 0.0,
+            learning_rate: 5e-3,
+            epochs: 60,
+            patience: 4,
+            batch: 32,
+            seed: 9,
+        };
+        let fit = fit(&seqs, n as usize, &cfg, &Device::Cpu, &mut no_tick()).unwrap();
+        let losses: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
+        assert!(losses[fit.best_epoch - 1] < losses[0] * 0.5, "validation loss fell: {losses:?}");
+        let mut hits = 0;
+        for a in 0..n {
+            let b = (a * 7 + 3) % n;
+            let s = fit.net.next_scores(&[(b + n - 1) % n, (a + n - 1) % n, b, a, (b + 1) % n]).unwrap();
+            let best = (0..n as usize).max_by(|&x, &y| s[x].total_cmp(&s[y])).unwrap();
+            hits += usize::from(best as u32 == (a + 1) % n);
+        }
+        assert!(hits >= 20, "top-1 next item right for {hits} of {n} (popularity or the last item: about 1)");
+    }
+}
