@@ -1,13 +1,16 @@
 -- Recommenders: documentation of their functions (src/recommenders/api.rs).
 
 COMMENT ON FUNCTION mkt.train_recommender(text, text, text, text, text, text, jsonb) IS
-'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr, neural (two-tower in candle; optional user_features / item_features tables give cold-start users and items personal scores; per-epoch progress in mkt.training_log), neumf (GMF + MLP, same feature tables); params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
+'Trains a new version of a recommender from a table, view or SELECT. algorithm: popularity, als, item_knn, ease, bpr, neural (two-tower in candle; optional user_features / item_features tables give cold-start users and items personal scores; per-epoch progress in mkt.training_log), neumf (GMF + MLP, same feature tables), sequential (causal self-attention over each user''s events in the order of params.time_col, required: it ranks what comes next; params max_length 50, blocks 2, heads 1, dim 64, dropout 0.2, learning_rate, epochs with early stopping on each user''s last event, patience, batch_size, seed); params per algorithm plus deploy (default true). NULL ids are skipped with a NOTICE.';
 
 COMMENT ON FUNCTION mkt.recommend(text, bigint, int, bool, bigint[]) IS
 'Top-k items for a user from the deployed version of a model (bigint ids). Unknown users get the popularity ranking (NOTICE). exclude_seen drops training items; candidates restricts the ranking.';
 
 COMMENT ON FUNCTION mkt.recommend(text, text, int, bool, text[]) IS
 'Top-k items for a user from the deployed version of a model, ids as text (for models trained on text ids, or any model).';
+
+COMMENT ON FUNCTION mkt.recommend_next(text, bigint[], int, bigint[]) IS
+'Top-k items to come next after recent_items (oldest first) in an anonymous session, from a deployed sequential model; exclude leaves items out. Items the model does not know are skipped (NOTICE); with none known the answer is the popularity ranking. Other algorithms: 0A000.';
 
 COMMENT ON FUNCTION mkt.recommend_all(text, int, bigint[]) IS
 'Top-k items for every user of the model (or the given users), computed in parallel (mkt.threads).';
@@ -19,7 +22,7 @@ COMMENT ON FUNCTION mkt.evaluate_recommender(text, text, int, text, text) IS
 'Ranks each test user as serving would (training items excluded) and reports precision, recall, f1, ndcg, map, hit_rate at k, coverage, users_evaluated and users_cold. Stores them with the deployed version.';
 
 COMMENT ON FUNCTION mkt.explain_recommendation(text, bigint, bigint, int) IS
-'The n items of the user''s history that contribute most to an item''s score, with their contributions. Exact for item_knn, EASE (the history item''s weight toward the item) and ALS (c_j * y_i'' W_u y_j from the user-vector solve; contributions sum to the score); for bpr and neural the cosine of item vectors (which history items the model places near the item).';
+'The n items of the user''s history that contribute most to an item''s score, with their contributions. Exact for item_knn, EASE (the history item''s weight toward the item) and ALS (c_j * y_i'' W_u y_j from the user-vector solve; contributions sum to the score); for bpr and neural the cosine of item vectors (which history items the model places near the item); for sequential the drop in the item''s score when one of the user''s latest events is left out.';
 
 COMMENT ON FUNCTION mkt.tune_recommender(text, text, text, text, text, text, jsonb) IS
 'Grid or random search over an algorithm''s params on a validation split carved from the source (a fifth of the items of users with 5 or more), then trains and stores a version with the best params on all the data. search: {"params": {name: [values] | {"min", "max", "log"}}, "method": grid|random, "trials", "seed", "validation", "k", "metric": ndcg|recall|precision|map|hit_rate, "base": {fixed params}}. Every trial is returned and kept in mkt.tuning_trials.';

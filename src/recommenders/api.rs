@@ -116,6 +116,23 @@ fn recommend_all(
 }
 
 #[pg_extern(stable, parallel_safe)]
+fn recommend_next(
+    model_name: Option<&str>,
+    recent_items: Option<Vec<Option<i64>>>,
+    k: default!(Option<i32>, 10),
+    exclude: default!(Option<Vec<Option<i64>>>, "NULL"),
+) -> Result<
+    TableIterator<'static, (name!(item_id, i64), name!(score, f32), name!(rank, i32))>,
+    ErrorReport,
+> {
+    let model_name = required(model_name, "model_name")?;
+    let recent: Vec<i64> = required(recent_items, "recent_items")?.into_iter().flatten().collect();
+    let k = check_k(required(k, "k")?)?;
+    let exclude: Vec<i64> = exclude.unwrap_or_default().into_iter().flatten().collect();
+    Ok(TableIterator::new(serve::recommend_next(model_name, &recent, k, &exclude)?))
+}
+
+#[pg_extern(stable, parallel_safe)]
 fn similar_items(
     model_name: &str,
     item_id: i64,

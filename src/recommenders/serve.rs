@@ -150,6 +150,30 @@ pub fn recommend_all(
     Ok(rows)
 }
 
+/// The top-k items to follow `recent` (oldest first) in an anonymous session, leaving out
+/// `exclude`; ids the model does not know are skipped (NOTICE).
+pub fn recommend_next(
+    model_name: &str,
+    recent: &[i64],
+    k: usize,
+    exclude: &[i64],
+) -> SqlResult<Vec<(i64, f32, i32)>> {
+    let (_, model) = cache::get(model_name)?;
+    model.items.require_int("item").sql()?;
+    let known: Vec<u32> = recent.iter().filter_map(|&i| model.items.index_of_int(i)).collect();
+    if known.len() < recent.len() {
+        notice!(
+            "{} of the recent items are not in model '{model_name}'; they are skipped",
+            recent.len() - known.len()
+        );
+    }
+    let mut skip: Vec<u32> = exclude.iter().filter_map(|&i| model.items.index_of_int(i)).collect();
+    skip.sort_unstable();
+    skip.dedup();
+    let top = model.recommend_next(&known, k, &skip).sql()?;
+    Ok(int_rows(&model, &top))
+}
+
 pub fn similar_items(model_name: &str, item_id: i64, k: usize) -> SqlResult<Vec<(i64, f32, i32)>> {
     let (_, model) = cache::get(model_name)?;
     model.items.require_int("item").sql()?;

@@ -137,6 +137,9 @@ fn linear(x: &Tensor, w: &Var) -> R<Tensor> {
     x.reshape((b * l, d))?.matmul(w.as_tensor())?.reshape((b, l, w.dim(1)?))
 }
 
+/// A stored parameter: (name, shape, values).
+pub type Weight = (String, Vec<usize>, Vec<f32>);
+
 /// A trained (or training) sequence model.
 pub struct SequenceNet {
     pub n_items: usize,
@@ -183,13 +186,67 @@ impl SequenceNet {
     }
 
     fn vars(&self) -> Vec<&Var> {
-        let mut v = vec![&self.items, &self.positions];
-        for b in &self.blocks {
-            v.extend(b.vars());
+        self.named_vars().into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Every parameter with the name it is stored under.
+    fn named_vars(&self) -> Vec<(String, &Var)> {
+        let mut v = vec![("items".to_string(), &self.items), ("positions".to_string(), &self.positions)];
+        const PARTS: [&str; 12] = [
+            "attn_norm.gain", "attn_norm.bias", "wq", "wk", "wv", "wo",
+            "ffn_norm.gain", "ffn_norm.bias", "w1", "b1", "w2", "b2",
+        ];
+        for (i, b) in self.blocks.iter().enumerate() {
+            v.extend(PARTS.iter().zip(b.vars()).map(|(p, var)| (format!("block{i}.{p}"), var)));
         }
-        v.push(&self.out_norm.gain);
-        v.push(&self.out_norm.bias);
+        v.push(("out_norm.gain".to_string(), &self.out_norm.gain));
+        v.push(("out_norm.bias".to_string(), &self.out_norm.bias));
         v
+    }
+
+    pub fn config(&self) -> &SequenceConfig {
+        &self.cfg
+    }
+
+    /// Every parameter, for storing.
+    pub fn weights(&self) -> Result<Vec<Weight>> {
+        let read = |v: &Var| -> R<Vec<f32>> { v.as_tensor().flatten_all()?.to_vec1() };
+        self.named_vars()
+            .into_iter()
+            .map(|(n, v)| Ok((n, v.dims().to_vec(), read(v).map_err(crate::compute)?)))
+            .collect()
+    }
+
+    /// A net of `n_items` and `cfg` with the stored `weights` (looked up by name); a missing
+    /// parameter or one of another shape is an error.
+    pub fn from_weights(
+        n_items: usize,
+        cfg: &SequenceConfig,
+        weights: impl Fn(&str) -> Option<(Vec<usize>, Vec<f32>)>,
+    ) -> Result<Self> {
+        let net = SequenceNet::new(n_items, cfg, &Device::Cpu)?;
+        for (name, var) in net.named_vars() {
+            let Some((shape, data)) = weights(&name) else {
+                return Err(Error::Corrupted(format!("sequence model parameter {name} is missing")));
+            };
+            if shape != var.dims() || data.len() != var.elem_count() {
+                return Err(Error::Corrupted(format!(
+                    "sequence model parameter {name} has shape {shape:?}, expected {:?}",
+                    var.dims()
+                )));
+            }
+            let t = Tensor::from_vec(data, shape, &Device::Cpu).map_err(crate::compute)?;
+            var.set(&t).map_err(crate::compute)?;
+        }
+        Ok(net)
+    }
+
+    /// The item embeddings (n_items x dim, row-major): what similar items compare.
+    pub fn item_vectors(&self) -> Result<Vec<f32>> {
+        let run = || -> R<Vec<f32>> {
+            self.items.as_tensor().narrow(0, 1, self.n_items)?.flatten_all()?.to_vec1()
+        };
+        run().map_err(crate::compute)
     }
 
     /// Hidden states (B, L, D) of left-padded sequences `inputs` (B x L, item + 1, 0 = padding).
@@ -273,8 +330,20 @@ impl SequenceNet {
     }
 
     /// Scores of every item to come after `recent` (item indices, oldest first; the latest
-    /// `max_length` are read).
+    /// `max_length` are read). Outside a rayon pool it runs in a one-thread pool of its own:
+    /// serving calls it from a backend, where candle must not start the global pool.
     pub fn next_scores(&self, recent: &[u32]) -> Result<Vec<f32>> {
+        if rayon::current_thread_index().is_some() {
+            return self.next_scores_here(recent); // inside the caller's pool already
+        }
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(|e| Error::Compute(e.to_string()))?;
+        one.install(|| self.next_scores_here(recent))
+    }
+
+    fn next_scores_here(&self, recent: &[u32]) -> Result<Vec<f32>> {
         let b = batch_of(&[recent], self.cfg.max_length, false);
         let run = || -> R<Vec<f32>> {
             let (l, d) = (self.cfg.max_length, self.cfg.dim);
@@ -325,11 +394,24 @@ pub struct SequenceFit {
 /// least three items is held out for validation (time-ordered: the model never trains on it);
 /// training stops when validation loss has not improved for `patience` epochs and keeps the best
 /// epoch's parameters.
+/// Each batch runs inside `pool`; `tick` runs on the calling thread between batches.
 pub fn fit(
     sequences: &[Vec<u32>],
     n_items: usize,
     cfg: &SequenceConfig,
+    pool: &rayon::ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<SequenceFit> {
+    fit_on(sequences, n_items, cfg, &Device::Cpu, pool, tick)
+}
+
+/// `fit` on a chosen device.
+pub fn fit_on(
+    sequences: &[Vec<u32>],
+    n_items: usize,
+    cfg: &SequenceConfig,
     dev: &Device,
+    pool: &rayon::ThreadPool,
     tick: &mut dyn Tick,
 ) -> Result<SequenceFit> {
     if sequences.iter().flatten().any(|&i| i as usize >= n_items) {
@@ -369,19 +451,19 @@ pub fn fit(
         for (c, chunk) in order.chunks(cfg.batch.max(1)).enumerate() {
             let seqs: Vec<&[u32]> = chunk.iter().map(|&i| train[i]).collect();
             let b = batch_of(&seqs, cfg.max_length, true);
-            let mut step = || -> R<f64> {
+            let step = || -> R<f64> {
                 let loss = net.loss(&b, Some(&mut rng))?;
                 opt.backward_step(&loss)?;
                 loss.to_scalar::<f32>().map(f64::from)
             };
-            sum += step().map_err(crate::compute)? * chunk.len() as f64;
+            sum += pool.install(step).map_err(crate::compute)? * chunk.len() as f64;
             tick.tick(&Progress {
                 phase: "sequence epoch",
                 done: (c + 1) * cfg.batch,
                 total: train.len(),
             });
         }
-        let metric = validation_loss(&net, &valid)?;
+        let metric = pool.install(|| validation_loss(&net, &valid))?;
         epochs.push(EpochReport {
             epoch,
             epochs: cfg.epochs,
@@ -529,7 +611,8 @@ mod tests {
             batch: 32,
             seed: 9,
         };
-        let fit = fit(&seqs, n as usize, &cfg, &Device::Cpu, &mut no_tick()).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let fit = fit(&seqs, n as usize, &cfg, &pool, &mut no_tick()).unwrap();
         let losses: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
         assert!(losses[fit.best_epoch - 1] < losses[0] * 0.5, "validation loss fell: {losses:?}");
         let mut hits = 0;

@@ -60,6 +60,7 @@ pub enum TrainConfig {
     Bpr(BprParams),
     Neural(Box<NeuralConfig>),
     NeuMf(Box<NeuralConfig>),
+    Sequential(Box<crate::sequential::SequentialParams>),
 }
 
 /// A neural model's hyper-parameters and the feature tables it reads.
@@ -159,6 +160,7 @@ impl TrainConfig {
             ],
             Algorithm::Neural => &NEURAL_KEYS,
             Algorithm::NeuMf => &NEUMF_KEYS,
+            Algorithm::Sequential => &crate::sequential::KEYS,
         };
         let allowed: Vec<&str> = specific
             .iter()
@@ -208,6 +210,9 @@ impl TrainConfig {
             }),
             Algorithm::Neural => TrainConfig::Neural(Box::new(NeuralConfig::parse(&p, default_device)?)),
             Algorithm::NeuMf => TrainConfig::NeuMf(Box::new(NeuralConfig::parse(&p, default_device)?)),
+            Algorithm::Sequential => {
+                TrainConfig::Sequential(Box::new(crate::sequential::SequentialParams::parse(&p)?))
+            }
         };
         Ok((config, deploy))
     }
@@ -221,6 +226,7 @@ impl TrainConfig {
             TrainConfig::Bpr(_) => Algorithm::Bpr,
             TrainConfig::Neural(_) => Algorithm::Neural,
             TrainConfig::NeuMf(_) => Algorithm::NeuMf,
+            TrainConfig::Sequential(_) => Algorithm::Sequential,
         }
     }
 
@@ -249,6 +255,13 @@ impl TrainConfig {
                 // a batch's scores against the whole catalogue, with their softmax and gradient
                 let batch = c.params.batch_size as u128 * ni * 3;
                 (params * 4 + batch) * 4
+            }
+            TrainConfig::Sequential(p) => {
+                let (d, l) = (p.net.dim as u128, p.net.max_length as u128);
+                // parameters with their gradients and two AdamW moments, and a batch's logits
+                // over the catalogue with their softmax and gradient
+                let params = (ni + 1 + l) * d + p.net.blocks as u128 * 6 * (d * d + d);
+                params * 16 + p.net.batch as u128 * l * ni * 12
             }
         };
         model + work
@@ -302,6 +315,7 @@ impl TrainConfig {
     pub fn time_col(&self) -> Option<&str> {
         match self {
             TrainConfig::Ease(p) => p.time_col.as_deref(),
+            TrainConfig::Sequential(p) => Some(&p.time_col),
             _ => None,
         }
     }
@@ -382,6 +396,9 @@ impl TrainConfig {
                 tick,
                 on_epoch,
             )?)),
+            TrainConfig::Sequential(p) => {
+                Payload::Sequential(Box::new(crate::sequential::fit(data, p, pool, tick, on_epoch)?))
+            }
         };
         Ok(Model::new(self.algorithm(), data, payload))
     }
@@ -422,7 +439,7 @@ mod tests {
         let e = Algorithm::parse("svd").unwrap_err().to_string();
         assert_eq!(
             e,
-            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr, neural, neumf"
+            "unknown algorithm \"svd\"; valid values are: popularity, als, item_knn, ease, bpr, neural, neumf, sequential"
         );
     }
 

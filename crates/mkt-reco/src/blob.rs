@@ -65,6 +65,7 @@ pub fn encode(model: &Model) -> Result<Vec<u8>> {
             t.push(("neumf.out_h".into(), f32s(&m.out_h, vec![m.hidden2])));
             t.push(("neumf.out_b".into(), f32s(&[m.out_b], vec![1])));
         }
+        Payload::Sequential(m) => m.push_tensors(&mut t)?,
     }
     serialize(&t, FORMAT)
 }
@@ -163,6 +164,9 @@ fn decode_with(bytes: &[u8], backing: Option<Arc<dyn Backing>>) -> Result<Model>
             };
             m.validate(nu, ni).map_err(Error::Corrupted)?;
             Payload::NeuMf(Box::new(m))
+        }
+        Algorithm::Sequential => {
+            Payload::Sequential(Box::new(crate::sequential::Sequential::read(&r, nu, ni)?))
         }
         Algorithm::Ease => {
             let (s, b) = r.f32s("dense")?;

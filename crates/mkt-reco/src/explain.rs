@@ -7,6 +7,9 @@
 //! - bpr, neural and neumf have no such decomposition; their attribution is the cosine between the
 //!   item's vector (neumf: its GMF embedding) and each history item's vector (which history items the model places near it). These
 //!   contributions do not sum to the score.
+//! - sequential reads the user's latest events in order; an event's contribution is how much the
+//!   item's score drops when that one event is left out of the sequence (occlusion). These do not
+//!   sum to the score either: attention mixes the events.
 
 use crate::algorithm::Algorithm;
 use crate::linalg::cholesky_solve;
@@ -93,6 +96,17 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
                 })
                 .collect()
         }
+        (Payload::Sequential(m), _) => {
+            let recent = m.history.row(user as usize);
+            let full = m.net.next_scores(recent)?[i];
+            (0..recent.len())
+                .map(|k| {
+                    let mut without = recent.to_vec();
+                    without.remove(k);
+                    Ok((recent[k], full - m.net.next_scores(&without)?[i]))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
         (Payload::Factors { .. } | Payload::NeuMf(_), _) => {
             let (f, items) = model.item_vectors().expect("a vector model");
             let row = |j: usize| &items[j * f..(j + 1) * f];
@@ -108,7 +122,9 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
     };
     let exact = !matches!(
         (&model.payload, model.algorithm),
-        (Payload::Factors { .. }, Algorithm::Bpr | Algorithm::Neural) | (Payload::NeuMf(_), _)
+        (Payload::Factors { .. }, Algorithm::Bpr | Algorithm::Neural)
+            | (Payload::NeuMf(_), _)
+            | (Payload::Sequential(_), _)
     );
     let score = if exact {
         contributions.iter().map(|c| c.1 as f64).sum::<f64>() as f32

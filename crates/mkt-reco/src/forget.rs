@@ -1,7 +1,7 @@
 //! Erasing one user from a trained model (mkt.forget_subject).
 //!
-//! What is the user's own goes: their id, their row of seen items and their vector (factors,
-//! NeuMF embeddings). What the model learned about items from everyone together (item factors,
+//! What is the user's own goes: their id, their row of seen items, their vector (factors,
+//! NeuMF embeddings) and their sequence (a sequential model's history). What the model learned about items from everyone together (item factors,
 //! item-item weights, item popularity) stays until the next retrain on data without them, so that
 //! everyone else is served exactly as before; the SQL layer says so.
 
@@ -52,6 +52,11 @@ pub fn without_user(model: &Model, u: u32) -> Model {
             m.user_gmf = without_row(&m.user_gmf, m.dim, u);
             m.user_a = without_row(&m.user_a, m.hidden, u);
             Payload::NeuMf(m)
+        }
+        Payload::Sequential(m) => {
+            let mut m = m.clone();
+            m.history = m.history.without_row(u);
+            Payload::Sequential(m)
         }
         other => other.clone(),
     };

@@ -11,11 +11,20 @@ pub enum Algorithm {
     Bpr,
     Neural,
     NeuMf,
+    Sequential,
 }
 
 impl Algorithm {
-    pub const NAMES: [&'static str; 7] =
-        ["popularity", "als", "item_knn", "ease", "bpr", "neural", "neumf"];
+    pub const NAMES: [&'static str; 8] = [
+        "popularity",
+        "als",
+        "item_knn",
+        "ease",
+        "bpr",
+        "neural",
+        "neumf",
+        "sequential",
+    ];
 
     pub fn parse(name: &str) -> Result<Self> {
         match name {
@@ -26,6 +35,7 @@ impl Algorithm {
             "bpr" => Ok(Algorithm::Bpr),
             "neural" => Ok(Algorithm::Neural),
             "neumf" => Ok(Algorithm::NeuMf),
+            "sequential" => Ok(Algorithm::Sequential),
             _ => Err(Error::unknown("algorithm", name, &Self::NAMES)),
         }
     }
@@ -39,6 +49,7 @@ impl Algorithm {
             Algorithm::Bpr => "bpr",
             Algorithm::Neural => "neural",
             Algorithm::NeuMf => "neumf",
+            Algorithm::Sequential => "sequential",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod kind;
 pub mod linalg;
 pub mod model;
 pub mod report;
+pub mod sequential;
 pub mod serving_file;
 pub mod tune;
 

@@ -25,6 +25,8 @@ pub enum Payload {
     Dense(Shared<f32>),
     /// A NeuMF network in serving form.
     NeuMf(Box<mkt_neural::neumf::NeuMf>),
+    /// A sequence model and each user's latest items.
+    Sequential(Box<crate::sequential::Sequential>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,6 +157,7 @@ impl Model {
             Payload::Neighbors(c) => c.heap_bytes(),
             Payload::Dense(b) => b.heap_bytes(),
             Payload::NeuMf(m) => m.heap_bytes(),
+            Payload::Sequential(m) => m.heap_bytes(),
         };
         self.users.heap_bytes()
             + self.items.heap_bytes()
@@ -172,6 +175,7 @@ impl Model {
             Payload::Neighbors(c) => c.mapped_bytes(),
             Payload::Dense(b) => b.mapped_bytes(),
             Payload::NeuMf(m) => m.mapped_bytes(),
+            Payload::Sequential(m) => m.mapped_bytes(),
         };
         self.users.mapped_bytes()
             + self.items.mapped_bytes()
@@ -221,6 +225,7 @@ impl Model {
         match &self.payload {
             Payload::Factors { dim, items, .. } => Some((*dim, items)),
             Payload::NeuMf(m) => Some((m.dim, &m.item_gmf)),
+            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors)),
             _ => None,
         }
     }
@@ -265,6 +270,14 @@ impl Model {
                 }
             }
             Payload::NeuMf(m) => m.score_all(u, out),
+            Payload::Sequential(m) => {
+                // CPU inference of a model that decoded whole cannot fail short of memory; the
+                // popularity ranking is the answer if it does.
+                if m.scores(m.history.row(u), out).is_err() || out.len() != n {
+                    out.clear();
+                    out.extend_from_slice(&self.popularity);
+                }
+            }
             Payload::Dense(b) => {
                 for &i in self.seen.row(u).0 {
                     let row = &b[i as usize * n..(i as usize + 1) * n];
@@ -338,7 +351,7 @@ impl Model {
                         .into(),
                 ))
             }
-            Payload::Factors { .. } | Payload::NeuMf(_) => {
+            Payload::Factors { .. } | Payload::NeuMf(_) | Payload::Sequential(_) => {
                 let (dim, items) = self.item_vectors().expect("a vector model");
                 let norms: Vec<f32> = items.chunks_exact(dim).map(|r| dot(r, r).sqrt()).collect();
                 let q = &items[i * dim..(i + 1) * dim];

