@@ -134,7 +134,9 @@ impl Block {
 /// x (B, L, D) times w (D, D).
 fn linear(x: &Tensor, w: &Var) -> R<Tensor> {
     let (b, l, d) = x.dims3()?;
-    x.reshape((b * l, d))?.matmul(w.as_tensor())?.reshape((b, l, w.dim(1)?))
+    x.reshape((b * l, d))?
+        .matmul(w.as_tensor())?
+        .reshape((b, l, w.dim(1)?))
 }
 
 /// A stored parameter: (name, shape, values).
@@ -191,13 +193,31 @@ impl SequenceNet {
 
     /// Every parameter with the name it is stored under.
     fn named_vars(&self) -> Vec<(String, &Var)> {
-        let mut v = vec![("items".to_string(), &self.items), ("positions".to_string(), &self.positions)];
+        let mut v = vec![
+            ("items".to_string(), &self.items),
+            ("positions".to_string(), &self.positions),
+        ];
         const PARTS: [&str; 12] = [
-            "attn_norm.gain", "attn_norm.bias", "wq", "wk", "wv", "wo",
-            "ffn_norm.gain", "ffn_norm.bias", "w1", "b1", "w2", "b2",
+            "attn_norm.gain",
+            "attn_norm.bias",
+            "wq",
+            "wk",
+            "wv",
+            "wo",
+            "ffn_norm.gain",
+            "ffn_norm.bias",
+            "w1",
+            "b1",
+            "w2",
+            "b2",
         ];
         for (i, b) in self.blocks.iter().enumerate() {
-            v.extend(PARTS.iter().zip(b.vars()).map(|(p, var)| (format!("block{i}.{p}"), var)));
+            v.extend(
+                PARTS
+                    .iter()
+                    .zip(b.vars())
+                    .map(|(p, var)| (format!("block{i}.{p}"), var)),
+            );
         }
         v.push(("out_norm.gain".to_string(), &self.out_norm.gain));
         v.push(("out_norm.bias".to_string(), &self.out_norm.bias));
@@ -227,7 +247,9 @@ impl SequenceNet {
         let net = SequenceNet::new(n_items, cfg, &Device::Cpu)?;
         for (name, var) in net.named_vars() {
             let Some((shape, data)) = weights(&name) else {
-                return Err(Error::Corrupted(format!("sequence model parameter {name} is missing")));
+                return Err(Error::Corrupted(format!(
+                    "sequence model parameter {name} is missing"
+                )));
             };
             if shape != var.dims() || data.len() != var.elem_count() {
                 return Err(Error::Corrupted(format!(
@@ -244,7 +266,11 @@ impl SequenceNet {
     /// The item embeddings (n_items x dim, row-major): what similar items compare.
     pub fn item_vectors(&self) -> Result<Vec<f32>> {
         let run = || -> R<Vec<f32>> {
-            self.items.as_tensor().narrow(0, 1, self.n_items)?.flatten_all()?.to_vec1()
+            self.items
+                .as_tensor()
+                .narrow(0, 1, self.n_items)?
+                .flatten_all()?
+                .to_vec1()
         };
         run().map_err(crate::compute)
     }
@@ -255,7 +281,10 @@ impl SequenceNet {
         let (l, d, h) = (self.cfg.max_length, self.cfg.dim, self.cfg.heads);
         let dh = d / h;
         let idx = Tensor::from_vec(inputs.to_vec(), rows * l, &self.dev)?;
-        let keep: Vec<f32> = inputs.iter().map(|&i| if i == 0 { 0.0 } else { 1.0 }).collect();
+        let keep: Vec<f32> = inputs
+            .iter()
+            .map(|&i| if i == 0 { 0.0 } else { 1.0 })
+            .collect();
         let keep = Tensor::from_vec(keep, (rows, l, 1), &self.dev)?;
         let mut x = self
             .items
@@ -264,7 +293,9 @@ impl SequenceNet {
             .reshape((rows, l, d))?
             .affine((d as f64).sqrt(), 0.0)?
             .broadcast_add(self.positions.as_tensor())?;
-        x = self.dropout(&x, drop.as_deref_mut())?.broadcast_mul(&keep)?;
+        x = self
+            .dropout(&x, drop.as_deref_mut())?
+            .broadcast_mul(&keep)?;
         // Position t attends to positions <= t that hold an item.
         let mut mask = vec![0f32; rows * l * l];
         for r in 0..rows {
@@ -318,7 +349,9 @@ impl SequenceNet {
     /// and those targets.
     fn logits(&self, b: &Batch, drop: Option<&mut Rng>) -> R<(Tensor, Vec<u32>)> {
         let (l, d) = (self.cfg.max_length, self.cfg.dim);
-        let hidden = self.hidden(&b.inputs, b.rows, drop)?.reshape((b.rows * l, d))?;
+        let hidden = self
+            .hidden(&b.inputs, b.rows, drop)?
+            .reshape((b.rows * l, d))?;
         let at: Vec<u32> = (0..b.targets.len() as u32)
             .filter(|&p| b.targets[p as usize] != 0)
             .collect();
@@ -354,9 +387,14 @@ impl SequenceNet {
         let b = batch_of(&[recent], self.cfg.max_length, false);
         let run = || -> R<Vec<f32>> {
             let (l, d) = (self.cfg.max_length, self.cfg.dim);
-            let last = self.hidden(&b.inputs, 1, None)?.reshape((l, d))?.narrow(0, l - 1, 1)?;
+            let last = self
+                .hidden(&b.inputs, 1, None)?
+                .reshape((l, d))?
+                .narrow(0, l - 1, 1)?;
             let catalogue = self.items.as_tensor().narrow(0, 1, self.n_items)?;
-            last.matmul(&catalogue.t()?)?.flatten_all()?.to_vec1::<f32>()
+            last.matmul(&catalogue.t()?)?
+                .flatten_all()?
+                .to_vec1::<f32>()
         };
         run().map_err(crate::compute)
     }
@@ -425,15 +463,27 @@ pub fn fit_on(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<SequenceFit> {
     if sequences.iter().flatten().any(|&i| i as usize >= n_items) {
-        return Err(Error::InvalidParameter("an item index is outside the catalogue".into()));
+        return Err(Error::InvalidParameter(
+            "an item index is outside the catalogue".into(),
+        ));
     }
     let net = SequenceNet::new(n_items, cfg, dev)?;
     let train: Vec<&[u32]> = sequences
         .iter()
         .filter(|s| s.len() >= 2)
-        .map(|s| if s.len() >= 3 { &s[..s.len() - 1] } else { &s[..] })
+        .map(|s| {
+            if s.len() >= 3 {
+                &s[..s.len() - 1]
+            } else {
+                &s[..]
+            }
+        })
         .collect();
-    let valid: Vec<&[u32]> = sequences.iter().filter(|s| s.len() >= 3).map(|s| &s[..]).collect();
+    let valid: Vec<&[u32]> = sequences
+        .iter()
+        .filter(|s| s.len() >= 3)
+        .map(|s| &s[..])
+        .collect();
     if train.is_empty() {
         return Err(Error::InvalidParameter(
             "no user has two items in order; a sequence model needs histories".into(),
@@ -523,7 +573,9 @@ fn validation_ndcg(net: &SequenceNet, valid: &[&[u32]]) -> Result<Option<f64>> {
         for r in 0..b.rows {
             b.targets[r * l..(r + 1) * l - 1].fill(0);
         }
-        let scored = net.logits(&b, None).and_then(|(t, w)| Ok((t.to_vec2::<f32>()?, w)));
+        let scored = net
+            .logits(&b, None)
+            .and_then(|(t, w)| Ok((t.to_vec2::<f32>()?, w)));
         let (rows, wanted) = scored.map_err(crate::compute)?;
         for (row, &t) in rows.iter().zip(&wanted) {
             let s = row[t as usize];
@@ -569,13 +621,20 @@ mod tests {
         let b = batch_of(&seqs, 6, true);
         let mut opt = AdamW::new(
             net.vars().into_iter().cloned().collect(),
-            ParamsAdamW { lr: 1e-2, weight_decay: 0.0, ..ParamsAdamW::default() },
+            ParamsAdamW {
+                lr: 1e-2,
+                weight_decay: 0.0,
+                ..ParamsAdamW::default()
+            },
         )
         .unwrap();
         opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
         for (i, (v, old)) in net.vars().iter().zip(&before).enumerate() {
             let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
-            assert!(new.iter().zip(old).any(|(a, b)| a != b), "parameter {i} did not move");
+            assert!(
+                new.iter().zip(old).any(|(a, b)| a != b),
+                "parameter {i} did not move"
+            );
         }
     }
 
@@ -584,8 +643,20 @@ mod tests {
         let net = SequenceNet::new(10, &small(), &Device::Cpu).unwrap();
         let a = batch_of(&[&[1, 2, 3, 4, 5, 6]], 6, false);
         let b = batch_of(&[&[1, 2, 3, 4, 5, 9]], 6, false);
-        let ha: Vec<Vec<f32>> = net.hidden(&a.inputs, 1, None).unwrap().squeeze(0).unwrap().to_vec2().unwrap();
-        let hb: Vec<Vec<f32>> = net.hidden(&b.inputs, 1, None).unwrap().squeeze(0).unwrap().to_vec2().unwrap();
+        let ha: Vec<Vec<f32>> = net
+            .hidden(&a.inputs, 1, None)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        let hb: Vec<Vec<f32>> = net
+            .hidden(&b.inputs, 1, None)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
         assert_eq!(ha[..5], hb[..5], "earlier positions ignore a later item");
         assert_ne!(ha[5], hb[5]);
         // left padding: a short sequence scores the same whatever the padded length holds
@@ -615,7 +686,11 @@ mod tests {
                 let mut s = vec![rng.below(n as u64) as u32, rng.below(n as u64) as u32];
                 for _ in 0..10 {
                     let back = s[s.len() - 2];
-                    s.push(if rng.uniform() < 0.9 { (back + 1) % n } else { rng.below(n as u64) as u32 });
+                    s.push(if rng.uniform() < 0.9 {
+                        (back + 1) % n
+                    } else {
+                        rng.below(n as u64) as u32
+                    });
                 }
                 s
             })
@@ -632,17 +707,31 @@ mod tests {
             batch: 32,
             seed: 9,
         };
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         let fit = fit(&seqs, n as usize, &cfg, &pool, &mut no_tick(), &mut |_| {}).unwrap();
         let ndcg: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
-        assert!(ndcg[fit.best_epoch - 1] > ndcg[0] + 0.3, "validation ndcg rose: {ndcg:?}");
+        assert!(
+            ndcg[fit.best_epoch - 1] > ndcg[0] + 0.3,
+            "validation ndcg rose: {ndcg:?}"
+        );
         let mut hits = 0;
         for a in 0..n {
             let b = (a * 7 + 3) % n;
-            let s = fit.net.next_scores(&[(b + n - 1) % n, (a + n - 1) % n, b, a, (b + 1) % n]).unwrap();
-            let best = (0..n as usize).max_by(|&x, &y| s[x].total_cmp(&s[y])).unwrap();
+            let s = fit
+                .net
+                .next_scores(&[(b + n - 1) % n, (a + n - 1) % n, b, a, (b + 1) % n])
+                .unwrap();
+            let best = (0..n as usize)
+                .max_by(|&x, &y| s[x].total_cmp(&s[y]))
+                .unwrap();
             hits += usize::from(best as u32 == (a + 1) % n);
         }
-        assert!(hits >= 20, "top-1 next item right for {hits} of {n} (popularity or the last item: about 1)");
+        assert!(
+            hits >= 20,
+            "top-1 next item right for {hits} of {n} (popularity or the last item: about 1)"
+        );
     }
 }

@@ -340,6 +340,34 @@ impl Model {
         }
     }
 
+    /// The top `k` items to follow `recent` (item indices, oldest first) for an anonymous session,
+    /// leaving out `exclude` (sorted); a sequential model only. With no recent item the answer is
+    /// the popularity ranking.
+    pub fn recommend_next(
+        &self,
+        recent: &[u32],
+        k: usize,
+        exclude: &[u32],
+    ) -> Result<Vec<Scored>> {
+        let Payload::Sequential(m) = &self.payload else {
+            return Err(Error::NotSupported(format!(
+                "algorithm '{}' does not read the order of events; recommend_next needs a model \
+                 trained with algorithm 'sequential'",
+                self.algorithm.name()
+            )));
+        };
+        let mut scores = Vec::new();
+        if recent.is_empty() {
+            scores.extend_from_slice(&self.popularity);
+        } else {
+            m.scores(recent, &mut scores)?;
+        }
+        for &e in exclude {
+            scores[e as usize] = f32::NEG_INFINITY;
+        }
+        Ok(top_k_dense(&scores, k))
+    }
+
     /// Items most similar to `item`, the item itself excluded.
     pub fn similar_items(&self, item: u32, k: usize) -> Result<Vec<Scored>> {
         let i = item as usize;

@@ -4,9 +4,9 @@
 //! `mkt.recommend` answers from the user's sequence as of training.
 
 use mkt_core::interactions::Interactions;
-use mkt_core::shared::Shared;
 use mkt_core::params::Params;
 use mkt_core::progress::{EpochReport, Tick};
+use mkt_core::shared::Shared;
 use mkt_core::tensors::{f32s, f64s, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
 use mkt_neural::sequence::{SequenceConfig, SequenceNet};
@@ -123,7 +123,10 @@ impl Clone for Sequential {
     fn clone(&self) -> Self {
         let weights = self.net.weights().unwrap_or_default();
         let net = SequenceNet::from_weights(self.net.n_items, self.net.config(), |n| {
-            weights.iter().find(|w| w.0 == n).map(|w| (w.1.clone(), w.2.clone()))
+            weights
+                .iter()
+                .find(|w| w.0 == n)
+                .map(|w| (w.1.clone(), w.2.clone()))
         })
         .expect("a net rebuilt from its own weights");
         Sequential {
@@ -192,7 +195,8 @@ impl Sequential {
 
     pub fn heap_bytes(&self) -> usize {
         let c = self.net.config();
-        let params = (self.net.n_items + 1 + c.max_length) * c.dim + c.blocks * (6 * c.dim * c.dim + 6 * c.dim);
+        let params = (self.net.n_items + 1 + c.max_length) * c.dim
+            + c.blocks * (6 * c.dim * c.dim + 6 * c.dim);
         params * 4
             + self.item_vectors.len() * 4
             + self.history.indptr.heap_bytes()
@@ -205,10 +209,21 @@ impl Sequential {
 
     pub fn push_tensors(&self, t: &mut Vec<(String, Buf)>) -> Result<()> {
         let c = self.net.config();
-        let shape = [c.max_length, c.blocks, c.heads, c.dim, c.epochs, c.patience, c.batch]
-            .map(|v| v as u64);
+        let shape = [
+            c.max_length,
+            c.blocks,
+            c.heads,
+            c.dim,
+            c.epochs,
+            c.patience,
+            c.batch,
+        ]
+        .map(|v| v as u64);
         t.push(("sequence.shape".into(), u64s(&shape)));
-        t.push(("sequence.training".into(), f64s(&[c.dropout, c.learning_rate])));
+        t.push((
+            "sequence.training".into(),
+            f64s(&[c.dropout, c.learning_rate]),
+        ));
         t.push(("sequence.seed".into(), u64s(&[c.seed])));
         for (name, shape, values) in self.net.weights()? {
             t.push((format!("sequence.{name}"), f32s(&values, shape)));
@@ -245,7 +260,9 @@ impl Sequential {
             return Err(Error::Corrupted(format!("sequence model shape {shape:?}")));
         }
         let net = SequenceNet::from_weights(n_items, &net_cfg, |name| {
-            r.f32s(&format!("sequence.{name}")).ok().map(|(s, v)| (s, v.to_vec()))
+            r.f32s(&format!("sequence.{name}"))
+                .ok()
+                .map(|(s, v)| (s, v.to_vec()))
         })?;
         let history = History {
             indptr: r.u64s("sequence.history.indptr")?,
@@ -255,10 +272,13 @@ impl Sequential {
         let whole = p.len() == n_users + 1
             && p.first() == Some(&0)
             && p.last().map(|&e| e as usize) == Some(history.items.len())
-            && p.windows(2).all(|w| w[0] <= w[1] && w[1] - w[0] <= net_cfg.max_length as u64)
+            && p.windows(2)
+                .all(|w| w[0] <= w[1] && w[1] - w[0] <= net_cfg.max_length as u64)
             && history.items.iter().all(|&i| (i as usize) < n_items);
         if !whole {
-            return Err(Error::Corrupted("the sequence histories do not fit the model".into()));
+            return Err(Error::Corrupted(
+                "the sequence histories do not fit the model".into(),
+            ));
         }
         let item_vectors = net.item_vectors()?;
         Ok(Sequential {
@@ -266,154 +286,5 @@ impl Sequential {
             history,
             item_vectors,
         })
-    }
-}
-
-impl crate::model::Model {
-    /// The top `k` items to follow `recent` (item indices, oldest first) for an anonymous session,
-    /// leaving out `exclude` (sorted); a sequential model only. With no recent item the answer is
-    /// the popularity ranking.
-    pub fn recommend_next(
-        &self,
-        recent: &[u32],
-        k: usize,
-        exclude: &[u32],
-    ) -> Result<Vec<mkt_topk::Scored>> {
-        let crate::model::Payload::Sequential(m) = &self.payload else {
-            return Err(Error::NotSupported(format!(
-                "algorithm '{}' does not read the order of events; recommend_next needs a model \
-                 trained with algorithm 'sequential'",
-                self.algorithm.name()
-            )));
-        };
-        let mut scores = Vec::new();
-        if recent.is_empty() {
-            scores.extend_from_slice(&self.popularity);
-        } else {
-            m.scores(recent, &mut scores)?;
-        }
-        for &e in exclude {
-            scores[e as usize] = f32::NEG_INFINITY;
-        }
-        Ok(mkt_topk::top_k_dense(&scores, k))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::algorithm::{Algorithm, TrainConfig};
-    use crate::model::{Payload, Query};
-    use mkt_core::ids::IdColumn;
-    use mkt_core::interactions::{Interactions, RawInteractions};
-    use mkt_core::progress::no_tick;
-    use mkt_core::rng::Rng;
-    use serde_json::json;
-
-    /// Users walking a 30-item catalogue: each next item is the one two events back plus one,
-    /// nine times in ten. Times go backwards in the source rows so that only the time column
-    /// gives the order.
-    fn walks() -> Interactions {
-        let (n, mut rng) = (30i64, Rng::new(5));
-        let (mut users, mut items, mut times) = (Vec::new(), Vec::new(), Vec::new());
-        for u in 0..300i64 {
-            let mut s = vec![rng.below(30) as i64, rng.below(30) as i64];
-            while s.len() < 12 {
-                let back = s[s.len() - 2];
-                let next = if rng.uniform() < 0.9 { (back + 1) % n } else { rng.below(30) as i64 };
-                if !s.contains(&next) {
-                    s.push(next);
-                } else if s.len() > 9 {
-                    break;
-                } else {
-                    s.push((0..n).find(|i| !s.contains(i)).unwrap());
-                }
-            }
-            for (t, &i) in s.iter().enumerate().rev() {
-                users.push(u);
-                items.push(100 + i);
-                times.push(t as f64);
-            }
-        }
-        Interactions::build(&RawInteractions {
-            users: IdColumn::Int(users),
-            items: IdColumn::Int(items),
-            weights: vec![],
-            times: Some(times),
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn trains_serves_stores_and_forgets_in_order() {
-        let data = walks();
-        let params = json!({"time_col": "t", "max_length": 10, "blocks": 2, "dim": 32, "dropout": 0.0,
-                            "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32, "seed": 9});
-        let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &params).unwrap();
-        assert_eq!(cfg.time_col(), Some("t"));
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
-        let Payload::Sequential(seq) = &m.payload else { panic!("a sequential payload") };
-        // the history is in time order, not in source or id order
-        let u0 = data.users.index_of_int(0).unwrap() as usize;
-        let h = seq.history.row(u0);
-        assert!(h.len() >= 9);
-        let q = Query { k: 1, exclude_seen: false, candidates: None };
-        let mut s = Vec::new();
-        let mut right = 0;
-        for u in 0..m.n_users() {
-            let h = seq.history.row(u);
-            let want = (m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100;
-            let got = m.recommend(Some(u as u32), &q, &mut s)[0].index;
-            right += usize::from(m.items.int_id(got).unwrap() == want);
-        }
-        assert!(right * 10 >= m.n_users() * 6, "next item right for {right} of {} users", m.n_users());
-        // an anonymous session: the item after the one two back, whatever the user
-        let (a, b) = (m.items.index_of_int(107).unwrap(), m.items.index_of_int(121).unwrap());
-        let next = m.recommend_next(&[a, b], 3, &[]).unwrap();
-        assert_eq!(m.items.int_id(next[0].index).unwrap(), 108, "{next:?}");
-        let skip = m.recommend_next(&[a, b], 3, &[next[0].index]).unwrap();
-        assert!(skip.iter().all(|s| s.index != next[0].index));
-        assert_eq!(m.recommend_next(&[], 2, &[]).unwrap(), mkt_topk::top_k_dense(&m.popularity, 2));
-        // stored and read back: the same model, the same answers
-        let back = crate::blob::decode(&crate::blob::encode(&m).unwrap()).unwrap();
-        assert!(back == m, "a stored sequential model reads back equal");
-        let q = Query { k: 10, exclude_seen: true, candidates: None };
-        for u in (0..m.n_users() as u32).step_by(17) {
-            assert_eq!(back.recommend(Some(u), &q, &mut s), m.recommend(Some(u), &q, &mut s));
-        }
-        // erasing a user removes their sequence; the others are served as before
-        let gone = crate::forget::without_user(&m, 0);
-        let Payload::Sequential(g) = &gone.payload else { panic!() };
-        assert_eq!(g.history.n_rows(), m.n_users() - 1);
-        assert_eq!(g.history.row(0), seq.history.row(1));
-        assert_eq!(gone.recommend(Some(0), &q, &mut s), m.recommend(Some(1), &q, &mut s));
-        // explanations name the user's recent events; the two latest weigh most for the item that
-        // follows the one two back (leaving out the latest also moves that one)
-        let h = seq.history.row(3);
-        let target = m.items.index_of_int((m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100).unwrap();
-        let weights = crate::explain::AlsWeights { regularization: 1.0, alpha: 1.0 };
-        let e = crate::explain::explain(&m, 3, target, weights).unwrap();
-        assert!(!e.exact && e.contributions.len() == h.len());
-        let mut top: Vec<u32> = e.contributions[..2].iter().map(|c| c.0).collect();
-        top.sort_unstable();
-        let mut latest = h[h.len() - 2..].to_vec();
-        latest.sort_unstable();
-        assert_eq!(top, latest, "{:?}", e.contributions);
-    }
-
-    #[test]
-    fn params_are_checked() {
-        let err = |p: serde_json::Value| TrainConfig::parse(Algorithm::Sequential, &p).unwrap_err().to_string();
-        assert!(err(json!({})).contains("time_col"));
-        assert!(err(json!({"time_col": "t", "dim": 10, "heads": 3})).contains("multiple of heads"));
-        assert!(err(json!({"time_col": "t", "max_length": 1})).contains("max_length"));
-        assert!(err(json!({"time_col": "t", "layers": 2})).contains("layers"));
-        // no time column in the data
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &json!({"time_col": "t"})).unwrap();
-        let e = cfg.fit(&mkt_demo::interactions(1), &pool, &mut no_tick());
-        assert!(e.unwrap_err().to_string().contains("time_col"));
-        let pop = TrainConfig::Popularity.fit(&mkt_demo::interactions(1), &pool, &mut no_tick()).unwrap();
-        assert!(pop.recommend_next(&[1], 3, &[]).unwrap_err().to_string().contains("sequential"));
     }
 }

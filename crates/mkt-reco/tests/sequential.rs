@@ -1,0 +1,171 @@
+//! The 'sequential' recommender end to end: training in time order, serving, anonymous sessions,
+//! storing, erasure and explanations.
+
+use mkt_core::ids::IdColumn;
+use mkt_core::interactions::{Interactions, RawInteractions};
+use mkt_core::progress::no_tick;
+use mkt_core::rng::Rng;
+use mkt_reco::{Algorithm, Payload, Query, TrainConfig};
+use serde_json::json;
+
+/// Users walking a 30-item catalogue: each next item is the one two events back plus one,
+/// nine times in ten. Times go backwards in the source rows so that only the time column
+/// gives the order.
+fn walks() -> Interactions {
+    let (n, mut rng) = (30i64, Rng::new(5));
+    let (mut users, mut items, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    for u in 0..300i64 {
+        let mut s = vec![rng.below(30) as i64, rng.below(30) as i64];
+        while s.len() < 12 {
+            let back = s[s.len() - 2];
+            let next = if rng.uniform() < 0.9 {
+                (back + 1) % n
+            } else {
+                rng.below(30) as i64
+            };
+            if !s.contains(&next) {
+                s.push(next);
+            } else if s.len() > 9 {
+                break;
+            } else {
+                s.push((0..n).find(|i| !s.contains(i)).unwrap());
+            }
+        }
+        for (t, &i) in s.iter().enumerate().rev() {
+            users.push(u);
+            items.push(100 + i);
+            times.push(t as f64);
+        }
+    }
+    Interactions::build(&RawInteractions {
+        users: IdColumn::Int(users),
+        items: IdColumn::Int(items),
+        weights: vec![],
+        times: Some(times),
+    })
+    .unwrap()
+}
+
+#[test]
+fn trains_serves_stores_and_forgets_in_order() {
+    let data = walks();
+    let params = json!({"time_col": "t", "max_length": 10, "blocks": 2, "dim": 32, "dropout": 0.0,
+                        "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32, "seed": 9});
+    let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &params).unwrap();
+    assert_eq!(cfg.time_col(), Some("t"));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+    let Payload::Sequential(seq) = &m.payload else {
+        panic!("a sequential payload")
+    };
+    // the history is in time order, not in source or id order
+    let u0 = data.users.index_of_int(0).unwrap() as usize;
+    let h = seq.history.row(u0);
+    assert!(h.len() >= 9);
+    let q = Query {
+        k: 1,
+        exclude_seen: false,
+        candidates: None,
+    };
+    let mut s = Vec::new();
+    let mut right = 0;
+    for u in 0..m.n_users() {
+        let h = seq.history.row(u);
+        let want = (m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100;
+        let got = m.recommend(Some(u as u32), &q, &mut s)[0].index;
+        right += usize::from(m.items.int_id(got).unwrap() == want);
+    }
+    assert!(
+        right * 10 >= m.n_users() * 6,
+        "next item right for {right} of {} users",
+        m.n_users()
+    );
+    // an anonymous session: the item after the one two back, whatever the user
+    let (a, b) = (
+        m.items.index_of_int(107).unwrap(),
+        m.items.index_of_int(121).unwrap(),
+    );
+    let next = m.recommend_next(&[a, b], 3, &[]).unwrap();
+    assert_eq!(m.items.int_id(next[0].index).unwrap(), 108, "{next:?}");
+    let skip = m.recommend_next(&[a, b], 3, &[next[0].index]).unwrap();
+    assert!(skip.iter().all(|s| s.index != next[0].index));
+    assert_eq!(
+        m.recommend_next(&[], 2, &[]).unwrap(),
+        mkt_topk::top_k_dense(&m.popularity, 2)
+    );
+    // stored and read back: the same model, the same answers
+    let back = mkt_reco::blob::decode(&mkt_reco::blob::encode(&m).unwrap()).unwrap();
+    assert!(back == m, "a stored sequential model reads back equal");
+    let q = Query {
+        k: 10,
+        exclude_seen: true,
+        candidates: None,
+    };
+    for u in (0..m.n_users() as u32).step_by(17) {
+        assert_eq!(
+            back.recommend(Some(u), &q, &mut s),
+            m.recommend(Some(u), &q, &mut s)
+        );
+    }
+    // erasing a user removes their sequence; the others are served as before
+    let gone = mkt_reco::forget::without_user(&m, 0);
+    let Payload::Sequential(g) = &gone.payload else {
+        panic!()
+    };
+    assert_eq!(g.history.n_rows(), m.n_users() - 1);
+    assert_eq!(g.history.row(0), seq.history.row(1));
+    assert_eq!(
+        gone.recommend(Some(0), &q, &mut s),
+        m.recommend(Some(1), &q, &mut s)
+    );
+    // explanations name the user's recent events; the two latest weigh most for the item that
+    // follows the one two back (leaving out the latest also moves that one)
+    let h = seq.history.row(3);
+    let target = m
+        .items
+        .index_of_int((m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100)
+        .unwrap();
+    let weights = mkt_reco::explain::AlsWeights {
+        regularization: 1.0,
+        alpha: 1.0,
+    };
+    let e = mkt_reco::explain::explain(&m, 3, target, weights).unwrap();
+    assert!(!e.exact && e.contributions.len() == h.len());
+    let mut top: Vec<u32> = e.contributions[..2].iter().map(|c| c.0).collect();
+    top.sort_unstable();
+    let mut latest = h[h.len() - 2..].to_vec();
+    latest.sort_unstable();
+    assert_eq!(top, latest, "{:?}", e.contributions);
+}
+
+#[test]
+fn params_are_checked() {
+    let err = |p: serde_json::Value| {
+        TrainConfig::parse(Algorithm::Sequential, &p)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err(json!({})).contains("time_col"));
+    assert!(err(json!({"time_col": "t", "dim": 10, "heads": 3})).contains("multiple of heads"));
+    assert!(err(json!({"time_col": "t", "max_length": 1})).contains("max_length"));
+    assert!(err(json!({"time_col": "t", "layers": 2})).contains("layers"));
+    // no time column in the data
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &json!({"time_col": "t"})).unwrap();
+    let e = cfg.fit(&mkt_demo::interactions(1), &pool, &mut no_tick());
+    assert!(e.unwrap_err().to_string().contains("time_col"));
+    let pop = TrainConfig::Popularity
+        .fit(&mkt_demo::interactions(1), &pool, &mut no_tick())
+        .unwrap();
+    assert!(pop
+        .recommend_next(&[1], 3, &[])
+        .unwrap_err()
+        .to_string()
+        .contains("sequential"));
+}
