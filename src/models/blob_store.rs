@@ -37,18 +37,31 @@ where
     B: FnOnce() -> SqlResult<Vec<u8>>,
     K: FnOnce() -> SqlResult<Vec<(i64, BlobKey)>>,
 {
+    if !ensure_files(model_id, key, from)? {
+        return Ok(None);
+    }
+    map(&store(), model_id, key)
+}
+
+/// Makes sure both files of the version are in place, building them (once per server: other
+/// callers wait for the builder) when they are missing; false when they cannot be made.
+pub fn ensure_files<B, K>(model_id: i64, key: BlobKey, from: Blobs<B, K>) -> SqlResult<bool>
+where
+    B: FnOnce() -> SqlResult<Vec<u8>>,
+    K: FnOnce() -> SqlResult<Vec<(i64, BlobKey)>>,
+{
     if key.1 == 0 {
-        return Ok(None); // no bytes stored: the private decode reports it
+        return Ok(false); // no bytes stored: the private decode reports it
     }
     let files = store();
     if files.ready(model_id, key) {
-        return map(&files, model_id, key);
+        return Ok(true);
     }
     let lock = match wait_for_lock(&files, model_id, key) {
         Ok(lock) => lock,
         Err(e) => {
             pgrx::debug1!("pg_marketing: cannot lock a model file: {e}");
-            return Ok(None);
+            return Ok(false);
         }
     };
     files.revive(&lock, model_id, key);
@@ -56,8 +69,7 @@ where
     if !files.ready(model_id, key) {
         build(&files, &lock, model_id, key, from)?;
     }
-    drop(lock);
-    map(&files, model_id, key)
+    Ok(files.ready(model_id, key))
 }
 
 /// Takes the build lock of a version's files, waiting (interruptibly) while another backend

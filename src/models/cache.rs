@@ -156,11 +156,7 @@ pub fn stats() -> (usize, usize, usize) {
 /// version when `mkt.shared_models` is on, else into private memory.
 fn load(model_id: i64, key: catalog::BlobKey) -> SqlResult<Stored> {
     if SHARED_MODELS.get() {
-        let from = Blobs {
-            blob: || catalog::load_blob(model_id),
-            live_keys: catalog::deployed_blob_keys,
-        };
-        if let Some(m) = blob_store::load_mapped(model_id, key, from)? {
+        if let Some(m) = blob_store::load_mapped(model_id, key, blobs_of(model_id))? {
             return Ok(m);
         }
     }
@@ -176,10 +172,17 @@ pub fn prepare(model_id: i64) -> SqlResult<()> {
         return Ok(());
     }
     let key = catalog::blob_key(model_id)?;
-    let from = Blobs {
-        blob: || catalog::load_blob(model_id),
-        live_keys: catalog::deployed_blob_keys,
-    };
-    blob_store::load_mapped(model_id, key, from)?;
+    // Only the files: this transaction does not serve the version, so nothing is decoded.
+    blob_store::ensure_files(model_id, key, blobs_of(model_id))?;
     Ok(())
+}
+
+/// Where a version's files come from: its blob rows, and the deployed versions whose files stay.
+fn blobs_of(
+    model_id: i64,
+) -> Blobs<impl FnOnce() -> SqlResult<Vec<u8>>, fn() -> SqlResult<Vec<(i64, catalog::BlobKey)>>> {
+    Blobs {
+        blob: move || catalog::load_blob(model_id),
+        live_keys: catalog::deployed_blob_keys,
+    }
 }
