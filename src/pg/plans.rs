@@ -19,6 +19,9 @@ use std::rc::Rc;
 thread_local! {
     static PLANS: RefCell<HashMap<(&'static str, bool), Rc<OwnedPreparedStatement>>> =
         RefCell::new(HashMap::new());
+    /// Statements built from a model's settings (a sequence model's history source), by text.
+    static BUILT: RefCell<HashMap<String, Rc<OwnedPreparedStatement>>> =
+        RefCell::new(HashMap::new());
 }
 
 fn plan(
@@ -93,4 +96,23 @@ pub fn update<'conn>(
     let p = plan(c, sql, args, true)?;
     let _generic = GenericPlans::unless_distributed();
     c.update(&*p, None, args)
+}
+
+/// A read-only statement whose text is built at run time, through a plan kept under that text.
+pub fn select_built<'conn>(
+    c: &SpiClient<'conn>,
+    sql: &str,
+    args: &[DatumWithOid],
+) -> SpiResult<SpiTupleTable<'conn>> {
+    let p = match BUILT.with(|m| m.borrow().get(sql).cloned()) {
+        Some(p) => p,
+        None => {
+            let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
+            let kept = Rc::new(c.prepare(sql, &types)?.keep());
+            BUILT.with(|m| m.borrow_mut().insert(sql.to_string(), kept.clone()));
+            kept
+        }
+    };
+    let _generic = GenericPlans::unless_distributed();
+    c.select(&*p, None, args)
 }

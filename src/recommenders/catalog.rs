@@ -83,3 +83,15 @@ pub fn store_trials(model_id: i64, metric: &str, trials: &[Trial]) -> SqlResult<
     })
     .sql()
 }
+
+/// Whether `relation` (a quoted name) has an index whose first key is `column`: what serving a
+/// sequence model's live history looks a user up by.
+pub fn indexed_by(relation: &str, column: &str) -> SqlResult<bool> {
+    spi::select_bool(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                          JOIN pg_catalog.pg_attribute a
+                            ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                         WHERE i.indrelid = pg_catalog.to_regclass($1) AND a.attname = $2)",
+        &[relation.into(), column.into()],
+    )
+}

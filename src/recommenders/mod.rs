@@ -7,6 +7,7 @@ mod catalog;
 mod evaluate;
 mod explain;
 mod features;
+mod live_history;
 mod retrain;
 mod serve;
 mod teacher;

@@ -22,9 +22,13 @@ fn rank_for(
     k: usize,
     exclude_seen: bool,
     candidates: Option<Vec<Id>>,
-) -> Vec<Scored> {
+) -> SqlResult<Vec<Scored>> {
     let u = model.users.index_of(user);
-    if u.is_none() {
+    let recent = match model.live_history() {
+        Some(live) => crate::recommenders::live_history::latest(model, live, user)?,
+        None => Vec::new(),
+    };
+    if u.is_none() && recent.is_empty() {
         notice!("user {user} is not in model '{model_name}'; recommending by popularity");
     }
     let cands: Option<Vec<u32>> =
@@ -34,7 +38,10 @@ fn rank_for(
         exclude_seen,
         candidates: cands.as_deref(),
     };
-    SCRATCH.with(|s| model.recommend(u, &q, &mut s.borrow_mut()))
+    if !recent.is_empty() {
+        return SCRATCH.with(|s| model.recommend_after(u, &recent, &q, &mut s.borrow_mut()).sql());
+    }
+    Ok(SCRATCH.with(|s| model.recommend(u, &q, &mut s.borrow_mut())))
 }
 
 /// (item_id, score, rank) rows of a ranking, for models whose item ids are bigint (checked).
@@ -62,7 +69,7 @@ pub fn recommend_int(
     let (_, model) = cache::get(model_name)?;
     model.items.require_int("item").sql()?;
     let cands = candidates.map(|c| c.into_iter().map(Id::Int).collect());
-    let top = rank_for(&model, model_name, &Id::Int(user_id), k, exclude_seen, cands);
+    let top = rank_for(&model, model_name, &Id::Int(user_id), k, exclude_seen, cands)?;
     Ok(int_rows(&model, &top))
 }
 
@@ -83,7 +90,7 @@ pub fn recommend_text(
         k,
         exclude_seen,
         cands,
-    );
+    )?;
     Ok(top
         .iter()
         .enumerate()

@@ -13,7 +13,8 @@ use crate::recommenders::teacher::TeacherModel;
 use mkt_core::ids::IdKind;
 use mkt_core::interactions::{Interactions, RawInteractions};
 use mkt_neural::{Encoded, Teacher};
-use mkt_reco::{blob, Algorithm, Side, TrainConfig};
+use mkt_reco::sequential::LiveHistory;
+use mkt_reco::{blob, Algorithm, Payload, Side, TrainConfig};
 use pgrx::prelude::*;
 use std::time::Instant;
 
@@ -28,6 +29,8 @@ pub struct Input {
     pub user_features: Option<Encoded>,
     pub item_features: Option<Encoded>,
     pub teacher: Option<TeacherModel>,
+    /// Where a sequence model's serving reads histories at call time.
+    pub live: Option<LiveHistory>,
 }
 
 impl Input {
@@ -78,6 +81,16 @@ pub fn read_input(
             Some(c)
         }
         None => None,
+    };
+    // Before the long read: a history source that cannot serve fails the call now.
+    let live = match (config.history_source(), tcol) {
+        (Some(h), Some(t)) => Some(crate::recommenders::live_history::check(
+            h,
+            (&ucol.name, ukind),
+            (&icol.name, ikind),
+            &t.name,
+        )?),
+        _ => None,
     };
     let pairs = source::read_pairs(
         &src,
@@ -133,6 +146,7 @@ pub fn read_input(
         user_features,
         item_features,
         teacher,
+        live,
     })
 }
 
@@ -153,7 +167,7 @@ pub fn train_and_store(
     let pool = pool::pool()?;
     let mut live = Live::start(model_name, alg.name());
     let mut last_notice: Option<Instant> = None;
-    let model = config
+    let mut model = config
         .fit_with(
             &input.data,
             &input.side(),
@@ -175,6 +189,9 @@ pub fn train_and_store(
             "pg_marketing: trained {} epochs; kept epoch {best} (validation ndcg@10 {metric:.4})",
             live.epochs().len()
         );
+    }
+    if let (Some(live), Payload::Sequential(m)) = (&input.live, &mut model.payload) {
+        m.live = Some(live.clone());
     }
     let bytes = blob::encode(&model).sql()?;
     let train_seconds = started.elapsed().as_secs_f64();

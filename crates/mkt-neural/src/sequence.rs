@@ -1,15 +1,20 @@
-//! A next-item model over each user's time-ordered items: SASRec-style causal self-attention.
+//! A next-item model over each user's time-ordered items: SASRec-style causal self-attention, or
+//! a GRU4Rec-style recurrent network.
 //!
-//! Items are embedded (row 0 is padding), a learned position embedding is added, and `blocks`
-//! pre-norm transformer blocks (multi-head causal self-attention, then a position-wise feed-forward
-//! layer, each with a residual connection) read the sequence left to right: the output at position
-//! t sees only items 0..=t. The score of item j after position t is the output's dot product with
-//! item j's embedding (input and output embeddings are tied), trained with softmax cross-entropy
-//! over the whole catalogue at every position that has a next item.
+//! Items are embedded (row 0 is padding). With attention, a learned position embedding is added
+//! and `blocks` pre-norm transformer blocks (multi-head causal self-attention, then a
+//! position-wise feed-forward layer, each with a residual connection) read the sequence; with
+//! 'gru', `blocks` stacked GRU layers read it one position at a time (order is in the recurrence,
+//! so there is no position embedding). Either way the output at position t sees only items 0..=t.
+//! The score of item j after position t is the output's dot product with item j's embedding
+//! (input and output embeddings are tied), trained with softmax cross-entropy over the whole
+//! catalogue at every position that has a next item.
 //!
 //! candle 0.11's fused softmax and layer norm have no backward pass (the parameters upstream of
 //! them silently get no gradient), so attention uses `candle_nn::ops::softmax` and layer norm is
 //! written with tensor ops; a test checks that every parameter moves after one optimiser step.
+//! The GRU cell is written with tensor ops too (`ops::sigmoid` and `tanh` have backward passes),
+//! so its parameters are named and stored like the others rather than kept in a `VarMap`.
 //! Dropout masks come from the seeded generator, so a fit is reproducible.
 
 use crate::net::{normal, xavier};
@@ -25,11 +30,43 @@ type R<T> = candle_core::Result<T>;
 /// Masked attention logits: far below any real score, finite so a fully masked row stays finite.
 const MASKED: f32 = -1e9;
 
+/// How the sequence is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Architecture {
+    /// Causal self-attention (SASRec).
+    #[default]
+    Attention,
+    /// Gated recurrent units (GRU4Rec).
+    Gru,
+}
+
+impl Architecture {
+    pub const NAMES: [&'static str; 2] = ["attention", "gru"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "attention" => Some(Architecture::Attention),
+            "gru" => Some(Architecture::Gru),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Attention => "attention",
+            Architecture::Gru => "gru",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceConfig {
+    pub architecture: Architecture,
     /// Positions read (the latest `max_length` items of a user).
     pub max_length: usize,
+    /// Transformer blocks, or stacked GRU layers.
     pub blocks: usize,
+    /// Attention heads (attention only).
     pub heads: usize,
     pub dim: usize,
     pub dropout: f64,
@@ -45,6 +82,7 @@ pub struct SequenceConfig {
 impl Default for SequenceConfig {
     fn default() -> Self {
         SequenceConfig {
+            architecture: Architecture::Attention,
             max_length: 50,
             blocks: 2,
             heads: 1,
@@ -131,6 +169,54 @@ impl Block {
     }
 }
 
+/// One GRU layer: input weights `w` and recurrent weights `u` (D, 3D) for the reset, update and
+/// candidate parts, with their biases.
+struct GruLayer {
+    w: Var,
+    u: Var,
+    bw: Var,
+    bu: Var,
+}
+
+impl GruLayer {
+    fn new(dim: usize, rng: &mut Rng, dev: &Device) -> R<Self> {
+        Ok(GruLayer {
+            w: xavier(dim, 3 * dim, rng, dev)?,
+            u: xavier(dim, 3 * dim, rng, dev)?,
+            bw: Var::zeros(3 * dim, DType::F32, dev)?,
+            bu: Var::zeros(3 * dim, DType::F32, dev)?,
+        })
+    }
+
+    fn vars(&self) -> Vec<&Var> {
+        vec![&self.w, &self.u, &self.bw, &self.bu]
+    }
+
+    /// Outputs (B, L, D) of the layer over `x` (B, L, D). `keep` (B, L, 1) is 0 at padding:
+    /// padding is on the left, so the state stays zero until a user's first item.
+    fn forward(&self, x: &Tensor, keep: &Tensor) -> R<Tensor> {
+        let (rows, l, d) = x.dims3()?;
+        let xw = linear(x, &self.w)?.broadcast_add(self.bw.as_tensor())?;
+        let mut h = Tensor::zeros((rows, d), DType::F32, x.device())?;
+        let mut outs = Vec::with_capacity(l);
+        for t in 0..l {
+            let xt = xw.narrow(1, t, 1)?.squeeze(1)?;
+            let hu = h
+                .matmul(self.u.as_tensor())?
+                .broadcast_add(self.bu.as_tensor())?;
+            let part = |m: &Tensor, i: usize| m.narrow(1, i * d, d);
+            let r = candle_nn::ops::sigmoid(&(part(&xt, 0)? + part(&hu, 0)?)?)?;
+            let z = candle_nn::ops::sigmoid(&(part(&xt, 1)? + part(&hu, 1)?)?)?;
+            let n = (part(&xt, 2)? + r.mul(&part(&hu, 2)?)?)?.tanh()?;
+            // h' = (1 - z) n + z h
+            let next = (&n + z.mul(&(&h - &n)?)?)?;
+            h = next.broadcast_mul(&keep.narrow(1, t, 1)?.squeeze(1)?)?;
+            outs.push(h.clone());
+        }
+        Tensor::stack(&outs, 1)
+    }
+}
+
 /// x (B, L, D) times w (D, D).
 fn linear(x: &Tensor, w: &Var) -> R<Tensor> {
     let (b, l, d) = x.dims3()?;
@@ -148,8 +234,10 @@ pub struct SequenceNet {
     cfg: SequenceConfig,
     /// (n_items + 1, dim); row 0 is padding, row i + 1 is item i.
     items: Var,
-    positions: Var,
+    /// Attention only.
+    positions: Option<Var>,
     blocks: Vec<Block>,
+    gru: Vec<GruLayer>,
     out_norm: Norm,
     dev: Device,
 }
@@ -164,7 +252,8 @@ struct Batch {
 
 impl SequenceNet {
     pub fn new(n_items: usize, cfg: &SequenceConfig, dev: &Device) -> Result<Self> {
-        if cfg.dim == 0 || cfg.heads == 0 || !cfg.dim.is_multiple_of(cfg.heads) {
+        let attention = cfg.architecture == Architecture::Attention;
+        if cfg.dim == 0 || cfg.heads == 0 || (attention && !cfg.dim.is_multiple_of(cfg.heads)) {
             return Err(Error::InvalidParameter(format!(
                 "dim ({}) must be a positive multiple of heads ({})",
                 cfg.dim, cfg.heads
@@ -176,10 +265,22 @@ impl SequenceNet {
                 n_items,
                 cfg: cfg.clone(),
                 items: normal(n_items + 1, cfg.dim, 0.1, &mut rng, dev)?,
-                positions: normal(cfg.max_length, cfg.dim, 0.1, &mut rng, dev)?,
-                blocks: (0..cfg.blocks)
-                    .map(|_| Block::new(cfg.dim, &mut rng, dev))
-                    .collect::<R<_>>()?,
+                positions: match attention {
+                    true => Some(normal(cfg.max_length, cfg.dim, 0.1, &mut rng, dev)?),
+                    false => None,
+                },
+                blocks: match attention {
+                    true => (0..cfg.blocks)
+                        .map(|_| Block::new(cfg.dim, &mut rng, dev))
+                        .collect::<R<_>>()?,
+                    false => Vec::new(),
+                },
+                gru: match attention {
+                    true => Vec::new(),
+                    false => (0..cfg.blocks)
+                        .map(|_| GruLayer::new(cfg.dim, &mut rng, dev))
+                        .collect::<R<_>>()?,
+                },
                 out_norm: Norm::new(cfg.dim, dev)?,
                 dev: dev.clone(),
             })
@@ -193,10 +294,10 @@ impl SequenceNet {
 
     /// Every parameter with the name it is stored under.
     fn named_vars(&self) -> Vec<(String, &Var)> {
-        let mut v = vec![
-            ("items".to_string(), &self.items),
-            ("positions".to_string(), &self.positions),
-        ];
+        let mut v = vec![("items".to_string(), &self.items)];
+        if let Some(p) = &self.positions {
+            v.push(("positions".to_string(), p));
+        }
         const PARTS: [&str; 12] = [
             "attn_norm.gain",
             "attn_norm.bias",
@@ -217,6 +318,14 @@ impl SequenceNet {
                     .iter()
                     .zip(b.vars())
                     .map(|(p, var)| (format!("block{i}.{p}"), var)),
+            );
+        }
+        for (i, g) in self.gru.iter().enumerate() {
+            v.extend(
+                ["w", "u", "bw", "bu"]
+                    .iter()
+                    .zip(g.vars())
+                    .map(|(p, var)| (format!("gru{i}.{p}"), var)),
             );
         }
         v.push(("out_norm.gain".to_string(), &self.out_norm.gain));
@@ -291,11 +400,20 @@ impl SequenceNet {
             .as_tensor()
             .index_select(&idx, 0)?
             .reshape((rows, l, d))?
-            .affine((d as f64).sqrt(), 0.0)?
-            .broadcast_add(self.positions.as_tensor())?;
+            .affine((d as f64).sqrt(), 0.0)?;
+        if let Some(p) = &self.positions {
+            x = x.broadcast_add(p.as_tensor())?;
+        }
         x = self
             .dropout(&x, drop.as_deref_mut())?
             .broadcast_mul(&keep)?;
+        for g in &self.gru {
+            x = g.forward(&x, &keep)?;
+            x = self.dropout(&x, drop.as_deref_mut())?;
+        }
+        if self.blocks.is_empty() {
+            return self.out_norm.forward(&x);
+        }
         // Position t attends to positions <= t that hold an item.
         let mut mask = vec![0f32; rows * l * l];
         for r in 0..rows {
@@ -519,7 +637,7 @@ pub fn fit_on(
             sum += pool.install(step).map_err(crate::compute)? * chunk.len() as f64;
             tick.tick(&Progress {
                 phase: "sequence epoch",
-                done: (c + 1) * cfg.batch,
+                done: ((c + 1) * cfg.batch).min(train.len()),
                 total: train.len(),
             });
         }
@@ -593,8 +711,9 @@ mod tests {
     use super::*;
     use mkt_core::progress::no_tick;
 
-    fn small() -> SequenceConfig {
+    fn small(architecture: Architecture) -> SequenceConfig {
         SequenceConfig {
+            architecture,
             max_length: 6,
             blocks: 2,
             heads: 2,
@@ -608,10 +727,18 @@ mod tests {
         }
     }
 
+    const BOTH: [Architecture; 2] = [Architecture::Attention, Architecture::Gru];
+
     #[test]
     fn every_parameter_moves_after_one_step() {
+        for a in BOTH {
+            every_parameter_moves(a);
+        }
+    }
+
+    fn every_parameter_moves(architecture: Architecture) {
         let dev = Device::Cpu;
-        let net = SequenceNet::new(10, &small(), &dev).unwrap();
+        let net = SequenceNet::new(10, &small(architecture), &dev).unwrap();
         let before: Vec<Vec<f32>> = net
             .vars()
             .iter()
@@ -633,14 +760,20 @@ mod tests {
             let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
             assert!(
                 new.iter().zip(old).any(|(a, b)| a != b),
-                "parameter {i} did not move"
+                "{architecture:?} parameter {i} did not move"
             );
         }
     }
 
     #[test]
     fn a_position_sees_only_the_items_before_it() {
-        let net = SequenceNet::new(10, &small(), &Device::Cpu).unwrap();
+        for a in BOTH {
+            sees_only_what_came_before(a);
+        }
+    }
+
+    fn sees_only_what_came_before(architecture: Architecture) {
+        let net = SequenceNet::new(10, &small(architecture), &Device::Cpu).unwrap();
         let a = batch_of(&[&[1, 2, 3, 4, 5, 6]], 6, false);
         let b = batch_of(&[&[1, 2, 3, 4, 5, 9]], 6, false);
         let ha: Vec<Vec<f32>> = net
@@ -675,7 +808,16 @@ mod tests {
     }
 
     #[test]
-    fn learns_what_comes_next_where_popularity_and_the_last_item_cannot() {
+    fn attention_learns_what_comes_next_where_popularity_and_the_last_item_cannot() {
+        learns_what_comes_next(Architecture::Attention);
+    }
+
+    #[test]
+    fn a_gru_learns_what_comes_next_where_popularity_and_the_last_item_cannot() {
+        learns_what_comes_next(Architecture::Gru);
+    }
+
+    fn learns_what_comes_next(architecture: Architecture) {
         // Two walks interleaved: the next item is the one two positions back plus one, nine times
         // in ten. Every item is equally popular and the last item alone says nothing, so only
         // attention to the item before it can tell what comes next.
@@ -696,6 +838,7 @@ mod tests {
             })
             .collect();
         let cfg = SequenceConfig {
+            architecture,
             max_length: 10,
             blocks: 2,
             heads: 1,
@@ -713,9 +856,10 @@ mod tests {
             .unwrap();
         let fit = fit(&seqs, n as usize, &cfg, &pool, &mut no_tick(), &mut |_| {}).unwrap();
         let ndcg: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
+        // A uniform guess scores about 0.1 NDCG@10 over 30 items.
         assert!(
-            ndcg[fit.best_epoch - 1] > ndcg[0] + 0.3,
-            "validation ndcg rose: {ndcg:?}"
+            ndcg[fit.best_epoch - 1] > 0.6 && ndcg[fit.best_epoch - 1] >= ndcg[0],
+            "{architecture:?} validation ndcg rose: {ndcg:?}"
         );
         let mut hits = 0;
         for a in 0..n {
@@ -731,7 +875,7 @@ mod tests {
         }
         assert!(
             hits >= 20,
-            "top-1 next item right for {hits} of {n} (popularity or the last item: about 1)"
+            "{architecture:?}: top-1 next item right for {hits} of {n} (popularity or the last item: about 1)"
         );
     }
 }

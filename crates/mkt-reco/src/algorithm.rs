@@ -320,6 +320,14 @@ impl TrainConfig {
         }
     }
 
+    /// The table or view a sequential model's serving reads histories from, if any.
+    pub fn history_source(&self) -> Option<&str> {
+        match self {
+            TrainConfig::Sequential(p) => p.history_source.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn check_size(&self, n_items: usize) -> Result<()> {
         if let TrainConfig::Ease(p) = self {
             crate::ease::check_memory(n_items, p)?;

@@ -368,6 +368,57 @@ impl Model {
         Ok(top_k_dense(&scores, k))
     }
 
+    /// Where a sequential model's serving reads histories at call time, if it does.
+    pub fn live_history(&self) -> Option<&crate::sequential::LiveHistory> {
+        match &self.payload {
+            Payload::Sequential(m) => m.live.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The most positions a sequential model reads (0 for other models).
+    pub fn sequence_length(&self) -> usize {
+        match &self.payload {
+            Payload::Sequential(m) => m.net.config().max_length,
+            _ => 0,
+        }
+    }
+
+    /// The top `q.k` items for `user` after `recent` (item indices, oldest first: the user's
+    /// latest events read at call time). `exclude_seen` leaves out both the items seen in
+    /// training and `recent`. Without recent events this is `recommend`.
+    pub fn recommend_after(
+        &self,
+        user: Option<u32>,
+        recent: &[u32],
+        q: &Query,
+        scratch: &mut Vec<f32>,
+    ) -> Result<Vec<Scored>> {
+        let Payload::Sequential(m) = &self.payload else {
+            return Err(Error::NotSupported(format!(
+                "algorithm '{}' does not read the order of events",
+                self.algorithm.name()
+            )));
+        };
+        if recent.is_empty() {
+            return Ok(self.recommend(user, q, scratch));
+        }
+        m.scores(recent, scratch)?;
+        if q.exclude_seen {
+            let seen = user.map(|u| self.seen.row(u as usize).0).unwrap_or(&[]);
+            for &i in seen.iter().chain(recent) {
+                scratch[i as usize] = f32::NEG_INFINITY;
+            }
+        }
+        Ok(match q.candidates {
+            Some(cands) => top_k(
+                dedup_candidates(cands.iter().map(|&c| (c, scratch[c as usize]))),
+                q.k,
+            ),
+            None => top_k_dense(scratch, q.k),
+        })
+    }
+
     /// Items most similar to `item`, the item itself excluded.
     pub fn similar_items(&self, item: u32, k: usize) -> Result<Vec<Scored>> {
         let i = item as usize;

@@ -1,19 +1,22 @@
 //! 'sequential': mkt-neural's sequence model as a recommender. It reads each user's items in the
 //! order of `params.time_col` (ties by item id) and ranks what comes next after the latest
 //! `max_length` of them; the model keeps those latest items per user (its `history`), so
-//! `mkt.recommend` answers from the user's sequence as of training.
+//! `mkt.recommend` answers from the user's sequence as of training, or, with
+//! `params.history_source`, from the user's latest events read at call time (`LiveHistory`).
 
 use mkt_core::interactions::Interactions;
 use mkt_core::params::Params;
 use mkt_core::progress::{EpochReport, Tick};
 use mkt_core::shared::Shared;
-use mkt_core::tensors::{f32s, f64s, u32s, u64s, Buf, Reader};
+use mkt_core::tensors::{f32s, f64s, text, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
-use mkt_neural::sequence::{SequenceConfig, SequenceNet};
+use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
 
 /// Keys of `params` the algorithm reads.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 13] = [
     "time_col",
+    "architecture",
+    "history_source",
     "max_length",
     "blocks",
     "heads",
@@ -29,6 +32,9 @@ pub const KEYS: [&str; 11] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequentialParams {
     pub time_col: String,
+    /// A table or view of user, item and time (the training source's column names) that
+    /// serving reads each user's latest events from.
+    pub history_source: Option<String>,
     pub net: SequenceConfig,
 }
 
@@ -41,9 +47,25 @@ impl SequentialParams {
             )));
         };
         let d = SequenceConfig::default();
+        let architecture = match p.text("architecture")? {
+            None => d.architecture,
+            Some(a) => Architecture::parse(&a).ok_or_else(|| {
+                Error::InvalidParameter(format!(
+                    "{}: unknown architecture '{a}' (expected one of: {})",
+                    p.owner(),
+                    Architecture::NAMES.join(", ")
+                ))
+            })?,
+        };
+        // GRU4Rec reads with one recurrent layer; SASRec with two blocks.
+        let blocks = match architecture {
+            Architecture::Attention => d.blocks,
+            Architecture::Gru => 1,
+        };
         let net = SequenceConfig {
+            architecture,
             max_length: p.int("max_length", d.max_length as i64, 2, 512)? as usize,
-            blocks: p.int("blocks", d.blocks as i64, 1, 8)? as usize,
+            blocks: p.int("blocks", blocks as i64, 1, 8)? as usize,
             heads: p.int("heads", d.heads as i64, 1, 8)? as usize,
             dim: p.int("dim", d.dim as i64, 2, 512)? as usize,
             dropout: p.float("dropout", d.dropout, 0.0, 0.9)?,
@@ -53,7 +75,7 @@ impl SequentialParams {
             batch: p.int("batch_size", d.batch as i64, 1, 65_536)? as usize,
             seed: p.int("seed", d.seed as i64, 0, i64::MAX)? as u64,
         };
-        if !net.dim.is_multiple_of(net.heads) {
+        if architecture == Architecture::Attention && !net.dim.is_multiple_of(net.heads) {
             return Err(Error::InvalidParameter(format!(
                 "{}: dim ({}) must be a multiple of heads ({})",
                 p.owner(),
@@ -61,7 +83,12 @@ impl SequentialParams {
                 net.heads
             )));
         }
-        Ok(SequentialParams { time_col, net })
+        let history_source = p.text("history_source")?;
+        Ok(SequentialParams {
+            time_col,
+            history_source,
+            net,
+        })
     }
 }
 
@@ -94,10 +121,73 @@ impl History {
     }
 }
 
+/// Where serving reads a user's latest events at call time: a table or view (already quoted)
+/// and its columns (names as they are; `user_type` is the user column's SQL type).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveHistory {
+    pub source: String,
+    pub user_col: String,
+    pub user_type: String,
+    pub item_col: String,
+    pub time_col: String,
+}
+
+impl LiveHistory {
+    /// The statement that reads a user's latest `n` items, newest first, with the user id as $1
+    /// (bigint for integer ids, text otherwise). An integer id is compared uncast so that an
+    /// index on an int4 user column still serves it; a text id is cast to the column's type.
+    pub fn query(&self, n: usize, int_users: bool, int_items: bool) -> String {
+        let q = mkt_core::names::quote_ident;
+        let user = match int_users {
+            true => format!("{} = $1", q(&self.user_col)),
+            false => format!("{} = $1::{}", q(&self.user_col), self.user_type),
+        };
+        format!(
+            "SELECT {}::{} FROM {} WHERE {user} AND {} IS NOT NULL ORDER BY {} DESC LIMIT {n}",
+            q(&self.item_col),
+            if int_items { "bigint" } else { "text" },
+            self.source,
+            q(&self.item_col),
+            q(&self.time_col),
+        )
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "source": self.source,
+            "user_col": self.user_col,
+            "user_type": self.user_type,
+            "item_col": self.item_col,
+            "time_col": self.time_col,
+        })
+        .to_string()
+    }
+
+    fn from_json(text: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::Corrupted(format!("sequence model history source: {e}")))?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| Error::Corrupted(format!("sequence model history source lacks {k}")))
+        };
+        Ok(LiveHistory {
+            source: field("source")?,
+            user_col: field("user_col")?,
+            user_type: field("user_type")?,
+            item_col: field("item_col")?,
+            time_col: field("time_col")?,
+        })
+    }
+}
+
 /// A trained sequence recommender.
 pub struct Sequential {
     pub net: SequenceNet,
     pub history: History,
+    /// Set where serving reads histories at call time.
+    pub live: Option<LiveHistory>,
     /// Item embeddings (n_items x dim), for similar items.
     pub item_vectors: Vec<f32>,
 }
@@ -115,6 +205,7 @@ impl PartialEq for Sequential {
     fn eq(&self, other: &Self) -> bool {
         self.net.config() == other.net.config()
             && self.history == other.history
+            && self.live == other.live
             && self.net.weights().ok() == other.net.weights().ok()
     }
 }
@@ -132,6 +223,7 @@ impl Clone for Sequential {
         Sequential {
             net,
             history: self.history.clone(),
+            live: self.live.clone(),
             item_vectors: self.item_vectors.clone(),
         }
     }
@@ -181,6 +273,7 @@ pub fn fit(
     let item_vectors = fitted.net.item_vectors()?;
     Ok(Sequential {
         history: history_of(&seqs, p.net.max_length),
+        live: None,
         net: fitted.net,
         item_vectors,
     })
@@ -195,6 +288,7 @@ impl Sequential {
 
     pub fn heap_bytes(&self) -> usize {
         let c = self.net.config();
+        // A transformer block and a GRU layer both hold 6 d^2 weights and about 6 d biases.
         let params = (self.net.n_items + 1 + c.max_length) * c.dim
             + c.blocks * (6 * c.dim * c.dim + 6 * c.dim);
         params * 4
@@ -225,11 +319,18 @@ impl Sequential {
             f64s(&[c.dropout, c.learning_rate]),
         ));
         t.push(("sequence.seed".into(), u64s(&[c.seed])));
+        t.push((
+            "sequence.architecture".into(),
+            text(c.architecture.name()),
+        ));
         for (name, shape, values) in self.net.weights()? {
             t.push((format!("sequence.{name}"), f32s(&values, shape)));
         }
         t.push(("sequence.history.indptr".into(), u64s(&self.history.indptr)));
         t.push(("sequence.history.items".into(), u32s(&self.history.items)));
+        if let Some(live) = &self.live {
+            t.push(("sequence.live".into(), text(&live.to_json())));
+        }
         Ok(())
     }
 
@@ -240,7 +341,18 @@ impl Sequential {
         if shape.len() != 7 || training.len() != 2 || seed.len() != 1 {
             return Err(Error::Corrupted("sequence model shape".into()));
         }
+        // Models stored before 'gru' existed are attention models.
+        let architecture = match r.has("sequence.architecture") {
+            false => Architecture::Attention,
+            true => {
+                let name = r.text("sequence.architecture")?;
+                Architecture::parse(&name).ok_or_else(|| {
+                    Error::Corrupted(format!("sequence model architecture '{name}'"))
+                })?
+            }
+        };
         let net_cfg = SequenceConfig {
+            architecture,
             max_length: shape[0] as usize,
             blocks: shape[1] as usize,
             heads: shape[2] as usize,
@@ -280,10 +392,15 @@ impl Sequential {
                 "the sequence histories do not fit the model".into(),
             ));
         }
+        let live = match r.has("sequence.live") {
+            true => Some(LiveHistory::from_json(&r.text("sequence.live")?)?),
+            false => None,
+        };
         let item_vectors = net.item_vectors()?;
         Ok(Sequential {
             net,
             history,
+            live,
             item_vectors,
         })
     }

@@ -96,9 +96,43 @@ fn trains_serves_stores_and_forgets_in_order() {
         m.recommend_next(&[], 2, &[]).unwrap(),
         mkt_topk::top_k_dense(&m.popularity, 2)
     );
-    // stored and read back: the same model, the same answers
+    // a user's events read at call time outweigh the history kept in training
+    let q1 = Query {
+        k: 2,
+        exclude_seen: true,
+        candidates: None,
+    };
+    let after = m.recommend_after(Some(0), &[a, b], &q1, &mut s).unwrap();
+    assert_eq!(m.items.int_id(after[0].index).unwrap(), 108, "{after:?}");
+    let seen_u0 = m.seen.row(0).0;
+    assert!(after
+        .iter()
+        .all(|x| x.index != a && x.index != b && !seen_u0.contains(&x.index)));
+    assert_eq!(
+        m.recommend_after(Some(0), &[], &q1, &mut s).unwrap(),
+        m.recommend(Some(0), &q1, &mut s)
+    );
+    // stored and read back: the same model, the same answers (and where it reads histories)
+    let mut with_live = m.clone();
+    if let Payload::Sequential(p) = &mut with_live.payload {
+        p.live = Some(mkt_reco::sequential::LiveHistory {
+            source: "\"public\".\"events\"".into(),
+            user_col: "user id".into(),
+            user_type: "integer".into(),
+            item_col: "item_id".into(),
+            time_col: "ts".into(),
+        });
+    }
+    let live = with_live.live_history().unwrap();
+    assert_eq!(
+        live.query(10, true, true),
+        "SELECT \"item_id\"::bigint FROM \"public\".\"events\" WHERE \"user id\" = $1 AND \"item_id\" IS NOT NULL ORDER BY \"ts\" DESC LIMIT 10"
+    );
+    assert!(live.query(5, false, false).contains("= $1::integer"));
     let back = mkt_reco::blob::decode(&mkt_reco::blob::encode(&m).unwrap()).unwrap();
     assert!(back == m, "a stored sequential model reads back equal");
+    let back_live = mkt_reco::blob::decode(&mkt_reco::blob::encode(&with_live).unwrap()).unwrap();
+    assert!(back_live == with_live && back_live.live_history() == Some(live));
     let q = Query {
         k: 10,
         exclude_seen: true,
@@ -142,6 +176,51 @@ fn trains_serves_stores_and_forgets_in_order() {
 }
 
 #[test]
+fn a_gru_reads_order_too_and_stores_its_architecture() {
+    let data = walks();
+    let params = json!({"time_col": "t", "architecture": "gru", "max_length": 10, "dim": 32,
+                        "dropout": 0.0, "learning_rate": 0.005, "epochs": 40, "patience": 4,
+                        "batch_size": 32, "seed": 9});
+    let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &params).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+    let Payload::Sequential(seq) = &m.payload else {
+        panic!("a sequential payload")
+    };
+    assert_eq!(
+        seq.net.config().architecture,
+        mkt_neural::sequence::Architecture::Gru
+    );
+    assert_eq!(seq.net.config().blocks, 1, "one recurrent layer by default");
+    let q = Query {
+        k: 1,
+        exclude_seen: false,
+        candidates: None,
+    };
+    let (mut s, mut right) = (Vec::new(), 0);
+    for u in 0..m.n_users() {
+        let h = seq.history.row(u);
+        let want = (m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100;
+        let got = m.recommend(Some(u as u32), &q, &mut s)[0].index;
+        right += usize::from(m.items.int_id(got).unwrap() == want);
+    }
+    assert!(
+        right * 10 >= m.n_users() * 6,
+        "next item right for {right} of {} users",
+        m.n_users()
+    );
+    let back = mkt_reco::blob::decode(&mkt_reco::blob::encode(&m).unwrap()).unwrap();
+    assert!(back == m, "a stored GRU model reads back equal");
+    let Payload::Sequential(b) = &back.payload else {
+        panic!()
+    };
+    assert_eq!(b.net.config().architecture, seq.net.config().architecture);
+}
+
+#[test]
 fn params_are_checked() {
     let err = |p: serde_json::Value| {
         TrainConfig::parse(Algorithm::Sequential, &p)
@@ -151,6 +230,13 @@ fn params_are_checked() {
     assert!(err(json!({})).contains("time_col"));
     assert!(err(json!({"time_col": "t", "dim": 10, "heads": 3})).contains("multiple of heads"));
     assert!(err(json!({"time_col": "t", "max_length": 1})).contains("max_length"));
+    assert!(err(json!({"time_col": "t", "architecture": "lstm"})).contains("attention, gru"));
+    // heads do not matter to a GRU
+    assert!(TrainConfig::parse(
+        Algorithm::Sequential,
+        &json!({"time_col": "t", "architecture": "gru", "dim": 10, "heads": 3})
+    )
+    .is_ok());
     assert!(err(json!({"time_col": "t", "layers": 2})).contains("layers"));
     // no time column in the data
     let pool = rayon::ThreadPoolBuilder::new()
