@@ -18,6 +18,7 @@
 //! Dropout masks come from the seeded generator, so a fit is reproducible.
 
 use crate::net::{normal, xavier};
+use crate::sequence_serving::Inference;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mkt_core::progress::{EpochReport, Progress, Tick};
@@ -240,6 +241,9 @@ pub struct SequenceNet {
     gru: Vec<GruLayer>,
     out_norm: Norm,
     dev: Device,
+    /// What serving scores with, made from the parameters on the first scoring call (training
+    /// never scores, so they no longer change by then).
+    serving: std::sync::OnceLock<Option<Inference>>,
 }
 
 /// One mini-batch: left-padded inputs (item + 1, 0 = padding) and the next item at each position
@@ -283,6 +287,7 @@ impl SequenceNet {
                 },
                 out_norm: Norm::new(cfg.dim, dev)?,
                 dev: dev.clone(),
+                serving: std::sync::OnceLock::new(),
             })
         };
         build().map_err(crate::compute)
@@ -488,9 +493,61 @@ impl SequenceNet {
     }
 
     /// Scores of every item to come after `recent` (item indices, oldest first; the latest
-    /// `max_length` are read). Outside a rayon pool it runs in a one-thread pool of its own:
-    /// serving calls it from a backend, where candle must not start the global pool.
+    /// `max_length` are read), by the plain-Rust forward pass (see `sequence_serving`).
     pub fn next_scores(&self, recent: &[u32]) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        self.next_scores_into(recent, &mut out)?;
+        Ok(out)
+    }
+
+    /// `next_scores` into a buffer the caller reuses.
+    pub fn next_scores_into(&self, recent: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        self.inference(recent)?.next_scores(recent, out);
+        Ok(())
+    }
+
+    /// The vector whose dot product with item i's embedding (`item_vectors` row i) is item i's
+    /// score after `recent`.
+    pub fn next_query(&self, recent: &[u32]) -> Result<Vec<f32>> {
+        Ok(self.inference(recent)?.query(recent))
+    }
+
+    /// The serving forward pass, checking that `recent` is in the catalogue.
+    fn inference(&self, recent: &[u32]) -> Result<&Inference> {
+        if recent.iter().any(|&i| i as usize >= self.n_items) {
+            return Err(Error::InvalidParameter(
+                "an item index is outside the catalogue".into(),
+            ));
+        }
+        let serving = self.serving.get_or_init(|| {
+            let weights = self.weights().ok()?;
+            let c = &self.cfg;
+            let lookup = |name: &str| {
+                weights
+                    .iter()
+                    .find(|w| w.0 == name)
+                    .map(|w| w.2.clone())
+            };
+            Inference::new(
+                c.dim,
+                c.heads,
+                c.max_length,
+                c.blocks,
+                c.architecture == Architecture::Attention,
+                &lookup,
+            )
+        });
+        match serving {
+            Some(inference) => Ok(inference),
+            None => Err(Error::Compute(
+                "the sequence model's parameters could not be read for serving".into(),
+            )),
+        }
+    }
+
+    /// The same scores by candle's forward pass (what training runs). Outside a rayon pool it
+    /// runs in a one-thread pool of its own: candle must not start the global pool in a backend.
+    pub fn next_scores_candle(&self, recent: &[u32]) -> Result<Vec<f32>> {
         if rayon::current_thread_index().is_some() {
             return self.next_scores_here(recent); // inside the caller's pool already
         }
@@ -762,6 +819,46 @@ mod tests {
                 new.iter().zip(old).any(|(a, b)| a != b),
                 "{architecture:?} parameter {i} did not move"
             );
+        }
+    }
+
+    #[test]
+    fn serving_scores_equal_the_training_nets() {
+        for a in BOTH {
+            for blocks in [1, 2] {
+                let cfg = SequenceConfig {
+                    blocks,
+                    ..small(a)
+                };
+                let net = SequenceNet::new(10, &cfg, &Device::Cpu).unwrap();
+                // a few steps, so biases and gains are no longer their initial zeros and ones
+                let mut opt = AdamW::new(
+                    net.vars().into_iter().cloned().collect(),
+                    ParamsAdamW {
+                        lr: 5e-2,
+                        weight_decay: 0.0,
+                        ..ParamsAdamW::default()
+                    },
+                )
+                .unwrap();
+                let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
+                for _ in 0..3 {
+                    let b = batch_of(&seqs, cfg.max_length, true);
+                    opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
+                }
+                let histories: [&[u32]; 5] = [&[], &[4], &[4, 9], &[1, 2, 3, 4, 5, 6], &[0, 9, 1, 8, 2, 7, 3, 6, 4]];
+                for h in histories {
+                    let fast = net.next_scores(h).unwrap();
+                    let slow = net.next_scores_candle(h).unwrap();
+                    assert_eq!(fast.len(), slow.len());
+                    for (x, y) in fast.iter().zip(&slow) {
+                        assert!(
+                            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                            "{a:?} blocks {blocks} history {h:?}: {fast:?} vs {slow:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 

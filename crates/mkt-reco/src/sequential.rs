@@ -282,8 +282,7 @@ pub fn fit(
 impl Sequential {
     /// Scores of every item after `recent` (oldest first) into `out`.
     pub fn scores(&self, recent: &[u32], out: &mut Vec<f32>) -> Result<()> {
-        *out = self.net.next_scores(recent)?;
-        Ok(())
+        self.net.next_scores_into(recent, out)
     }
 
     pub fn heap_bytes(&self) -> usize {

@@ -1,4 +1,4 @@
-//! What a model derives for serving (the 8-bit, norm-ordered copy of factor models' item vectors,
+//! What a model derives for serving (the 8-bit, norm-ordered copy of factor and sequential models' item vectors,
 //! and the popularity order that ranks unknown users), stored beside the model's own file so that every process maps one copy instead of
 //! building its own.
 //!
@@ -6,7 +6,7 @@
 //! after a restart or on a standby); the others only map it. Building it for a 1M-item model takes
 //! seconds and 80 MB; mapping it takes microseconds and no private memory.
 
-use crate::model::{popularity_order, Model, Payload};
+use crate::model::{popularity_order, Model};
 use mkt_core::shared::Backing;
 use mkt_core::tensors::{metadata, serialize, u32s, Reader};
 use mkt_core::{Error, Result};
@@ -22,8 +22,8 @@ impl Model {
         // Built here rather than taken from `self.serving`: the builder does not keep a private
         // copy it will map a moment later.
         t.push(("popular".into(), u32s(&popularity_order(&self.popularity))));
-        if let Payload::Factors { dim, items, .. } = &self.payload {
-            if let Some(index) = QuantizedRows::build(items, *dim) {
+        if let Some((dim, items)) = self.indexed_vectors() {
+            if let Some(index) = QuantizedRows::build(items, dim) {
                 index.push_tensors(&mut t, "items");
             }
         }
@@ -43,14 +43,14 @@ impl Model {
         if popular.len() > n || popular.iter().any(|&i| i as usize >= n) {
             return Err(Error::Corrupted("the serving file's popularity order is not this model's".into()));
         }
-        let items = match &self.payload {
-            // No index stored: a factor is not finite, and serving scores in f32.
-            Payload::Factors { dim, .. } => Some(if r.has("items.shape") {
-                Some(QuantizedRows::read(&r, "items", n, *dim)?)
+        let items = match self.indexed_vectors() {
+            // No index stored: a vector is not finite, and serving scores in f32.
+            Some((dim, _)) => Some(if r.has("items.shape") {
+                Some(QuantizedRows::read(&r, "items", n, dim)?)
             } else {
                 None
             }),
-            _ => None,
+            None => None,
         };
         self.serving.set(items, Some(popular));
         Ok(())

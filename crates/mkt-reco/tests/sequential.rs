@@ -83,6 +83,27 @@ fn trains_serves_stores_and_forgets_in_order() {
         "next item right for {right} of {} users",
         m.n_users()
     );
+    // ranked through the 8-bit index over the item embeddings: the ranking scoring every item
+    // gives, served from a serving file as from the model's own index
+    let q10 = Query {
+        k: 10,
+        exclude_seen: true,
+        candidates: None,
+    };
+    let from_file = mkt_reco::blob::decode(&mkt_reco::blob::encode(&m).unwrap()).unwrap();
+    from_file
+        .attach_serving(std::sync::Arc::new(m.encode_serving().unwrap()))
+        .unwrap();
+    for u in 0..m.n_users() {
+        let mut dense = seq.net.next_scores(seq.history.row(u)).unwrap();
+        for &i in m.seen.row(u).0 {
+            dense[i as usize] = f32::NEG_INFINITY;
+        }
+        let want: Vec<u32> = mkt_topk::top_k_dense(&dense, 10).iter().map(|x| x.index).collect();
+        let got = m.recommend(Some(u as u32), &q10, &mut s);
+        assert_eq!(got.iter().map(|x| x.index).collect::<Vec<_>>(), want, "user {u}");
+        assert_eq!(from_file.recommend(Some(u as u32), &q10, &mut s), got);
+    }
     // an anonymous session: the item after the one two back, whatever the user
     let (a, b) = (
         m.items.index_of_int(107).unwrap(),

@@ -1,0 +1,32 @@
+//! Time per next-item scoring call of a sequence model (10k items, dim 64, 50 positions), as a
+//! backend serves it: outside any rayon pool, one call at a time.
+use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
+use std::time::Instant;
+
+fn main() {
+    let n_items = 10_000;
+    for architecture in [Architecture::Attention, Architecture::Gru] {
+        let cfg = SequenceConfig {
+            architecture,
+            blocks: if architecture == Architecture::Gru { 1 } else { 2 },
+            ..SequenceConfig::default()
+        };
+        let net = SequenceNet::new(n_items, &cfg, &candle_core::Device::Cpu).unwrap();
+        let len: u32 = std::env::var("LEN").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+        let recent: Vec<u32> = (0..len).map(|i| (i * 197) % n_items as u32).collect();
+        let calls = 300;
+        let time = |f: &dyn Fn() -> f32| {
+            let t = Instant::now();
+            let sink: f32 = (0..calls).map(|_| f()).sum();
+            (t.elapsed().as_secs_f64() * 1e6 / calls as f64, sink)
+        };
+        let (fast, a) = time(&|| net.next_scores(&recent).unwrap()[7]);
+        let (forward, _) = time(&|| net.next_query(&recent).unwrap()[0]);
+        let (candle, b) = time(&|| net.next_scores_candle(&recent).unwrap()[7]);
+        println!(
+            "{architecture:?}: serving path {fast:.0} us per call (forward pass alone {forward:.0} us), \
+             candle {candle:.0} us ({:.1}x; checksums {a:.2} {b:.2})",
+            candle / fast
+        );
+    }
+}
