@@ -90,6 +90,17 @@ upgrade_from() {
     q "SELECT 1 FROM mkt.train_predictor('old_pred', 'upd_buyers', 'bought', ARRAY['segment', 'region', 'age_band'], params => '{\"key\": \"user_id\"}')" > /dev/null
     scores="SELECT md5(string_agg(key || ':' || score, ',' ORDER BY key)) FROM mkt.predict_all('old_pred', 'upd_buyers', 'user_id')"
   fi
+  # A sequence model, where the old release has them: stored before 'gru' and history sources
+  # existed, it must serve the same answers after the update (scores to 3 decimals: serving now runs its own
+  # forward pass, equal to the training net's to float rounding).
+  local has_seq seq_tops="SELECT 'none'"
+  has_seq=$(q "SELECT to_regproc('mkt.recommend_next') IS NOT NULL")
+  if [ "$has_seq" = t ]; then
+    q "SELECT 1 FROM mkt.train_recommender('old_seq', 'tr', algorithm => 'sequential', params => '{\"time_col\": \"ts\", \"epochs\": 2, \"dim\": 16, \"max_length\": 10}')" > /dev/null
+    seq_tops="SELECT md5(string_agg(u || ':' || r.item_id || ':' || round(r.score::numeric, 3), ',' ORDER BY u, r.rank)) FROM generate_series(1, 40) u,
+              LATERAL mkt.recommend('old_seq', u, 10) r"
+  fi
+  local before_seq; before_seq=$(q "$seq_tops")
   local tops state catalog decisions
   tops="SELECT md5(string_agg(m || ':' || u || ':' || r.item_id || ':' || r.score, ',' ORDER BY m, u, r.rank))
         FROM unnest(ARRAY['m_als', 'm_ease', 'm_item_knn', 'm_bpr', 'm_popularity']) m, generate_series(1, 40) u,
@@ -113,6 +124,7 @@ upgrade_from() {
   dcheck "$old: the model catalog is unchanged" "$before_catalog" "$(q "$catalog")"
   [ "$has_clv" = t ] && dcheck "$old: a customer value model serves the same values after the update" "$before_values" "$(q "$values")"
   [ "$has_pred" = t ] && dcheck "$old: a predictor scores every row the same after the update" "$before_scores" "$(q "$scores")"
+  [ "$has_seq" = t ] && dcheck "$old: a sequence model serves the same top-10s after the update" "$before_seq" "$(q "$seq_tops")"
   dcheck "$old: the policy state is unchanged" "$before_state" "$(q "$state")"
   dcheck "$old: the decision log is unchanged" "$before_decisions" "$(q "$decisions")"
   check "$old: rewards given before the update count as learned" "0" "$(q "SELECT count(*) FROM mkt.decisions WHERE reward IS NOT NULL AND NOT applied")"
