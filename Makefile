@@ -76,4 +76,5 @@ bench: install-release
 	bash bench/predict.sh
 	bash bench/model_memory.sh
 	bash bench/serving_scale.sh
+	bash bench/sequence_serving.sh
 	bash bench/citus.sh
