@@ -46,6 +46,30 @@ fn walks() -> Interactions {
     .unwrap()
 }
 
+/// The top item of at least 60% of users is the one after the item two events back.
+fn assert_learned_the_walks(m: &mkt_reco::Model) {
+    let Payload::Sequential(seq) = &m.payload else {
+        panic!("a sequential payload")
+    };
+    let q = Query {
+        k: 1,
+        exclude_seen: false,
+        candidates: None,
+    };
+    let (mut s, mut right) = (Vec::new(), 0);
+    for u in 0..m.n_users() {
+        let h = seq.history.row(u);
+        let want = (m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100;
+        let got = m.recommend(Some(u as u32), &q, &mut s)[0].index;
+        right += usize::from(m.items.int_id(got).unwrap() == want);
+    }
+    assert!(
+        right * 10 >= m.n_users() * 6,
+        "next item right for {right} of {} users",
+        m.n_users()
+    );
+}
+
 #[test]
 fn trains_serves_stores_and_forgets_in_order() {
     let data = walks();
@@ -65,24 +89,8 @@ fn trains_serves_stores_and_forgets_in_order() {
     let u0 = data.users.index_of_int(0).unwrap() as usize;
     let h = seq.history.row(u0);
     assert!(h.len() >= 9);
-    let q = Query {
-        k: 1,
-        exclude_seen: false,
-        candidates: None,
-    };
+    assert_learned_the_walks(&m);
     let mut s = Vec::new();
-    let mut right = 0;
-    for u in 0..m.n_users() {
-        let h = seq.history.row(u);
-        let want = (m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100;
-        let got = m.recommend(Some(u as u32), &q, &mut s)[0].index;
-        right += usize::from(m.items.int_id(got).unwrap() == want);
-    }
-    assert!(
-        right * 10 >= m.n_users() * 6,
-        "next item right for {right} of {} users",
-        m.n_users()
-    );
     // ranked through the 8-bit index over the item embeddings: the ranking scoring every item
     // gives, served from a serving file as from the model's own index
     let q10 = Query {
@@ -216,23 +224,7 @@ fn a_gru_reads_order_too_and_stores_its_architecture() {
         mkt_neural::sequence::Architecture::Gru
     );
     assert_eq!(seq.net.config().blocks, 1, "one recurrent layer by default");
-    let q = Query {
-        k: 1,
-        exclude_seen: false,
-        candidates: None,
-    };
-    let (mut s, mut right) = (Vec::new(), 0);
-    for u in 0..m.n_users() {
-        let h = seq.history.row(u);
-        let want = (m.items.int_id(h[h.len() - 2]).unwrap() - 100 + 1) % 30 + 100;
-        let got = m.recommend(Some(u as u32), &q, &mut s)[0].index;
-        right += usize::from(m.items.int_id(got).unwrap() == want);
-    }
-    assert!(
-        right * 10 >= m.n_users() * 6,
-        "next item right for {right} of {} users",
-        m.n_users()
-    );
+    assert_learned_the_walks(&m);
     let back = mkt_reco::blob::decode(&mkt_reco::blob::encode(&m).unwrap()).unwrap();
     assert!(back == m, "a stored GRU model reads back equal");
     let Payload::Sequential(b) = &back.payload else {
