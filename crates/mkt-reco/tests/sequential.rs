@@ -46,6 +46,17 @@ fn walks() -> Interactions {
     .unwrap()
 }
 
+/// A sequential model of `params` fitted on `data` with one thread.
+fn fit_walks(data: &Interactions, params: serde_json::Value) -> mkt_reco::Model {
+    let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &params).unwrap();
+    assert_eq!(cfg.time_col(), Some("t"));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    cfg.fit(data, &pool, &mut no_tick()).unwrap()
+}
+
 /// The top item of at least 60% of users is the one after the item two events back.
 fn assert_learned_the_walks(m: &mkt_reco::Model) {
     let Payload::Sequential(seq) = &m.payload else {
@@ -73,15 +84,8 @@ fn assert_learned_the_walks(m: &mkt_reco::Model) {
 #[test]
 fn trains_serves_stores_and_forgets_in_order() {
     let data = walks();
-    let params = json!({"time_col": "t", "max_length": 10, "blocks": 2, "dim": 32, "dropout": 0.0,
-                        "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32, "seed": 9});
-    let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &params).unwrap();
-    assert_eq!(cfg.time_col(), Some("t"));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+    let m = fit_walks(&data, json!({"time_col": "t", "max_length": 10, "blocks": 2, "dim": 32, "dropout": 0.0,
+                        "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32, "seed": 9}));
     let Payload::Sequential(seq) = &m.payload else {
         panic!("a sequential payload")
     };
@@ -206,16 +210,9 @@ fn trains_serves_stores_and_forgets_in_order() {
 
 #[test]
 fn a_gru_reads_order_too_and_stores_its_architecture() {
-    let data = walks();
-    let params = json!({"time_col": "t", "architecture": "gru", "max_length": 10, "dim": 32,
+    let m = fit_walks(&walks(), json!({"time_col": "t", "architecture": "gru", "max_length": 10, "dim": 32,
                         "dropout": 0.0, "learning_rate": 0.005, "epochs": 40, "patience": 4,
-                        "batch_size": 32, "seed": 9});
-    let (cfg, _) = TrainConfig::parse(Algorithm::Sequential, &params).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    let m = cfg.fit(&data, &pool, &mut no_tick()).unwrap();
+                        "batch_size": 32, "seed": 9}));
     let Payload::Sequential(seq) = &m.payload else {
         panic!("a sequential payload")
     };
