@@ -84,8 +84,11 @@ fn assert_learned_the_walks(m: &mkt_reco::Model) {
 #[test]
 fn trains_serves_stores_and_forgets_in_order() {
     let data = walks();
-    let m = fit_walks(&data, json!({"time_col": "t", "max_length": 10, "blocks": 2, "dim": 32, "dropout": 0.0,
-                        "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32, "seed": 9}));
+    let m = fit_walks(
+        &data,
+        json!({"time_col": "t", "max_length": 10, "blocks": 2, "dim": 32, "dropout": 0.0,
+                        "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32, "seed": 9}),
+    );
     let Payload::Sequential(seq) = &m.payload else {
         panic!("a sequential payload")
     };
@@ -111,9 +114,16 @@ fn trains_serves_stores_and_forgets_in_order() {
         for &i in m.seen.row(u).0 {
             dense[i as usize] = f32::NEG_INFINITY;
         }
-        let want: Vec<u32> = mkt_topk::top_k_dense(&dense, 10).iter().map(|x| x.index).collect();
+        let want: Vec<u32> = mkt_topk::top_k_dense(&dense, 10)
+            .iter()
+            .map(|x| x.index)
+            .collect();
         let got = m.recommend(Some(u as u32), &q10, &mut s);
-        assert_eq!(got.iter().map(|x| x.index).collect::<Vec<_>>(), want, "user {u}");
+        assert_eq!(
+            got.iter().map(|x| x.index).collect::<Vec<_>>(),
+            want,
+            "user {u}"
+        );
         assert_eq!(from_file.recommend(Some(u as u32), &q10, &mut s), got);
     }
     // an anonymous session: the item after the one two back, whatever the user
@@ -210,9 +220,12 @@ fn trains_serves_stores_and_forgets_in_order() {
 
 #[test]
 fn a_gru_reads_order_too_and_stores_its_architecture() {
-    let m = fit_walks(&walks(), json!({"time_col": "t", "architecture": "gru", "max_length": 10, "dim": 32,
+    let m = fit_walks(
+        &walks(),
+        json!({"time_col": "t", "architecture": "gru", "max_length": 10, "dim": 32,
                         "dropout": 0.0, "learning_rate": 0.005, "epochs": 40, "patience": 4,
-                        "batch_size": 32, "seed": 9}));
+                        "batch_size": 32, "seed": 9}),
+    );
     let Payload::Sequential(seq) = &m.payload else {
         panic!("a sequential payload")
     };
