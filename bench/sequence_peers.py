@@ -44,7 +44,10 @@ def main():
     models = sys.argv[2:] or ["SASRec", "GRU4Rec"]
     work = tempfile.mkdtemp(prefix="recbole-")
     os.makedirs(os.path.join(work, "ml-100k"))
-    os.symlink(os.path.join(src, "ml-100k.inter"), os.path.join(work, "ml-100k", "ml-100k.inter"))
+    os.symlink(os.path.join(os.path.abspath(src), "ml-100k.inter"),
+               os.path.join(work, "ml-100k", "ml-100k.inter"))
+    # RecBole writes its log and tensorboard folders under the working directory.
+    os.chdir(work)
     torch.set_num_threads(int(os.environ.get("PEER_THREADS", "2")))
     for model in models:
         config = {

@@ -33,15 +33,25 @@ fn plan(
     if let Some(p) = PLANS.with(|m| m.borrow().get(&(sql, mutating)).cloned()) {
         return Ok(p);
     }
+    let kept = prepare_kept(c, sql, args, mutating)?;
+    PLANS.with(|m| m.borrow_mut().insert((sql, mutating), kept.clone()));
+    Ok(kept)
+}
+
+/// `sql` parsed and planned for `args`' types, and kept past the transaction.
+fn prepare_kept(
+    c: &SpiClient,
+    sql: &str,
+    args: &[DatumWithOid],
+    mutating: bool,
+) -> SpiResult<Rc<OwnedPreparedStatement>> {
     let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
     let prepared = if mutating {
         c.prepare_mut(sql, &types)?
     } else {
         c.prepare(sql, &types)?
     };
-    let kept = Rc::new(prepared.keep());
-    PLANS.with(|m| m.borrow_mut().insert((sql, mutating), kept.clone()));
-    Ok(kept)
+    Ok(Rc::new(prepared.keep()))
 }
 
 /// `plan_cache_mode` set to force_generic_plan while it lives. The setting is read by
@@ -107,8 +117,7 @@ pub fn select_built<'conn>(
     let p = match BUILT.with(|m| m.borrow().get(sql).cloned()) {
         Some(p) => p,
         None => {
-            let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
-            let kept = Rc::new(c.prepare(sql, &types)?.keep());
+            let kept = prepare_kept(c, sql, args, false)?;
             BUILT.with(|m| m.borrow_mut().insert(sql.to_string(), kept.clone()));
             kept
         }

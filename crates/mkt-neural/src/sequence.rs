@@ -664,15 +664,7 @@ pub fn fit_on(
             "no user has two items in order; a sequence model needs histories".into(),
         ));
     }
-    let mut opt = AdamW::new(
-        net.vars().into_iter().cloned().collect(),
-        ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )
-    .map_err(crate::compute)?;
+    let mut opt = optimiser(&net, cfg.learning_rate).map_err(crate::compute)?;
     let mut rng = Rng::stream(cfg.seed, 1);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut epochs = Vec::new();
@@ -724,6 +716,18 @@ pub fn fit_on(
         epochs,
         best_epoch,
     })
+}
+
+/// AdamW over every parameter of `net`, without weight decay.
+fn optimiser(net: &SequenceNet, lr: f64) -> R<AdamW> {
+    AdamW::new(
+        net.vars().into_iter().cloned().collect(),
+        ParamsAdamW {
+            lr,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )
 }
 
 fn snapshot(net: &SequenceNet) -> Result<Vec<Tensor>> {
@@ -803,15 +807,7 @@ mod tests {
             .collect();
         let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
         let b = batch_of(&seqs, 6, true);
-        let mut opt = AdamW::new(
-            net.vars().into_iter().cloned().collect(),
-            ParamsAdamW {
-                lr: 1e-2,
-                weight_decay: 0.0,
-                ..ParamsAdamW::default()
-            },
-        )
-        .unwrap();
+        let mut opt = optimiser(&net, 1e-2).unwrap();
         opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
         for (i, (v, old)) in net.vars().iter().zip(&before).enumerate() {
             let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
@@ -832,15 +828,7 @@ mod tests {
                 };
                 let net = SequenceNet::new(10, &cfg, &Device::Cpu).unwrap();
                 // a few steps, so biases and gains are no longer their initial zeros and ones
-                let mut opt = AdamW::new(
-                    net.vars().into_iter().cloned().collect(),
-                    ParamsAdamW {
-                        lr: 5e-2,
-                        weight_decay: 0.0,
-                        ..ParamsAdamW::default()
-                    },
-                )
-                .unwrap();
+                let mut opt = optimiser(&net, 5e-2).unwrap();
                 let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
                 for _ in 0..3 {
                     let b = batch_of(&seqs, cfg.max_length, true);

@@ -372,14 +372,10 @@ impl Model {
             )));
         };
         let mut scores = Vec::new();
-        if recent.is_empty() {
-            scores.extend_from_slice(&self.popularity);
-        } else {
-            if let Some(top) = self.sequence_top_k(m, recent, exclude, k, &mut scores) {
-                return Ok(top);
-            }
-            m.scores(recent, &mut scores)?;
+        if !recent.is_empty() {
+            return self.rank_next(m, recent, exclude, None, k, &mut scores);
         }
+        scores.extend_from_slice(&self.popularity);
         for &e in exclude {
             scores[e as usize] = f32::NEG_INFINITY;
         }
@@ -421,31 +417,43 @@ impl Model {
         if recent.is_empty() {
             return Ok(self.recommend(user, q, scratch));
         }
-        let seen = match (user, q.exclude_seen) {
-            (Some(u), true) => self.seen.row(u as usize).0,
-            _ => &[],
-        };
-        if q.candidates.is_none() {
-            let mut excluded = seen.to_vec();
-            if q.exclude_seen {
-                excluded.extend_from_slice(recent);
+        let mut excluded = Vec::new();
+        if q.exclude_seen {
+            if let Some(u) = user {
+                excluded.extend_from_slice(self.seen.row(u as usize).0);
             }
-            if let Some(top) = self.sequence_top_k(m, recent, &excluded, q.k, scratch) {
+            excluded.extend_from_slice(recent);
+        }
+        self.rank_next(m, recent, &excluded, q.candidates, q.k, scratch)
+    }
+
+    /// The top `k` of a sequential model after `recent`, leaving out `excluded`, among
+    /// `candidates` if given: through the 8-bit index where there is one, else by scoring every
+    /// item into `scratch`.
+    fn rank_next(
+        &self,
+        m: &crate::sequential::Sequential,
+        recent: &[u32],
+        excluded: &[u32],
+        candidates: Option<&[u32]>,
+        k: usize,
+        scratch: &mut Vec<f32>,
+    ) -> Result<Vec<Scored>> {
+        if candidates.is_none() {
+            if let Some(top) = self.sequence_top_k(m, recent, excluded, k, scratch) {
                 return Ok(top);
             }
         }
         m.scores(recent, scratch)?;
-        if q.exclude_seen {
-            for &i in seen.iter().chain(recent) {
-                scratch[i as usize] = f32::NEG_INFINITY;
-            }
+        for &i in excluded {
+            scratch[i as usize] = f32::NEG_INFINITY;
         }
-        Ok(match q.candidates {
+        Ok(match candidates {
             Some(cands) => top_k(
                 dedup_candidates(cands.iter().map(|&c| (c, scratch[c as usize]))),
-                q.k,
+                k,
             ),
-            None => top_k_dense(scratch, q.k),
+            None => top_k_dense(scratch, k),
         })
     }
 
