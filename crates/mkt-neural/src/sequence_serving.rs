@@ -41,7 +41,10 @@ impl Norm {
     fn rows(&self, x: ArrayView2<f32>) -> Array2<f32> {
         let mut out = Array2::zeros(x.raw_dim());
         for (r, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
-            self.row(r.as_slice().expect("rows are contiguous"), o.as_slice_mut().expect("fresh"));
+            self.row(
+                r.as_slice().expect("rows are contiguous"),
+                o.as_slice_mut().expect("fresh"),
+            );
         }
         out
     }
@@ -216,7 +219,11 @@ impl Inference {
         let inv = 1.0 / (dh as f32).sqrt();
         let mut weights = vec![0f32; n];
         for (bi, b) in self.blocks.iter().enumerate() {
-            let first = if bi + 1 == self.blocks.len() { n - 1 } else { 0 };
+            let first = if bi + 1 == self.blocks.len() {
+                n - 1
+            } else {
+                0
+            };
             let nrm = b.attn_norm.rows(x.view());
             let k = b.wk.apply(nrm.view());
             let v = b.wv.apply(nrm.view());
@@ -235,7 +242,10 @@ impl Inference {
                     let span = hd * dh..(hd + 1) * dh;
                     let mut max = f32::NEG_INFINITY;
                     for (sp, w) in weights[..=t].iter_mut().enumerate() {
-                        *w = dot(&qt[span.clone()], &k[sp * d + hd * dh..sp * d + (hd + 1) * dh]) * inv;
+                        *w = dot(
+                            &qt[span.clone()],
+                            &k[sp * d + hd * dh..sp * d + (hd + 1) * dh],
+                        ) * inv;
                         max = max.max(*w);
                     }
                     let mut sum = 0f32;
@@ -246,7 +256,10 @@ impl Inference {
                     let a = &mut at[span];
                     for (sp, w) in weights[..=t].iter().enumerate() {
                         let w = w / sum;
-                        for (ai, vi) in a.iter_mut().zip(&v[sp * d + hd * dh..sp * d + (hd + 1) * dh]) {
+                        for (ai, vi) in a
+                            .iter_mut()
+                            .zip(&v[sp * d + hd * dh..sp * d + (hd + 1) * dh])
+                        {
                             *ai += w * vi;
                         }
                     }
@@ -284,10 +297,7 @@ fn gru_layer(g: &GruLayer, x: ArrayView2<f32>) -> Array2<f32> {
             let c = (xt[2 * d + j] + r * hu[2 * d + j]).tanh();
             h[j] = c + z * (h[j] - c);
         }
-        out.row_mut(t)
-            .iter_mut()
-            .zip(&h)
-            .for_each(|(o, v)| *o = *v);
+        out.row_mut(t).iter_mut().zip(&h).for_each(|(o, v)| *o = *v);
     }
     out
 }
