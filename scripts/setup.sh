@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-PKGS="postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config"
+PKGS="postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo pkg-config python3 python3-pip"
 # The tests also render a model report in headless Chromium, and run lifetimes (from PyPI, in a
 # virtual environment) beside the customer value models.
 if [ "${1:-}" = test ]; then PKGS="$PKGS chromium python3 python3-venv python3-pip"; fi

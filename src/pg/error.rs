@@ -29,6 +29,7 @@ fn code(e: &Error) -> C {
         Error::NullValue(_) => C::ERRCODE_NULL_VALUE_NOT_ALLOWED,
         Error::PermissionDenied(_) => C::ERRCODE_INSUFFICIENT_PRIVILEGE,
         Error::InvalidState(_) => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        Error::MissingFile(_) => C::ERRCODE_UNDEFINED_FILE,
         Error::NotSupported(_) => C::ERRCODE_FEATURE_NOT_SUPPORTED,
         Error::Corrupted(_) => C::ERRCODE_DATA_CORRUPTED,
         Error::InvalidText(_) => C::ERRCODE_INVALID_TEXT_REPRESENTATION,

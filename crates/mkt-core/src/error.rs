@@ -57,6 +57,9 @@ pub enum Error {
     /// An operation that the object's current state does not allow (e.g. a second reward).
     #[error("{0}")]
     InvalidState(String),
+    /// A file the extension needs (a text model's weights) that is not where it is looked for.
+    #[error("{0}")]
+    MissingFile(String),
     /// An operation the chosen model cannot do.
     #[error("{0}")]
     NotSupported(String),
@@ -138,6 +141,7 @@ impl Error {
             Error::NullValue(m) => Error::NullValue(p(m)),
             Error::ReadOnly(m) => Error::ReadOnly(p(m)),
             Error::InvalidState(m) => Error::InvalidState(p(m)),
+            Error::MissingFile(m) => Error::MissingFile(p(m)),
             Error::NotSupported(m) => Error::NotSupported(p(m)),
             Error::Compute(m) => Error::Compute(p(m)),
             Error::Corrupted(m) => Error::Corrupted(p(m)),

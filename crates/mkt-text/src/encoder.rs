@@ -1,0 +1,168 @@
+//! all-MiniLM-L6-v2 as sentence-transformers runs it: BERT, mean pooling over the attention mask,
+//! L2 normalisation (its modules.json: Transformer, Pooling(mean), Normalize), at most 256 tokens.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use mkt_core::{Error, Result};
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+/// sentence_bert_config.json's `max_seq_length`: longer texts keep their first 254 word pieces
+/// between `[CLS]` and `[SEP]`, as sentence-transformers truncates them.
+pub const MAX_TOKENS: usize = 256;
+
+/// Texts per forward pass. Texts are sorted by length first, so a batch pads little.
+pub const BATCH: usize = 32;
+
+/// The files a model folder must hold.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+pub struct TextEncoder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    dim: usize,
+    folder: PathBuf,
+}
+
+fn compute(e: impl std::fmt::Display) -> Error {
+    Error::Compute(e.to_string())
+}
+
+impl TextEncoder {
+    /// Reads a sentence-transformers folder (config.json, tokenizer.json, model.safetensors).
+    pub fn load(folder: &Path) -> Result<Self> {
+        let missing: Vec<&str> = MODEL_FILES
+            .iter()
+            .copied()
+            .filter(|f| !folder.join(f).is_file())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingFile(format!(
+                "text model folder \"{}\" lacks {}",
+                folder.display(),
+                missing.join(", ")
+            )));
+        }
+        let corrupt = |f: &str, e: &dyn std::fmt::Display| {
+            Error::Corrupted(format!("{}: {e}", folder.join(f).display()))
+        };
+        let config_text = std::fs::read_to_string(folder.join("config.json"))
+            .map_err(|e| corrupt("config.json", &e))?;
+        let config: Config =
+            serde_json::from_str(&config_text).map_err(|e| corrupt("config.json", &e))?;
+        let mut tokenizer = Tokenizer::from_file(folder.join("tokenizer.json"))
+            .map_err(|e| corrupt("tokenizer.json", &e))?;
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| corrupt("tokenizer.json", &e))?;
+        tokenizer.with_padding(None);
+        let bytes = std::fs::read(folder.join("model.safetensors"))
+            .map_err(|e| corrupt("model.safetensors", &e))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
+            .map_err(|e| corrupt("model.safetensors", &e))?;
+        let model = BertModel::load(vb, &config).map_err(|e| corrupt("model.safetensors", &e))?;
+        Ok(Self {
+            model,
+            tokenizer,
+            dim: config.hidden_size,
+            folder: folder.to_path_buf(),
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Word-piece ids of each text, `[CLS]` and `[SEP]` included, truncated to [`MAX_TOKENS`].
+    pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(compute)?;
+        Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// One L2-normalised vector per text, in the order given. A text that is empty or only white
+    /// space has nothing to encode and gets a zero vector. `between_batches` runs before each
+    /// forward pass with the number of texts done so far; an error from it stops the work (the
+    /// extension checks for a cancel there).
+    pub fn embed(
+        &self,
+        texts: &[&str],
+        mut between_batches: impl FnMut(usize) -> Result<()>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut out = vec![vec![0f32; self.dim]; texts.len()];
+        let live: Vec<usize> = (0..texts.len())
+            .filter(|&i| !texts[i].trim().is_empty())
+            .collect();
+        if live.is_empty() {
+            return Ok(out);
+        }
+        let live_texts: Vec<&str> = live.iter().map(|&i| texts[i]).collect();
+        let ids = self.token_ids(&live_texts)?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&j| ids[j].len());
+        let mut done = 0;
+        for chunk in order.chunks(BATCH) {
+            between_batches(done)?;
+            let rows: Vec<&[u32]> = chunk.iter().map(|&j| ids[j].as_slice()).collect();
+            let vectors = self.forward(&rows)?;
+            for (&j, v) in chunk.iter().zip(vectors) {
+                out[live[j]] = v;
+            }
+            done += chunk.len();
+        }
+        Ok(out)
+    }
+
+    /// Mean-pooled, normalised BERT output of equally padded rows.
+    fn forward(&self, rows: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let b = rows.len();
+        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let mut ids = vec![0u32; b * width];
+        let mut mask = vec![0u32; b * width];
+        for (r, row) in rows.iter().enumerate() {
+            ids[r * width..r * width + row.len()].copy_from_slice(row);
+            mask[r * width..r * width + row.len()].fill(1);
+        }
+        let dev = &self.model.device;
+        let ids = Tensor::from_vec(ids, (b, width), dev).map_err(compute)?;
+        let mask = Tensor::from_vec(mask, (b, width), dev).map_err(compute)?;
+        let types = ids.zeros_like().map_err(compute)?;
+        let hidden = self
+            .model
+            .forward(&ids, &types, Some(&mask))
+            .map_err(compute)?;
+        let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3().map_err(compute)?;
+        Ok(hidden
+            .iter()
+            .zip(rows)
+            .map(|(tokens, row)| mean_normalised(&tokens[..row.len()], self.dim))
+            .collect())
+    }
+}
+
+/// sentence-transformers' Pooling(mean) over the unmasked tokens, then Normalize (which divides
+/// by max(norm, 1e-12)).
+fn mean_normalised(tokens: &[Vec<f32>], dim: usize) -> Vec<f32> {
+    let mut sum = vec![0f64; dim];
+    for t in tokens {
+        for (s, &x) in sum.iter_mut().zip(t) {
+            *s += x as f64;
+        }
+    }
+    let n = tokens.len().max(1) as f64;
+    let norm = sum.iter().map(|s| (s / n) * (s / n)).sum::<f64>().sqrt().max(1e-12);
+    sum.iter().map(|s| (s / n / norm) as f32).collect()
+}

@@ -1,0 +1,2 @@
+//! Sentence embeddings for item and customer texts.
+pub mod encoder;
