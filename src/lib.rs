@@ -15,6 +15,7 @@ mod policies;
 mod predictors;
 mod prep;
 mod recommenders;
+mod text;
 
 ::pgrx::pg_module_magic!();
 

@@ -41,6 +41,11 @@ pub static SHARED_MODELS: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Megabytes one training, profiling or cleaning call may use.
 pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
+/// Folder of the sentence encoder mkt.embed runs; unset means `<sharedir>/pg_marketing/all-MiniLM-L6-v2`,
+/// where `make text-model` installs it.
+pub static TEXT_MODEL: GucSetting<Option<std::ffi::CString>> =
+    GucSetting::<Option<std::ffi::CString>>::new(None);
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"mkt.max_workers",
@@ -106,6 +111,14 @@ pub fn init() {
         0,
         1024,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"mkt.text_model",
+        c"Folder of the sentence encoder (all-MiniLM-L6-v2) that mkt.embed runs.",
+        c"Unset means the folder make text-model installs: <sharedir>/pg_marketing/all-MiniLM-L6-v2. It must hold config.json, tokenizer.json and model.safetensors. Superuser-only, since the server reads the files it names.",
+        &TEXT_MODEL,
+        GucContext::Suset,
         GucFlags::default(),
     );
     // SAFETY: called from _PG_init on the main thread with a static C string.

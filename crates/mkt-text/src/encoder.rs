@@ -85,6 +85,7 @@ impl TextEncoder {
     }
 
     /// Word-piece ids of each text, `[CLS]` and `[SEP]` included, truncated to [`MAX_TOKENS`].
+    /// The tokenizer parallelises over texts in the current rayon pool.
     pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
         let encodings = self
             .tokenizer
@@ -94,14 +95,17 @@ impl TextEncoder {
     }
 
     /// One L2-normalised vector per text, in the order given. A text that is empty or only white
-    /// space has nothing to encode and gets a zero vector. `between_batches` runs before each
-    /// forward pass with the number of texts done so far; an error from it stops the work (the
-    /// extension checks for a cancel there).
+    /// space has nothing to encode and gets a zero vector. Tokenising and each forward pass run in
+    /// `pool` (the caller's thread when None); `between_batches` runs on the caller's thread
+    /// before each forward pass with the number of texts done so far, and an error from it stops
+    /// the work (the extension checks for a cancel there).
     pub fn embed(
         &self,
         texts: &[&str],
+        pool: Option<&rayon::ThreadPool>,
         mut between_batches: impl FnMut(usize) -> Result<()>,
     ) -> Result<Vec<Vec<f32>>> {
+
         let mut out = vec![vec![0f32; self.dim]; texts.len()];
         let live: Vec<usize> = (0..texts.len())
             .filter(|&i| !texts[i].trim().is_empty())
@@ -110,14 +114,20 @@ impl TextEncoder {
             return Ok(out);
         }
         let live_texts: Vec<&str> = live.iter().map(|&i| texts[i]).collect();
-        let ids = self.token_ids(&live_texts)?;
+        let ids = match pool {
+            Some(p) => p.install(|| self.token_ids(&live_texts))?,
+            None => self.token_ids(&live_texts)?,
+        };
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&j| ids[j].len());
         let mut done = 0;
         for chunk in order.chunks(BATCH) {
             between_batches(done)?;
             let rows: Vec<&[u32]> = chunk.iter().map(|&j| ids[j].as_slice()).collect();
-            let vectors = self.forward(&rows)?;
+            let vectors = match pool {
+                Some(p) => p.install(|| self.forward(&rows))?,
+                None => self.forward(&rows)?,
+            };
             for (&j, v) in chunk.iter().zip(vectors) {
                 out[live[j]] = v;
             }

@@ -18,6 +18,10 @@ fn model_folder() -> Option<PathBuf> {
     }
 }
 
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
     let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
@@ -50,7 +54,7 @@ fn matches_sentence_transformers_on_200_texts() {
         })
         .collect();
     assert_eq!(texts.len(), 200);
-    let got = enc.embed(&texts, |_| Ok(())).unwrap();
+    let got = enc.embed(&texts, None, |_| Ok(())).unwrap();
     let mut worst = (1.0f64, 0usize);
     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
         assert_eq!(g.len(), 384);
@@ -73,7 +77,7 @@ fn blank_texts_are_zero_and_order_is_kept() {
     let texts = ["red running shoes", "", "  \t", "a blue raincoat", "red running shoes"];
     let mut batches = 0;
     let v = enc
-        .embed(&texts, |_| {
+        .embed(&texts, Some(&pool()), |_| {
             batches += 1;
             Ok(())
         })
@@ -94,7 +98,7 @@ fn a_stop_between_batches_ends_the_work() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut seen = Vec::new();
     let err = enc
-        .embed(&refs, |done| {
+        .embed(&refs, None, |done| {
             seen.push(done);
             if done >= 32 {
                 Err(mkt_core::Error::InvalidState("stopped".into()))

@@ -1,0 +1,63 @@
+-- mkt.embed: sentence embeddings by all-MiniLM-L6-v2 (installed by make text-model).
+LOAD 'pg_marketing';
+SHOW mkt.text_model;
+
+-- 384 dimensions, unit length.
+SELECT cardinality(e) AS dims,
+       round(sqrt((SELECT sum(x::float8 * x) FROM unnest(e) x))::numeric, 4) AS norm
+FROM mkt.embed('Wireless noise-cancelling headphones') e;
+
+-- Cosine of two texts (the vectors are unit length: their dot product).
+CREATE FUNCTION pg_temp.cos(a real[], b real[]) RETURNS numeric LANGUAGE sql AS
+$$ SELECT round(sum(x::float8 * y)::numeric, 3) FROM unnest(a, b) AS t(x, y) $$;
+
+-- Texts about the same thing lie closer than unrelated ones.
+SELECT pg_temp.cos(mkt.embed('red running shoes for men'), mkt.embed('sneakers for jogging')) >
+       pg_temp.cos(mkt.embed('red running shoes for men'), mkt.embed('stainless steel saucepan')) AS related_closer;
+
+-- Case does not matter (the tokenizer lower-cases); the same text gives the same vector.
+SELECT pg_temp.cos(mkt.embed('SUMMER SALE'), mkt.embed('summer sale')) AS same;
+
+-- Many texts in one call: one row per element in order; NULL stays NULL; blank is a zero vector.
+SELECT ord, embedding IS NULL AS is_null, cardinality(embedding) AS dims,
+       (SELECT bool_and(x = 0) FROM unnest(embedding) x) AS all_zero
+FROM mkt.embed(ARRAY['a blue raincoat', NULL, '', '   ', 'a blue raincoat']);
+
+-- The batch and the single-text function agree.
+SELECT pg_temp.cos(e.embedding, mkt.embed('a blue raincoat')) AS batch_equals_single
+FROM mkt.embed(ARRAY['a blue raincoat', 'a yellow umbrella']) e WHERE ord = 1;
+
+-- Text past 256 word pieces is truncated: what follows them changes nothing.
+SELECT pg_temp.cos(mkt.embed(repeat('coupon ', 300)), mkt.embed(repeat('coupon ', 300) || 'completely different ending')) AS truncated;
+
+-- NULL in, NULL out; an empty array gives no rows.
+SELECT mkt.embed(NULL::text) IS NULL AS null_text;
+SELECT count(*) FROM mkt.embed(ARRAY[]::text[]);
+
+-- Describing items: a SELECT over a table embeds every row.
+CREATE TABLE products(id int PRIMARY KEY, description text);
+INSERT INTO products VALUES (1, 'espresso machine with milk frother'), (2, 'coffee grinder, burr, 15 settings'),
+  (3, 'children''s bicycle with training wheels');
+CREATE TABLE product_vectors AS SELECT id, mkt.embed(description) AS v FROM products;
+SELECT a.id, b.id AS nearest
+FROM product_vectors a CROSS JOIN LATERAL (
+  SELECT b.id FROM product_vectors b WHERE b.id <> a.id ORDER BY pg_temp.cos(a.v, b.v) DESC LIMIT 1) b
+ORDER BY a.id;
+
+-- A folder without the model: undefined_file, naming the folder and the setup command.
+SET mkt.text_model = '/nonexistent/minilm';
+SELECT regress.err($$SELECT mkt.embed('anything')$$);
+SELECT regress.err($$SELECT * FROM mkt.embed(ARRAY['anything'])$$);
+RESET mkt.text_model;
+SELECT cardinality(mkt.embed('back to the installed model')) AS dims;
+
+-- Only a superuser may point the server at a folder.
+CREATE ROLE text_user;
+GRANT USAGE ON SCHEMA mkt TO text_user;
+SET ROLE text_user;
+SET mkt.text_model = '/tmp';
+SELECT cardinality(mkt.embed('a user may embed')) AS dims;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA mkt FROM text_user;
+DROP ROLE text_user;
+DROP TABLE products, product_vectors;
