@@ -83,4 +83,5 @@ bench: install-release
 	bash bench/model_memory.sh
 	bash bench/serving_scale.sh
 	bash bench/sequence_serving.sh
+	bash bench/text_throughput.sh
 	bash bench/citus.sh

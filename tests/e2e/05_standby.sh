@@ -60,6 +60,8 @@ caught_up
 after=$(q "$live")
 check "the standby serves a sequence model from live history, and an event written on the primary changes its answer there" \
   "$before|$after|changed" "$standby_before|$(sq "$live")|$([ "$before" != "$after" ] && echo changed)"
+emb="SELECT round(sum(x::float8 * y)::numeric, 5) FROM unnest(mkt.embed('waterproof hiking boots'), mkt.embed('rain boots for walking')) AS t(x, y)"
+check "the standby embeds texts as the primary does" "$(q "$emb")" "$(sq "$emb")"
 check "the standby gives policy probabilities" "3" "$(sq "SELECT count(*) FROM mkt.policy_probabilities('conc', '{\"segment\": 1}')")"
 err=$(psql -X -qAt -p "$SPORT" -v VERBOSITY=verbose -c "SELECT * FROM mkt.decide('conc', '{\"segment\": 1}')" -c "SELECT mkt.reward(1, 1)" 2>&1)
 [ "$(echo "$err" | grep -c "ERROR:  25006: mkt\.\(decide\|reward\) writes to the catalog and cannot run on a hot standby")" = 2 ] \

@@ -120,3 +120,15 @@ fn a_folder_without_the_model_names_what_is_missing() {
     assert!(matches!(err, mkt_core::Error::MissingFile(_)));
     assert!(msg.contains("model.safetensors") && msg.contains("tokenizer.json"), "{msg}");
 }
+
+#[test]
+fn a_file_that_does_not_parse_is_named() {
+    let dir = std::env::temp_dir().join("mkt-text-corrupt-folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), "{\"hidden_size\": ").unwrap();
+    std::fs::write(dir.join("tokenizer.json"), "{}").unwrap();
+    std::fs::write(dir.join("model.safetensors"), b"not safetensors").unwrap();
+    let err = TextEncoder::load(&dir).err().unwrap();
+    assert!(matches!(err, mkt_core::Error::Corrupted(_)), "{err:?}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+}
