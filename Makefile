@@ -84,4 +84,5 @@ bench: install-release
 	bash bench/serving_scale.sh
 	bash bench/sequence_serving.sh
 	bash bench/text_throughput.sh
+	bash bench/text_cold_start.sh
 	bash bench/citus.sh

@@ -8,7 +8,8 @@ use mkt_neural::FeatureTable;
 use mkt_reco::FeatureSpec;
 
 /// Reads `spec` (`which` is "user" or "item", for messages). Number columns are numeric features,
-/// every other type categorical (read as text).
+/// every other type categorical (read as text); each of `text_columns` becomes 384 numeric
+/// features, its sentence embedding (`mkt.embed`; a NULL or blank text is all zeros).
 pub fn read(spec: &FeatureSpec, which: &str) -> SqlResult<FeatureTable> {
     let mut src = source::resolve(&spec.source)?;
     if let Some(name) = &spec.transform {
@@ -36,6 +37,11 @@ pub fn read(spec: &FeatureSpec, which: &str) -> SqlResult<FeatureTable> {
             c.name.as_str(),
             if is_num { Want::Float } else { Want::Text },
         ));
+    }
+    let n_plain = wanted.len();
+    for name in &spec.text_columns {
+        let c = source::find(&cols, name, &format!("{which} text feature"))?;
+        wanted.push((c.name.as_str(), Want::Text));
     }
     let mut data = source::read_columns(&src, &wanted)?.into_iter();
     let Some(ColumnData::Text(keys)) = data.next() else {
@@ -65,7 +71,25 @@ pub fn read(spec: &FeatureSpec, which: &str) -> SqlResult<FeatureTable> {
         categorical: Vec::new(),
         numeric: Vec::new(),
     };
-    for ((name, _), col) in wanted[1..].iter().zip(data) {
+    let mut data: Vec<ColumnData> = data.collect();
+    let texts = data.split_off(n_plain - 1);
+    for ((name, _), col) in wanted[n_plain..].iter().zip(texts) {
+        let ColumnData::Text(v) = col else {
+            return Err(report(Error::Internal("a text feature was not read as text".into())));
+        };
+        let v = filter(v, &keep);
+        let refs: Vec<Option<&str>> = v.iter().map(|t| t.as_deref()).collect();
+        let vectors = crate::text::encoder::embed(&refs)?;
+        let dim = vectors.iter().flatten().next().map_or(0, Vec::len);
+        for d in 0..dim {
+            let column = vectors
+                .iter()
+                .map(|e| Some(e.as_ref().map_or(0.0, |e| e[d] as f64)))
+                .collect();
+            table.numeric.push((format!("{name}[{d}]"), column));
+        }
+    }
+    for ((name, _), col) in wanted[1..n_plain].iter().zip(data) {
         let name = name.to_string();
         match col {
             ColumnData::Float(v) => table.numeric.push((name, filter(v, &keep))),

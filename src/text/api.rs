@@ -13,8 +13,10 @@ fn embed(text: &str) -> Result<Vec<f32>, ErrorReport> {
 #[pg_extern(stable, parallel_safe, strict, name = "embed")]
 fn embed_many(
     texts: Vec<Option<String>>,
-) -> Result<TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vec<f32>>))>, ErrorReport>
-{
+) -> Result<
+    TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vec<f32>>))>,
+    ErrorReport,
+> {
     let refs: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref()).collect();
     let vectors = encoder::embed(&refs)?;
     Ok(TableIterator::new(

@@ -36,7 +36,9 @@ pub fn folder() -> PathBuf {
         );
         CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
     };
-    PathBuf::from(share).join("pg_marketing").join("all-MiniLM-L6-v2")
+    PathBuf::from(share)
+        .join("pg_marketing")
+        .join("all-MiniLM-L6-v2")
 }
 
 /// Runs `f` with this backend's encoder, loading it first when needed.

@@ -159,6 +159,6 @@ impl Default for NeuralParams {
 pub fn bad_feature_spec(which: &str, msg: &str) -> Error {
     Error::invalid(format!(
         "parameter \"{which}\" must be an object {{\"source\": ..., \"key\": ..., \"columns\": \
-         [...], \"transform\": ... (optional)}}: {msg}"
+         [...], \"transform\": ... (optional), \"text_columns\": [...] (optional)}}: {msg}"
     ))
 }

@@ -344,6 +344,7 @@ mod tests {
                 key: "item_id".into(),
                 columns: vec!["genre".into(), "year".into()],
                 transform: None,
+                text_columns: Vec::new(),
             }),
             feature_weight: 2.0,
             ..EaseParams::new(1.0)

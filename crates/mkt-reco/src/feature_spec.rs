@@ -14,10 +14,12 @@ pub struct FeatureSpec {
     /// A stored transform (mkt.fit_transform) applied to `source` first; `columns` may name its
     /// outputs.
     pub transform: Option<String>,
+    /// Text columns, each turned into the 384 numbers of its sentence embedding (mkt.embed).
+    pub text_columns: Vec<String>,
 }
 
 impl FeatureSpec {
-    pub const KEYS: [&'static str; 4] = ["source", "key", "columns", "transform"];
+    pub const KEYS: [&'static str; 5] = ["source", "key", "columns", "transform", "text_columns"];
 
     pub(crate) fn parse(which: &str, v: &Value) -> Result<Self> {
         let owner = format!("parameter \"{which}\"");
@@ -29,8 +31,12 @@ impl FeatureSpec {
             }
         };
         let columns = p.strings("columns")?;
-        if columns.is_empty() {
-            return Err(bad_feature_spec(which, "\"columns\" must name at least one column"));
+        let text_columns = p.strings("text_columns")?;
+        if columns.is_empty() && text_columns.is_empty() {
+            return Err(bad_feature_spec(
+                which,
+                "\"columns\" or \"text_columns\" must name at least one column",
+            ));
         }
         let transform = match p.value("transform") {
             None => None,
@@ -41,6 +47,35 @@ impl FeatureSpec {
             key: text("key")?,
             columns,
             transform,
+            text_columns,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_columns_may_stand_alone_but_something_must_be_named() {
+        let spec = FeatureSpec::parse(
+            "item_features",
+            &json!({"source": "items", "key": "item_id", "text_columns": ["description"]}),
+        )
+        .unwrap();
+        assert!(spec.columns.is_empty());
+        assert_eq!(spec.text_columns, vec!["description".to_string()]);
+        let err = FeatureSpec::parse("item_features", &json!({"source": "items", "key": "item_id"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"columns\" or \"text_columns\""), "{err}");
+        let err = FeatureSpec::parse(
+            "item_features",
+            &json!({"source": "items", "key": "item_id", "text_columns": "description"}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("text_columns"), "{err}");
     }
 }

@@ -22,10 +22,17 @@ fn main() {
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let enc = TextEncoder::load(std::path::Path::new(&folder)).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    enc.embed(&refs[..32.min(n)], Some(&pool), |_| Ok(())).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    enc.embed(&refs[..32.min(n)], Some(&pool), |_| Ok(()))
+        .unwrap();
     let t = std::time::Instant::now();
     enc.embed(&refs, Some(&pool), |_| Ok(())).unwrap();
     let s = t.elapsed().as_secs_f64();
-    println!("{n} texts in {s:.2} s: {:.1} sentences/s ({threads} threads)", n as f64 / s);
+    println!(
+        "{n} texts in {s:.2} s: {:.1} sentences/s ({threads} threads)",
+        n as f64 / s
+    );
 }

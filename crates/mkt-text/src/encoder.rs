@@ -105,7 +105,6 @@ impl TextEncoder {
         pool: Option<&rayon::ThreadPool>,
         mut between_batches: impl FnMut(usize) -> Result<()>,
     ) -> Result<Vec<Vec<f32>>> {
-
         let mut out = vec![vec![0f32; self.dim]; texts.len()];
         let live: Vec<usize> = (0..texts.len())
             .filter(|&i| !texts[i].trim().is_empty())
@@ -173,6 +172,11 @@ fn mean_normalised(tokens: &[Vec<f32>], dim: usize) -> Vec<f32> {
         }
     }
     let n = tokens.len().max(1) as f64;
-    let norm = sum.iter().map(|s| (s / n) * (s / n)).sum::<f64>().sqrt().max(1e-12);
+    let norm = sum
+        .iter()
+        .map(|s| (s / n) * (s / n))
+        .sum::<f64>()
+        .sqrt()
+        .max(1e-12);
     sum.iter().map(|s| (s / n / norm) as f32).collect()
 }

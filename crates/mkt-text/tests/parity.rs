@@ -19,7 +19,10 @@ fn model_folder() -> Option<PathBuf> {
 }
 
 fn pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -64,9 +67,20 @@ fn matches_sentence_transformers_on_200_texts() {
         }
     }
     eprintln!("lowest cosine {:.7} (text {})", worst.0, worst.1);
-    assert!(worst.0 >= 0.9999, "text {:?}: cosine {}", texts[worst.1], worst.0);
+    assert!(
+        worst.0 >= 0.9999,
+        "text {:?}: cosine {}",
+        texts[worst.1],
+        worst.0
+    );
     // Some fixture texts pass the limit, so truncation is what was compared.
-    let longest = enc.token_ids(&texts).unwrap().iter().map(Vec::len).max().unwrap();
+    let longest = enc
+        .token_ids(&texts)
+        .unwrap()
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap();
     assert_eq!(longest, MAX_TOKENS);
 }
 
@@ -74,7 +88,13 @@ fn matches_sentence_transformers_on_200_texts() {
 fn blank_texts_are_zero_and_order_is_kept() {
     let Some(folder) = model_folder() else { return };
     let enc = TextEncoder::load(&folder).unwrap();
-    let texts = ["red running shoes", "", "  \t", "a blue raincoat", "red running shoes"];
+    let texts = [
+        "red running shoes",
+        "",
+        "  \t",
+        "a blue raincoat",
+        "red running shoes",
+    ];
     let mut batches = 0;
     let v = enc
         .embed(&texts, Some(&pool()), |_| {
@@ -118,7 +138,10 @@ fn a_folder_without_the_model_names_what_is_missing() {
     let err = TextEncoder::load(&dir).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, mkt_core::Error::MissingFile(_)));
-    assert!(msg.contains("model.safetensors") && msg.contains("tokenizer.json"), "{msg}");
+    assert!(
+        msg.contains("model.safetensors") && msg.contains("tokenizer.json"),
+        "{msg}"
+    );
 }
 
 #[test]

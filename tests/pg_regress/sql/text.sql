@@ -61,3 +61,36 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA mkt FROM text_user;
 DROP ROLE text_user;
 DROP TABLE products, product_vectors;
+
+-- Text as item features: a neural model reads item_features.text_columns through mkt.embed, so
+-- items that only have a description get real scores. 60 users in 3 taste groups rate items
+-- 1..30 (users of group g like items i with i % 3 = g); items 31..33 are new, described only.
+CREATE TABLE text_items AS
+SELECT i AS item_id,
+       (ARRAY['a warm wool sweater', 'a winter knit jumper', 'a soft cashmere cardigan', 'a thick fleece pullover'])[1 + i % 4]
+         || ' in ' || (ARRAY['grey', 'navy', 'cream'])[1 + i % 3] AS description
+FROM generate_series(0, 33) i WHERE i % 3 = 0
+UNION ALL
+SELECT i, (ARRAY['dark roast espresso coffee beans', 'ground arabica coffee', 'a bag of single-origin coffee', 'decaf filter coffee'])[1 + i % 4]
+FROM generate_series(1, 33) i WHERE i % 3 = 1
+UNION ALL
+SELECT i, (ARRAY['a mountain bike with disc brakes', 'a road bicycle, carbon frame', 'a hybrid bike for commuting', 'a gravel bicycle'])[1 + i % 4]
+FROM generate_series(2, 33) i WHERE i % 3 = 2;
+DELETE FROM text_items WHERE item_id = 0;
+SELECT n_users, n_items FROM mkt.train_recommender('text_nn', 'regress.planted', algorithm => 'neural',
+  params => '{"epochs": 40, "dim": 16, "hidden": 32, "seed": 3, "cold_dropout": 0.3,
+              "item_features": {"source": "text_items", "key": "item_id", "text_columns": ["description"]}}');
+-- Among the three new items, each user's first is the one of their group for most users.
+SELECT count(*) FILTER (WHERE r.item_id % 3 = u % 3) >= 45 AS new_items_ranked_by_their_text
+FROM generate_series(1, 60) u, LATERAL mkt.recommend('text_nn', u, 1, candidates => ARRAY[31, 32, 33]) r;
+-- The items most like a new item are of its kind.
+SELECT count(*) FILTER (WHERE s.item_id % 3 = 31 % 3) >= 4 AS similar_to_new_item
+FROM mkt.similar_items('text_nn', 31, 5) s;
+-- A text column that does not exist, and a spec with neither columns nor text_columns.
+SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
+  params => '{"item_features": {"source": "text_items", "key": "item_id", "text_columns": ["blurb"]}}')$$);
+SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
+  params => '{"item_features": {"source": "text_items", "key": "item_id"}}')$$);
+SELECT count(*) FROM mkt.models WHERE model_name = 'text_bad';
+SELECT mkt.drop_model('text_nn');
+DROP TABLE text_items;
