@@ -17,6 +17,7 @@
 //! so its parameters are named and stored like the others rather than kept in a `VarMap`.
 //! Dropout masks come from the seeded generator, so a fit is reproducible.
 
+use crate::features::Encoded;
 use crate::net::{normal, xavier};
 use crate::sequence_serving::Inference;
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -240,10 +241,85 @@ pub struct SequenceNet {
     blocks: Vec<Block>,
     gru: Vec<GruLayer>,
     out_norm: Norm,
+    /// Item features added to the id embeddings while training; `fold_features` bakes them into
+    /// `items` when training ends, so a stored model has none.
+    side: Option<ItemSide>,
     dev: Device,
     /// What serving scores with, made from the parameters on the first scoring call (training
     /// never scores, so they no longer change by then).
     serving: std::sync::OnceLock<Option<Inference>>,
+}
+
+/// Side features of the items: each categorical column's embedding of the item's code, and a
+/// projection of its standardised numbers (text embeddings among them), summed with its id
+/// embedding. Items no training sequence holds are described by these alone.
+struct ItemSide {
+    /// Per categorical column: its codes by embedding row (row 0, padding, has code 0) and table.
+    cat: Vec<(Tensor, Var)>,
+    /// Numbers by embedding row (n_items + 1, k) and their projection (k, dim).
+    num: Option<(Tensor, Var)>,
+    /// 1.0 for the embedding rows of items no training sequence holds (n_items + 1, 1).
+    unseen: Tensor,
+}
+
+impl ItemSide {
+    fn new(
+        f: &Encoded,
+        n_items: usize,
+        seen: &[bool],
+        dim: usize,
+        rng: &mut Rng,
+        dev: &Device,
+    ) -> R<Self> {
+        let mut cat = Vec::with_capacity(f.cat.len());
+        for c in &f.cat {
+            let codes: Vec<u32> = std::iter::once(0).chain(c.codes.iter().copied()).collect();
+            let codes = Tensor::from_vec(codes, n_items + 1, dev)?;
+            cat.push((codes, normal(c.size, dim, 0.05, rng, dev)?));
+        }
+        let k = f.n_num();
+        let num = if k > 0 {
+            let mut rows = vec![0f32; k];
+            rows.extend_from_slice(&f.num);
+            let x = Tensor::from_vec(rows, (n_items + 1, k), dev)?;
+            Some((x, normal(k, dim, 0.1 / (k as f64).sqrt(), rng, dev)?))
+        } else {
+            None
+        };
+        let unseen: Vec<f32> = std::iter::once(0.0)
+            .chain(seen.iter().map(|&s| if s { 0.0 } else { 1.0 }))
+            .collect();
+        Ok(ItemSide {
+            cat,
+            num,
+            unseen: Tensor::from_vec(unseen, (n_items + 1, 1), dev)?,
+        })
+    }
+
+    fn vars(&self) -> Vec<(String, &Var)> {
+        let mut v: Vec<(String, &Var)> = self
+            .cat
+            .iter()
+            .enumerate()
+            .map(|(c, (_, t))| (format!("side.cat{c}"), t))
+            .collect();
+        if let Some((_, w)) = &self.num {
+            v.push(("side.num".to_string(), w));
+        }
+        v
+    }
+
+    /// What the features add to each embedding row (n_items + 1, dim).
+    fn table(&self, rows: usize, dim: usize, dev: &Device) -> R<Tensor> {
+        let mut t = Tensor::zeros((rows, dim), DType::F32, dev)?;
+        for (codes, table) in &self.cat {
+            t = (t + table.as_tensor().index_select(codes, 0)?)?;
+        }
+        if let Some((x, w)) = &self.num {
+            t = (t + x.matmul(w.as_tensor())?)?;
+        }
+        Ok(t)
+    }
 }
 
 /// One mini-batch: left-padded inputs (item + 1, 0 = padding) and the next item at each position
@@ -286,6 +362,7 @@ impl SequenceNet {
                         .collect::<R<_>>()?,
                 },
                 out_norm: Norm::new(cfg.dim, dev)?,
+                side: None,
                 dev: dev.clone(),
                 serving: std::sync::OnceLock::new(),
             })
@@ -335,7 +412,32 @@ impl SequenceNet {
         }
         v.push(("out_norm.gain".to_string(), &self.out_norm.gain));
         v.push(("out_norm.bias".to_string(), &self.out_norm.bias));
+        if let Some(side) = &self.side {
+            v.extend(side.vars());
+        }
         v
+    }
+
+    /// Every item's embedding row (n_items + 1, dim): its id embedding plus what its features add.
+    fn item_table(&self) -> R<Tensor> {
+        let ids = self.items.as_tensor();
+        match &self.side {
+            None => Ok(ids.clone()),
+            Some(side) => ids + side.table(self.n_items + 1, self.cfg.dim, &self.dev)?,
+        }
+    }
+
+    /// Bakes the item features into the id embeddings: an item a training sequence held keeps
+    /// id + features, one none held (its id embedding only ever learned to lose) gets its
+    /// features alone. Scores are unchanged for the first; the net has no features after it.
+    fn fold_features(&mut self) -> R<()> {
+        let Some(side) = self.side.take() else {
+            return Ok(());
+        };
+        let ids = self.items.as_tensor();
+        let kept = ids.broadcast_mul(&side.unseen.affine(-1.0, 1.0)?)?;
+        let folded = (kept + side.table(self.n_items + 1, self.cfg.dim, &self.dev)?)?;
+        self.items.set(&folded)
     }
 
     pub fn config(&self) -> &SequenceConfig {
@@ -401,8 +503,7 @@ impl SequenceNet {
             .collect();
         let keep = Tensor::from_vec(keep, (rows, l, 1), &self.dev)?;
         let mut x = self
-            .items
-            .as_tensor()
+            .item_table()?
             .index_select(&idx, 0)?
             .reshape((rows, l, d))?
             .affine((d as f64).sqrt(), 0.0)?;
@@ -481,7 +582,7 @@ impl SequenceNet {
         let wanted: Vec<u32> = at.iter().map(|&p| b.targets[p as usize] - 1).collect();
         let n = at.len();
         let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
-        let catalogue = self.items.as_tensor().narrow(0, 1, self.n_items)?;
+        let catalogue = self.item_table()?.narrow(0, 1, self.n_items)?;
         Ok((picked.matmul(&catalogue.t()?)?, wanted))
     }
 
@@ -566,7 +667,7 @@ impl SequenceNet {
                 .hidden(&b.inputs, 1, None)?
                 .reshape((l, d))?
                 .narrow(0, l - 1, 1)?;
-            let catalogue = self.items.as_tensor().narrow(0, 1, self.n_items)?;
+            let catalogue = self.item_table()?.narrow(0, 1, self.n_items)?;
             last.matmul(&catalogue.t()?)?
                 .flatten_all()?
                 .to_vec1::<f32>()
@@ -616,21 +717,25 @@ pub struct SequenceFit {
 /// epoch's parameters.
 /// Each batch runs inside `pool`; `tick` runs on the calling thread between batches and
 /// `on_epoch` after each epoch.
+/// `items` are item features aligned to the item indices (see `ItemSide`).
 pub fn fit(
     sequences: &[Vec<u32>],
     n_items: usize,
+    items: Option<&Encoded>,
     cfg: &SequenceConfig,
     pool: &rayon::ThreadPool,
     tick: &mut dyn Tick,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<SequenceFit> {
-    fit_on(sequences, n_items, cfg, &Device::Cpu, pool, tick, on_epoch)
+    fit_on(sequences, n_items, items, cfg, &Device::Cpu, pool, tick, on_epoch)
 }
 
-/// `fit` on a chosen device.
+/// `fit` with optional item features (aligned to the item indices) on a chosen device.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_on(
     sequences: &[Vec<u32>],
     n_items: usize,
+    items: Option<&Encoded>,
     cfg: &SequenceConfig,
     dev: &Device,
     pool: &rayon::ThreadPool,
@@ -642,7 +747,17 @@ pub fn fit_on(
             "an item index is outside the catalogue".into(),
         ));
     }
-    let net = SequenceNet::new(n_items, cfg, dev)?;
+    let mut net = SequenceNet::new(n_items, cfg, dev)?;
+    if let Some(f) = items.filter(|f| !f.is_empty()) {
+        let mut seen = vec![false; n_items];
+        for &i in sequences.iter().flatten() {
+            seen[i as usize] = true;
+        }
+        let mut rng = Rng::stream(cfg.seed, 2);
+        net.side = Some(
+            ItemSide::new(f, n_items, &seen, cfg.dim, &mut rng, dev).map_err(crate::compute)?,
+        );
+    }
     let train: Vec<&[u32]> = sequences
         .iter()
         .filter(|s| s.len() >= 2)
@@ -711,6 +826,7 @@ pub fn fit_on(
     for (v, saved) in net.vars().into_iter().zip(best_vars) {
         v.set(&saved).map_err(crate::compute)?;
     }
+    net.fold_features().map_err(crate::compute)?;
     Ok(SequenceFit {
         net,
         epochs,
@@ -797,9 +913,100 @@ mod tests {
         }
     }
 
+    /// Two categories (item % 2), one number per item, for items 0..n.
+    fn side_features(n: usize) -> Encoded {
+        crate::features::FeatureTable {
+            keys: mkt_core::ids::IdColumn::Int((0..n as i64).collect()),
+            categorical: vec![(
+                "kind".into(),
+                (0..n).map(|i| Some(format!("k{}", i % 2))).collect(),
+            )],
+            numeric: vec![("size".into(), (0..n).map(|i| Some(i as f64)).collect())],
+        }
+        .encode("item", &mkt_core::ids::IdMap::Int((0..n as i64).collect::<Vec<_>>().into()), 16)
+        .unwrap()
+    }
+
+    #[test]
+    fn every_parameter_moves_with_item_features() {
+        for a in BOTH {
+            let dev = Device::Cpu;
+            let mut net = SequenceNet::new(10, &small(a), &dev).unwrap();
+            let mut rng = Rng::new(1);
+            net.side =
+                Some(ItemSide::new(&side_features(10), 10, &[true; 10], 8, &mut rng, &dev).unwrap());
+            let names: Vec<String> = net.named_vars().into_iter().map(|(n, _)| n).collect();
+            assert!(names.contains(&"side.cat0".into()) && names.contains(&"side.num".into()));
+            every_parameter_moves_in(net, a);
+        }
+    }
+
+    #[test]
+    fn folding_the_features_keeps_seen_items_scores_and_describes_unseen_ones() {
+        let dev = Device::Cpu;
+        let mut net = SequenceNet::new(10, &small(Architecture::Gru), &dev).unwrap();
+        let mut rng = Rng::new(1);
+        let mut seen = [true; 10];
+        seen[9] = false;
+        net.side = Some(ItemSide::new(&side_features(10), 10, &seen, 8, &mut rng, &dev).unwrap());
+        let before = net.next_scores_candle(&[1, 2, 3]).unwrap();
+        let side_only = {
+            let s = net.side.as_ref().unwrap();
+            s.table(11, 8, &dev).unwrap().to_vec2::<f32>().unwrap()
+        };
+        net.fold_features().unwrap();
+        assert!(net.side.is_none());
+        let after = net.next_scores_candle(&[1, 2, 3]).unwrap();
+        for i in 0..9 {
+            assert!((before[i] - after[i]).abs() < 1e-5, "item {i}: {} vs {}", before[i], after[i]);
+        }
+        // The unseen item's row is what its features add, nothing of its id embedding.
+        let row: Vec<f32> = net.items.as_tensor().to_vec2::<f32>().unwrap()[10].clone();
+        assert_eq!(row, side_only[10]);
+        assert!(net.named_vars().iter().all(|(n, _)| !n.starts_with("side.")));
+    }
+
+    #[test]
+    fn an_item_no_sequence_holds_is_ranked_by_its_features() {
+        // Users walk within one kind of item (item % 2); items 18 and 19 are in no sequence.
+        let mut rng = Rng::new(5);
+        let seqs: Vec<Vec<u32>> = (0..200)
+            .map(|u| {
+                (0..8)
+                    .map(|_| (2 * rng.below(9) + u % 2) as u32)
+                    .collect()
+            })
+            .collect();
+        let cfg = SequenceConfig {
+            epochs: 30,
+            patience: 30,
+            batch: 32,
+            ..small(Architecture::Gru)
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let f = side_features(20);
+        let fitted = fit(&seqs, 20, Some(&f), &cfg, &pool, &mut no_tick(), &mut |_| {}).unwrap();
+        let (mut right, mut trials) = (0, 0);
+        for start in 0..16u32 {
+            let recent: Vec<u32> = (0..4).map(|k| (start + 2 * k) % 18).collect();
+            let s = fitted.net.next_scores(&recent).unwrap();
+            let own = 18 + (start % 2) as usize;
+            let other = 18 + 1 - (start % 2) as usize;
+            trials += 1;
+            if s[own] > s[other] {
+                right += 1;
+            }
+        }
+        assert!(right >= 14, "the new item of the session's kind first in {right} of {trials}");
+    }
+
     fn every_parameter_moves(architecture: Architecture) {
         let dev = Device::Cpu;
         let net = SequenceNet::new(10, &small(architecture), &dev).unwrap();
+        every_parameter_moves_in(net, architecture);
+    }
+
+    fn every_parameter_moves_in(net: SequenceNet, architecture: Architecture) {
         let before: Vec<Vec<f32>> = net
             .vars()
             .iter()
@@ -939,7 +1146,7 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        let fit = fit(&seqs, n as usize, &cfg, &pool, &mut no_tick(), &mut |_| {}).unwrap();
+        let fit = fit(&seqs, n as usize, None, &cfg, &pool, &mut no_tick(), &mut |_| {}).unwrap();
         let ndcg: Vec<f64> = fit.epochs.iter().filter_map(|e| e.metric).collect();
         // A uniform guess scores about 0.1 NDCG@10 over 30 items.
         assert!(

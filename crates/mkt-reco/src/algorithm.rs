@@ -290,6 +290,7 @@ impl TrainConfig {
                 (c.user_features.as_ref(), c.item_features.as_ref())
             }
             TrainConfig::Ease(p) => (None, p.item_features.as_ref()),
+            TrainConfig::Sequential(p) => (None, p.item_features.as_ref()),
             _ => (None, None),
         }
     }
@@ -299,6 +300,7 @@ impl TrainConfig {
         match self {
             TrainConfig::Neural(c) | TrainConfig::NeuMf(c) => c.params.hash_buckets,
             TrainConfig::Ease(p) => p.hash_buckets,
+            TrainConfig::Sequential(p) => p.hash_buckets,
             _ => 0,
         }
     }
@@ -405,7 +407,9 @@ impl TrainConfig {
                 on_epoch,
             )?)),
             TrainConfig::Sequential(p) => {
-                Payload::Sequential(Box::new(crate::sequential::fit(data, p, pool, tick, on_epoch)?))
+                Payload::Sequential(Box::new(crate::sequential::fit(
+                    data, side.items, p, pool, tick, on_epoch,
+                )?))
             }
         };
         Ok(Model::new(self.algorithm(), data, payload))

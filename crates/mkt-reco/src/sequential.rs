@@ -10,11 +10,15 @@ use mkt_core::progress::{EpochReport, Tick};
 use mkt_core::shared::Shared;
 use mkt_core::tensors::{f32s, f64s, text, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
+use crate::FeatureSpec;
 use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
+use mkt_neural::Encoded;
 
 /// Keys of `params` the algorithm reads.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 15] = [
     "time_col",
+    "item_features",
+    "hash_buckets",
     "architecture",
     "history_source",
     "max_length",
@@ -35,6 +39,10 @@ pub struct SequentialParams {
     /// A table or view of user, item and time (the training source's column names) that
     /// serving reads each user's latest events from.
     pub history_source: Option<String>,
+    /// Item features (categorical codes, numbers, text embeddings) added to the item embeddings.
+    pub item_features: Option<FeatureSpec>,
+    /// Above this many distinct values a categorical feature is hashed into this many buckets.
+    pub hash_buckets: usize,
     pub net: SequenceConfig,
 }
 
@@ -84,9 +92,15 @@ impl SequentialParams {
             )));
         }
         let history_source = p.text("history_source")?;
+        let item_features = p
+            .value("item_features")
+            .map(|v| FeatureSpec::parse("item_features", v))
+            .transpose()?;
         Ok(SequentialParams {
             time_col,
             history_source,
+            item_features,
+            hash_buckets: p.int("hash_buckets", 1000, 1, 1 << 24)? as usize,
             net,
         })
     }
@@ -263,13 +277,15 @@ fn history_of(seqs: &[Vec<u32>], keep: usize) -> History {
 
 pub fn fit(
     data: &Interactions,
+    items: Option<&Encoded>,
     p: &SequentialParams,
     pool: &rayon::ThreadPool,
     tick: &mut dyn Tick,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Sequential> {
     let seqs = sequences(data)?;
-    let fitted = mkt_neural::sequence::fit(&seqs, data.n_items(), &p.net, pool, tick, on_epoch)?;
+    let fitted =
+        mkt_neural::sequence::fit(&seqs, data.n_items(), items, &p.net, pool, tick, on_epoch)?;
     let item_vectors = fitted.net.item_vectors()?;
     Ok(Sequential {
         history: history_of(&seqs, p.net.max_length),

@@ -92,5 +92,18 @@ SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.pl
 SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
   params => '{"item_features": {"source": "text_items", "key": "item_id"}}')$$);
 SELECT count(*) FROM mkt.models WHERE model_name = 'text_bad';
+-- A sequence model takes the same feature table: each user of group g walks items of kind g in
+-- time order; the three new items are in no sequence and are ranked by their descriptions.
+CREATE TABLE text_walks AS
+SELECT u AS user_id, 3 * ((u * 5 + t * 7) % 10) + u % 3 + CASE WHEN u % 3 = 0 THEN 3 ELSE 0 END AS item_id,
+       timestamptz '2026-01-01' + (u * 20 + t) * interval '1 minute' AS ts
+FROM generate_series(1, 60) u, generate_series(1, 10) t;
+SELECT n_items FROM mkt.train_recommender('text_seq', 'text_walks', algorithm => 'sequential',
+  params => '{"time_col": "ts", "architecture": "gru", "dim": 16, "max_length": 8, "epochs": 30, "patience": 30, "batch_size": 16, "dropout": 0,
+              "item_features": {"source": "text_items", "key": "item_id", "text_columns": ["description"]}}');
+SELECT count(*) FILTER (WHERE r.item_id % 3 = u % 3) >= 45 AS new_items_follow_their_kind
+FROM generate_series(1, 60) u, LATERAL mkt.recommend('text_seq', u, 1, candidates => ARRAY[31, 32, 33]) r;
+SELECT mkt.drop_model('text_seq');
+DROP TABLE text_walks;
 SELECT mkt.drop_model('text_nn');
 DROP TABLE text_items;
