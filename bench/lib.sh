@@ -34,3 +34,19 @@ PYEOF
   fi
   echo "$data"
 }
+
+# Starts a throwaway cluster (stopped on exit) with pg_marketing, MovieLens-100K's ratings in
+# ml_raw (user_id, item_id, rating, ts) and its movies in ml_items_raw (item_id, title,
+# release_year, class), and makes q quiet (warnings only). Sets DATA to the data folder.
+ml100k_start() {
+  DATA=$(fetch_ml100k)
+  trap cluster_stop EXIT
+  cluster_start "shared_buffers = '256MB'"
+  chmod 644 "$DATA"/ml-100k.*
+  q() { PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+  q "CREATE EXTENSION pg_marketing"
+  q "CREATE TABLE ml_raw (user_id bigint, item_id bigint, rating float8, ts float8)"
+  q "CREATE TABLE ml_items_raw (item_id bigint, title text, release_year text, class text)"
+  tail -n +2 "$DATA/ml-100k.inter" | psql -X -q -c "COPY ml_raw FROM STDIN"
+  tail -n +2 "$DATA/ml-100k.item" | psql -X -q -c "COPY ml_items_raw FROM STDIN (FORMAT csv, DELIMITER E'\t', QUOTE E'\x01')"
+}

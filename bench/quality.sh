@@ -8,18 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 . bench/lib.sh
-DATA=$(fetch_ml100k)
-trap cluster_stop EXIT
-cluster_start "shared_buffers = '256MB'"
-chmod 644 "$DATA"/ml-100k.*
-q() { PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-q "CREATE EXTENSION pg_marketing"
-q "CREATE TABLE ml_raw (user_id bigint, item_id bigint, rating float8, ts float8)"
+ml100k_start
 q "CREATE TABLE ml_users (user_id bigint, age float8, gender text, occupation text, zip_code text)"
-q "CREATE TABLE ml_items_raw (item_id bigint, title text, release_year text, class text)"
-tail -n +2 "$DATA/ml-100k.inter" | psql -X -q -c "COPY ml_raw FROM STDIN"
 tail -n +2 "$DATA/ml-100k.user" | psql -X -q -c "COPY ml_users FROM STDIN"
-tail -n +2 "$DATA/ml-100k.item" | psql -X -q -c "COPY ml_items_raw FROM STDIN (FORMAT csv, DELIMITER E'\t', QUOTE E'\x01')"
 q "CREATE TABLE ml_items AS SELECT item_id, mkt.try_float8(release_year) AS release_year, split_part(class, ' ', 1) AS genre, nullif(split_part(class, ' ', 2), '') AS genre2, nullif(split_part(class, ' ', 3), '') AS genre3 FROM ml_items_raw"
 psql -X -q -f bench/quality.sql > /dev/null
 echo "data: $(q "SELECT count(*) || ' interactions, ' || count(DISTINCT user_id) || ' users, ' || count(DISTINCT item_id) || ' items; test: ' || (SELECT count(*) FROM ml_test) FROM ml_all")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Next items on MovieLens-100K under a time-ordered hold-out: for each user with n >= 5 ratings,
 # the last floor(n/5) by time (ties by item id) are test and the earlier ones train. EASE (default
-# params, then with its time decay) against 'sequential' (default params, attention and 'gru'),
+# params, then with its time decay) against 'sequential' (default params, attention and 'gru', then
+# with item features: the first genre, or the description embedded by mkt.embed),
 # NDCG@10 and Recall@10 over every catalogue item not in the user's training set
 # (mkt.evaluate_recommender). Then leave-one-out: each user's last rating is test, NDCG@10 and
 # HR@10 (Recall@10 with one test item) with full ranking, the protocol RecBole reports
@@ -11,14 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 . bench/lib.sh
-DATA=$(fetch_ml100k)
-trap cluster_stop EXIT
-cluster_start "shared_buffers = '256MB'"
-chmod 644 "$DATA"/ml-100k.*
-q() { PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-q "CREATE EXTENSION pg_marketing"
-q "CREATE TABLE ml_raw (user_id bigint, item_id bigint, rating float8, ts float8)"
-tail -n +2 "$DATA/ml-100k.inter" | psql -X -q -c "COPY ml_raw FROM STDIN"
+ml100k_start
 q "CREATE TABLE ml_ordered AS
    SELECT user_id, item_id, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, item_id) AS rn,
           count(*) OVER (PARTITION BY user_id) AS n
@@ -38,6 +32,10 @@ run ease ease '{}'
 run ease_time ease '{"time_col": "ts"}'
 run sequential sequential '{"time_col": "ts"}'
 run sequential_gru sequential '{"time_col": "ts", "architecture": "gru"}'
+# Item features: the first genre, or the movie's description embedded by mkt.embed.
+q "CREATE TABLE ml_items AS SELECT item_id, title || coalesce(' (' || release_year || ')', '') || '. ' || replace(class, ' ', ', ') AS description, split_part(class, ' ', 1) AS genre FROM ml_items_raw"
+run sequential_genre sequential '{"time_col": "ts", "item_features": {"source": "ml_items", "key": "item_id", "columns": ["genre"]}}'
+run sequential_text sequential '{"time_col": "ts", "item_features": {"source": "ml_items", "key": "item_id", "text_columns": ["description"]}}'
 q "SELECT '    sequential: ' || count(*) || ' epochs, best ' || (SELECT epoch FROM mkt.training_log l2 WHERE l2.model_id = l.model_id ORDER BY metric LIMIT 1) FROM mkt.training_log l JOIN mkt.model_versions v USING (model_id) WHERE v.model_name = 's_sequential' GROUP BY l.model_id" 2> /dev/null || true
 
 echo "== leave-one-out: each user's last rating (by time, ties by item id) is test"

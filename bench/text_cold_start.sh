@@ -14,16 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 . bench/lib.sh
-DATA=$(fetch_ml100k)
-trap cluster_stop EXIT
-cluster_start "shared_buffers = '256MB'"
-chmod 644 "$DATA"/ml-100k.*
-q() { PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-q "CREATE EXTENSION pg_marketing"
-q "CREATE TABLE ml_raw (user_id bigint, item_id bigint, rating float8, ts float8)"
-q "CREATE TABLE ml_items_raw (item_id bigint, title text, release_year text, class text)"
-tail -n +2 "$DATA/ml-100k.inter" | psql -X -q -c "COPY ml_raw FROM STDIN"
-tail -n +2 "$DATA/ml-100k.item" | psql -X -q -c "COPY ml_items_raw FROM STDIN (FORMAT csv, DELIMITER E'\t', QUOTE E'\x01')"
+ml100k_start
 GENRES="Action Adventure Animation Children's Comedy Crime Documentary Drama Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western unknown"
 flags=""; cols=""
 for g in $GENRES; do
