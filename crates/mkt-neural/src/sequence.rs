@@ -491,9 +491,16 @@ impl SequenceNet {
         run().map_err(crate::compute)
     }
 
-    /// Hidden states (B, L, D) of left-padded sequences `inputs` (B x L, item + 1, 0 = padding).
+    /// Hidden states (B, L, D) of left-padded sequences `inputs` (B x L, item + 1, 0 = padding)
+    /// over `table` (`item_table`, made once per forward pass: the output scores use it too).
     /// `drop` is the dropout generator while training (None when scoring).
-    fn hidden(&self, inputs: &[u32], rows: usize, mut drop: Option<&mut Rng>) -> R<Tensor> {
+    fn hidden(
+        &self,
+        table: &Tensor,
+        inputs: &[u32],
+        rows: usize,
+        mut drop: Option<&mut Rng>,
+    ) -> R<Tensor> {
         let (l, d, h) = (self.cfg.max_length, self.cfg.dim, self.cfg.heads);
         let dh = d / h;
         let idx = Tensor::from_vec(inputs.to_vec(), rows * l, &self.dev)?;
@@ -502,8 +509,7 @@ impl SequenceNet {
             .map(|&i| if i == 0 { 0.0 } else { 1.0 })
             .collect();
         let keep = Tensor::from_vec(keep, (rows, l, 1), &self.dev)?;
-        let mut x = self
-            .item_table()?
+        let mut x = table
             .index_select(&idx, 0)?
             .reshape((rows, l, d))?
             .affine((d as f64).sqrt(), 0.0)?;
@@ -573,8 +579,9 @@ impl SequenceNet {
     /// and those targets.
     fn logits(&self, b: &Batch, drop: Option<&mut Rng>) -> R<(Tensor, Vec<u32>)> {
         let (l, d) = (self.cfg.max_length, self.cfg.dim);
+        let table = self.item_table()?;
         let hidden = self
-            .hidden(&b.inputs, b.rows, drop)?
+            .hidden(&table, &b.inputs, b.rows, drop)?
             .reshape((b.rows * l, d))?;
         let at: Vec<u32> = (0..b.targets.len() as u32)
             .filter(|&p| b.targets[p as usize] != 0)
@@ -582,7 +589,7 @@ impl SequenceNet {
         let wanted: Vec<u32> = at.iter().map(|&p| b.targets[p as usize] - 1).collect();
         let n = at.len();
         let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
-        let catalogue = self.item_table()?.narrow(0, 1, self.n_items)?;
+        let catalogue = table.narrow(0, 1, self.n_items)?;
         Ok((picked.matmul(&catalogue.t()?)?, wanted))
     }
 
@@ -663,11 +670,12 @@ impl SequenceNet {
         let b = batch_of(&[recent], self.cfg.max_length, false);
         let run = || -> R<Vec<f32>> {
             let (l, d) = (self.cfg.max_length, self.cfg.dim);
+            let table = self.item_table()?;
             let last = self
-                .hidden(&b.inputs, 1, None)?
+                .hidden(&table, &b.inputs, 1, None)?
                 .reshape((l, d))?
                 .narrow(0, l - 1, 1)?;
-            let catalogue = self.item_table()?.narrow(0, 1, self.n_items)?;
+            let catalogue = table.narrow(0, 1, self.n_items)?;
             last.matmul(&catalogue.t()?)?
                 .flatten_all()?
                 .to_vec1::<f32>()
@@ -1068,15 +1076,16 @@ mod tests {
         let net = SequenceNet::new(10, &small(architecture), &Device::Cpu).unwrap();
         let a = batch_of(&[&[1, 2, 3, 4, 5, 6]], 6, false);
         let b = batch_of(&[&[1, 2, 3, 4, 5, 9]], 6, false);
+        let table = net.item_table().unwrap();
         let ha: Vec<Vec<f32>> = net
-            .hidden(&a.inputs, 1, None)
+            .hidden(&table, &a.inputs, 1, None)
             .unwrap()
             .squeeze(0)
             .unwrap()
             .to_vec2()
             .unwrap();
         let hb: Vec<Vec<f32>> = net
-            .hidden(&b.inputs, 1, None)
+            .hidden(&table, &b.inputs, 1, None)
             .unwrap()
             .squeeze(0)
             .unwrap()
