@@ -46,7 +46,10 @@ upgrade_from() {
   # stamps the extracted files now, newer than anything built before, and every release rebuilds
   # them. The folder is not the current build's: its artifacts would be taken for this one's.
   mkdir -p "$src" && git archive "$commit" | tar x -m -C "$src"
-  if ! (cd "$src" && CARGO_TARGET_DIR="$ROOT/target/upgrade" cargo pgrx package --debug \
+  # Each release builds once: no incremental caches, and line tables only (as this release's
+  # Cargo.toml does; older ones carried full debug info), so the shared folder stays small.
+  if ! (cd "$src" && CARGO_TARGET_DIR="$ROOT/target/upgrade" CARGO_INCREMENTAL=0 \
+        CARGO_PROFILE_DEV_DEBUG=line-tables-only cargo pgrx package --debug \
         --pg-config "$PGBIN/pg_config" --out-dir "$pkg") > "$WORK/build-$old.log" 2>&1; then
     tail -20 "$WORK/build-$old.log"; fail "building $old"; return
   fi
