@@ -1,6 +1,7 @@
 //! Reading the feature tables a neural model names in its params.
 
 use crate::pg::error::{report, OrSql, SqlResult};
+use crate::pg::gucs::MAX_MEMORY_MB;
 use crate::pg::source::{self, ColumnData, Want};
 use mkt_core::ids::{IdColumn, IdKind};
 use mkt_core::Error;
@@ -71,6 +72,16 @@ pub fn read(spec: &FeatureSpec, which: &str) -> SqlResult<FeatureTable> {
         categorical: Vec::new(),
         numeric: Vec::new(),
     };
+    if !spec.text_columns.is_empty() {
+        spec.check_text_memory(
+            which,
+            table.keys.len(),
+            crate::text::encoder::dim()?,
+            MAX_MEMORY_MB.get() as usize,
+            "mkt.max_memory_mb",
+        )
+        .sql()?;
+    }
     let mut data: Vec<ColumnData> = data.collect();
     let texts = data.split_off(n_plain - 1);
     for ((name, _), col) in wanted[n_plain..].iter().zip(texts) {

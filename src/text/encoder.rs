@@ -60,6 +60,11 @@ fn with_encoder<T>(f: impl FnOnce(&TextEncoder) -> SqlResult<T>) -> SqlResult<T>
     })
 }
 
+/// The length of this backend's vectors (384 for all-MiniLM-L6-v2); loads the encoder.
+pub fn dim() -> SqlResult<usize> {
+    with_encoder(|enc| Ok(enc.dim()))
+}
+
 /// One vector per text (None for NULL), each L2-normalised; blank texts give zero vectors.
 pub fn embed(texts: &[Option<&str>]) -> SqlResult<Vec<Option<Vec<f32>>>> {
     let present: Vec<&str> = texts.iter().flatten().copied().collect();

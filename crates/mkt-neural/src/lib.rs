@@ -11,6 +11,7 @@ pub mod net;
 pub mod neumf;
 pub mod params;
 pub mod sequence;
+mod sequence_features;
 pub mod sequence_serving;
 pub mod split;
 pub mod train;

@@ -1,7 +1,7 @@
 //! Where a model finds side features of its users or items.
 
 use mkt_core::params::Params;
-use mkt_core::Result;
+use mkt_core::{Error, Result};
 use mkt_neural::params::bad_feature_spec;
 use serde_json::Value;
 
@@ -50,6 +50,37 @@ impl FeatureSpec {
             text_columns,
         })
     }
+
+    /// Bytes the text columns take for `rows` rows once each is `dim` numbers: a column of
+    /// optional f64 per number, and the f32 vectors of the column being embedded.
+    pub fn text_memory_bytes(&self, rows: usize, dim: usize) -> u128 {
+        let per_number = std::mem::size_of::<Option<f64>>() as u128;
+        let cells = rows as u128 * dim as u128;
+        if self.text_columns.is_empty() {
+            return 0;
+        }
+        cells * per_number * self.text_columns.len() as u128 + cells * 4
+    }
+
+    /// Refuses, before anything is embedded, text columns that would take more than `limit_mb`.
+    pub fn check_text_memory(
+        &self,
+        which: &str,
+        rows: usize,
+        dim: usize,
+        limit_mb: usize,
+        setting: &str,
+    ) -> Result<()> {
+        let need_mb = self.text_memory_bytes(rows, dim).div_ceil(1 << 20);
+        if need_mb > limit_mb as u128 {
+            return Err(Error::TooLarge(format!(
+                "the {which} text features ({} column(s) x {rows} rows x {dim} numbers) need about \
+                 {need_mb} MB, more than {setting} = {limit_mb} MB; raise it or describe fewer rows",
+                self.text_columns.len()
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +108,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("text_columns"), "{err}");
+    }
+
+    #[test]
+    fn text_memory_counts_every_embedded_number() {
+        let spec = FeatureSpec::parse(
+            "item_features",
+            &json!({"source": "items", "key": "id", "text_columns": ["title", "blurb"]}),
+        )
+        .unwrap();
+        // 2 columns x 1000 rows x 384 numbers as Option<f64>, plus one column's f32 vectors.
+        assert_eq!(spec.text_memory_bytes(1000, 384), 2 * 1000 * 384 * 16 + 1000 * 384 * 4);
+        assert!(spec.check_text_memory("item", 1000, 384, 14, "m").is_ok());
+        let err = spec.check_text_memory("item", 100_000, 384, 100, "mkt.max_memory_mb");
+        assert!(matches!(err, Err(Error::TooLarge(ref m)) if m.contains("1319 MB")), "{err:?}");
+        let plain = FeatureSpec::parse(
+            "item_features",
+            &json!({"source": "items", "key": "id", "columns": ["genre"]}),
+        )
+        .unwrap();
+        assert_eq!(plain.text_memory_bytes(1_000_000, 384), 0);
     }
 }

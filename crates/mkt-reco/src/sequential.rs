@@ -100,7 +100,7 @@ impl SequentialParams {
             time_col,
             history_source,
             item_features,
-            hash_buckets: p.int("hash_buckets", 1000, 1, 1 << 24)? as usize,
+            hash_buckets: p.int("hash_buckets", 4096, 1, 1 << 24)? as usize,
             net,
         })
     }

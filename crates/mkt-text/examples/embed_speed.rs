@@ -1,5 +1,6 @@
 //! Sentences per second of the encoder on generated product texts:
-//! `MKT_TEXT_MODEL=<folder> cargo run --release -p mkt-text --example embed_speed [n] [threads]`.
+//! `MKT_TEXT_MODEL=<folder> cargo run --release -p mkt-text --example embed_speed [n] [threads]`
+//! (with `CANDLE_NUM_THREADS=1` each thread runs whole batches: see `candle_elementwise_threads`).
 use mkt_text::encoder::TextEncoder;
 
 fn main() {
@@ -32,7 +33,8 @@ fn main() {
     enc.embed(&refs, Some(&pool), |_| Ok(())).unwrap();
     let s = t.elapsed().as_secs_f64();
     println!(
-        "{n} texts in {s:.2} s: {:.1} sentences/s ({threads} threads)",
-        n as f64 / s
+        "{n} texts in {s:.2} s: {:.1} sentences/s ({threads} threads, candle elementwise threads {})",
+        n as f64 / s,
+        mkt_text::encoder::candle_elementwise_threads()
     );
 }

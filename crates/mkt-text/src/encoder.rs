@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use mkt_core::{Error, Result};
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 /// sentence_bert_config.json's `max_seq_length`: longer texts keep their first 254 word pieces
@@ -103,6 +104,22 @@ impl TextEncoder {
         &self,
         texts: &[&str],
         pool: Option<&rayon::ThreadPool>,
+        between_batches: impl FnMut(usize) -> Result<()>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let at_once = match pool {
+            Some(p) if candle_elementwise_threads() == 1 => p.current_num_threads().max(1),
+            _ => 1,
+        };
+        self.embed_batches(texts, pool, at_once, between_batches)
+    }
+
+    /// [`embed`](Self::embed) with `at_once` batches running side by side in `pool`, one per
+    /// thread (1: one batch at a time, every thread on each of its operations).
+    pub fn embed_batches(
+        &self,
+        texts: &[&str],
+        pool: Option<&rayon::ThreadPool>,
+        at_once: usize,
         mut between_batches: impl FnMut(usize) -> Result<()>,
     ) -> Result<Vec<Vec<f32>>> {
         let mut out = vec![vec![0f32; self.dim]; texts.len()];
@@ -119,18 +136,31 @@ impl TextEncoder {
         };
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&j| ids[j].len());
+        let batches: Vec<&[usize]> = order.chunks(BATCH).collect();
         let mut done = 0;
-        for chunk in order.chunks(BATCH) {
+        for group in batches.chunks(at_once.max(1)) {
             between_batches(done)?;
-            let rows: Vec<&[u32]> = chunk.iter().map(|&j| ids[j].as_slice()).collect();
-            let vectors = match pool {
-                Some(p) => p.install(|| self.forward(&rows))?,
-                None => self.forward(&rows)?,
+            let rows_of = |chunk: &&[usize]| -> Vec<&[u32]> {
+                chunk.iter().map(|&j| ids[j].as_slice()).collect()
             };
-            for (&j, v) in chunk.iter().zip(vectors) {
-                out[live[j]] = v;
+            let vectors: Vec<Vec<Vec<f32>>> = match pool {
+                Some(p) => p.install(|| {
+                    group
+                        .par_iter()
+                        .map(|chunk| self.forward(&rows_of(chunk)))
+                        .collect::<Result<_>>()
+                })?,
+                None => group
+                    .iter()
+                    .map(|chunk| self.forward(&rows_of(chunk)))
+                    .collect::<Result<_>>()?,
+            };
+            for (chunk, vs) in group.iter().zip(vectors) {
+                for (&j, v) in chunk.iter().zip(vs) {
+                    out[live[j]] = v;
+                }
+                done += chunk.len();
             }
-            done += chunk.len();
         }
         Ok(out)
     }
@@ -160,6 +190,24 @@ impl TextEncoder {
             .map(|(tokens, row)| mean_normalised(&tokens[..row.len()], self.dim))
             .collect())
     }
+}
+
+/// The threads candle's process-wide pool gives each large elementwise operation (GELU, softmax,
+/// additions), as candle counts them when it first builds that pool: `CANDLE_NUM_THREADS`, else
+/// `RAYON_NUM_THREADS`, else the cores. At 1 there is no such pool and each thread of the call
+/// runs whole batches (about twice the sentences per second on 2 cores); above 1, batches run one
+/// at a time with every thread on each operation, since two batches at once would queue on that
+/// pool's single lock.
+pub fn candle_elementwise_threads() -> usize {
+    let from = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+    };
+    from("CANDLE_NUM_THREADS")
+        .or_else(|| from("RAYON_NUM_THREADS"))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// sentence-transformers' Pooling(mean) over the unmasked tokens, then Normalize (which divides

@@ -82,6 +82,17 @@ fn matches_sentence_transformers_on_200_texts() {
         .max()
         .unwrap();
     assert_eq!(longest, MAX_TOKENS);
+    // Batches run side by side, one per thread, give the same vectors in the same order.
+    let side_by_side = enc
+        .embed_batches(&texts, Some(&pool()), 2, |_| Ok(()))
+        .unwrap();
+    for (i, (a, b)) in side_by_side.iter().zip(&got).enumerate() {
+        let c = cosine(a, b);
+        assert!(
+            c >= 0.999999,
+            "text {i}: cosine {c} between batches side by side and one at a time"
+        );
+    }
 }
 
 #[test]

@@ -91,6 +91,14 @@ SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.pl
   params => '{"item_features": {"source": "text_items", "key": "item_id", "text_columns": ["blurb"]}}')$$);
 SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
   params => '{"item_features": {"source": "text_items", "key": "item_id"}}')$$);
+-- Text features that would take more than mkt.max_memory_mb are refused before anything is
+-- embedded: 600 rows x 384 numbers need about 5 MB.
+CREATE TABLE text_many AS SELECT i AS item_id, 'a plain mug' AS description FROM generate_series(1, 600) i;
+SET mkt.max_memory_mb = 4;
+SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
+  params => '{"item_features": {"source": "text_many", "key": "item_id", "text_columns": ["description"]}}')$$);
+RESET mkt.max_memory_mb;
+DROP TABLE text_many;
 SELECT count(*) FROM mkt.models WHERE model_name = 'text_bad';
 -- A sequence model takes the same feature table: each user of group g walks items of kind g in
 -- time order; the three new items are in no sequence and are ranked by their descriptions.
