@@ -54,11 +54,11 @@ impl FeatureSpec {
     /// Bytes the text columns take for `rows` rows once each is `dim` numbers: a column of
     /// optional f64 per number, and the f32 vectors of the column being embedded.
     pub fn text_memory_bytes(&self, rows: usize, dim: usize) -> u128 {
-        let per_number = std::mem::size_of::<Option<f64>>() as u128;
-        let cells = rows as u128 * dim as u128;
         if self.text_columns.is_empty() {
             return 0;
         }
+        let per_number = std::mem::size_of::<Option<f64>>() as u128;
+        let cells = rows as u128 * dim as u128;
         cells * per_number * self.text_columns.len() as u128 + cells * 4
     }
 
