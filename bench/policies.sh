@@ -69,6 +69,19 @@ read -r plain_d trig_d < <(paired "$D/plain.sql" "$D/trig_deferred.sql")
 echo "insert_tps=$plain_d insert_with_reward_trigger_deferred_tps=$trig_d ratio(deferred trigger/plain)=$(ratio "$trig_d" "$plain_d") target>=0.7"
 # The ceiling of decide and reward, which write durably: a one-row INSERT with its commit.
 echo "ceiling: insert_tps=$plain ratio(insert/select_only)=$(ratio "$plain" "$sel") (a durable one-row write, before any policy work)"
+# mkt.decide against that ceiling (target 0.8), each in alternating rounds with the plain insert;
+# and the one-row insert every decision makes, into a copy of mkt.decisions with its indexes and
+# jsonb columns, against the same ceiling: what the log's shape alone leaves of it.
+q "CREATE TABLE decision_log_copy (LIKE mkt.decisions INCLUDING DEFAULTS INCLUDING INDEXES)"
+printf '\\set s random(1, 4)\nINSERT INTO decision_log_copy (policy_id, policy_version, context, state, action, probability, probabilities) VALUES (1, 1, jsonb_build_object(%s, :s::int), %s || :s, %s, 0.2, %s) RETURNING decision_id;\n' \
+  "'segment'" "'segment='" "'a'" "'{\"a\": 0.2, \"b\": 0.2, \"c\": 0.2, \"d\": 0.2, \"e\": 0.2}'" > "$D/log_insert.sql"
+for pol in bench_q bench_ts; do
+  sed "s/:pol/'$pol'/" "$D/decide.sql" > "$D/decide_$pol.sql"
+  read -r p_i p_d < <(paired "$D/plain.sql" "$D/decide_$pol.sql")
+  echo "insert_tps=$p_i decide_${pol#bench_}_tps=$p_d ratio(decide/insert)=$(ratio "$p_d" "$p_i") target>=0.8"
+done
+read -r p_i p_l < <(paired "$D/plain.sql" "$D/log_insert.sql")
+echo "insert_tps=$p_i decision_log_insert_tps=$p_l ratio(log insert/insert)=$(ratio "$p_l" "$p_i") (the bound on decide/insert that the log's shape sets)"
 t0=$(date +%s%N)
 folded=$(q "SELECT coalesce(sum(rewards), 0) FROM mkt.fold_rewards('bench_qd')")
 secs=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")

@@ -32,6 +32,8 @@ run ease ease '{}'
 run ease_time ease '{"time_col": "ts"}'
 run sequential sequential '{"time_col": "ts"}'
 run sequential_gru sequential '{"time_col": "ts", "architecture": "gru"}'
+# Sampled softmax (the default above 10,000 items) forced on this 1682-item catalogue.
+run sequential_sampled sequential '{"time_col": "ts", "negatives": 256}'
 # Item features: the first genre, or the movie's description embedded by mkt.embed.
 q "CREATE TABLE ml_items AS SELECT item_id, title || coalesce(' (' || release_year || ')', '') || '. ' || replace(class, ' ', ', ') AS description, split_part(class, ' ', 1) AS genre FROM ml_items_raw"
 run sequential_genre sequential '{"time_col": "ts", "item_features": {"source": "ml_items", "key": "item_id", "columns": ["genre"]}}'

@@ -38,6 +38,7 @@ fn load_uncached(name: &str) -> SqlResult<Policy> {
         version: row.version,
         cfg,
         transform,
+        draws: Default::default(),
     })
 }
 

@@ -42,20 +42,30 @@ fn with_knowledge<T>(
     context: &Value,
     f: impl FnOnce(&Knowledge) -> T,
 ) -> SqlResult<(String, T)> {
-    let context = &p.context(context)?;
-    let state = p.cfg.state.key(context).sql()?;
-    let out = match (&p.cfg.algorithm, &p.cfg.linear) {
+    let view = &p.context(context)?;
+    let state = p.cfg.state.key(view).sql()?;
+    let out = with_knowledge_of(p, view, &state, f)?;
+    Ok((state, out))
+}
+
+/// `with_knowledge` for a context already seen through the policy (`view`) and its `state`.
+fn with_knowledge_of<T>(
+    p: &Policy,
+    view: &Value,
+    state: &str,
+    f: impl FnOnce(&Knowledge) -> T,
+) -> SqlResult<T> {
+    Ok(match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
-            let x = l.features(context).sql()?;
+            let x = l.features(view).sql()?;
             let arms = state::linear_arms(p)?;
             f(&Knowledge::Linear(&arms, &x))
         }
         _ => {
-            let arms = state::arms(p, &state)?;
+            let arms = state::arms(p, state)?;
             f(&Knowledge::Table(&arms))
         }
-    };
-    Ok((state, out))
+    })
 }
 
 pub(crate) fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
@@ -81,8 +91,10 @@ pub fn decide(
     let p = cache::load(policy_name)?;
     let excluded = no_nulls(excluded, "excluded")?;
     let allowed = p.cfg.allowed(&excluded).sql()?;
-    let (state, d): (String, Decision) = with_knowledge(&p, context, |k| {
-        with_backend_rng(|rng| decide::decide(&p.cfg, k, &allowed, rng))
+    let view = &p.context(context)?;
+    let state = p.cfg.state.key(view).sql()?;
+    let d: Decision = with_knowledge_of(&p, view, &state, |k| {
+        with_backend_rng(|rng| p.draws.borrow_mut().decide(&p.cfg, &state, k, &allowed, rng))
     })?;
     let action = p.cfg.actions[d.action].clone();
     let probability = d.probabilities[d.action];

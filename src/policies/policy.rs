@@ -4,8 +4,10 @@
 use crate::pg::error::{OrSql, SqlResult};
 use mkt_core::names::quote_shown;
 use mkt_core::Error;
+use mkt_policy::draw_memo::DrawMemo;
 use mkt_policy::PolicyConfig;
 use serde_json::Value;
+use std::cell::RefCell;
 
 pub struct Policy {
     pub id: i64,
@@ -14,6 +16,9 @@ pub struct Policy {
     pub cfg: PolicyConfig,
     /// The feature transform every context goes through, when the policy names one.
     pub transform: Option<mkt_prep::Fitted>,
+    /// Thompson draws of this backend's decisions, per state; a new definition or version of the
+    /// policy is loaded as a new `Policy`, and with it an empty memo.
+    pub draws: RefCell<DrawMemo>,
 }
 
 impl Policy {

@@ -119,9 +119,14 @@ pub fn read_input(
         item_table.as_ref().map(|t| &t.keys),
     )
     .sql()?;
-    // Before anything large is allocated for the model.
+    // Before anything large is allocated for the model; the feature tables (text features above
+    // all) are already in memory and count against the same limit.
+    let held = [&user_table, &item_table]
+        .iter()
+        .filter_map(|t| t.as_ref().map(|t| t.numeric_bytes()))
+        .sum();
     config
-        .check_memory(&data, MAX_MEMORY_MB.get() as usize, "mkt.max_memory_mb")
+        .check_memory(&data, held, MAX_MEMORY_MB.get() as usize, "mkt.max_memory_mb")
         .sql()?;
     let buckets = config.hash_buckets();
     let user_features = user_table

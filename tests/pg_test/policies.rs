@@ -70,6 +70,26 @@ fn thompson_and_linucb_policies() {
     }
     assert!(float("SELECT probability FROM mkt.policy_probabilities('ts') WHERE action = 'b'") > 0.5);
     assert_eq!(try_sql("SELECT mkt.reward((SELECT decision_id FROM mkt.decide('ts')), 2)").0, "22023");
+    // A state's draws are kept while its posteriors stay the same (the same distribution is
+    // logged), and a reward brings new ones.
+    let logged = |id: i64| {
+        Spi::get_one::<String>(&format!("SELECT probabilities::text FROM mkt.decisions WHERE decision_id = {id}"))
+            .unwrap()
+            .unwrap()
+    };
+    Spi::run("SELECT mkt.create_policy('ts_kept', ARRAY['a', 'b', 'c'], 'thompson', '{\"draws\": 200}')").unwrap();
+    let (first, _, _) = decide_row("SELECT * FROM mkt.decide('ts_kept')");
+    let (second, _, _) = decide_row("SELECT * FROM mkt.decide('ts_kept')");
+    assert_eq!(logged(first), logged(second));
+    Spi::run(&format!("SELECT mkt.reward({second}, 1)")).unwrap();
+    let distributions: std::collections::HashSet<String> = (0..5)
+        .map(|_| {
+            let (id, _, _) = decide_row("SELECT * FROM mkt.decide('ts_kept')");
+            logged(id)
+        })
+        .collect();
+    assert_eq!(distributions.len(), 1, "{distributions:?}");
+    assert!(!distributions.contains(&logged(first)), "new draws after the reward");
 
     Spi::run(
         "SELECT mkt.create_policy('lin', ARRAY['x', 'y'], 'linucb', '{\"categorical\": {\"segment\": [\"s1\", \"s2\"]}, \"alpha\": 0.1}')",

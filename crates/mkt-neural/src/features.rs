@@ -16,6 +16,18 @@ pub struct FeatureTable {
     pub numeric: Vec<(String, Vec<Option<f64>>)>,
 }
 
+impl FeatureTable {
+    /// Bytes its numeric columns hold (text features are 384 of them per text column), which a
+    /// model's memory check adds to its own estimate.
+    pub fn numeric_bytes(&self) -> u128 {
+        let per_cell = std::mem::size_of::<Option<f64>>() as u128;
+        self.numeric
+            .iter()
+            .map(|(_, v)| v.len() as u128 * per_cell)
+            .sum()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatColumn {
     pub name: String,
@@ -158,6 +170,7 @@ mod tests {
             )],
             numeric: vec![("age".into(), vec![Some(30.0), None, Some(50.0)])],
         };
+        assert_eq!(t.numeric_bytes(), 3 * 16, "three optional f64");
         let map = IdMap::Int(vec![1, 2, 3].into());
         let e = t.encode("user", &map, 8).unwrap();
         // user 1 -> "a", user 2 has no row, user 3 -> "b"; "c" (key 99) is not in the map

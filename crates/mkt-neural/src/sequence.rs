@@ -33,6 +33,12 @@ type R<T> = candle_core::Result<T>;
 /// Masked attention logits: far below any real score, finite so a fully masked row stays finite.
 const MASKED: f32 = -1e9;
 
+/// Catalogues above this many items train with sampled softmax unless `negatives` says otherwise
+/// (measured: README, "Sampled softmax").
+pub const FULL_SOFTMAX_MAX_ITEMS: usize = 10_000;
+/// Uniformly drawn negatives a batch shares under sampled softmax by default.
+pub const DEFAULT_NEGATIVES: usize = 2048;
+
 /// How the sequence is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Architecture {
@@ -80,6 +86,35 @@ pub struct SequenceConfig {
     /// Users per mini-batch.
     pub batch: usize,
     pub seed: u64,
+    /// Negatives drawn per batch for sampled softmax (0: the whole catalogue); None: full
+    /// softmax up to `FULL_SOFTMAX_MAX_ITEMS` items, `DEFAULT_NEGATIVES` above.
+    pub negatives: Option<usize>,
+}
+
+impl SequenceConfig {
+    /// Negatives a batch draws on a catalogue of `n_items` (0: full softmax, also when the
+    /// negatives would cover the catalogue anyway).
+    pub fn negatives_for(&self, n_items: usize) -> usize {
+        let k = self.negatives.unwrap_or(if n_items > FULL_SOFTMAX_MAX_ITEMS {
+            DEFAULT_NEGATIVES
+        } else {
+            0
+        });
+        if k >= n_items {
+            0
+        } else {
+            k
+        }
+    }
+
+    /// Scores per position a training batch computes: the catalogue, or the positive and the
+    /// negatives.
+    pub fn logit_width(&self, n_items: usize) -> usize {
+        match self.negatives_for(n_items) {
+            0 => n_items,
+            k => k + 1,
+        }
+    }
 }
 
 impl Default for SequenceConfig {
@@ -96,6 +131,7 @@ impl Default for SequenceConfig {
             patience: 5,
             batch: 128,
             seed: 42,
+            negatives: None,
         }
     }
 }
@@ -522,11 +558,55 @@ impl SequenceNet {
         Ok((picked.matmul(&catalogue.t()?)?, wanted))
     }
 
-    /// Mean cross-entropy of the next items of a batch (its positions with a target).
-    fn loss(&self, b: &Batch, drop: Option<&mut Rng>) -> R<Tensor> {
-        let (logits, wanted) = self.logits(b, drop)?;
+    /// Mean cross-entropy of the next items of a batch (its positions with a target): over the
+    /// whole catalogue, or, in training (`rng` given) on a catalogue that calls for it, over each
+    /// position's next item and negatives drawn uniformly for the batch (sampled softmax).
+    fn loss(&self, b: &Batch, mut rng: Option<&mut Rng>) -> R<Tensor> {
+        let k = self.cfg.negatives_for(self.n_items);
+        if k > 0 {
+            if let Some(r) = rng.as_deref_mut() {
+                let negatives = distinct_items(self.n_items, k, r);
+                return self.sampled_loss(b, &negatives, rng);
+            }
+        }
+        let (logits, wanted) = self.logits(b, rng)?;
         let n = wanted.len();
         candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(wanted, n, &self.dev)?)
+    }
+
+    /// Cross-entropy of each position's next item against `negatives` (distinct item indices,
+    /// shared by the batch). A uniform draw needs no correction of the logits (every negative is equally
+    /// likely); a negative that is the position's own next item is masked out.
+    fn sampled_loss(&self, b: &Batch, negatives: &[u32], drop: Option<&mut Rng>) -> R<Tensor> {
+        let (l, d) = (self.cfg.max_length, self.cfg.dim);
+        let table = self.item_table()?;
+        let hidden = self
+            .hidden(&table, &b.inputs, b.rows, drop)?
+            .reshape((b.rows * l, d))?;
+        let at: Vec<u32> = (0..b.targets.len() as u32)
+            .filter(|&p| b.targets[p as usize] != 0)
+            .collect();
+        // Table row 0 is padding: item i is row i + 1, which `targets` already hold.
+        let wanted: Vec<u32> = at.iter().map(|&p| b.targets[p as usize]).collect();
+        let (n, k) = (at.len(), negatives.len());
+        let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
+        let positive = table.index_select(&Tensor::from_vec(wanted.clone(), n, &self.dev)?, 0)?;
+        let positive = (&picked * &positive)?.sum_keepdim(1)?;
+        let rows: Vec<u32> = negatives.iter().map(|&i| i + 1).collect();
+        let sampled = table.index_select(&Tensor::from_vec(rows.clone(), k, &self.dev)?, 0)?;
+        let mut hits = vec![0f32; n * k];
+        for (p, &w) in wanted.iter().enumerate() {
+            for (j, &r) in rows.iter().enumerate() {
+                if r == w {
+                    hits[p * k + j] = MASKED;
+                }
+            }
+        }
+        let negative = picked
+            .matmul(&sampled.t()?)?
+            .add(&Tensor::from_vec(hits, (n, k), &self.dev)?)?;
+        let logits = Tensor::cat(&[&positive, &negative], 1)?;
+        candle_nn::loss::cross_entropy(&logits, &Tensor::zeros(n, DType::U32, &self.dev)?)
     }
 
     /// Scores of every item to come after `recent` (item indices, oldest first; the latest
@@ -611,6 +691,29 @@ impl SequenceNet {
         };
         run().map_err(crate::compute)
     }
+}
+
+/// `k` distinct item indices below `n` drawn uniformly (k < n).
+fn distinct_items(n: usize, k: usize, rng: &mut Rng) -> Vec<u32> {
+    if 2 * k > n {
+        // A partial shuffle of the whole catalogue.
+        let mut all: Vec<u32> = (0..n as u32).collect();
+        for i in 0..k {
+            let j = i + rng.below((n - i) as u64) as usize;
+            all.swap(i, j);
+        }
+        all.truncate(k);
+        return all;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(2 * k);
+    let mut out = Vec::with_capacity(k);
+    while out.len() < k {
+        let i = rng.below(n as u64) as u32;
+        if seen.insert(i) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 /// Left-padded inputs of `seqs` and, when `with_targets`, each position's next item: a sequence
@@ -838,6 +941,7 @@ mod tests {
             patience: 1,
             batch: 4,
             seed: 3,
+            negatives: None,
         }
     }
 
@@ -1047,7 +1151,74 @@ mod tests {
         learns_what_comes_next(Architecture::Gru);
     }
 
+    #[test]
+    fn sampled_softmax_learns_what_comes_next() {
+        learns_what_comes_next_with(Architecture::Attention, Some(8));
+    }
+
+    #[test]
+    fn sampled_softmax_above_the_measured_catalogue_size() {
+        let auto = SequenceConfig::default();
+        assert_eq!(auto.negatives_for(FULL_SOFTMAX_MAX_ITEMS), 0);
+        assert_eq!(auto.negatives_for(FULL_SOFTMAX_MAX_ITEMS + 1), DEFAULT_NEGATIVES);
+        assert_eq!(auto.logit_width(1_000_000), DEFAULT_NEGATIVES + 1);
+        assert_eq!(auto.logit_width(500), 500);
+        let full = SequenceConfig {
+            negatives: Some(0),
+            ..SequenceConfig::default()
+        };
+        assert_eq!(full.negatives_for(1_000_000), 0);
+        let few = SequenceConfig {
+            negatives: Some(100),
+            ..SequenceConfig::default()
+        };
+        assert_eq!(few.negatives_for(50), 0, "as many negatives as items: the catalogue");
+        assert_eq!(few.negatives_for(5000), 100);
+    }
+
+    #[test]
+    fn sampled_softmax_over_every_item_is_the_full_softmax() {
+        let net = SequenceNet::new(10, &small(Architecture::Attention), &Device::Cpu).unwrap();
+        let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
+        let b = batch_of(&seqs, 6, true);
+        let full = net.loss(&b, None).unwrap().to_scalar::<f32>().unwrap();
+        let every: Vec<u32> = (0..10).rev().collect();
+        let sampled = net.sampled_loss(&b, &every, None).unwrap().to_scalar::<f32>().unwrap();
+        assert!((full - sampled).abs() < 1e-5, "{full} vs {sampled}");
+    }
+
+    #[test]
+    fn every_parameter_moves_under_sampled_softmax() {
+        let cfg = SequenceConfig {
+            negatives: Some(4),
+            ..small(Architecture::Attention)
+        };
+        let net = SequenceNet::new(10, &cfg, &Device::Cpu).unwrap();
+        let before: Vec<Vec<f32>> = net
+            .vars()
+            .iter()
+            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
+        let b = batch_of(&seqs, 6, true);
+        let mut opt = optimiser(&net, 1e-2).unwrap();
+        let mut rng = Rng::new(4);
+        let loss = net.loss(&b, Some(&mut rng)).unwrap();
+        // Over the positive and 4 negatives the loss starts near ln 5, not ln 10.
+        let l0 = loss.to_scalar::<f32>().unwrap();
+        assert!(l0 < 10f32.ln(), "sampled loss {l0}");
+        opt.backward_step(&loss).unwrap();
+        for (i, (v, old)) in net.vars().iter().zip(&before).enumerate() {
+            let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            assert!(new.iter().zip(old).any(|(a, b)| a != b), "parameter {i} did not move");
+        }
+    }
+
     fn learns_what_comes_next(architecture: Architecture) {
+        learns_what_comes_next_with(architecture, None);
+    }
+
+    fn learns_what_comes_next_with(architecture: Architecture, negatives: Option<usize>) {
         // Two walks interleaved: the next item is the one two positions back plus one, nine times
         // in ten. Every item is equally popular and the last item alone says nothing, so only
         // attention to the item before it can tell what comes next.
@@ -1079,6 +1250,7 @@ mod tests {
             patience: 4,
             batch: 32,
             seed: 9,
+            negatives,
         };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)

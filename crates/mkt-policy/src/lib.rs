@@ -8,6 +8,7 @@ pub mod arms;
 pub mod campaign;
 pub mod config;
 pub mod decide;
+pub mod draw_memo;
 pub mod explore;
 pub mod heatmap;
 pub mod learned;

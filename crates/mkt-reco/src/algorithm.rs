@@ -261,18 +261,30 @@ impl TrainConfig {
                 // parameters with their gradients and two AdamW moments, and a batch's logits
                 // over the catalogue with their softmax and gradient
                 let params = (ni + 1 + l) * d + p.net.blocks as u128 * 6 * (d * d + d);
-                params * 16 + p.net.batch as u128 * l * ni * 12
+                let width = p.net.logit_width(ni as usize) as u128;
+                params * 16 + p.net.batch as u128 * l * width * 12
             }
         };
         model + work
     }
 
-    /// Refuses (TooLarge) a fit whose `memory_bytes` exceed `limit_mb`.
-    pub fn check_memory(&self, data: &Interactions, limit_mb: usize, setting: &str) -> Result<()> {
-        let need_mb = self.memory_bytes(data).div_ceil(1 << 20);
+    /// Refuses (TooLarge) a fit whose `memory_bytes`, plus the `held_bytes` its feature tables
+    /// already take, exceed `limit_mb`.
+    pub fn check_memory(
+        &self,
+        data: &Interactions,
+        held_bytes: u128,
+        limit_mb: usize,
+        setting: &str,
+    ) -> Result<()> {
+        let need_mb = (self.memory_bytes(data) + held_bytes).div_ceil(1 << 20);
         if need_mb > limit_mb as u128 {
+            let held = match held_bytes.div_ceil(1 << 20) {
+                0 => String::new(),
+                mb => format!(" ({mb} MB of it for the feature tables)"),
+            };
             return Err(Error::TooLarge(format!(
-                "training {} on {} users x {} items ({} interactions) needs about {need_mb} MB, \
+                "training {} on {} users x {} items ({} interactions) needs about {need_mb} MB{held}, \
                  more than {setting} = {limit_mb} MB; raise it or make the model smaller",
                 self.algorithm().name(),
                 data.n_users(),
@@ -440,10 +452,16 @@ mod tests {
         );
         let (cfg, _) = TrainConfig::parse(Algorithm::Als, &json!({"factors": 256})).unwrap();
         let limit = (large >> 20) as usize;
-        let e = cfg.check_memory(&data, limit, "mkt.max_memory_mb").unwrap_err();
+        let e = cfg.check_memory(&data, 0, limit, "mkt.max_memory_mb").unwrap_err();
         assert!(matches!(e, Error::TooLarge(_)));
         assert!(e.to_string().contains("mkt.max_memory_mb"), "{e}");
-        assert!(cfg.check_memory(&data, limit + 1, "mkt.max_memory_mb").is_ok());
+        assert!(cfg.check_memory(&data, 0, limit + 1, "mkt.max_memory_mb").is_ok());
+        // What the feature tables hold counts too: a model under the limit on its own is refused
+        // when its features take the rest.
+        let e = cfg
+            .check_memory(&data, 2 << 20, limit + 1, "mkt.max_memory_mb")
+            .unwrap_err();
+        assert!(e.to_string().contains("2 MB of it for the feature tables"), "{e}");
     }
 
     #[test]

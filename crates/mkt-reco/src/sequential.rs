@@ -15,7 +15,7 @@ use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
 use mkt_neural::Encoded;
 
 /// Keys of `params` the algorithm reads.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "time_col",
     "item_features",
     "hash_buckets",
@@ -31,6 +31,7 @@ pub const KEYS: [&str; 15] = [
     "patience",
     "batch_size",
     "seed",
+    "negatives",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +83,11 @@ impl SequentialParams {
             patience: p.int("patience", d.patience as i64, 1, 1000)? as usize,
             batch: p.int("batch_size", d.batch as i64, 1, 65_536)? as usize,
             seed: p.int("seed", d.seed as i64, 0, i64::MAX)? as u64,
+            // Absent: full softmax up to FULL_SOFTMAX_MAX_ITEMS items, sampled above.
+            negatives: match p.value("negatives") {
+                None => None,
+                Some(_) => Some(p.int("negatives", 0, 0, 1 << 20)? as usize),
+            },
         };
         if architecture == Architecture::Attention && !net.dim.is_multiple_of(net.heads) {
             return Err(Error::InvalidParameter(format!(
@@ -334,6 +340,9 @@ impl Sequential {
             f64s(&[c.dropout, c.learning_rate]),
         ));
         t.push(("sequence.seed".into(), u64s(&[c.seed])));
+        if let Some(k) = c.negatives {
+            t.push(("sequence.negatives".into(), u64s(&[k as u64])));
+        }
         t.push((
             "sequence.architecture".into(),
             text(c.architecture.name()),
@@ -378,6 +387,10 @@ impl Sequential {
             patience: shape[5] as usize,
             batch: shape[6] as usize,
             seed: seed[0],
+            negatives: match r.has("sequence.negatives") {
+                false => None,
+                true => r.u64s("sequence.negatives")?.first().map(|&k| k as usize),
+            },
         };
         let sane = (2..=512).contains(&net_cfg.max_length)
             && (1..=8).contains(&net_cfg.blocks)

@@ -45,6 +45,14 @@ SELECT count(*) AS n, bool_and(item_id <> 108) AS excluded_left_out FROM mkt.rec
 SELECT count(*) AS events_weighed FROM mkt.explain_recommendation('rec_seq', 1, 107, 5);
 SELECT mkt.import_model('rec_seq_copy', mkt.export_model('rec_seq')) AS imported_version;
 SELECT count(*) AS differences FROM (SELECT * FROM mkt.recommend_all('rec_seq', 3) EXCEPT SELECT * FROM mkt.recommend_all('rec_seq_copy', 3)) d;
+-- The same walks with sampled softmax: each position's next item against 8 of the 30 items
+-- drawn per batch (a catalogue this small trains on all of them unless params say otherwise).
+SELECT model_name FROM mkt.train_recommender('rec_seq_sampled', 'seq_events', algorithm => 'sequential',
+    params => '{"time_col": "ts", "negatives": 8, "max_length": 10, "dim": 32, "dropout": 0, "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32}');
+SELECT count(*) FILTER (WHERE r.item_id = 100 + (u * 7 % 30 + 6) % 30) >= 210 AS sampled_next_item_right_for_70pct
+FROM generate_series(1, 300) u, mkt.recommend('rec_seq_sampled', u::bigint, 1, exclude_seen => false) r;
+SELECT mkt.import_model('rec_seq_sampled_copy', mkt.export_model('rec_seq_sampled')) AS imported_version;
+SELECT count(*) AS differences FROM (SELECT * FROM mkt.recommend_all('rec_seq_sampled', 3) EXCEPT SELECT * FROM mkt.recommend_all('rec_seq_sampled_copy', 3)) d;
 -- The same walks read by a GRU (one recurrent layer by default).
 SELECT model_name, algorithm FROM mkt.train_recommender('rec_gru', 'seq_events', algorithm => 'sequential',
     params => '{"time_col": "ts", "architecture": "gru", "max_length": 10, "dim": 32, "dropout": 0, "learning_rate": 0.005, "epochs": 40, "patience": 4, "batch_size": 32}');
@@ -115,6 +123,7 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "dim": 10, "heads": 3}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "nope"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "architecture": "lstm"}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "negatives": -1}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "history_source": "SELECT * FROM seq_live"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "history_source": "no_such_events"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "history_source": "rec_events"}')$$),

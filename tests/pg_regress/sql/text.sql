@@ -97,6 +97,12 @@ CREATE TABLE text_many AS SELECT i AS item_id, 'a plain mug' AS description FROM
 SET mkt.max_memory_mb = 4;
 SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
   params => '{"item_features": {"source": "text_many", "key": "item_id", "text_columns": ["description"]}}')$$);
+-- What a feature table holds counts against the same limit as the model: 450 rows of text fit on
+-- their own (about 4 MB while embedded), not beside the model.
+TRUNCATE text_many;
+INSERT INTO text_many SELECT i, 'a plain mug' FROM generate_series(1, 450) i;
+SELECT regress.err($$SELECT * FROM mkt.train_recommender('text_bad', 'regress.planted', algorithm => 'neural',
+  params => '{"item_features": {"source": "text_many", "key": "item_id", "text_columns": ["description"]}}')$$);
 RESET mkt.max_memory_mb;
 DROP TABLE text_many;
 SELECT count(*) FROM mkt.models WHERE model_name = 'text_bad';
