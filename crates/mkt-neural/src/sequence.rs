@@ -540,9 +540,9 @@ impl SequenceNet {
         x.mul(&Tensor::from_vec(mask, x.shape(), &self.dev)?)
     }
 
-    /// Scores over the catalogue (P, n_items) at the P positions of a batch that have a target,
-    /// and those targets.
-    fn logits(&self, b: &Batch, drop: Option<&mut Rng>) -> R<(Tensor, Vec<u32>)> {
+    /// The item table, the hidden states (P, dim) at the P positions of a batch that have a
+    /// target, and those targets as table rows (item index + 1: row 0 is padding).
+    fn at_targets(&self, b: &Batch, drop: Option<&mut Rng>) -> R<(Tensor, Tensor, Vec<u32>)> {
         let (l, d) = (self.cfg.max_length, self.cfg.dim);
         let table = self.item_table()?;
         let hidden = self
@@ -551,9 +551,17 @@ impl SequenceNet {
         let at: Vec<u32> = (0..b.targets.len() as u32)
             .filter(|&p| b.targets[p as usize] != 0)
             .collect();
-        let wanted: Vec<u32> = at.iter().map(|&p| b.targets[p as usize] - 1).collect();
+        let rows: Vec<u32> = at.iter().map(|&p| b.targets[p as usize]).collect();
         let n = at.len();
         let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
+        Ok((table, picked, rows))
+    }
+
+    /// Scores over the catalogue (P, n_items) at the P positions of a batch that have a target,
+    /// and those targets.
+    fn logits(&self, b: &Batch, drop: Option<&mut Rng>) -> R<(Tensor, Vec<u32>)> {
+        let (table, picked, rows) = self.at_targets(b, drop)?;
+        let wanted = rows.iter().map(|&r| r - 1).collect();
         let catalogue = table.narrow(0, 1, self.n_items)?;
         Ok((picked.matmul(&catalogue.t()?)?, wanted))
     }
@@ -575,21 +583,11 @@ impl SequenceNet {
     }
 
     /// Cross-entropy of each position's next item against `negatives` (distinct item indices,
-    /// shared by the batch). A uniform draw needs no correction of the logits (every negative is equally
-    /// likely); a negative that is the position's own next item is masked out.
+    /// shared by the batch). A uniform draw needs no correction of the logits (every negative is
+    /// equally likely); a negative that is the position's own next item is masked out.
     fn sampled_loss(&self, b: &Batch, negatives: &[u32], drop: Option<&mut Rng>) -> R<Tensor> {
-        let (l, d) = (self.cfg.max_length, self.cfg.dim);
-        let table = self.item_table()?;
-        let hidden = self
-            .hidden(&table, &b.inputs, b.rows, drop)?
-            .reshape((b.rows * l, d))?;
-        let at: Vec<u32> = (0..b.targets.len() as u32)
-            .filter(|&p| b.targets[p as usize] != 0)
-            .collect();
-        // Table row 0 is padding: item i is row i + 1, which `targets` already hold.
-        let wanted: Vec<u32> = at.iter().map(|&p| b.targets[p as usize]).collect();
-        let (n, k) = (at.len(), negatives.len());
-        let picked = hidden.index_select(&Tensor::from_vec(at, n, &self.dev)?, 0)?;
+        let (table, picked, wanted) = self.at_targets(b, drop)?;
+        let (n, k) = (wanted.len(), negatives.len());
         let positive = table.index_select(&Tensor::from_vec(wanted.clone(), n, &self.dev)?, 0)?;
         let positive = (&picked * &positive)?.sum_keepdim(1)?;
         let rows: Vec<u32> = negatives.iter().map(|&i| i + 1).collect();
@@ -978,7 +976,7 @@ mod tests {
                 Some(ItemSide::new(&side_features(10), 10, &[true; 10], 8, &mut rng, &dev).unwrap());
             let names: Vec<String> = net.named_vars().into_iter().map(|(n, _)| n).collect();
             assert!(names.contains(&"side.cat0".into()) && names.contains(&"side.num".into()));
-            every_parameter_moves_in(net, a);
+            every_parameter_moves_in(net, a, None);
         }
     }
 
@@ -1044,10 +1042,15 @@ mod tests {
     fn every_parameter_moves(architecture: Architecture) {
         let dev = Device::Cpu;
         let net = SequenceNet::new(10, &small(architecture), &dev).unwrap();
-        every_parameter_moves_in(net, architecture);
+        every_parameter_moves_in(net, architecture, None);
     }
 
-    fn every_parameter_moves_in(net: SequenceNet, architecture: Architecture) {
+    /// One optimiser step on a small batch (training with `rng`); returns the loss it took.
+    fn every_parameter_moves_in(
+        net: SequenceNet,
+        architecture: Architecture,
+        rng: Option<&mut Rng>,
+    ) -> f32 {
         let before: Vec<Vec<f32>> = net
             .vars()
             .iter()
@@ -1056,7 +1059,8 @@ mod tests {
         let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
         let b = batch_of(&seqs, 6, true);
         let mut opt = optimiser(&net, 1e-2).unwrap();
-        opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
+        let loss = net.loss(&b, rng).unwrap();
+        opt.backward_step(&loss).unwrap();
         for (i, (v, old)) in net.vars().iter().zip(&before).enumerate() {
             let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
             assert!(
@@ -1064,6 +1068,7 @@ mod tests {
                 "{architecture:?} parameter {i} did not move"
             );
         }
+        loss.to_scalar::<f32>().unwrap()
     }
 
     #[test]
@@ -1194,24 +1199,9 @@ mod tests {
             ..small(Architecture::Attention)
         };
         let net = SequenceNet::new(10, &cfg, &Device::Cpu).unwrap();
-        let before: Vec<Vec<f32>> = net
-            .vars()
-            .iter()
-            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
-            .collect();
-        let seqs: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[3, 4], &[9, 8, 7, 6]];
-        let b = batch_of(&seqs, 6, true);
-        let mut opt = optimiser(&net, 1e-2).unwrap();
-        let mut rng = Rng::new(4);
-        let loss = net.loss(&b, Some(&mut rng)).unwrap();
+        let l0 = every_parameter_moves_in(net, Architecture::Attention, Some(&mut Rng::new(4)));
         // Over the positive and 4 negatives the loss starts near ln 5, not ln 10.
-        let l0 = loss.to_scalar::<f32>().unwrap();
         assert!(l0 < 10f32.ln(), "sampled loss {l0}");
-        opt.backward_step(&loss).unwrap();
-        for (i, (v, old)) in net.vars().iter().zip(&before).enumerate() {
-            let new: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
-            assert!(new.iter().zip(old).any(|(a, b)| a != b), "parameter {i} did not move");
-        }
     }
 
     fn learns_what_comes_next(architecture: Architecture) {
