@@ -36,36 +36,26 @@ pub(crate) fn with_backend_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
 }
 
 /// The policy's view of a context: the table rows of its state, or its regressions and the
-/// context's features.
+/// context's features; `f` also gets the state.
 fn with_knowledge<T>(
     p: &Policy,
     context: &Value,
-    f: impl FnOnce(&Knowledge) -> T,
+    f: impl FnOnce(&str, &Knowledge) -> T,
 ) -> SqlResult<(String, T)> {
     let view = &p.context(context)?;
     let state = p.cfg.state.key(view).sql()?;
-    let out = with_knowledge_of(p, view, &state, f)?;
-    Ok((state, out))
-}
-
-/// `with_knowledge` for a context already seen through the policy (`view`) and its `state`.
-fn with_knowledge_of<T>(
-    p: &Policy,
-    view: &Value,
-    state: &str,
-    f: impl FnOnce(&Knowledge) -> T,
-) -> SqlResult<T> {
-    Ok(match (&p.cfg.algorithm, &p.cfg.linear) {
+    let out = match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
             let x = l.features(view).sql()?;
             let arms = state::linear_arms(p)?;
-            f(&Knowledge::Linear(&arms, &x))
+            f(&state, &Knowledge::Linear(&arms, &x))
         }
         _ => {
-            let arms = state::arms(p, state)?;
-            f(&Knowledge::Table(&arms))
+            let arms = state::arms(p, &state)?;
+            f(&state, &Knowledge::Table(&arms))
         }
-    })
+    };
+    Ok((state, out))
 }
 
 pub(crate) fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
@@ -91,10 +81,8 @@ pub fn decide(
     let p = cache::load(policy_name)?;
     let excluded = no_nulls(excluded, "excluded")?;
     let allowed = p.cfg.allowed(&excluded).sql()?;
-    let view = &p.context(context)?;
-    let state = p.cfg.state.key(view).sql()?;
-    let d: Decision = with_knowledge_of(&p, view, &state, |k| {
-        with_backend_rng(|rng| p.draws.borrow_mut().decide(&p.cfg, &state, k, &allowed, rng))
+    let (state, d): (String, Decision) = with_knowledge(&p, context, |state, k| {
+        with_backend_rng(|rng| p.draws.borrow_mut().decide(&p.cfg, state, k, &allowed, rng))
     })?;
     let action = p.cfg.actions[d.action].clone();
     let probability = d.probabilities[d.action];
@@ -118,7 +106,7 @@ pub fn probabilities(policy_name: &str, context: &Value) -> SqlResult<Vec<(Strin
     citus::catalog_reads(|| {
         let p = cache::load(policy_name)?;
         let allowed = vec![true; p.cfg.actions.len()];
-        let (_, probs) = with_knowledge(&p, context, |k| {
+        let (_, probs) = with_knowledge(&p, context, |_, k| {
             let mut rng = Rng::stream(p.cfg.seed, p.id as u64);
             decide::probabilities(&p.cfg, k, &allowed, &mut rng)
         })?;
