@@ -1,6 +1,5 @@
 //! Sentences per second of the encoder on generated product texts:
-//! `MKT_TEXT_MODEL=<folder> cargo run --release -p mkt-text --example embed_speed [n] [threads]`
-//! (with `CANDLE_NUM_THREADS=1` each thread runs whole batches: see `candle_elementwise_threads`).
+//! `MKT_TEXT_MODEL=<folder> cargo run --release -p mkt-text --example embed_speed [n] [threads]`.
 use mkt_text::encoder::TextEncoder;
 
 fn main() {
@@ -32,9 +31,10 @@ fn main() {
     let t = std::time::Instant::now();
     enc.embed(&refs, Some(&pool), |_| Ok(())).unwrap();
     let s = t.elapsed().as_secs_f64();
+    let tokens: usize = enc.token_ids(&refs).unwrap().iter().map(Vec::len).sum();
     println!(
-        "{n} texts in {s:.2} s: {:.1} sentences/s ({threads} threads, candle elementwise threads {})",
+        "{n} texts ({tokens} tokens) in {s:.2} s: {:.1} sentences/s, {:.0} tokens/s ({threads} threads)",
         n as f64 / s,
-        mkt_text::encoder::candle_elementwise_threads()
+        tokens as f64 / s
     );
 }

@@ -3,27 +3,27 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use mkt_core::{Error, Result};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::bert::{Bert, BertConfig};
+use crate::weights::Weights;
 
 /// sentence_bert_config.json's `max_seq_length`: longer texts keep their first 254 word pieces
 /// between `[CLS]` and `[SEP]`, as sentence-transformers truncates them.
 pub const MAX_TOKENS: usize = 256;
 
-/// Texts per forward pass. Texts are sorted by length first, so a batch pads little.
+/// Texts per forward pass at most: their tokens go through each dense layer as one matrix product.
+/// Texts are sorted by length first, so the passes that run side by side take about as long.
 pub const BATCH: usize = 32;
 
 /// The files a model folder must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
 pub struct TextEncoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
-    dim: usize,
     folder: PathBuf,
 }
 
@@ -51,8 +51,7 @@ impl TextEncoder {
         };
         let config_text = std::fs::read_to_string(folder.join("config.json"))
             .map_err(|e| corrupt("config.json", &e))?;
-        let config: Config =
-            serde_json::from_str(&config_text).map_err(|e| corrupt("config.json", &e))?;
+        let config = BertConfig::parse(&config_text)?;
         let mut tokenizer = Tokenizer::from_file(folder.join("tokenizer.json"))
             .map_err(|e| corrupt("tokenizer.json", &e))?;
         tokenizer
@@ -64,21 +63,23 @@ impl TextEncoder {
             }))
             .map_err(|e| corrupt("tokenizer.json", &e))?;
         tokenizer.with_padding(None);
-        let bytes = std::fs::read(folder.join("model.safetensors"))
-            .map_err(|e| corrupt("model.safetensors", &e))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
-            .map_err(|e| corrupt("model.safetensors", &e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| corrupt("model.safetensors", &e))?;
+        let weights = Weights::open(&folder.join("model.safetensors"))?;
+        let model = Bert::new(config, weights)?;
         Ok(Self {
             model,
             tokenizer,
-            dim: config.hidden_size,
             folder: folder.to_path_buf(),
         })
     }
 
     pub fn dim(&self) -> usize {
-        self.dim
+        self.model.config().hidden
+    }
+
+    /// Whether the weights are read in place from the mapped model file, one copy in the page
+    /// cache for every process.
+    pub fn is_mapped(&self) -> bool {
+        self.model.weights().is_mapped()
     }
 
     pub fn folder(&self) -> &Path {
@@ -96,25 +97,21 @@ impl TextEncoder {
     }
 
     /// One L2-normalised vector per text, in the order given. A text that is empty or only white
-    /// space has nothing to encode and gets a zero vector. Tokenising and each forward pass run in
-    /// `pool` (the caller's thread when None); `between_batches` runs on the caller's thread
-    /// before each forward pass with the number of texts done so far, and an error from it stops
-    /// the work (the extension checks for a cancel there).
+    /// space has nothing to encode and gets a zero vector. Tokenising and the forward passes run in
+    /// `pool` (the caller's thread when None), one pass per thread side by side; `between_batches`
+    /// runs on the caller's thread before each round of passes with the number of texts done so
+    /// far, and an error from it stops the work (the extension checks for a cancel there).
     pub fn embed(
         &self,
         texts: &[&str],
         pool: Option<&rayon::ThreadPool>,
         between_batches: impl FnMut(usize) -> Result<()>,
     ) -> Result<Vec<Vec<f32>>> {
-        let at_once = match pool {
-            Some(p) if candle_elementwise_threads() == 1 => p.current_num_threads().max(1),
-            _ => 1,
-        };
+        let at_once = pool.map_or(1, |p| p.current_num_threads().max(1));
         self.embed_batches(texts, pool, at_once, between_batches)
     }
 
-    /// [`embed`](Self::embed) with `at_once` batches running side by side in `pool`, one per
-    /// thread (1: one batch at a time, every thread on each of its operations).
+    /// [`embed`](Self::embed) with `at_once` passes running side by side in `pool`.
     pub fn embed_batches(
         &self,
         texts: &[&str],
@@ -122,7 +119,7 @@ impl TextEncoder {
         at_once: usize,
         mut between_batches: impl FnMut(usize) -> Result<()>,
     ) -> Result<Vec<Vec<f32>>> {
-        let mut out = vec![vec![0f32; self.dim]; texts.len()];
+        let mut out = vec![vec![0f32; self.dim()]; texts.len()];
         let live: Vec<usize> = (0..texts.len())
             .filter(|&i| !texts[i].trim().is_empty())
             .collect();
@@ -136,7 +133,9 @@ impl TextEncoder {
         };
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&j| ids[j].len());
-        let batches: Vec<&[usize]> = order.chunks(BATCH).collect();
+        // Fewer texts than would fill a pass per thread are split evenly over the threads.
+        let per_pass = order.len().div_ceil(at_once.max(1)).clamp(1, BATCH);
+        let batches: Vec<&[usize]> = order.chunks(per_pass).collect();
         let mut done = 0;
         for group in batches.chunks(at_once.max(1)) {
             between_batches(done)?;
@@ -165,61 +164,32 @@ impl TextEncoder {
         Ok(out)
     }
 
-    /// Mean-pooled, normalised BERT output of equally padded rows.
+    /// Mean-pooled, normalised BERT output of each text.
     fn forward(&self, rows: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let b = rows.len();
-        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-        let mut ids = vec![0u32; b * width];
-        let mut mask = vec![0u32; b * width];
-        for (r, row) in rows.iter().enumerate() {
-            ids[r * width..r * width + row.len()].copy_from_slice(row);
-            mask[r * width..r * width + row.len()].fill(1);
-        }
-        let dev = &self.model.device;
-        let ids = Tensor::from_vec(ids, (b, width), dev).map_err(compute)?;
-        let mask = Tensor::from_vec(mask, (b, width), dev).map_err(compute)?;
-        let types = ids.zeros_like().map_err(compute)?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(compute)?;
-        let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3().map_err(compute)?;
-        Ok(hidden
+        let hidden = self.model.forward(rows)?;
+        let dim = self.dim();
+        let mut at = 0;
+        Ok(rows
             .iter()
-            .zip(rows)
-            .map(|(tokens, row)| mean_normalised(&tokens[..row.len()], self.dim))
+            .map(|row| {
+                let tokens = &hidden[at * dim..(at + row.len()) * dim];
+                at += row.len();
+                mean_normalised(tokens, dim)
+            })
             .collect())
     }
 }
 
-/// The threads candle's process-wide pool gives each large elementwise operation (GELU, softmax,
-/// additions), as candle counts them when it first builds that pool: `CANDLE_NUM_THREADS`, else
-/// `RAYON_NUM_THREADS`, else the cores. At 1 there is no such pool and each thread of the call
-/// runs whole batches (156-174 against 139-146 sentences/s in alternating runs on 2 cores);
-/// above 1, batches run one at a time with every thread on each operation, since two batches at
-/// once would queue on that pool's single lock.
-pub fn candle_elementwise_threads() -> usize {
-    let from = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-    };
-    from("CANDLE_NUM_THREADS")
-        .or_else(|| from("RAYON_NUM_THREADS"))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 /// sentence-transformers' Pooling(mean) over the unmasked tokens, then Normalize (which divides
 /// by max(norm, 1e-12)).
-fn mean_normalised(tokens: &[Vec<f32>], dim: usize) -> Vec<f32> {
+fn mean_normalised(tokens: &[f32], dim: usize) -> Vec<f32> {
     let mut sum = vec![0f64; dim];
-    for t in tokens {
+    for t in tokens.chunks_exact(dim) {
         for (s, &x) in sum.iter_mut().zip(t) {
             *s += x as f64;
         }
     }
-    let n = tokens.len().max(1) as f64;
+    let n = (tokens.len() / dim).max(1) as f64;
     let norm = sum
         .iter()
         .map(|s| (s / n) * (s / n))

@@ -1,2 +1,5 @@
 //! Sentence embeddings for item and customer texts.
+pub mod bert;
 pub mod encoder;
+mod gelu;
+pub mod weights;
