@@ -1,5 +1,7 @@
-//! The sentence encoder of this backend: loaded from the folder `mkt.text_model` names on first
-//! use and kept until that setting names another folder. The pure work is mkt_text's.
+//! The sentence encoder of this backend: its tokenizer loaded and its weights mapped from the
+//! folder `mkt.text_model` names on first use, kept until that setting names another folder. The
+//! mapped weights are the page cache's one copy, shared by every backend. The pure work is
+//! mkt_text's.
 
 use std::cell::RefCell;
 use std::ffi::CStr;
