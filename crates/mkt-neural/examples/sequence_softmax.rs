@@ -6,7 +6,8 @@
 //! `DEFAULT_NEGATIVES` negatives drawn per batch.
 //! Quality (with a ratings file: user \t item \t rating \t time, a header line, as MovieLens'
 //! `ml-100k.inter`): leave-one-out NDCG@10 and HR@10 of the default model with the whole
-//! catalogue in the softmax, with `NEGATIVES` (default 256) and with 1024 negatives.
+//! catalogue in the softmax, with `NEGATIVES` (default 256) and with 1024 negatives (`RUNS`: a
+//! comma-separated list of negatives instead, 0 for the whole catalogue; `PATIENCE`, `SEED`).
 
 use mkt_core::progress::no_tick;
 use mkt_core::rng::Rng;
@@ -86,6 +87,7 @@ fn main() {
         let cfg = SequenceConfig {
             negatives: Some(negatives),
             patience: env("PATIENCE", SequenceConfig::default().patience),
+            seed: env("SEED", SequenceConfig::default().seed as usize) as u64,
             ..SequenceConfig::default()
         };
         let t = Instant::now();

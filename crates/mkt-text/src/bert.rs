@@ -368,6 +368,7 @@ fn softmax_scaled(row: &mut [f32], scale: f32) {
 }
 
 /// A matrix read in place from a slice: element (r, c) is `data[r · row_stride + c · col_stride]`.
+#[derive(Clone, Copy)]
 struct Operand<'a> {
     data: &'a [f32],
     row_stride: usize,
@@ -478,28 +479,9 @@ mod tests {
         };
         let want = naive(m, n, k, &lhs, &rhs);
         let mut got = vec![0f32; m * n];
-        matmul(
-            m,
-            n,
-            k,
-            Operand { ..lhs },
-            Operand { ..rhs },
-            &mut got,
-            (n, 1),
-            false,
-        );
+        matmul(m, n, k, lhs, rhs, &mut got, (n, 1), false);
         assert_eq!(got, want);
         let mut again = vec![1f32; m * n];
-        let lhs = Operand {
-            data: &data[3..],
-            row_stride: 9,
-            col_stride: 1,
-        };
-        let rhs = Operand {
-            data: &data[60..],
-            row_stride: 1,
-            col_stride: k,
-        };
         matmul(m, n, k, lhs, rhs, &mut again, (n, 1), true);
         for (a, w) in again.iter().zip(&want) {
             assert_eq!(*a, w + 1.0);
