@@ -10,61 +10,10 @@ use std::ops::Range;
 
 use mkt_core::{Error, Result};
 
+use crate::bert_config::BertConfig;
 use crate::gelu::gelu_in_place;
+use crate::matmul::{matmul, Operand};
 use crate::weights::Weights;
-
-/// The parts of config.json the forward pass reads.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BertConfig {
-    pub hidden: usize,
-    pub heads: usize,
-    pub layers: usize,
-    pub intermediate: usize,
-    pub eps: f32,
-    pub max_positions: usize,
-    pub vocab: usize,
-    pub type_vocab: usize,
-}
-
-impl BertConfig {
-    pub fn parse(text: &str) -> Result<Self> {
-        let bad = |m: String| Error::Corrupted(format!("config.json: {m}"));
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        let int = |k: &str| {
-            v[k].as_u64()
-                .filter(|&n| n > 0)
-                .map(|n| n as usize)
-                .ok_or_else(|| bad(format!("{k} must be a positive integer")))
-        };
-        let text_of = |k: &str, default: &str| v[k].as_str().unwrap_or(default).to_string();
-        if text_of("hidden_act", "gelu") != "gelu" {
-            return Err(bad(format!(
-                "hidden_act {} is not supported (only gelu)",
-                text_of("hidden_act", "")
-            )));
-        }
-        if text_of("position_embedding_type", "absolute") != "absolute" {
-            return Err(bad("only absolute position embeddings are supported".into()));
-        }
-        let c = Self {
-            hidden: int("hidden_size")?,
-            heads: int("num_attention_heads")?,
-            layers: int("num_hidden_layers")?,
-            intermediate: int("intermediate_size")?,
-            eps: v["layer_norm_eps"].as_f64().unwrap_or(1e-12) as f32,
-            max_positions: int("max_position_embeddings")?,
-            vocab: int("vocab_size")?,
-            type_vocab: int("type_vocab_size")?,
-        };
-        if !c.hidden.is_multiple_of(c.heads) {
-            return Err(bad(format!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                c.hidden, c.heads
-            )));
-        }
-        Ok(c)
-    }
-}
 
 /// A dense layer: `out = in · weightᵀ + bias`, the weight stored `[out, in]` as PyTorch stores it.
 struct Dense {
@@ -366,145 +315,9 @@ fn softmax_scaled(row: &mut [f32], scale: f32) {
         *a *= inv;
     }
 }
-
-/// A matrix read in place from a slice: element (r, c) is `data[r · row_stride + c · col_stride]`.
-#[derive(Clone, Copy)]
-struct Operand<'a> {
-    data: &'a [f32],
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Operand<'a> {
-    fn rows(data: &'a [f32], width: usize) -> Self {
-        Operand {
-            data,
-            row_stride: width,
-            col_stride: 1,
-        }
-    }
-
-    /// Whether an m × n matrix with these strides lies inside the slice.
-    fn fits(&self, m: usize, n: usize) -> bool {
-        m == 0 || n == 0 || (m - 1) * self.row_stride + (n - 1) * self.col_stride < self.data.len()
-    }
-}
-
-/// `dst (m × n, strides dst_strides = (row, col)) = [dst +] lhs (m × k) · rhs (k × n)`, on the
-/// calling thread.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: Operand,
-    rhs: Operand,
-    dst: &mut [f32],
-    dst_strides: (usize, usize),
-    accumulate: bool,
-) {
-    let out = Operand {
-        data: dst,
-        row_stride: dst_strides.0,
-        col_stride: dst_strides.1,
-    };
-    assert!(
-        lhs.fits(m, k) && rhs.fits(k, n) && out.fits(m, n),
-        "matmul operands out of bounds"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: the asserts above keep every element gemm reads or writes inside its slice; dst is
-    // borrowed mutably, so it overlaps neither operand; the strides fit in isize since they index
-    // slices.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_strides.1 as isize,
-            dst_strides.0 as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn naive(m: usize, n: usize, k: usize, lhs: &Operand, rhs: &Operand) -> Vec<f32> {
-        let mut out = vec![0f32; m * n];
-        for r in 0..m {
-            for c in 0..n {
-                out[r * n + c] = (0..k)
-                    .map(|i| {
-                        lhs.data[r * lhs.row_stride + i * lhs.col_stride]
-                            * rhs.data[i * rhs.row_stride + c * rhs.col_stride]
-                    })
-                    .sum();
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn matmul_reads_strided_operands_and_accumulates() {
-        let data: Vec<f32> = (0..200).map(|i| ((i * 37) % 23) as f32 - 11.0).collect();
-        let (m, n, k) = (5, 3, 7);
-        // lhs row-major with a wider row; rhs a transposed [n, k] matrix.
-        let lhs = Operand {
-            data: &data[3..],
-            row_stride: 9,
-            col_stride: 1,
-        };
-        let rhs = Operand {
-            data: &data[60..],
-            row_stride: 1,
-            col_stride: k,
-        };
-        let want = naive(m, n, k, &lhs, &rhs);
-        let mut got = vec![0f32; m * n];
-        matmul(m, n, k, lhs, rhs, &mut got, (n, 1), false);
-        assert_eq!(got, want);
-        let mut again = vec![1f32; m * n];
-        matmul(m, n, k, lhs, rhs, &mut again, (n, 1), true);
-        for (a, w) in again.iter().zip(&want) {
-            assert_eq!(*a, w + 1.0);
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "out of bounds")]
-    fn matmul_refuses_operands_past_their_slices() {
-        let data = [1f32; 10];
-        let mut dst = [0f32; 4];
-        let lhs = Operand {
-            data: &data,
-            row_stride: 6,
-            col_stride: 1,
-        };
-        let rhs = Operand {
-            data: &data,
-            row_stride: 2,
-            col_stride: 1,
-        };
-        matmul(2, 2, 5, lhs, rhs, &mut dst, (2, 1), false);
-    }
 
     #[test]
     fn softmax_sums_to_one_and_keeps_order() {
@@ -515,25 +328,5 @@ mod tests {
         let e = |a: f32| (0.5 * a).exp();
         let want = e(3.0) / (e(1.0) + e(3.0) + e(2.0) + e(-50.0));
         assert!((row[1] - want).abs() < 1e-6);
-    }
-
-    #[test]
-    fn config_refuses_what_the_pass_does_not_compute() {
-        let base = r#"{"hidden_size": 384, "num_attention_heads": 12, "num_hidden_layers": 6,
-            "intermediate_size": 1536, "max_position_embeddings": 512, "vocab_size": 30522,
-            "type_vocab_size": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-12}"#;
-        let c = BertConfig::parse(base).unwrap();
-        assert_eq!((c.hidden, c.heads, c.layers), (384, 12, 6));
-        for (from, to) in [
-            (r#""gelu""#, r#""relu""#),
-            (
-                r#""num_attention_heads": 12"#,
-                r#""num_attention_heads": 7"#,
-            ),
-            (r#""vocab_size": 30522"#, r#""vocab_size": "many""#),
-        ] {
-            let e = BertConfig::parse(&base.replace(from, to)).unwrap_err();
-            assert!(matches!(e, Error::Corrupted(_)), "{to}: {e}");
-        }
     }
 }

@@ -7,7 +7,8 @@ use mkt_core::{Error, Result};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::bert::{Bert, BertConfig};
+use crate::bert::Bert;
+use crate::bert_config::BertConfig;
 use crate::weights::Weights;
 
 /// sentence_bert_config.json's `max_seq_length`: longer texts keep their first 254 word pieces

@@ -1,5 +1,7 @@
 //! Sentence embeddings for item and customer texts.
 pub mod bert;
+pub mod bert_config;
 pub mod encoder;
 mod gelu;
+mod matmul;
 pub mod weights;
