@@ -107,10 +107,6 @@ impl Bert {
         &self.config
     }
 
-    pub fn weights(&self) -> &Weights {
-        &self.weights
-    }
-
     /// The last hidden state of every token of `texts` (word-piece ids, each text on its own),
     /// the texts' rows one after another: `[Σ len, hidden]`.
     pub fn forward(&self, texts: &[&[u32]]) -> Result<Vec<f32>> {

@@ -77,12 +77,6 @@ impl TextEncoder {
         self.model.config().hidden
     }
 
-    /// Whether the weights are read in place from the mapped model file, one copy in the page
-    /// cache for every process.
-    pub fn is_mapped(&self) -> bool {
-        self.model.weights().is_mapped()
-    }
-
     pub fn folder(&self) -> &Path {
         &self.folder
     }
