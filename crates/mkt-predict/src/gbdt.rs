@@ -3,7 +3,7 @@
 
 use crate::binning::Binned;
 use crate::features::{Features, Value};
-use crate::grow::{grow, GrowParams};
+use crate::grow::{grow, GradHess, GrowParams};
 use crate::loss::Loss;
 use crate::shap;
 use crate::tree::{Node, Tree};
@@ -134,7 +134,7 @@ pub fn train(
     let binned = pool.install(|| Binned::new(x, p.max_bins));
     let base = loss.base_score(y, w);
     let mut raw = vec![base; n];
-    let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n]);
+    let mut gh: Vec<GradHess> = vec![(0.0, 0.0); n];
     let valid_rows: Vec<Vec<Value>> = valid.as_ref().map_or(Vec::new(), |v| {
         (0..v.x.rows()).map(|i| v.x.row(i)).collect()
     });
@@ -155,17 +155,13 @@ pub fn train(
             total: p.trees,
         });
         let grown = pool.install(|| {
-            grad.par_iter_mut()
-                .zip(hess.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    let (gi, hi) = loss.grad_hess(raw[i], y[i]);
-                    *g = gi * w[i];
-                    *h = hi * w[i];
-                });
+            gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
+                let (g, h) = loss.grad_hess(raw[i], y[i]);
+                *gh = (g * w[i], h * w[i]);
+            });
             rows.clear();
             rows.extend(0..n as u32);
-            grow(&binned, &grad, &hess, &mut rows, &p.grow)
+            grow(&binned, &gh, &mut rows, &p.grow)
         });
         if grown.tree.nodes.len() == 1 {
             break; // no split gains anything: more trees would only shift the constant
@@ -307,10 +303,11 @@ mod tests {
 
     #[test]
     fn the_same_model_on_any_number_of_threads() {
-        let (x, y) = data(3000, 3);
+        // More rows than one histogram task or partition chunk holds.
+        let (x, y) = data(140_000, 3);
         let w = vec![1.0; y.len()];
         let p = GbdtParams {
-            trees: 20,
+            trees: 10,
             ..Default::default()
         };
         let one = train(

@@ -50,13 +50,6 @@ impl Stats {
         self.h += o.h;
         self.n += o.n;
     }
-    /// One row with gradient `g` and hessian `h`.
-    #[inline(always)]
-    fn add_row(&mut self, g: f64, h: f64) {
-        self.g += g;
-        self.h += h;
-        self.n += 1.0;
-    }
     fn minus(&self, o: &Stats) -> Stats {
         Stats {
             g: self.g - o.g,
@@ -115,46 +108,151 @@ fn allowed(s: &Stats, p: &GrowParams) -> bool {
 /// bounds this loop), and each feature's sums still add its rows in row order.
 const FEATURE_BLOCK: usize = 4;
 
-fn build(binned: &Binned, grad: &[f64], hess: &[f64], rows: &[u32]) -> Hist {
-    // The leaf's gradients gathered once in row order: each block's pass then reads them
-    // sequentially and only its bin columns at random.
-    let ordered: Vec<(f64, f64)> = rows
-        .par_iter()
-        .with_min_len(4096)
-        .map(|&r| (grad[r as usize], hess[r as usize]))
-        .collect();
-    binned
-        .columns
-        .par_chunks(FEATURE_BLOCK)
-        .zip(binned.maps.par_chunks(FEATURE_BLOCK))
-        .flat_map_iter(|(cols, maps)| {
-            // 256 slots: any u8 bin indexes one without a bounds check.
-            let mut hs = vec![[Stats::default(); 256]; cols.len()];
-            if let ([c0, c1, c2, c3], [h0, h1, h2, h3]) = (cols, &mut hs[..]) {
-                for (&r, &(g, h)) in rows.iter().zip(&ordered) {
-                    let r = r as usize;
-                    for (hist, col) in [
-                        (&mut *h0, c0),
-                        (&mut *h1, c1),
-                        (&mut *h2, c2),
-                        (&mut *h3, c3),
-                    ] {
-                        hist[col[r] as usize].add_row(g, h);
-                    }
-                }
-            } else {
-                for (hist, col) in hs.iter_mut().zip(cols) {
-                    for (&r, &(g, h)) in rows.iter().zip(&ordered) {
-                        hist[col[r as usize] as usize].add_row(g, h);
-                    }
-                }
+/// Rows per histogram task. Tasks are (feature block, chunk of rows) pairs, so two threads share
+/// even a leaf with few features evenly; partial sums are added in chunk order, so a model does not
+/// depend on the number of threads.
+const HIST_CHUNK: usize = 1 << 16;
+
+/// A row's gradient and hessian.
+pub type GradHess = (f64, f64);
+
+/// One feature's partial sums over a chunk of rows, 256 slots so that any u8 bin indexes one
+/// without a bounds check. Counts are integers apart from the sums: three floating-point
+/// accumulators per row and feature cost more than two and an integer increment.
+#[derive(Clone)]
+struct Slots {
+    gh: [GradHess; 256],
+    n: [u32; 256],
+}
+
+impl Slots {
+    fn new() -> Slots {
+        Slots {
+            gh: [(0.0, 0.0); 256],
+            n: [0; 256],
+        }
+    }
+    #[inline(always)]
+    fn add_row(&mut self, bin: u8, (g, h): GradHess) {
+        let b = bin as usize;
+        self.gh[b].0 += g;
+        self.gh[b].1 += h;
+        self.n[b] += 1;
+    }
+}
+
+/// One block's sums over the rows listed in `rows`, whose gradients `gh` holds in the same order.
+fn fill(cols: &[Vec<u8>], gh: &[GradHess], rows: &[u32]) -> Vec<Slots> {
+    let mut hs = vec![Slots::new(); cols.len()];
+    if let ([c0, c1, c2, c3], [h0, h1, h2, h3]) = (cols, &mut hs[..]) {
+        for (&r, &gh) in rows.iter().zip(gh) {
+            let r = r as usize;
+            for (hist, col) in [
+                (&mut *h0, c0),
+                (&mut *h1, c1),
+                (&mut *h2, c2),
+                (&mut *h3, c3),
+            ] {
+                hist.add_row(col[r], gh);
             }
-            hs.into_iter()
-                .zip(maps)
-                .map(|(h, map)| h[..map.bins()].to_vec())
-                .collect::<Vec<_>>()
+        }
+    } else {
+        for (hist, col) in hs.iter_mut().zip(cols) {
+            for (&r, &gh) in rows.iter().zip(gh) {
+                hist.add_row(col[r as usize], gh);
+            }
+        }
+    }
+    hs
+}
+
+/// One block's sums read from the row-major blocks: over a run of rows in order (`rows` None)
+/// or over the rows listed.
+fn fill_blocked(
+    block: &[[u8; 4]],
+    gh: &[GradHess],
+    rows: Option<&[u32]>,
+    features: usize,
+) -> Vec<Slots> {
+    let mut hs = vec![Slots::new(); FEATURE_BLOCK];
+    if let [h0, h1, h2, h3] = &mut hs[..] {
+        let mut add = |b: [u8; 4], gh: GradHess| {
+            h0.add_row(b[0], gh);
+            h1.add_row(b[1], gh);
+            h2.add_row(b[2], gh);
+            h3.add_row(b[3], gh);
+        };
+        match rows {
+            None => block.iter().zip(gh).for_each(|(&b, &gh)| add(b, gh)),
+            Some(rows) => rows
+                .iter()
+                .zip(gh)
+                .for_each(|(&r, &gh)| add(block[r as usize], gh)),
+        }
+    }
+    hs.truncate(features);
+    hs
+}
+
+/// A leaf holding at least this share of all rows reads the row-major blocks: its rows are dense
+/// enough that one stream per block beats four (measured: 10 to 30% faster from an eighth of the
+/// rows up, slower below, where the columns' cache lines are shared by more of the leaf's rows).
+const BLOCKED_SHARE: usize = 8;
+
+/// The histograms of a leaf: of the rows listed in `rows`, or of every row when `rows` is `None`
+/// (the root, whose gradients are read in place).
+fn build(binned: &Binned, gh: &[GradHess], rows: Option<&[u32]>) -> Hist {
+    // A leaf's gradients gathered once in row order: each block's pass then reads them
+    // sequentially and only its bins at random.
+    let gathered: Vec<GradHess>;
+    let ordered = match rows {
+        None => gh,
+        Some(rows) => {
+            gathered = rows
+                .par_iter()
+                .with_min_len(4096)
+                .map(|&r| gh[r as usize])
+                .collect();
+            &gathered
+        }
+    };
+    let blocked = ordered.len() * BLOCKED_SHARE >= gh.len();
+    let blocks: Vec<&[Vec<u8>]> = binned.columns.chunks(FEATURE_BLOCK).collect();
+    let chunks = ordered.len().div_ceil(HIST_CHUNK).max(1);
+    let partial: Vec<Vec<Slots>> = (0..blocks.len() * chunks)
+        .into_par_iter()
+        .map(|task| {
+            let (b, c) = (task / chunks, task % chunks);
+            let begin = c * HIST_CHUNK;
+            let end = (begin + HIST_CHUNK).min(ordered.len());
+            let part = &ordered[begin..end];
+            let features = blocks[b].len();
+            match rows {
+                None => fill_blocked(&binned.blocks[b][begin..end], part, None, features),
+                Some(rows) if blocked => {
+                    fill_blocked(&binned.blocks[b], part, Some(&rows[begin..end]), features)
+                }
+                Some(rows) => fill(blocks[b], part, &rows[begin..end]),
+            }
         })
-        .collect()
+        .collect();
+    // Each block's chunks added in chunk order.
+    let mut hist: Hist = binned
+        .maps
+        .iter()
+        .map(|m| vec![Stats::default(); m.bins()])
+        .collect();
+    for (task, slots) in partial.iter().enumerate() {
+        let first = (task / chunks) * FEATURE_BLOCK;
+        for (k, s) in slots.iter().enumerate() {
+            for (b, out) in hist[first + k].iter_mut().enumerate() {
+                out.g += s.gh[b].0;
+                out.h += s.gh[b].1;
+                out.n += f64::from(s.n[b]);
+            }
+        }
+    }
+    hist
 }
 
 fn subtract(parent: &mut Hist, child: &Hist) {
@@ -175,13 +273,11 @@ fn best_numeric(feature: usize, h: &[Stats], total: &Stats, p: &GrowParams) -> O
         if bin.n == 0.0 {
             continue;
         }
-        let mut options = vec![(cum, false)];
-        if missing.n > 0.0 {
-            let mut with_missing = cum;
-            with_missing.add(&missing);
-            options.push((with_missing, true));
-        }
-        for (left, missing_left) in options {
+        let mut with_missing = cum;
+        with_missing.add(&missing);
+        let options = [(cum, false), (with_missing, true)];
+        let tries = if missing.n > 0.0 { 2 } else { 1 };
+        for &(left, missing_left) in &options[..tries] {
             let right = total.minus(&left);
             if !allowed(&left, p) || !allowed(&right, p) {
                 continue;
@@ -284,6 +380,49 @@ fn rule_of(map: &BinMap, split: &Split) -> Rule {
     }
 }
 
+/// Moves the rows whose bins go left to the front of `part`, each side in its former order, and
+/// returns how many went left. Chunks are split in parallel into `scratch` (left rows from the
+/// front, right rows from the back, every row written to both cursors so that no branch depends on
+/// the bin), then copied back in order.
+fn partition(part: &mut [u32], scratch: &mut [u32], col: &[u8], split: &Split) -> usize {
+    // Bins past a categorical feature's last never occur.
+    let goes_left: [bool; 256] = std::array::from_fn(|b| match &split.rule {
+        BinRule::Set(set) if b >= set.len() => false,
+        _ => split.left_bin(b as u8),
+    });
+    let lefts: Vec<usize> = part
+        .par_chunks(PARTITION_CHUNK)
+        .zip(scratch.par_chunks_mut(PARTITION_CHUNK))
+        .map(|(rows, out)| {
+            let (mut l, mut r) = (0, out.len());
+            for &row in rows {
+                let left = goes_left[col[row as usize] as usize];
+                out[l] = row;
+                out[r - 1] = row;
+                l += left as usize;
+                r -= !left as usize;
+            }
+            l
+        })
+        .collect();
+    let mut at = 0;
+    for (out, &l) in scratch.chunks(PARTITION_CHUNK).zip(&lefts) {
+        part[at..at + l].copy_from_slice(&out[..l]);
+        at += l;
+    }
+    let mid = at;
+    for (out, &l) in scratch.chunks(PARTITION_CHUNK).zip(&lefts) {
+        for (dst, &src) in part[at..at + out.len() - l]
+            .iter_mut()
+            .zip(out[l..].iter().rev())
+        {
+            *dst = src;
+        }
+        at += out.len() - l;
+    }
+    mid
+}
+
 struct Open {
     node: usize,
     begin: usize,
@@ -311,14 +450,9 @@ fn leaf_value(s: &Stats, p: &GrowParams) -> f64 {
 
 /// Grows a tree on the rows listed in `rows` (reordered in place so each leaf's rows are
 /// contiguous, in their original order). Call inside the pool that should do the work.
-pub fn grow(
-    binned: &Binned,
-    grad: &[f64],
-    hess: &[f64],
-    rows: &mut [u32],
-    p: &GrowParams,
-) -> Grown {
-    let hist = build(binned, grad, hess, rows);
+pub fn grow(binned: &Binned, gh: &[GradHess], rows: &mut [u32], p: &GrowParams) -> Grown {
+    let in_order = rows.len() == gh.len() && rows.iter().enumerate().all(|(i, &r)| i == r as usize);
+    let hist = build(binned, gh, if in_order { None } else { Some(rows) });
     let stats = hist.first().map_or(Stats::default(), |h| {
         h.iter().fold(Stats::default(), |mut a, s| {
             a.add(s);
@@ -341,6 +475,7 @@ pub fn grow(
         best,
     }];
     let mut leaves = 1;
+    let mut scratch = vec![0u32; rows.len()];
     while leaves < p.max_leaves.max(1) {
         let pick = open
             .iter()
@@ -358,23 +493,7 @@ pub fn grow(
         let split = leaf.best.clone().expect("picked leaves have a split");
         let col = &binned.columns[split.feature];
         let part = &mut rows[leaf.begin..leaf.end];
-        // Chunks split in parallel, then joined in order: each side keeps the rows' order.
-        let halves: Vec<(Vec<u32>, Vec<u32>)> = part
-            .par_chunks(PARTITION_CHUNK)
-            .map(|c| {
-                c.iter()
-                    .partition(|&&row| split.left_bin(col[row as usize]))
-            })
-            .collect();
-        let mut at = 0;
-        for left_side in [true, false] {
-            for (l, r) in &halves {
-                let v = if left_side { l } else { r };
-                part[at..at + v.len()].copy_from_slice(v);
-                at += v.len();
-            }
-        }
-        let mid = leaf.begin + halves.iter().map(|h| h.0.len()).sum::<usize>();
+        let mid = leaf.begin + partition(part, &mut scratch[..part.len()], col, &split);
         let left_stats = split.left;
         let right_stats = leaf.stats.minus(&left_stats);
         let (small_range, small_is_left) = if mid - leaf.begin <= leaf.end - mid {
@@ -382,7 +501,7 @@ pub fn grow(
         } else {
             ((mid, leaf.end), false)
         };
-        let small = build(binned, grad, hess, &rows[small_range.0..small_range.1]);
+        let small = build(binned, gh, Some(&rows[small_range.0..small_range.1]));
         let mut large = leaf.hist;
         subtract(&mut large, &small);
         let (lh, rh) = if small_is_left {
@@ -441,6 +560,49 @@ pub fn grow(
 mod tests {
     use super::*;
     use crate::features::{Column, Features, Value};
+    use mkt_core::rng::Rng;
+
+    #[test]
+    fn histograms_equal_plain_sums_on_every_path() {
+        // Seven features (the last block has three), more rows than one chunk: the root (blocks in
+        // order), a dense leaf (blocks by row) and a sparse one (columns) against plain sums.
+        let (n, f) = (150_000, 7);
+        let mut rng = Rng::new(3);
+        let columns = (0..f)
+            .map(|_| Column::Numeric((0..n).map(|_| rng.below(300) as f64).collect()))
+            .collect();
+        let x = Features {
+            names: (0..f).map(|i| format!("f{i}")).collect(),
+            columns,
+        };
+        let b = Binned::new(&x, 255);
+        let gh: Vec<GradHess> = (0..n)
+            .map(|_| (rng.uniform() - 0.5, rng.uniform()))
+            .collect();
+        let dense: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 0).collect();
+        let sparse: Vec<u32> = (0..n as u32).filter(|r| r % 97 == 5).collect();
+        let all: Vec<u32> = (0..n as u32).collect();
+        for (rows, hist) in [
+            (&all, build(&b, &gh, None)),
+            (&dense, build(&b, &gh, Some(&dense))),
+            (&sparse, build(&b, &gh, Some(&sparse))),
+        ] {
+            for (j, h) in hist.iter().enumerate() {
+                let mut want = vec![Stats::default(); b.maps[j].bins()];
+                for &r in rows {
+                    let s = &mut want[b.columns[j][r as usize] as usize];
+                    s.g += gh[r as usize].0;
+                    s.h += gh[r as usize].1;
+                    s.n += 1.0;
+                }
+                assert_eq!(h.len(), want.len());
+                for (got, want) in h.iter().zip(&want) {
+                    assert_eq!(got.n, want.n);
+                    assert!((got.g - want.g).abs() < 1e-9 && (got.h - want.h).abs() < 1e-9);
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_root_splits_where_the_hand_computed_gain_is_largest() {
@@ -462,7 +624,8 @@ mod tests {
             ..Default::default()
         };
         let mut rows: Vec<u32> = (0..6).collect();
-        let g = grow(&b, &grad, &hess, &mut rows, &p);
+        let gh: Vec<GradHess> = grad.iter().zip(hess).map(|(&g, h)| (g, h)).collect();
+        let g = grow(&b, &gh, &mut rows, &p);
         match &g.tree.nodes[0] {
             Node::Split {
                 rule: Rule::Threshold(t),
@@ -498,7 +661,8 @@ mod tests {
             ..Default::default()
         };
         let mut rows: Vec<u32> = (0..7).collect();
-        let g = grow(&b, &grad, &[1.0; 7], &mut rows, &p);
+        let gh: Vec<GradHess> = grad.iter().map(|&g| (g, 1.0)).collect();
+        let g = grow(&b, &gh, &mut rows, &p);
         assert!(
             matches!(&g.tree.nodes[0], Node::Split { rule: Rule::Threshold(t), missing_left: false, .. } if *t == 4.0)
         );
@@ -517,7 +681,8 @@ mod tests {
             ..p
         };
         let mut rows: Vec<u32> = (0..8).collect();
-        let g = grow(&b, &grad, &[1.0; 8], &mut rows, &p);
+        let gh: Vec<GradHess> = grad.iter().map(|&g| (g, 1.0)).collect();
+        let g = grow(&b, &gh, &mut rows, &p);
         match &g.tree.nodes[0] {
             Node::Split {
                 rule: Rule::Categories { left, right },
