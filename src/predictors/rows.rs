@@ -190,6 +190,8 @@ pub fn training_features(names: Vec<String>, raws: Vec<Raw>, keep: &[usize]) -> 
     let columns = raws
         .into_iter()
         .map(|r| match r {
+            // `keep` lists rows in order: as long as the column, it is every row.
+            Raw::Numbers(v) if keep.len() == v.len() => FeatureColumn::Numeric(v),
             Raw::Numbers(v) => FeatureColumn::Numeric(keep.iter().map(|&i| v[i]).collect()),
             Raw::Texts(v) => {
                 let mut levels: Vec<String> = keep.iter().filter_map(|&i| v[i].clone()).collect();

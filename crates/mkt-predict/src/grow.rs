@@ -501,13 +501,19 @@ pub fn grow(binned: &Binned, gh: &[GradHess], rows: &mut [u32], p: &GrowParams) 
         } else {
             ((mid, leaf.end), false)
         };
-        let small = build(binned, gh, Some(&rows[small_range.0..small_range.1]));
-        let mut large = leaf.hist;
-        subtract(&mut large, &small);
-        let (lh, rh) = if small_is_left {
-            (small, large)
+        // After the last split the children are never split: they need no histograms.
+        let last = leaves + 1 >= p.max_leaves.max(1);
+        let (lh, rh) = if last {
+            (Hist::new(), Hist::new())
         } else {
-            (large, small)
+            let small = build(binned, gh, Some(&rows[small_range.0..small_range.1]));
+            let mut large = leaf.hist;
+            subtract(&mut large, &small);
+            if small_is_left {
+                (small, large)
+            } else {
+                (large, small)
+            }
         };
         let (li, ri) = (nodes.len(), nodes.len() + 1);
         nodes.push(Node::Leaf {
@@ -532,7 +538,7 @@ pub fn grow(binned: &Binned, gh: &[GradHess], rows: &mut [u32], p: &GrowParams) 
             (li, leaf.begin, mid, left_stats, lh),
             (ri, mid, leaf.end, right_stats, rh),
         ] {
-            let best = if can_split(depth) {
+            let best = if can_split(depth) && !last {
                 best_split(binned, &hist, &stats, p)
             } else {
                 None

@@ -361,10 +361,14 @@ pub fn train(
         ));
     }
     let (train_idx, valid_idx) = split(y.len(), o.validation_fraction, o.seed);
-    let (tx, ty) = (
-        x.take(&train_idx),
-        train_idx.iter().map(|&i| y[i]).collect::<Vec<_>>(),
-    );
+    // Without validation rows the training rows are all of them, in order: no copy.
+    let taken;
+    let (tx, ty): (&Features, Vec<f64>) = if valid_idx.is_empty() {
+        (x, y.to_vec())
+    } else {
+        taken = x.take(&train_idx);
+        (&taken, train_idx.iter().map(|&i| y[i]).collect())
+    };
     let (vx, vy) = (
         x.take(&valid_idx),
         valid_idx.iter().map(|&i| y[i]).collect::<Vec<_>>(),
