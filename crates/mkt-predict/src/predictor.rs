@@ -397,7 +397,7 @@ pub fn train(
         task.loss(),
         &o.base,
         Rows {
-            x: &tx,
+            x: tx,
             y: &ty,
             w: &tw,
         },
