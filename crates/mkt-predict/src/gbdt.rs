@@ -3,7 +3,7 @@
 
 use crate::binning::Binned;
 use crate::features::{Features, Value};
-use crate::grow::{grow, GradHess, GrowParams};
+use crate::grow::{grow, GradHess, GrowParams, Grown};
 use crate::loss::Loss;
 use crate::shap;
 use crate::tree::{Node, Tree};
@@ -116,6 +116,38 @@ fn check(r: &Rows<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Rows of `raw` per task when the new tree's leaf values are added.
+const RAW_CHUNK: usize = 1 << 16;
+
+/// Adds each leaf's value to the scores of its rows. Each task owns a range of rows and finds
+/// that range in every leaf's list by binary search (a leaf lists its rows in ascending order), so
+/// the work is split without two tasks writing one score.
+fn add_leaf_values(grown: &Grown, rows: &[u32], raw: &mut [f64], pool: &ThreadPool) {
+    let leaves: Vec<(f64, &[u32])> = grown
+        .leaves
+        .iter()
+        .filter_map(|&(node, begin, end)| match grown.tree.nodes[node] {
+            Node::Leaf { value, .. } => Some((value, &rows[begin..end])),
+            Node::Split { .. } => None,
+        })
+        .collect();
+    pool.install(|| {
+        raw.par_chunks_mut(RAW_CHUNK)
+            .enumerate()
+            .for_each(|(c, out)| {
+                let lo = (c * RAW_CHUNK) as u32;
+                let hi = lo + out.len() as u32;
+                for &(value, list) in &leaves {
+                    let a = list.partition_point(|&r| r < lo);
+                    let b = a + list[a..].partition_point(|&r| r < hi);
+                    for &r in &list[a..b] {
+                        out[(r - lo) as usize] += value;
+                    }
+                }
+            })
+    });
+}
+
 /// Trains on features, labels (0/1 for the logistic loss) and row weights.
 pub fn train(
     loss: Loss,
@@ -166,13 +198,7 @@ pub fn train(
         if grown.tree.nodes.len() == 1 {
             break; // no split gains anything: more trees would only shift the constant
         }
-        for &(node, begin, end) in &grown.leaves {
-            if let Node::Leaf { value, .. } = grown.tree.nodes[node] {
-                for &r in &rows[begin..end] {
-                    raw[r as usize] += value;
-                }
-            }
-        }
+        add_leaf_values(&grown, &rows, &mut raw, pool);
         if let Some(v) = &valid {
             let tree = &grown.tree;
             pool.install(|| {
