@@ -3,7 +3,8 @@
 
 use crate::binning::Binned;
 use crate::features::{Features, Value};
-use crate::grow::{grow, GradHess, GrowParams, Grown};
+use crate::grow::{grow, GrowParams, Grown};
+use crate::histogram::GradHess;
 use crate::loss::Loss;
 use crate::shap;
 use crate::tree::{Node, Tree};

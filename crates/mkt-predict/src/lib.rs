@@ -11,6 +11,7 @@ pub mod encode;
 pub mod features;
 pub mod gbdt;
 pub mod grow;
+pub mod histogram;
 pub mod holdout;
 pub mod input_transform;
 pub mod linear;
