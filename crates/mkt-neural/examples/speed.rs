@@ -1,13 +1,16 @@
-//! Training throughput of the two-tower model on synthetic data, on the CPU and (in a build with
-//! the `cuda` feature, on a machine with a GPU) on CUDA:
+//! Training throughput of the two-tower model and of the sequence model ('sequential', attention
+//! and GRU) on synthetic data, on the CPU and (in a build with the `cuda` feature, on a machine
+//! with a GPU) on CUDA:
 //! `cargo run --release -p mkt-neural --example speed [--features cuda] -- INTERACTIONS STEPS [DEVICES]`.
-//! Prints positives per second for each device it can open (DEVICES: comma-separated, default
+//! Prints positives per second of the two-tower model and sequences (users of 50 events) per
+//! second of the sequence model for each device it can open (DEVICES: comma-separated, default
 //! cpu,cuda).
 
 use mkt_core::interactions::Csr;
 use mkt_core::params::Params;
 use mkt_core::progress::Progress;
 use mkt_core::rng::Rng;
+use mkt_neural::sequence::{fit_on, Architecture, SequenceConfig};
 use mkt_neural::{fit, DeviceChoice, NeuralParams};
 use std::time::Instant;
 
@@ -59,5 +62,55 @@ fn main() {
             positives / secs,
             secs
         );
+    }
+    // The sequence model: `steps` batches of 128 users, each user 50 events drawn from the same
+    // popularity over the same catalogue (sampled softmax above 10,000 items, as in SQL), one
+    // epoch; the first batch is not timed.
+    let cfg_default = SequenceConfig::default();
+    let seq_users = (steps + 1) * cfg_default.batch;
+    let seqs: Vec<Vec<u32>> = (0..seq_users)
+        .map(|_| {
+            (0..cfg_default.max_length)
+                .map(|_| ((items as f64) * rng.uniform().powi(3)) as u32 % items as u32)
+                .collect()
+        })
+        .collect();
+    for arch in [Architecture::Attention, Architecture::Gru] {
+        for device in devices.split(',') {
+            let Ok(dev) = DeviceChoice::parse(device).unwrap().open() else {
+                continue;
+            };
+            let cfg = SequenceConfig {
+                architecture: arch,
+                blocks: if arch == Architecture::Gru { 1 } else { 2 },
+                epochs: 1,
+                ..SequenceConfig::default()
+            };
+            let mut first: Option<Instant> = None;
+            let mut last = Instant::now();
+            let (mut done, mut batches) = (0, 0);
+            let mut tick = |pr: &Progress| {
+                if first.is_none() {
+                    first = Some(Instant::now());
+                } else {
+                    batches += 1;
+                    done = pr.done;
+                }
+                last = Instant::now();
+            };
+            fit_on(&seqs, items, None, &cfg, &dev, &pool, &mut tick, &mut |_| {}).unwrap();
+            let secs = (last - first.unwrap()).as_secs_f64();
+            let users = (done - cfg.batch) as f64;
+            println!(
+                "sequential {} on {device}: {batches} batches of {} users ({} positions, {} items, {} negatives), {:.0} sequences/s ({:.2} s)",
+                arch.name(),
+                cfg.batch,
+                cfg.max_length,
+                items,
+                cfg.negatives_for(items),
+                users / secs,
+                secs
+            );
+        }
     }
 }

@@ -211,7 +211,10 @@ impl TrainConfig {
             Algorithm::Neural => TrainConfig::Neural(Box::new(NeuralConfig::parse(&p, default_device)?)),
             Algorithm::NeuMf => TrainConfig::NeuMf(Box::new(NeuralConfig::parse(&p, default_device)?)),
             Algorithm::Sequential => {
-                TrainConfig::Sequential(Box::new(crate::sequential::SequentialParams::parse(&p)?))
+                TrainConfig::Sequential(Box::new(crate::sequential::SequentialParams::parse(
+                    &p,
+                    default_device,
+                )?))
             }
         };
         Ok((config, deploy))

@@ -12,11 +12,12 @@ use mkt_core::tensors::{f32s, f64s, text, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
 use crate::FeatureSpec;
 use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
-use mkt_neural::Encoded;
+use mkt_neural::{DeviceChoice, Encoded};
 
 /// Keys of `params` the algorithm reads.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 17] = [
     "time_col",
+    "device",
     "item_features",
     "hash_buckets",
     "architecture",
@@ -45,10 +46,13 @@ pub struct SequentialParams {
     /// Above this many distinct values a categorical feature is hashed into this many buckets.
     pub hash_buckets: usize,
     pub net: SequenceConfig,
+    /// Where training runs; serving always runs on the CPU.
+    pub device: DeviceChoice,
 }
 
 impl SequentialParams {
-    pub fn parse(p: &Params) -> Result<Self> {
+    /// `default_device` comes from the `mkt.device` setting.
+    pub fn parse(p: &Params, default_device: &str) -> Result<Self> {
         let Some(time_col) = p.text("time_col")? else {
             return Err(Error::InvalidParameter(format!(
                 "{} needs params.time_col: the column that orders each user's events",
@@ -108,6 +112,10 @@ impl SequentialParams {
             item_features,
             hash_buckets: p.int("hash_buckets", 4096, 1, 1 << 24)? as usize,
             net,
+            device: match p.value("device") {
+                None => DeviceChoice::parse(default_device)?,
+                Some(_) => DeviceChoice::parse(p.choice("device", "auto", &DeviceChoice::NAMES)?)?,
+            },
         })
     }
 }
@@ -290,8 +298,17 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Sequential> {
     let seqs = sequences(data)?;
-    let fitted =
-        mkt_neural::sequence::fit(&seqs, data.n_items(), items, &p.net, pool, tick, on_epoch)?;
+    let dev = p.device.open()?;
+    let fitted = mkt_neural::sequence::fit_on(
+        &seqs,
+        data.n_items(),
+        items,
+        &p.net,
+        &dev,
+        pool,
+        tick,
+        on_epoch,
+    )?;
     let item_vectors = fitted.net.item_vectors()?;
     Ok(Sequential {
         history: history_of(&seqs, p.net.max_length),

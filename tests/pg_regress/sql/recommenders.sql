@@ -124,6 +124,8 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "nope"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "architecture": "lstm"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "negatives": -1}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "device": "cuda"}')$$),
+  ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "device": "tpu"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "history_source": "SELECT * FROM seq_live"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "history_source": "no_such_events"}')$$),
   ($$SELECT * FROM mkt.train_recommender('m', 'seq_events', algorithm => 'sequential', params => '{"time_col": "ts", "history_source": "rec_events"}')$$),
