@@ -1,6 +1,7 @@
 //! Where tensors live: the CPU, or a CUDA GPU when the crate is built with the `cuda` feature.
 
 use candle_core::Device;
+use mkt_core::params::Params;
 use mkt_core::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,22 @@ impl DeviceChoice {
             "cuda" => Ok(DeviceChoice::Cuda),
             "auto" => Ok(DeviceChoice::Auto),
             _ => Err(Error::unknown("device", name, &Self::NAMES)),
+        }
+    }
+
+    /// `params.device` when the params name one.
+    pub fn given(p: &Params) -> Result<Option<Self>> {
+        match p.value("device") {
+            None => Ok(None),
+            Some(_) => Self::parse(p.choice("device", "auto", &Self::NAMES)?).map(Some),
+        }
+    }
+
+    /// `params.device`, else `default` (the `mkt.device` setting).
+    pub fn from_params(p: &Params, default: &str) -> Result<Self> {
+        match Self::given(p)? {
+            Some(d) => Ok(d),
+            None => Self::parse(default),
         }
     }
 

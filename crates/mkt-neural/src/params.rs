@@ -103,10 +103,7 @@ impl NeuralParams {
             None => None,
             Some(_) => Some(p.int("negatives", 1, 1, 1_000_000)? as usize),
         };
-        let device = match p.value("device") {
-            None => DeviceChoice::parse(default_device)?,
-            Some(_) => DeviceChoice::parse(p.choice("device", "auto", &DeviceChoice::NAMES)?)?,
-        };
+        let device = DeviceChoice::from_params(p, default_device)?;
         let params = NeuralParams {
             dim: p.int("dim", 64, 1, 4096)? as usize,
             hidden: p.int("hidden", 64, 1, 65_536)? as usize,

@@ -149,22 +149,23 @@ pub(crate) fn build(binned: &Binned, gh: &[GradHess], rows: Option<&[u32]>) -> H
         }
     };
     let blocked = ordered.len() * BLOCKED_SHARE >= gh.len();
-    let blocks: Vec<&[Vec<u8>]> = binned.columns.chunks(FEATURE_BLOCK).collect();
+    // The columns in groups of four, as the row-major blocks hold them.
+    let column_blocks: Vec<&[Vec<u8>]> = binned.columns.chunks(FEATURE_BLOCK).collect();
     let chunks = ordered.len().div_ceil(HIST_CHUNK).max(1);
-    let partial: Vec<Vec<Slots>> = (0..blocks.len() * chunks)
+    let partial: Vec<Vec<Slots>> = (0..column_blocks.len() * chunks)
         .into_par_iter()
         .map(|task| {
             let (b, c) = (task / chunks, task % chunks);
             let begin = c * HIST_CHUNK;
             let end = (begin + HIST_CHUNK).min(ordered.len());
             let part = &ordered[begin..end];
-            let features = blocks[b].len();
+            let features = column_blocks[b].len();
             match rows {
                 None => fill_blocked(&binned.blocks[b][begin..end], part, None, features),
                 Some(rows) if blocked => {
                     fill_blocked(&binned.blocks[b], part, Some(&rows[begin..end]), features)
                 }
-                Some(rows) => fill(blocks[b], part, &rows[begin..end]),
+                Some(rows) => fill(column_blocks[b], part, &rows[begin..end]),
             }
         })
         .collect();

@@ -208,14 +208,7 @@ impl Options {
                     weight_decay: p.float("weight_decay", 0.0, 0.0, 10.0)?,
                     patience: p.int("early_stopping_rounds", d.patience as i64, 1, 100_000)?
                         as usize,
-                    device: match p.value("device") {
-                        None => None,
-                        Some(_) => Some(DeviceChoice::parse(p.choice(
-                            "device",
-                            "auto",
-                            &DeviceChoice::NAMES,
-                        )?)?),
-                    },
+                    device: DeviceChoice::given(&p)?,
                     seed: p.int("seed", 42, 0, i64::MAX)? as u64,
                 })
             }

@@ -112,10 +112,7 @@ impl SequentialParams {
             item_features,
             hash_buckets: p.int("hash_buckets", 4096, 1, 1 << 24)? as usize,
             net,
-            device: match p.value("device") {
-                None => DeviceChoice::parse(default_device)?,
-                Some(_) => DeviceChoice::parse(p.choice("device", "auto", &DeviceChoice::NAMES)?)?,
-            },
+            device: DeviceChoice::from_params(p, default_device)?,
         })
     }
 }
