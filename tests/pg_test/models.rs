@@ -60,13 +60,20 @@ fn model_cache_stays_within_its_budget() {
 
 #[pg_test]
 fn deployed_models_are_served_from_shared_file_mappings() {
-    let files = || count("SELECT count(*) FROM pg_ls_dir('pg_marketing_models', true, false) f WHERE f LIKE '%.model'");
+    // The files of one model version (named <database>-<model_id>-...): the folder also holds the
+    // files of the tests that run beside this one.
+    let files = |id: i64| {
+        count(&format!(
+            "SELECT count(*) FROM pg_ls_dir('pg_marketing_models', true, false) f WHERE f LIKE '%.model' AND split_part(f, '-', 2) = '{id}'"
+        ))
+    };
+    let id_of = |name: &str| count(&format!("SELECT model_id FROM mkt.model_versions WHERE model_name = '{name}'"));
     Spi::run("CREATE TABLE t_shm AS SELECT u AS user_id, (u * 31 + n * 17) % 500 AS item_id FROM generate_series(1, 8000) u, generate_series(1, 10) n").unwrap();
-    let before = files();
     Spi::run("SELECT * FROM mkt.train_recommender('shm', 't_shm', algorithm => 'als', params => '{\"factors\": 32, \"iterations\": 1}')").unwrap();
-    assert_eq!(files(), before + 1, "the deploying transaction writes the version's file");
+    let shm = id_of("shm");
+    assert_eq!(files(shm), 1, "the deploying transaction writes the version's file");
     Spi::run("CREATE TEMP TABLE shm_mapped AS SELECT u, r.* FROM generate_series(1, 8000, 97) u, mkt.recommend('shm', u, 5) r").unwrap();
-    assert_eq!(files(), before + 1, "serving maps it and writes nothing more");
+    assert_eq!(files(shm), 1, "serving maps it and writes nothing more");
     // users x 32 factors and the seen items are viewed in the mapping, not copied
     assert!(count("SELECT shared_bytes FROM mkt.cache_stats()") > 8000 * 32 * 4);
     // the same bytes decoded privately rank exactly the same
@@ -80,10 +87,11 @@ fn deployed_models_are_served_from_shared_file_mappings() {
     );
     assert_eq!(count("SELECT count(*) FROM shm_mapped"), 83 * 5);
     assert_eq!(count("SELECT shared_bytes FROM mkt.cache_stats()"), shared, "a private copy maps nothing");
-    assert_eq!(files(), before + 1);
+    assert_eq!(files(shm), 1);
+    assert_eq!(files(id_of("shm_private")), 0, "a private import writes no file");
     // dropping the version removes its file
     Spi::run("SELECT mkt.drop_model('shm')").unwrap();
-    assert_eq!(files(), before);
+    assert_eq!(files(shm), 0);
 }
 
 #[pg_test]
