@@ -117,6 +117,22 @@ impl SequenceConfig {
     }
 }
 
+impl SequenceConfig {
+    /// The defaults for `architecture`: GRU4Rec reads with one recurrent layer, SASRec with two
+    /// blocks.
+    pub fn of(architecture: Architecture) -> Self {
+        let d = SequenceConfig::default();
+        SequenceConfig {
+            architecture,
+            blocks: match architecture {
+                Architecture::Attention => d.blocks,
+                Architecture::Gru => 1,
+            },
+            ..d
+        }
+    }
+}
+
 impl Default for SequenceConfig {
     fn default() -> Self {
         SequenceConfig {
@@ -1073,10 +1089,13 @@ mod tests {
 
     #[test]
     fn serving_scores_equal_the_training_nets() {
-        for a in BOTH {
+        // dim 8 runs serving's products through their masked columns only, dim 32 through
+        // their full sixteen-column tiles too.
+        for (a, dim) in BOTH.into_iter().flat_map(|a| [(a, 8), (a, 32)]) {
             for blocks in [1, 2] {
                 let cfg = SequenceConfig {
                     blocks,
+                    dim,
                     ..small(a)
                 };
                 let net = SequenceNet::new(10, &cfg, &Device::Cpu).unwrap();
@@ -1095,7 +1114,7 @@ mod tests {
                     for (x, y) in fast.iter().zip(&slow) {
                         assert!(
                             (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                            "{a:?} blocks {blocks} history {h:?}: {fast:?} vs {slow:?}"
+                            "{a:?} dim {dim} blocks {blocks} history {h:?}: {fast:?} vs {slow:?}"
                         );
                     }
                 }

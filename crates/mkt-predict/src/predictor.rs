@@ -356,8 +356,8 @@ pub fn train(
     let (train_idx, valid_idx) = split(y.len(), o.validation_fraction, o.seed);
     // Without validation rows the training rows are all of them, in order: no copy.
     let taken;
-    let (tx, ty): (&Features, Vec<f64>) = if valid_idx.is_empty() {
-        (x, y.to_vec())
+    let (tx, ty): (&Features, std::borrow::Cow<[f64]>) = if valid_idx.is_empty() {
+        (x, y.into())
     } else {
         taken = x.take(&train_idx);
         (&taken, train_idx.iter().map(|&i| y[i]).collect())

@@ -59,9 +59,8 @@ impl SequentialParams {
                 p.owner()
             )));
         };
-        let d = SequenceConfig::default();
         let architecture = match p.text("architecture")? {
-            None => d.architecture,
+            None => SequenceConfig::default().architecture,
             Some(a) => Architecture::parse(&a).ok_or_else(|| {
                 Error::InvalidParameter(format!(
                     "{}: unknown architecture '{a}' (expected one of: {})",
@@ -70,15 +69,11 @@ impl SequentialParams {
                 ))
             })?,
         };
-        // GRU4Rec reads with one recurrent layer; SASRec with two blocks.
-        let blocks = match architecture {
-            Architecture::Attention => d.blocks,
-            Architecture::Gru => 1,
-        };
+        let d = SequenceConfig::of(architecture);
         let net = SequenceConfig {
             architecture,
             max_length: p.int("max_length", d.max_length as i64, 2, 512)? as usize,
-            blocks: p.int("blocks", blocks as i64, 1, 8)? as usize,
+            blocks: p.int("blocks", d.blocks as i64, 1, 8)? as usize,
             heads: p.int("heads", d.heads as i64, 1, 8)? as usize,
             dim: p.int("dim", d.dim as i64, 2, 512)? as usize,
             dropout: p.float("dropout", d.dropout, 0.0, 0.9)?,
