@@ -46,12 +46,13 @@ pub fn check(
     if src.stored && !catalog::indexed_by(&src.from, &ucol.name)? {
         notice!(
             "history_source {} has no index led by {}, so each call reads it whole; \
-             create one: CREATE INDEX ON {} ({}, {} DESC)",
+             create one: CREATE INDEX ON {} ({}, {} DESC) INCLUDE ({})",
             quote_shown(history_source),
             quote_shown(&ucol.name),
             src.from,
             mkt_core::names::quote_ident(&ucol.name),
-            mkt_core::names::quote_ident(&tcol.name)
+            mkt_core::names::quote_ident(&tcol.name),
+            mkt_core::names::quote_ident(&icol.name)
         );
     }
     Ok(LiveHistory {

@@ -188,7 +188,16 @@ impl IdMap {
 
     pub fn index_of_int(&self, id: i64) -> Option<u32> {
         match self {
-            IdMap::Int(v) => v.binary_search(&id).ok().map(|i| i as u32),
+            IdMap::Int(v) => {
+                // Sorted and distinct, so ids that span exactly their count are a serial range
+                // (common: serial keys), where the position is an offset.
+                if let (Some(&lo), Some(&hi)) = (v.first(), v.last()) {
+                    if hi.wrapping_sub(lo) as u64 == v.len() as u64 - 1 {
+                        return (lo..=hi).contains(&id).then(|| (id - lo) as u32);
+                    }
+                }
+                v.binary_search(&id).ok().map(|i| i as u32)
+            }
             IdMap::Text(_) => self.index_of_text(&id.to_string()),
         }
     }
@@ -277,6 +286,21 @@ mod tests {
         assert_eq!(map.index_of_int(21), None);
         assert_eq!(map.index_of_text("30"), Some(3));
         assert!(map.validate().is_ok());
+    }
+
+    #[test]
+    fn serial_ids_are_found_by_offset() {
+        let (map, _) = IdMap::build(&IdColumn::Int((-3..1000).rev().collect()));
+        for id in [-3, 0, 7, 999] {
+            assert_eq!(map.index_of_int(id), Some((id + 3) as u32));
+        }
+        for id in [-4, 1000, i64::MIN, i64::MAX] {
+            assert_eq!(map.index_of_int(id), None);
+        }
+        // One gap: no longer a range, still found.
+        let (gapped, _) = IdMap::build(&IdColumn::Int(vec![1, 2, 4]));
+        assert_eq!(gapped.index_of_int(4), Some(2));
+        assert_eq!(gapped.index_of_int(3), None);
     }
 
     #[test]

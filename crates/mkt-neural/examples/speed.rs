@@ -81,10 +81,8 @@ fn main() {
                 continue;
             };
             let cfg = SequenceConfig {
-                architecture: arch,
-                blocks: if arch == Architecture::Gru { 1 } else { 2 },
                 epochs: 1,
-                ..SequenceConfig::default()
+                ..SequenceConfig::of(arch)
             };
             let mut first: Option<Instant> = None;
             let mut last = Instant::now();

@@ -12,7 +12,7 @@ use mkt_core::{Error, Result};
 
 use crate::bert_config::BertConfig;
 use crate::gelu::gelu_in_place;
-use crate::matmul::{matmul, Operand};
+use mkt_topk::gemm::{matmul, Operand};
 use crate::weights::Weights;
 
 /// A dense layer: `out = in · weightᵀ + bias`, the weight stored `[out, in]` as PyTorch stores it.

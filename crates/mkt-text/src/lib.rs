@@ -3,5 +3,4 @@ pub mod bert;
 pub mod bert_config;
 pub mod encoder;
 mod gelu;
-mod matmul;
 pub mod weights;

@@ -22,7 +22,7 @@
 //! plus a slack for f32 rounding in both the approximation and the exact dot product.
 
 use crate::dot::dot;
-use crate::select::{top_k, top_k_dense, Scored};
+use crate::select::{top_k, top_k_dense, Best, Scored};
 use mkt_core::shared::Shared;
 use mkt_core::tensors::{f32s, i8s, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
@@ -375,15 +375,19 @@ impl QuantizedRows {
         let end = (end_block * BLOCK).min(self.n);
         let approx = &mut approx[..end];
 
-        // Exact scores for the best k of the prefix, then for every position that could beat them.
+        // Exact scores for the best k of the prefix, then for every position that could beat the
+        // k-th exact score found so far, which rises as better items turn up.
         let first = top_k_dense(approx, k);
-        let mut rescored = rescore(&first);
-        if let (true, Some(tau)) = (first.len() == k, kth(&rescored)) {
+        let mut best = Best::new(k);
+        for (item, score) in rescore(&first) {
+            best.offer(item, score);
+        }
+        if let (true, Some(mut tau)) = (first.len() == k, best.floor()) {
             for s in &first {
                 approx[s.index as usize] = f32::NEG_INFINITY;
             }
             let (a, b) = (code.a, code.b);
-            let loosest = tau - (a * self.max_l1 + b * self.max_scale);
+            let slack = a * self.max_l1 + b * self.max_scale;
             const CHUNK: usize = 32;
             for (c, ((ap, l1), sc)) in approx
                 .chunks(CHUNK)
@@ -392,18 +396,20 @@ impl QuantizedRows {
                 .enumerate()
             {
                 // One comparison per item against the loosest bound first: most chunks stop here.
+                let loosest = tau - slack;
                 if !ap.iter().fold(false, |any, &x| any | (x >= loosest)) {
                     continue;
                 }
-                let reach = |(x, l, s): (f32, f32, f32)| x + a * l + b * s >= tau;
-                let items = || ap.iter().zip(l1).zip(sc).map(|((&x, &l), &s)| (x, l, s));
-                for (j, _) in items().enumerate().filter(|&(_, v)| reach(v)) {
-                    let item = self.order[c * CHUNK + j];
-                    rescored.push((item, exact_item(item)));
+                for (j, ((&x, &l), &s)) in ap.iter().zip(l1).zip(sc).enumerate() {
+                    if x + a * l + b * s >= tau {
+                        let item = self.order[c * CHUNK + j];
+                        best.offer(item, exact_item(item));
+                        tau = tau.max(best.floor().unwrap_or(tau));
+                    }
                 }
             }
         }
-        top_k(rescored, k)
+        best.into_sorted()
     }
 }
 

@@ -44,20 +44,20 @@ impl Ord for Worst {
 }
 
 /// Keeps the best `k` entries seen so far.
-struct Best {
+pub(crate) struct Best {
     k: usize,
     heap: BinaryHeap<Worst>,
 }
 
 impl Best {
-    fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         Best {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
         }
     }
 
-    fn offer(&mut self, index: u32, score: f32) {
+    pub(crate) fn offer(&mut self, index: u32, score: f32) {
         if score.is_nan() || score == f32::NEG_INFINITY {
             return;
         }
@@ -71,11 +71,11 @@ impl Best {
     }
 
     /// The score an entry must exceed to get in, once `k` are kept.
-    fn floor(&self) -> Option<f32> {
+    pub(crate) fn floor(&self) -> Option<f32> {
         (self.heap.len() == self.k).then(|| self.heap.peek().unwrap().0.score)
     }
 
-    fn into_sorted(self) -> Vec<Scored> {
+    pub(crate) fn into_sorted(self) -> Vec<Scored> {
         let mut out: Vec<Scored> = self.heap.into_iter().map(|w| w.0).collect();
         out.sort_by(|a, b| a.rank_cmp(b));
         out
@@ -105,14 +105,18 @@ pub fn top_k_dense(scores: &[f32], k: usize) -> Vec<Scored> {
     }
     let mut best = Best::new(k);
     for (c, chunk) in scores.chunks(CHUNK).enumerate() {
-        if let Some(floor) = best.floor() {
-            if !chunk.iter().fold(false, |any, &s| any | (s > floor)) {
+        let floor = best.floor();
+        if let Some(f) = floor {
+            if !chunk.iter().fold(false, |any, &s| any | (s > f)) {
                 continue;
             }
         }
+        // Only entries above the floor can get in; the floor only rises as they do.
         let base = (c * CHUNK) as u32;
         for (o, &s) in chunk.iter().enumerate() {
-            best.offer(base + o as u32, s);
+            if floor.is_none_or(|f| s > f) {
+                best.offer(base + o as u32, s);
+            }
         }
     }
     best.into_sorted()

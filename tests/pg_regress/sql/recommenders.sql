@@ -72,7 +72,7 @@ RESET mkt.max_memory_mb;
 SET client_min_messages = warning;
 SELECT model_name, algorithm FROM mkt.train_recommender('rec_live', 'seq_events', algorithm => 'sequential',
     params => '{"time_col": "ts", "history_source": "seq_live", "max_length": 10, "dim": 32, "dropout": 0, "learning_rate": 0.005, "epochs": 60, "patience": 4, "batch_size": 32}');
-CREATE INDEX ON seq_live (user_id, ts DESC);
+CREATE INDEX ON seq_live (user_id, ts DESC) INCLUDE (item_id);
 SELECT (SELECT item_id FROM mkt.recommend('rec_live', 1, 1, exclude_seen => false)) = (SELECT item_id FROM mkt.recommend('rec_seq', 1, 1, exclude_seen => false)) AS same_as_training_history;
 -- User 1 starts two new runs (115, 116 and 125, 126): next is 117; user 999, unknown to the
 -- model, is served from live events alone.
