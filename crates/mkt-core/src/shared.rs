@@ -83,6 +83,29 @@ impl<T: Plain> Shared<T> {
         }
     }
 
+    /// The same array without its first `n` elements (all of them when there are fewer): a
+    /// mapped array stays a view of its mapping.
+    pub fn skip(self, n: usize) -> Self {
+        match self.0 {
+            Repr::Owned(mut v) => {
+                v.drain(..n.min(v.len()));
+                Shared(Repr::Owned(v))
+            }
+            Repr::Mapped {
+                backing,
+                offset,
+                len,
+            } => {
+                let n = n.min(len);
+                Shared(Repr::Mapped {
+                    backing,
+                    offset: offset + n * std::mem::size_of::<T>(),
+                    len: len - n,
+                })
+            }
+        }
+    }
+
     /// A private, writable copy (taken only when something must change a mapped array).
     pub fn to_mut(&mut self) -> &mut Vec<T> {
         if let Repr::Mapped { .. } = self.0 {
@@ -204,5 +227,20 @@ mod tests {
         assert!(!c.is_mapped());
         assert_eq!(&c[..], &[9.0, -2.0, 3.25]);
         assert_eq!(&m[..], &vals, "the mapping itself is untouched");
+    }
+
+    #[test]
+    fn skipping_keeps_a_view_a_view() {
+        let vals = [1.0f32, 2.0, 3.0, 4.0];
+        let raw: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let m = Shared::<f32>::mapped(Arc::new(raw), 0, 4).unwrap();
+        let rest = m.clone().skip(1);
+        assert!(rest.is_mapped());
+        assert_eq!(&rest[..], &[2.0, 3.0, 4.0]);
+        assert_eq!(rest.mapped_bytes(), 12);
+        assert_eq!(m.clone().skip(9).len(), 0, "past the end: empty");
+        let owned = Shared::from(vals.to_vec()).skip(3);
+        assert!(!owned.is_mapped());
+        assert_eq!(&owned[..], &[4.0]);
     }
 }

@@ -25,6 +25,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mkt_core::progress::{EpochReport, Progress, Tick};
 use mkt_core::rng::Rng;
+use mkt_core::shared::Shared;
 use mkt_core::{Error, Result};
 use std::time::Instant;
 
@@ -643,6 +644,41 @@ impl SequenceNet {
         Ok(self.inference(recent)?.query(recent))
     }
 
+    /// Makes serving score with `items` (n_items x dim, without the padding row: the stored
+    /// embeddings, which a deployed model views in its mapping) instead of a copy of the net's own.
+    pub fn serve_with(&self, items: Shared<f32>) -> Result<()> {
+        if items.len() != self.n_items * self.cfg.dim {
+            return Err(Error::Corrupted(
+                "the sequence model's item embeddings do not fit the model".into(),
+            ));
+        }
+        let inference = self.build_inference(items).ok_or_else(|| {
+            Error::Corrupted("the sequence model's parameters could not be read for serving".into())
+        })?;
+        let _ = self.serving.set(Some(inference));
+        Ok(())
+    }
+
+    /// The serving layout of the parameters, with `items` as the item embeddings; the others are
+    /// copied one at a time.
+    fn build_inference(&self, items: Shared<f32>) -> Option<Inference> {
+        let vars = self.named_vars();
+        let lookup = |name: &str| -> Option<Vec<f32>> {
+            let (_, v) = vars.iter().find(|(n, _)| n == name)?;
+            v.as_tensor().flatten_all().ok()?.to_vec1().ok()
+        };
+        let c = &self.cfg;
+        Inference::new(
+            c.dim,
+            c.heads,
+            c.max_length,
+            c.blocks,
+            c.architecture == Architecture::Attention,
+            items,
+            &lookup,
+        )
+    }
+
     /// The serving forward pass, checking that `recent` is in the catalogue.
     fn inference(&self, recent: &[u32]) -> Result<&Inference> {
         if recent.iter().any(|&i| i as usize >= self.n_items) {
@@ -650,24 +686,9 @@ impl SequenceNet {
                 "an item index is outside the catalogue".into(),
             ));
         }
-        let serving = self.serving.get_or_init(|| {
-            let weights = self.weights().ok()?;
-            let c = &self.cfg;
-            let lookup = |name: &str| {
-                weights
-                    .iter()
-                    .find(|w| w.0 == name)
-                    .map(|w| w.2.clone())
-            };
-            Inference::new(
-                c.dim,
-                c.heads,
-                c.max_length,
-                c.blocks,
-                c.architecture == Architecture::Attention,
-                &lookup,
-            )
-        });
+        let serving = self
+            .serving
+            .get_or_init(|| self.build_inference(self.item_vectors().ok()?.into()));
         match serving {
             Some(inference) => Ok(inference),
             None => Err(Error::Compute(

@@ -11,6 +11,7 @@
 //! itself (1.6M multiply-adds at ~100 GFLOP/s).
 //! The candle net stays the one that trains; a test checks both give the same scores.
 
+use mkt_core::shared::Shared;
 use mkt_topk::gemm::{matmul, Operand};
 use mkt_topk::{matmul_into, scores_into};
 
@@ -135,8 +136,8 @@ pub struct Inference {
     dim: usize,
     heads: usize,
     max_length: usize,
-    /// n_items x dim (the padding row left out).
-    items: Vec<f32>,
+    /// n_items x dim (the padding row left out): a view of a deployed model's mapping.
+    items: Shared<f32>,
     /// Attention only: max_length x dim.
     positions: Option<Vec<f32>>,
     blocks: Vec<Block>,
@@ -148,14 +149,15 @@ pub struct Inference {
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Vec<f32>>;
 
 impl Inference {
-    /// From a net's parameters (`weight(name)` as `SequenceNet::weights` names them); None when
-    /// one is missing.
+    /// From a net's parameters (`weight(name)` as `SequenceNet::weights` names them) and its item
+    /// embeddings without the padding row (`items`, n_items x dim); None when one is missing.
     pub fn new(
         dim: usize,
         heads: usize,
         max_length: usize,
         blocks: usize,
         attention: bool,
+        items: Shared<f32>,
         weight: Lookup,
     ) -> Option<Self> {
         let norm = |p: &str| {
@@ -165,8 +167,6 @@ impl Inference {
             })
         };
         let lin = |n: &str| Linear::new(weight(n)?, dim);
-        let mut items = weight("items")?;
-        items.drain(..dim);
         let (mut att, mut gru) = (Vec::new(), Vec::new());
         for i in 0..blocks {
             if attention {

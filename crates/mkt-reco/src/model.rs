@@ -204,7 +204,7 @@ impl Model {
     pub(crate) fn indexed_vectors(&self) -> Option<(usize, &[f32])> {
         match &self.payload {
             Payload::Factors { dim, items, .. } => Some((*dim, items)),
-            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors)),
+            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors[..])),
             _ => None,
         }
     }
@@ -234,7 +234,7 @@ impl Model {
         match &self.payload {
             Payload::Factors { dim, items, .. } => Some((*dim, items)),
             Payload::NeuMf(m) => Some((m.dim, &m.item_gmf)),
-            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors)),
+            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors[..])),
             _ => None,
         }
     }

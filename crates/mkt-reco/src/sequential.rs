@@ -208,8 +208,9 @@ pub struct Sequential {
     pub history: History,
     /// Set where serving reads histories at call time.
     pub live: Option<LiveHistory>,
-    /// Item embeddings (n_items x dim), for similar items.
-    pub item_vectors: Vec<f32>,
+    /// Item embeddings (n_items x dim): what serving scores and similar items compare; a deployed
+    /// model views them in its mapping, and serving shares them.
+    pub item_vectors: Shared<f32>,
 }
 
 impl std::fmt::Debug for Sequential {
@@ -240,6 +241,8 @@ impl Clone for Sequential {
                 .map(|w| (w.1.clone(), w.2.clone()))
         })
         .expect("a net rebuilt from its own weights");
+        net.serve_with(self.item_vectors.clone())
+            .expect("the embeddings of the net it copies");
         Sequential {
             net,
             history: self.history.clone(),
@@ -301,7 +304,8 @@ pub fn fit(
         tick,
         on_epoch,
     )?;
-    let item_vectors = fitted.net.item_vectors()?;
+    let item_vectors: Shared<f32> = fitted.net.item_vectors()?.into();
+    fitted.net.serve_with(item_vectors.clone())?;
     Ok(Sequential {
         history: history_of(&seqs, p.net.max_length),
         live: None,
@@ -322,13 +326,15 @@ impl Sequential {
         let params = (self.net.n_items + 1 + c.max_length) * c.dim
             + c.blocks * (6 * c.dim * c.dim + 6 * c.dim);
         params * 4
-            + self.item_vectors.len() * 4
+            + self.item_vectors.heap_bytes()
             + self.history.indptr.heap_bytes()
             + self.history.items.heap_bytes()
     }
 
     pub fn mapped_bytes(&self) -> usize {
-        self.history.indptr.mapped_bytes() + self.history.items.mapped_bytes()
+        self.item_vectors.mapped_bytes()
+            + self.history.indptr.mapped_bytes()
+            + self.history.items.mapped_bytes()
     }
 
     pub fn push_tensors(&self, t: &mut Vec<(String, Buf)>) -> Result<()> {
@@ -433,7 +439,9 @@ impl Sequential {
             true => Some(LiveHistory::from_json(&r.text("sequence.live")?)?),
             false => None,
         };
-        let item_vectors = net.item_vectors()?;
+        // The stored embedding table without its padding row: serving reads it where it lies.
+        let item_vectors = r.f32s("sequence.items")?.1.skip(net_cfg.dim);
+        net.serve_with(item_vectors.clone())?;
         Ok(Sequential {
             net,
             history,

@@ -278,3 +278,62 @@ fn params_are_checked() {
         .to_string()
         .contains("sequential"));
 }
+
+#[test]
+fn a_deployed_model_serves_from_its_mapping() {
+    // Enough items that the embedding table is worth mapping (64 KiB and more).
+    let mut rng = Rng::new(3);
+    let (mut users, mut items, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    for u in 0..200i64 {
+        for t in 0..8 {
+            users.push(u);
+            items.push(rng.below(400) as i64);
+            times.push(t as f64);
+        }
+    }
+    let data = Interactions::build(&RawInteractions {
+        users: IdColumn::Int(users),
+        items: IdColumn::Int(items),
+        weights: vec![],
+        times: Some(times),
+    })
+    .unwrap();
+    let m = fit_walks(
+        &data,
+        json!({"time_col": "t", "max_length": 10, "blocks": 1, "dim": 64, "dropout": 0.0,
+                        "epochs": 1, "batch_size": 64, "seed": 9}),
+    );
+    let n_items = m.items.len();
+    assert!(n_items * 64 * 4 > 64 * 1024);
+    let mapped =
+        mkt_reco::blob::decode_mapped(std::sync::Arc::new(mkt_reco::blob::encode(&m).unwrap()))
+            .unwrap();
+    let Payload::Sequential(seq) = &mapped.payload else {
+        panic!("a sequential payload")
+    };
+    assert!(
+        seq.item_vectors.is_mapped(),
+        "the item embeddings are read where they lie"
+    );
+    assert_eq!(seq.item_vectors.heap_bytes(), 0);
+    assert_eq!(seq.item_vectors.len(), n_items * 64);
+    let q = Query {
+        k: 5,
+        exclude_seen: true,
+        candidates: None,
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for u in 0..m.n_users() as u32 {
+        let (x, y) = (
+            m.recommend(Some(u), &q, &mut a),
+            mapped.recommend(Some(u), &q, &mut b),
+        );
+        assert_eq!(
+            x.iter().map(|s| s.index).collect::<Vec<_>>(),
+            y.iter().map(|s| s.index).collect::<Vec<_>>()
+        );
+        for (s, t) in x.iter().zip(&y) {
+            assert!((s.score - t.score).abs() <= 1e-5 * (1.0 + s.score.abs()));
+        }
+    }
+}
