@@ -20,7 +20,7 @@
 use crate::features::Encoded;
 use crate::net::{normal, xavier};
 use crate::sequence_features::ItemSide;
-use crate::sequence_serving::Inference;
+use crate::sequence_serving::{Inference, Lookup};
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mkt_core::progress::{EpochReport, Progress, Tick};
@@ -302,6 +302,25 @@ pub struct SequenceNet {
     /// What serving scores with, made from the parameters on the first scoring call (training
     /// never scores, so they no longer change by then).
     serving: std::sync::OnceLock<Option<Inference>>,
+}
+
+/// The serving forward pass of a net of `cfg` whose stored parameters `weight` looks up by name,
+/// with `items` (n_items x dim, without the padding row) as its item embeddings: a deployed
+/// model's, viewed in its mapping, serve without a copy.
+pub fn serving_layout(
+    cfg: &SequenceConfig,
+    items: Shared<f32>,
+    weight: Lookup,
+) -> Option<Inference> {
+    Inference::new(
+        cfg.dim,
+        cfg.heads,
+        cfg.max_length,
+        cfg.blocks,
+        cfg.architecture == Architecture::Attention,
+        items,
+        weight,
+    )
 }
 
 /// One mini-batch: left-padded inputs (item + 1, 0 = padding) and the next item at each position
@@ -644,21 +663,6 @@ impl SequenceNet {
         Ok(self.inference(recent)?.query(recent))
     }
 
-    /// Makes serving score with `items` (n_items x dim, without the padding row: the stored
-    /// embeddings, which a deployed model views in its mapping) instead of a copy of the net's own.
-    pub fn serve_with(&self, items: Shared<f32>) -> Result<()> {
-        if items.len() != self.n_items * self.cfg.dim {
-            return Err(Error::Corrupted(
-                "the sequence model's item embeddings do not fit the model".into(),
-            ));
-        }
-        let inference = self.build_inference(items).ok_or_else(|| {
-            Error::Corrupted("the sequence model's parameters could not be read for serving".into())
-        })?;
-        let _ = self.serving.set(Some(inference));
-        Ok(())
-    }
-
     /// The serving layout of the parameters, with `items` as the item embeddings; the others are
     /// copied one at a time.
     fn build_inference(&self, items: Shared<f32>) -> Option<Inference> {
@@ -667,16 +671,24 @@ impl SequenceNet {
             let (_, v) = vars.iter().find(|(n, _)| n == name)?;
             v.as_tensor().flatten_all().ok()?.to_vec1().ok()
         };
-        let c = &self.cfg;
-        Inference::new(
-            c.dim,
-            c.heads,
-            c.max_length,
-            c.blocks,
-            c.architecture == Architecture::Attention,
-            items,
-            &lookup,
-        )
+        serving_layout(&self.cfg, items, &lookup)
+    }
+
+    /// The name and shape of every parameter a net of `n_items` and `cfg` stores (what
+    /// `weights` gives), without making the net's item table.
+    pub fn param_shapes(n_items: usize, cfg: &SequenceConfig) -> Result<Vec<(String, Vec<usize>)>> {
+        let small = SequenceNet::new(0, cfg, &Device::Cpu)?;
+        Ok(small
+            .named_vars()
+            .into_iter()
+            .map(|(name, v)| {
+                let shape = match name.as_str() {
+                    "items" => vec![n_items + 1, cfg.dim],
+                    _ => v.dims().to_vec(),
+                };
+                (name, shape)
+            })
+            .collect())
     }
 
     /// The serving forward pass, checking that `recent` is in the catalogue.

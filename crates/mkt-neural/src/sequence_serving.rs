@@ -16,6 +16,7 @@ use mkt_topk::gemm::{matmul, Operand};
 use mkt_topk::{matmul_into, scores_into};
 
 /// A weight matrix W (inputs x outputs, row-major) applied as `x W` to all rows of `x` at once.
+#[derive(Clone)]
 struct Linear {
     w: Vec<f32>,
     inputs: usize,
@@ -81,6 +82,7 @@ fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + rest.iter().map(|&v| f(v)).sum::<f32>()
 }
 
+#[derive(Clone)]
 struct Norm {
     gain: Vec<f32>,
     bias: Vec<f32>,
@@ -109,6 +111,7 @@ impl Norm {
     }
 }
 
+#[derive(Clone)]
 struct Block {
     attn_norm: Norm,
     wq: Linear,
@@ -123,6 +126,7 @@ struct Block {
     b2: Vec<f32>,
 }
 
+#[derive(Clone)]
 struct GruLayer {
     w: Linear,
     /// The recurrent weights transposed (3d x d): one step is 3d dot products of the state.
@@ -132,6 +136,7 @@ struct GruLayer {
 }
 
 /// The parameters of a trained net in the layout serving reads.
+#[derive(Clone)]
 pub struct Inference {
     dim: usize,
     heads: usize,
@@ -206,6 +211,11 @@ impl Inference {
             gru,
             out_norm: norm("out_norm")?,
         })
+    }
+
+    /// Items in the catalogue it scores.
+    pub fn n_items(&self) -> usize {
+        self.items.len() / self.dim
     }
 
     /// Scores of every item after `recent` (item indices, oldest first; the latest

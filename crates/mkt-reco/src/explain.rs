@@ -98,12 +98,12 @@ pub fn explain(model: &Model, user: u32, item: u32, als: AlsWeights) -> Result<E
         }
         (Payload::Sequential(m), _) => {
             let recent = m.history.row(user as usize);
-            let full = m.net.next_scores(recent)?[i];
+            let full = m.next_scores(recent)?[i];
             (0..recent.len())
                 .map(|k| {
                     let mut without = recent.to_vec();
                     without.remove(k);
-                    Ok((recent[k], full - m.net.next_scores(&without)?[i]))
+                    Ok((recent[k], full - m.next_scores(&without)?[i]))
                 })
                 .collect::<Result<Vec<_>>>()?
         }

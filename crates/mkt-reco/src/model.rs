@@ -204,7 +204,7 @@ impl Model {
     pub(crate) fn indexed_vectors(&self) -> Option<(usize, &[f32])> {
         match &self.payload {
             Payload::Factors { dim, items, .. } => Some((*dim, items)),
-            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors[..])),
+            Payload::Sequential(m) => Some((m.config().dim, &m.item_vectors[..])),
             _ => None,
         }
     }
@@ -234,7 +234,7 @@ impl Model {
         match &self.payload {
             Payload::Factors { dim, items, .. } => Some((*dim, items)),
             Payload::NeuMf(m) => Some((m.dim, &m.item_gmf)),
-            Payload::Sequential(m) => Some((m.net.config().dim, &m.item_vectors[..])),
+            Payload::Sequential(m) => Some((m.config().dim, &m.item_vectors[..])),
             _ => None,
         }
     }
@@ -393,7 +393,7 @@ impl Model {
     /// The most positions a sequential model reads (0 for other models).
     pub fn sequence_length(&self) -> usize {
         match &self.payload {
-            Payload::Sequential(m) => m.net.config().max_length,
+            Payload::Sequential(m) => m.config().max_length,
             _ => 0,
         }
     }
@@ -469,7 +469,7 @@ impl Model {
         scratch: &mut Vec<f32>,
     ) -> Option<Vec<Scored>> {
         let index = self.quantized_items()?;
-        let query = m.net.next_query(recent).ok()?;
+        let query = m.next_query(recent).ok()?;
         Some(index.top_k(&m.item_vectors, &query, excluded, k, scratch))
     }
 

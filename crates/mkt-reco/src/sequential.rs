@@ -11,7 +11,8 @@ use mkt_core::shared::Shared;
 use mkt_core::tensors::{f32s, f64s, text, u32s, u64s, Buf, Reader};
 use mkt_core::{Error, Result};
 use crate::FeatureSpec;
-use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
+use mkt_neural::sequence::{serving_layout, Architecture, SequenceConfig, SequenceNet};
+use mkt_neural::sequence_serving::Inference;
 use mkt_neural::{DeviceChoice, Encoded};
 
 /// Keys of `params` the algorithm reads.
@@ -202,21 +203,28 @@ impl LiveHistory {
     }
 }
 
-/// A trained sequence recommender.
+/// A trained sequence recommender: its stored parameters and the forward pass serving runs over
+/// them. The candle net that trained it is not kept: a deployed model's parameters stay views of
+/// its mapping, and serving reads the item embeddings there.
+#[derive(Clone)]
 pub struct Sequential {
-    pub net: SequenceNet,
+    config: SequenceConfig,
+    n_items: usize,
+    /// Every parameter (name, shape, values) as `SequenceNet::weights` names them.
+    weights: Vec<(String, Vec<usize>, Shared<f32>)>,
+    serving: Inference,
     pub history: History,
     /// Set where serving reads histories at call time.
     pub live: Option<LiveHistory>,
-    /// Item embeddings (n_items x dim): what serving scores and similar items compare; a deployed
-    /// model views them in its mapping, and serving shares them.
+    /// Item embeddings (n_items x dim): what serving scores and similar items compare (the stored
+    /// table without its padding row).
     pub item_vectors: Shared<f32>,
 }
 
 impl std::fmt::Debug for Sequential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sequential")
-            .field("config", self.net.config())
+            .field("config", &self.config)
             .field("users", &self.history.n_rows())
             .finish()
     }
@@ -224,31 +232,11 @@ impl std::fmt::Debug for Sequential {
 
 impl PartialEq for Sequential {
     fn eq(&self, other: &Self) -> bool {
-        self.net.config() == other.net.config()
+        self.config == other.config
+            && self.n_items == other.n_items
             && self.history == other.history
             && self.live == other.live
-            && self.net.weights().ok() == other.net.weights().ok()
-    }
-}
-
-impl Clone for Sequential {
-    fn clone(&self) -> Self {
-        let weights = self.net.weights().unwrap_or_default();
-        let net = SequenceNet::from_weights(self.net.n_items, self.net.config(), |n| {
-            weights
-                .iter()
-                .find(|w| w.0 == n)
-                .map(|w| (w.1.clone(), w.2.clone()))
-        })
-        .expect("a net rebuilt from its own weights");
-        net.serve_with(self.item_vectors.clone())
-            .expect("the embeddings of the net it copies");
-        Sequential {
-            net,
-            history: self.history.clone(),
-            live: self.live.clone(),
-            item_vectors: self.item_vectors.clone(),
-        }
+            && self.weights == other.weights
     }
 }
 
@@ -304,41 +292,127 @@ pub fn fit(
         tick,
         on_epoch,
     )?;
-    let item_vectors: Shared<f32> = fitted.net.item_vectors()?.into();
-    fitted.net.serve_with(item_vectors.clone())?;
-    Ok(Sequential {
-        history: history_of(&seqs, p.net.max_length),
-        live: None,
-        net: fitted.net,
-        item_vectors,
-    })
+    let weights = fitted
+        .net
+        .weights()?
+        .into_iter()
+        .map(|(n, shape, v)| (n, shape, Shared::from(v)))
+        .collect();
+    Sequential::assemble(
+        fitted.net.config().clone(),
+        data.n_items(),
+        weights,
+        history_of(&seqs, p.net.max_length),
+        None,
+    )
 }
 
 impl Sequential {
+    /// A model of `config` over `n_items` items from its parameters, each checked against the
+    /// shape the net gives it.
+    fn assemble(
+        config: SequenceConfig,
+        n_items: usize,
+        weights: Vec<(String, Vec<usize>, Shared<f32>)>,
+        history: History,
+        live: Option<LiveHistory>,
+    ) -> Result<Self> {
+        let expected = SequenceNet::param_shapes(n_items, &config)?;
+        let mut ordered = Vec::with_capacity(expected.len());
+        for (name, shape) in expected {
+            let Some(w) = weights.iter().find(|w| w.0 == name) else {
+                return Err(Error::Corrupted(format!(
+                    "sequence model parameter {name} is missing"
+                )));
+            };
+            if w.1 != shape || w.2.len() != shape.iter().product::<usize>() {
+                return Err(Error::Corrupted(format!(
+                    "sequence model parameter {name} has shape {:?}, expected {shape:?}",
+                    w.1
+                )));
+            }
+            ordered.push(w.clone());
+        }
+        let items = &ordered[0];
+        debug_assert_eq!(items.0, "items");
+        let item_vectors = items.2.clone().skip(config.dim);
+        let lookup = |name: &str| -> Option<Vec<f32>> {
+            ordered.iter().find(|w| w.0 == name).map(|w| w.2.to_vec())
+        };
+        let serving = serving_layout(&config, item_vectors.clone(), &lookup).ok_or_else(|| {
+            Error::Corrupted("the sequence model's parameters could not be read for serving".into())
+        })?;
+        Ok(Sequential {
+            config,
+            n_items,
+            weights: ordered,
+            serving,
+            history,
+            live,
+            item_vectors,
+        })
+    }
+
+    pub fn config(&self) -> &SequenceConfig {
+        &self.config
+    }
+
+    /// The forward pass, checking that `recent` is in the catalogue.
+    fn serving(&self, recent: &[u32]) -> Result<&Inference> {
+        if recent.iter().any(|&i| i as usize >= self.n_items) {
+            return Err(Error::InvalidParameter(
+                "an item index is outside the catalogue".into(),
+            ));
+        }
+        Ok(&self.serving)
+    }
+
     /// Scores of every item after `recent` (oldest first) into `out`.
     pub fn scores(&self, recent: &[u32], out: &mut Vec<f32>) -> Result<()> {
-        self.net.next_scores_into(recent, out)
+        self.serving(recent)?.next_scores(recent, out);
+        Ok(())
+    }
+
+    /// Scores of every item after `recent` (oldest first).
+    pub fn next_scores(&self, recent: &[u32]) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        self.scores(recent, &mut out)?;
+        Ok(out)
+    }
+
+    /// The vector whose dot product with item i's row of `item_vectors` is item i's score after
+    /// `recent`.
+    pub fn next_query(&self, recent: &[u32]) -> Result<Vec<f32>> {
+        Ok(self.serving(recent)?.query(recent))
     }
 
     pub fn heap_bytes(&self) -> usize {
-        let c = self.net.config();
-        // A transformer block and a GRU layer both hold 6 d^2 weights and about 6 d biases.
-        let params = (self.net.n_items + 1 + c.max_length) * c.dim
-            + c.blocks * (6 * c.dim * c.dim + 6 * c.dim);
-        params * 4
-            + self.item_vectors.heap_bytes()
+        self.weights.iter().map(|w| w.2.heap_bytes()).sum::<usize>()
             + self.history.indptr.heap_bytes()
             + self.history.items.heap_bytes()
+            + self.serving_heap_bytes()
+    }
+
+    /// The serving layout's own copies: every parameter but the item table.
+    fn serving_heap_bytes(&self) -> usize {
+        self.weights
+            .iter()
+            .filter(|w| w.0 != "items")
+            .map(|w| w.2.len() * 4)
+            .sum()
     }
 
     pub fn mapped_bytes(&self) -> usize {
-        self.item_vectors.mapped_bytes()
+        self.weights
+            .iter()
+            .map(|w| w.2.mapped_bytes())
+            .sum::<usize>()
             + self.history.indptr.mapped_bytes()
             + self.history.items.mapped_bytes()
     }
 
     pub fn push_tensors(&self, t: &mut Vec<(String, Buf)>) -> Result<()> {
-        let c = self.net.config();
+        let c = &self.config;
         let shape = [
             c.max_length,
             c.blocks,
@@ -362,8 +436,8 @@ impl Sequential {
             "sequence.architecture".into(),
             text(c.architecture.name()),
         ));
-        for (name, shape, values) in self.net.weights()? {
-            t.push((format!("sequence.{name}"), f32s(&values, shape)));
+        for (name, shape, values) in &self.weights {
+            t.push((format!("sequence.{name}"), f32s(values, shape.clone())));
         }
         t.push(("sequence.history.indptr".into(), u64s(&self.history.indptr)));
         t.push(("sequence.history.items".into(), u32s(&self.history.items)));
@@ -414,11 +488,6 @@ impl Sequential {
         if !sane {
             return Err(Error::Corrupted(format!("sequence model shape {shape:?}")));
         }
-        let net = SequenceNet::from_weights(n_items, &net_cfg, |name| {
-            r.f32s(&format!("sequence.{name}"))
-                .ok()
-                .map(|(s, v)| (s, v.to_vec()))
-        })?;
         let history = History {
             indptr: r.u64s("sequence.history.indptr")?,
             items: r.u32s("sequence.history.items")?,
@@ -439,14 +508,15 @@ impl Sequential {
             true => Some(LiveHistory::from_json(&r.text("sequence.live")?)?),
             false => None,
         };
-        // The stored embedding table without its padding row: serving reads it where it lies.
-        let item_vectors = r.f32s("sequence.items")?.1.skip(net_cfg.dim);
-        net.serve_with(item_vectors.clone())?;
-        Ok(Sequential {
-            net,
-            history,
-            live,
-            item_vectors,
-        })
+        // Each parameter is read where it lies: a deployed model's large ones (the item table)
+        // are views of its mapping.
+        let weights = SequenceNet::param_shapes(n_items, &net_cfg)?
+            .into_iter()
+            .map(|(name, _)| {
+                let (shape, values) = r.f32s(&format!("sequence.{name}"))?;
+                Ok((name, shape, values))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Sequential::assemble(net_cfg, n_items, weights, history, live)
     }
 }

@@ -110,7 +110,7 @@ fn trains_serves_stores_and_forgets_in_order() {
         .attach_serving(std::sync::Arc::new(m.encode_serving().unwrap()))
         .unwrap();
     for u in 0..m.n_users() {
-        let mut dense = seq.net.next_scores(seq.history.row(u)).unwrap();
+        let mut dense = seq.next_scores(seq.history.row(u)).unwrap();
         for &i in m.seen.row(u).0 {
             dense[i as usize] = f32::NEG_INFINITY;
         }
@@ -230,17 +230,17 @@ fn a_gru_reads_order_too_and_stores_its_architecture() {
         panic!("a sequential payload")
     };
     assert_eq!(
-        seq.net.config().architecture,
+        seq.config().architecture,
         mkt_neural::sequence::Architecture::Gru
     );
-    assert_eq!(seq.net.config().blocks, 1, "one recurrent layer by default");
+    assert_eq!(seq.config().blocks, 1, "one recurrent layer by default");
     assert_learned_the_walks(&m);
     let back = mkt_reco::blob::decode(&mkt_reco::blob::encode(&m).unwrap()).unwrap();
     assert!(back == m, "a stored GRU model reads back equal");
     let Payload::Sequential(b) = &back.payload else {
         panic!()
     };
-    assert_eq!(b.net.config().architecture, seq.net.config().architecture);
+    assert_eq!(b.config().architecture, seq.config().architecture);
 }
 
 #[test]
@@ -317,6 +317,12 @@ fn a_deployed_model_serves_from_its_mapping() {
     );
     assert_eq!(seq.item_vectors.heap_bytes(), 0);
     assert_eq!(seq.item_vectors.len(), n_items * 64);
+    assert!(
+        m.heap_bytes() - mapped.heap_bytes() >= n_items * 64 * 4,
+        "no private copy of the item table: {} against {}",
+        mapped.heap_bytes(),
+        m.heap_bytes()
+    );
     let q = Query {
         k: 5,
         exclude_seen: true,
