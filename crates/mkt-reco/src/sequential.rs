@@ -318,20 +318,23 @@ impl Sequential {
         live: Option<LiveHistory>,
     ) -> Result<Self> {
         let expected = SequenceNet::param_shapes(n_items, &config)?;
+        let mut given: std::collections::HashMap<String, (Vec<usize>, Shared<f32>)> = weights
+            .into_iter()
+            .map(|(name, shape, values)| (name, (shape, values)))
+            .collect();
         let mut ordered = Vec::with_capacity(expected.len());
         for (name, shape) in expected {
-            let Some(w) = weights.iter().find(|w| w.0 == name) else {
+            let Some((got, values)) = given.remove(&name) else {
                 return Err(Error::Corrupted(format!(
                     "sequence model parameter {name} is missing"
                 )));
             };
-            if w.1 != shape || w.2.len() != shape.iter().product::<usize>() {
+            if got != shape || values.len() != shape.iter().product::<usize>() {
                 return Err(Error::Corrupted(format!(
-                    "sequence model parameter {name} has shape {:?}, expected {shape:?}",
-                    w.1
+                    "sequence model parameter {name} has shape {got:?}, expected {shape:?}"
                 )));
             }
-            ordered.push(w.clone());
+            ordered.push((name, got, values));
         }
         let items = &ordered[0];
         debug_assert_eq!(items.0, "items");
