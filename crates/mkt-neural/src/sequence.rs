@@ -693,16 +693,11 @@ impl SequenceNet {
 
     /// The serving forward pass, checking that `recent` is in the catalogue.
     fn inference(&self, recent: &[u32]) -> Result<&Inference> {
-        if recent.iter().any(|&i| i as usize >= self.n_items) {
-            return Err(Error::InvalidParameter(
-                "an item index is outside the catalogue".into(),
-            ));
-        }
         let serving = self
             .serving
             .get_or_init(|| self.build_inference(self.item_vectors().ok()?.into()));
         match serving {
-            Some(inference) => Ok(inference),
+            Some(inference) => inference.checked(recent),
             None => Err(Error::Compute(
                 "the sequence model's parameters could not be read for serving".into(),
             )),

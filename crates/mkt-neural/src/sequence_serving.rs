@@ -12,6 +12,7 @@
 //! The candle net stays the one that trains; a test checks both give the same scores.
 
 use mkt_core::shared::Shared;
+use mkt_core::{Error, Result};
 use mkt_topk::gemm::{matmul, Operand};
 use mkt_topk::{matmul_into, scores_into};
 
@@ -213,9 +214,15 @@ impl Inference {
         })
     }
 
-    /// Items in the catalogue it scores.
-    pub fn n_items(&self) -> usize {
-        self.items.len() / self.dim
+    /// Itself, once every item of `recent` is checked to be in the catalogue it scores.
+    pub fn checked(&self, recent: &[u32]) -> Result<&Self> {
+        let n_items = self.items.len() / self.dim;
+        if recent.iter().any(|&i| i as usize >= n_items) {
+            return Err(Error::InvalidParameter(
+                "an item index is outside the catalogue".into(),
+            ));
+        }
+        Ok(self)
     }
 
     /// Scores of every item after `recent` (item indices, oldest first; the latest

@@ -209,7 +209,6 @@ impl LiveHistory {
 #[derive(Clone)]
 pub struct Sequential {
     config: SequenceConfig,
-    n_items: usize,
     /// Every parameter (name, shape, values) as `SequenceNet::weights` names them.
     weights: Vec<(String, Vec<usize>, Shared<f32>)>,
     serving: Inference,
@@ -233,7 +232,6 @@ impl std::fmt::Debug for Sequential {
 impl PartialEq for Sequential {
     fn eq(&self, other: &Self) -> bool {
         self.config == other.config
-            && self.n_items == other.n_items
             && self.history == other.history
             && self.live == other.live
             && self.weights == other.weights
@@ -347,7 +345,6 @@ impl Sequential {
         })?;
         Ok(Sequential {
             config,
-            n_items,
             weights: ordered,
             serving,
             history,
@@ -362,12 +359,7 @@ impl Sequential {
 
     /// The forward pass, checking that `recent` is in the catalogue.
     fn serving(&self, recent: &[u32]) -> Result<&Inference> {
-        if recent.iter().any(|&i| i as usize >= self.n_items) {
-            return Err(Error::InvalidParameter(
-                "an item index is outside the catalogue".into(),
-            ));
-        }
-        Ok(&self.serving)
+        self.serving.checked(recent)
     }
 
     /// Scores of every item after `recent` (oldest first) into `out`.
