@@ -24,11 +24,11 @@ pub struct Campaign {
 
 pub fn by_name(name: &str) -> SqlResult<Option<Campaign>> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT campaign_id, trigger_source::text, trigger_name, function_name, seed,
                     coalesce((params -> 'target' ->> 'untargeted_sample')::float8, 0)
              FROM mkt.campaigns WHERE campaign_name = $1",
-            None,
             &[name.into()],
         )?;
         if t.is_empty() {
@@ -70,7 +70,7 @@ pub fn condition_type(probe: &str) -> SqlResult<pg_sys::Oid> {
     source::check_single_select(probe)?;
     read_only(|| {
         Spi::connect(|c| {
-            c.select(probe, None, &[])?
+            spi::select(c, probe, &[])?
                 .column_type_oid(1)
                 .map(|o| o.value())
         })
@@ -220,7 +220,8 @@ pub fn arm_counts(
     let in_sample =
         mkt_policy::campaign::untargeted_sample_sql("t.subject", "$4::int8", "$5::float8");
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             &format!(
                 "WITH t AS (
                  SELECT t.*, a.value, a.touch_id IS NOT NULL AS converted, {in_sample} AS in_sample
@@ -236,7 +237,6 @@ pub fn arm_counts(
                     coalesce(sum(value), 0)::float8
              FROM t WHERE arm <> 'control' GROUP BY in_sample"
             ),
-            None,
             &[
                 campaign.id.into(),
                 from.into(),
@@ -265,11 +265,11 @@ pub fn arm_counts(
 /// (arm, day, subjects, converted subjects) per arm and day, in that order.
 pub fn daily(id: i64) -> SqlResult<Vec<(String, String, i64, i64)>> {
     Spi::connect(|s| {
-        let t = s.select(
+        let t = spi::select(
+            s,
             "SELECT t.arm, to_char(t.touched_at, 'YYYY-MM-DD'), count(DISTINCT t.subject),
                     count(DISTINCT t.subject) FILTER (WHERE EXISTS (SELECT 1 FROM mkt.attributions a WHERE a.touch_id = t.touch_id))
              FROM mkt.campaign_touches t WHERE t.campaign_id = $1 GROUP BY 1, 2 ORDER BY 1, 2",
-            None,
             &[id.into()],
         )?;
         t.map(|r| {

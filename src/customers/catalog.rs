@@ -2,6 +2,7 @@
 //! session's time zone, and a customer value version's stored definition.
 
 use crate::pg::error::{missing_row, OrSql, SqlResult};
+use crate::pg::spi;
 use mkt_core::names::quote_ident;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -11,12 +12,12 @@ use serde_json::{json, Value};
 /// given as a datum of any type that casts to it (text from params, a timestamptz argument).
 pub fn time_point(at: DatumWithOid, cast: &str) -> SqlResult<(f64, i64)> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             &format!(
                 "SELECT pg_catalog.date_part('epoch', $1::{cast}::timestamptz)::float8, \
                  ($1::{cast}::timestamptz::date - DATE '1970-01-01')::int8"
             ),
-            None,
             &[at],
         )?;
         let r = t.first();
@@ -55,9 +56,9 @@ pub const TIME_COL_KEY: &str = "time_col";
 
 pub fn definition(model_id: i64) -> SqlResult<Definition> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT source, user_col, weight_col, params FROM mkt.model_versions WHERE model_id = $1",
-            None,
             &[model_id.into()],
         )?;
         if t.is_empty() {

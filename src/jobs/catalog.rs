@@ -123,10 +123,10 @@ pub fn failed(job_id: i64, message: &str) -> SqlResult<()> {
 /// The next queued job of this database and its role, highest priority first.
 pub fn next_queued() -> SqlResult<Option<(i64, u32)>> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT job_id, role_oid::bigint FROM mkt.job_queue WHERE state = 'queued'
              ORDER BY priority DESC, job_id LIMIT 1",
-            None,
             &[],
         )?;
         if t.is_empty() {

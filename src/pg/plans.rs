@@ -9,6 +9,7 @@
 //! mkt.policy_state lookups). A Citus catalog keeps custom plans: Citus routes a statement by its
 //! parameter values and cannot plan a generic one.
 
+use crate::pg::spi;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::PgOid;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
@@ -86,12 +87,16 @@ impl Drop for GenericPlans {
     }
 }
 
-/// A read-only statement through its kept plan.
+/// A read-only statement through its kept plan; in parallel mode planned afresh and run
+/// read-only, as `spi::select` explains.
 pub fn select<'conn>(
     c: &SpiClient<'conn>,
     sql: &'static str,
     args: &[DatumWithOid],
 ) -> SpiResult<SpiTupleTable<'conn>> {
+    if spi::in_parallel_mode() {
+        return spi::select(c, sql, args);
+    }
     let p = plan(c, sql, args, false)?;
     let _generic = GenericPlans::unless_distributed();
     c.select(&*p, None, args)
@@ -114,6 +119,9 @@ pub fn select_built<'conn>(
     sql: &str,
     args: &[DatumWithOid],
 ) -> SpiResult<SpiTupleTable<'conn>> {
+    if spi::in_parallel_mode() {
+        return spi::select(c, sql, args);
+    }
     let p = match BUILT.with(|m| m.borrow().get(sql).cloned()) {
         Some(p) => p,
         None => {

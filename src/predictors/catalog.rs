@@ -1,6 +1,7 @@
 //! The predictor area's SQL: how a version was trained, as mkt.retrain re-runs it.
 
 use crate::pg::error::{missing_row, OrSql, SqlResult};
+use crate::pg::spi;
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
@@ -17,9 +18,9 @@ pub struct Definition {
 
 pub fn definition(model_id: i64) -> SqlResult<Definition> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT algorithm, params, source, item_col, weight_col FROM mkt.model_versions WHERE model_id = $1",
-            None,
             &[model_id.into()],
         )?;
         if t.is_empty() {

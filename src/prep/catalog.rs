@@ -22,9 +22,9 @@ pub fn load_transform(name: &str) -> SqlResult<(TransformSpec, Fitted)> {
 /// The spec and statistics stored under `name`, as stored.
 pub fn load_transform_json(name: &str) -> SqlResult<(Value, Value)> {
     let row = Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT spec, stats FROM mkt.transforms WHERE transform_name = $1",
-            None,
             &[name.into()],
         )?;
         if t.is_empty() {
@@ -86,7 +86,7 @@ pub fn read_count(sql: &str) -> SqlResult<i64> {
 
 /// The two numbers a generated query gives (either may be NULL).
 pub fn read_pair(sql: &str) -> SqlResult<(Option<f64>, Option<f64>)> {
-    Spi::connect(|s| s.select(sql, None, &[])?.first().get_two::<f64, f64>()).sql()
+    Spi::connect(|s| spi::select(s, sql, &[])?.first().get_two::<f64, f64>()).sql()
 }
 
 /// Runs a generated statement on a working table; returns the rows it touched.

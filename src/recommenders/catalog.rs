@@ -20,11 +20,11 @@ pub struct Definition {
 
 pub fn definition(model_id: i64) -> SqlResult<Definition> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT algorithm, params, source, user_col, item_col, weight_col,
                     (SELECT max(version) + 1 FROM mkt.model_versions WHERE model_name = v.model_name)
              FROM mkt.model_versions v WHERE model_id = $1",
-            None,
             &[model_id.into()],
         )?;
         if t.is_empty() {

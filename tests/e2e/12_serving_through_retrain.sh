@@ -30,10 +30,7 @@ status=$?
 new=$(q "SELECT version FROM mkt.models WHERE model_name = 'live' AND deployed")
 for v in 1 "$new"; do
   q "SELECT mkt.deploy('live', $v)" > /dev/null
-  # Serial: a model's first load inside a parallel plan of a writing statement fails today
-  # (pgrx runs the load's reads with read_only = false once the transaction has an xid, and SPI's
-  # command counter increment is refused in parallel mode); that bug is tracked, not this test's.
-  q "SET max_parallel_workers_per_gather = 0; CREATE TABLE ref_$v AS SELECT s.uid, (SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('live', s.uid, 10)) AS answer
+  q "CREATE TABLE ref_$v AS SELECT s.uid, (SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('live', s.uid, 10)) AS answer
      FROM (SELECT DISTINCT uid FROM serve_log) s" > /dev/null
 done
 verdict=$(q "SELECT count(*) FILTER (WHERE l.answer IS DISTINCT FROM a.answer AND l.answer IS DISTINCT FROM b.answer) || '|' ||

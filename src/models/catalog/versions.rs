@@ -2,7 +2,7 @@
 //! mkt.deploy_history, mkt.training_epochs. Every model kind stores its versions here.
 
 use crate::pg::error::{missing_row, OrSql, SqlResult};
-use crate::pg::spi::{first, select_first};
+use crate::pg::spi::{self, first, select_first};
 use mkt_core::progress::EpochReport;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -56,13 +56,12 @@ pub fn insert_version(
             &[v.model_name.into()],
         )
         .sql()?;
-        let version = c
-            .select(
-                "SELECT COALESCE(max(version), 0) + 1 FROM mkt.model_versions WHERE model_name = $1",
-                None,
-                &[v.model_name.into()],
-            )
-            .sql()?;
+        let version = spi::select(
+            c,
+            "SELECT COALESCE(max(version), 0) + 1 FROM mkt.model_versions WHERE model_name = $1",
+            &[v.model_name.into()],
+        )
+        .sql()?;
         let version = first::<i32>(version).sql()?.unwrap_or(1);
         let args: Vec<DatumWithOid> = vec![
             v.model_name.into(),
@@ -171,25 +170,25 @@ const BLOB_KEY: &str = "min(b.xmin::text::bigint), sum(octet_length(b.data))::bi
 /// The deployed version's model id and the key of its stored bytes.
 pub fn deployed_key(name: &str) -> SqlResult<Option<(i64, BlobKey)>> {
     Spi::connect(|c| {
-        let t = c.select(
-            &format!(
-                "SELECT d.model_id, {BLOB_KEY} FROM mkt.deployments d \
-                 LEFT JOIN mkt.model_blobs b USING (model_id) WHERE d.model_name = $1 GROUP BY d.model_id"
-            ),
-            None,
-            &[name.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let row = t.first();
-        let key = (
-            row.get::<i64>(2)?.unwrap_or(0),
-            row.get::<i64>(3)?.unwrap_or(0),
-        );
-        Ok::<_, pgrx::spi::Error>(row.get::<i64>(1)?.map(|id| (id, key)))
-    })
-    .sql()
+        let t = spi::select(
+        c,
+        &format!(
+            "SELECT d.model_id, {BLOB_KEY} FROM mkt.deployments d \
+             LEFT JOIN mkt.model_blobs b USING (model_id) WHERE d.model_name = $1 GROUP BY d.model_id"
+        ),
+        &[name.into()],
+    )?;
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let row = t.first();
+    let key = (
+        row.get::<i64>(2)?.unwrap_or(0),
+        row.get::<i64>(3)?.unwrap_or(0),
+    );
+    Ok::<_, pgrx::spi::Error>(row.get::<i64>(1)?.map(|id| (id, key)))
+})
+.sql()
 }
 
 /// The deployed versions' model ids with the keys of their bytes: the versions whose serving
@@ -209,12 +208,12 @@ fn blob_keys_where(
     args: &[pgrx::datum::DatumWithOid],
 ) -> SqlResult<Vec<(i64, BlobKey)>> {
     Spi::connect(|c| {
-        c.select(
+        spi::select(
+            c,
             &format!(
                 "SELECT b.model_id, {BLOB_KEY} FROM mkt.model_blobs b WHERE {condition} \
-                 GROUP BY b.model_id"
+             GROUP BY b.model_id"
             ),
-            None,
             args,
         )?
         .map(|r| {
@@ -232,7 +231,7 @@ fn blob_keys_where(
 pub fn deployed_or_newest_id(name: &str) -> SqlResult<Option<i64>> {
     select_first::<i64>(
         "SELECT v.model_id FROM mkt.model_versions v LEFT JOIN mkt.deployments d USING (model_id) \
-         WHERE v.model_name = $1 ORDER BY d.model_id IS NOT NULL DESC, v.version DESC LIMIT 1",
+     WHERE v.model_name = $1 ORDER BY d.model_id IS NOT NULL DESC, v.version DESC LIMIT 1",
         &[name.into()],
     )
 }
@@ -240,23 +239,23 @@ pub fn deployed_or_newest_id(name: &str) -> SqlResult<Option<i64>> {
 /// The model ids of the versions the current role may manage, in order.
 pub fn manageable_ids() -> SqlResult<Vec<i64>> {
     Spi::connect(|c| {
-        c.select(
-            "SELECT model_id FROM mkt.model_versions WHERE mkt.model_allowed(model_name, 'manage') \
-             ORDER BY model_id",
-            None,
-            &[],
-        )?
-        .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
-        .collect::<Result<Vec<_>, _>>()
+        spi::select(
+        c,
+        "SELECT model_id FROM mkt.model_versions WHERE mkt.model_allowed(model_name, 'manage') \
+         ORDER BY model_id",
+        &[],
+    )?
+    .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
+    .collect::<Result<Vec<_>, _>>()
     })
     .sql()
 }
 
 pub fn load_blob(model_id: i64) -> SqlResult<Vec<u8>> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT data FROM mkt.model_blobs WHERE model_id = $1 ORDER BY part",
-            None,
             &[model_id.into()],
         )?;
         let mut out = Vec::new();
@@ -276,9 +275,9 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
         lock_model_name(c, name)?;
         c.update(
             "INSERT INTO mkt.deployments (model_name, model_id, deployed_at, deployed_by) \
-             VALUES ($1, $2, now(), current_user) \
-             ON CONFLICT (model_name) DO UPDATE SET model_id = EXCLUDED.model_id, \
-             deployed_at = EXCLUDED.deployed_at, deployed_by = EXCLUDED.deployed_by",
+         VALUES ($1, $2, now(), current_user) \
+         ON CONFLICT (model_name) DO UPDATE SET model_id = EXCLUDED.model_id, \
+         deployed_at = EXCLUDED.deployed_at, deployed_by = EXCLUDED.deployed_by",
             None,
             &[name.into(), model_id.into()],
         )
@@ -297,11 +296,11 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
 /// The version deployed before `current` (per mkt.deploy_history): (model_id, version).
 pub fn previous_deployment(name: &str, current: i64) -> SqlResult<Option<(i64, i32)>> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT h.model_id, h.version FROM mkt.deploy_history h
-             WHERE h.model_name = $1 AND h.model_id IS NOT NULL AND h.model_id <> $2
-             ORDER BY h.deploy_id DESC LIMIT 1",
-            None,
+         WHERE h.model_name = $1 AND h.model_id IS NOT NULL AND h.model_id <> $2
+         ORDER BY h.deploy_id DESC LIMIT 1",
             &[name.into(), current.into()],
         )?;
         if t.is_empty() {
@@ -335,28 +334,26 @@ pub struct Dropped {
 pub fn drop_versions(name: &str, version: Option<i32>) -> SqlResult<Dropped> {
     Spi::connect_mut(|c| {
         lock_model_name(c, name)?;
-        let dropped = c
-            .select(
-                "SELECT coalesce(array_agg(model_id), '{}') FROM mkt.model_versions \
-                 WHERE model_name = $1 AND ($2::int IS NULL OR version = $2)",
-                None,
-                &[name.into(), version.into()],
-            )
-            .sql()?;
+        let dropped = spi::select(
+            c,
+            "SELECT coalesce(array_agg(model_id), '{}') FROM mkt.model_versions \
+             WHERE model_name = $1 AND ($2::int IS NULL OR version = $2)",
+            &[name.into(), version.into()],
+        )
+        .sql()?;
         let dropped = first::<Vec<i64>>(dropped).sql()?.unwrap_or_default();
         // The dependents one by one rather than through the foreign keys' cascades: on Citus the
         // catalog's reference tables carry no foreign keys (see mkt.citus_setup).
         for sql in DROP_DEPENDENTS {
             c.update(sql, None, &[dropped.clone().into()]).sql()?;
         }
-        let newest = c
-            .select(
-                "SELECT model_id, version FROM mkt.model_versions WHERE model_name = $1 \
-                 ORDER BY version DESC LIMIT 1",
-                None,
-                &[name.into()],
-            )
-            .sql()?;
+        let newest = spi::select(
+            c,
+            "SELECT model_id, version FROM mkt.model_versions WHERE model_name = $1 \
+             ORDER BY version DESC LIMIT 1",
+            &[name.into()],
+        )
+        .sql()?;
         let newest = match newest.is_empty() {
             true => None,
             false => {

@@ -3,6 +3,7 @@
 
 use super::{read_only, Resolved};
 use crate::pg::error::{OrSql, SqlResult};
+use crate::pg::spi;
 use mkt_core::columns;
 pub use mkt_core::columns::{ColKind, Column};
 use mkt_core::ids::IdKind;
@@ -26,7 +27,7 @@ pub fn describe(src: &Resolved) -> SqlResult<Vec<Column>> {
     let sql = format!("SELECT * FROM {} LIMIT 0", src.from);
     read_only(|| {
         Spi::connect(|c| {
-            let t = c.select(&sql, None, &[])?;
+            let t = spi::select(c, &sql, &[])?;
             let mut cols = Vec::new();
             for i in 1..=t.columns()? {
                 let oid = t.column_type_oid(i)?.value();

@@ -2,6 +2,7 @@
 
 use super::{read_only, Column, ColKind, Resolved};
 use crate::pg::error::{invalid, report, OrSql, SqlResult};
+use crate::pg::spi;
 use mkt_core::ids::{IdColumn, IdKind};
 use mkt_core::names::quote_ident;
 use mkt_core::Error;
@@ -280,7 +281,7 @@ pub fn read_columns(src: &Resolved, cols: &[(&str, Want)]) -> SqlResult<Vec<Colu
         .collect();
     read_only(|| {
         Spi::connect(|c| {
-            let mut cursor = c.open_cursor(&sql, &[]);
+            let mut cursor = spi::open_cursor(c, &sql, &[])?;
             loop {
                 let table = cursor.fetch(10_000)?;
                 if table.is_empty() {

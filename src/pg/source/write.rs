@@ -51,9 +51,9 @@ pub fn create_table_as(target: &str, select: &str, replace: bool) -> SqlResult<i
             c.update(&format!("DROP TABLE IF EXISTS {name}"), None, &[])?;
         }
         c.update(&format!("CREATE TABLE {name} AS {select}"), None, &[])?;
-        spi::first::<i64>(c.select(
+        spi::first::<i64>(spi::select(
+            c,
             &format!("SELECT count(*) FROM {name}"),
-            None,
             &[],
         )?)
     })

@@ -8,7 +8,7 @@
 
 use crate::pg::error::{missing_row, OrSql, SqlResult};
 use crate::pg::plans;
-use crate::pg::spi::first;
+use crate::pg::spi::{self, first};
 use crate::policies::policy::Policy;
 use mkt_policy::linucb::LinArm;
 use mkt_policy::{ArmStats, Learned};
@@ -217,9 +217,9 @@ pub fn update_linear(p: &Policy, action: &str, update: impl FnOnce(&mut LinArm))
 /// Every (state, action) row of a policy, for reports: (state, action, value, visits).
 pub fn values(p: &Policy) -> SqlResult<Vec<(String, String, f64, i64)>> {
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT state, action, value, n FROM mkt.policy_state WHERE policy_id = $1 ORDER BY state, action",
-            None,
             &[p.id.into()],
         )?;
         t.map(|r| {
@@ -244,9 +244,9 @@ pub fn lock_and_load(p: &Policy) -> SqlResult<Learned> {
     let mut table: std::collections::HashMap<String, Vec<Option<ArmStats>>> = Default::default();
     let m = p.cfg.actions.len();
     Spi::connect(|c| {
-        let t = c.select(
+        let t = spi::select(
+            c,
             "SELECT state, action, n, value, alpha, beta FROM mkt.policy_state WHERE policy_id = $1 AND linear IS NULL",
-            None,
             &[p.id.into()],
         )?;
         for r in t {

@@ -18,6 +18,20 @@ SELECT jsonb_build_object('segment', g % 2) AS context, CASE WHEN g % 3 = 0 THEN
 FROM generate_series(1, 40) g;
 SELECT version, rows, skipped, states, mean_reward FROM mkt.train_policy('pol_ts', 'pol_log', propensity_col => 'propensity');
 SELECT state, action, round(value::numeric, 4) AS value, visits FROM mkt.policy_values('pol_ts');
+-- Probabilities inside a writing statement's parallel plan, looked up first in this new backend
+-- (in parallel mode, where no new command may start).
+\c
+CREATE TABLE pol_users AS SELECT g % 2 AS segment FROM generate_series(1, 30000) g;
+ANALYZE pol_users;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+CREATE TABLE pol_par AS SELECT s.segment, (SELECT round(sum(probability)::numeric, 6) FROM mkt.policy_probabilities('pol_ts', jsonb_build_object('segment', s.segment))) AS total
+FROM (SELECT DISTINCT segment FROM pol_users) s;
+SELECT * FROM pol_par ORDER BY segment;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
 
 -- Off-policy value of a target that always takes 'b', from the same log.
 SELECT estimator, round(value::numeric, 4) AS value

@@ -82,6 +82,22 @@ SELECT u AS user_id, item_id FROM unnest(ARRAY[1, 999]) u, mkt.recommend('rec_li
 SELECT count(*) AS n, bool_or(item_id IN (107, 121)) AS recent_shown FROM mkt.recommend('rec_live', 999, 5);
 -- A model without a history source still answers from the history kept in training.
 SELECT item_id AS from_training_history FROM mkt.recommend('rec_seq', 1, 1, exclude_seen => false);
+-- A writing statement with a parallel plan (CREATE TABLE AS) whose calls load the models in this
+-- new backend: its reads run in parallel mode, where no new command may start.
+\c
+CREATE TABLE par_users AS SELECT g % 60 + 1 AS user_id FROM generate_series(1, 30000) g;
+ANALYZE par_users;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) CREATE TABLE par_recs AS SELECT s.user_id, (SELECT count(*) FROM mkt.recommend('rec_als', s.user_id, 3)) AS als,
+    (SELECT count(*) FROM mkt.recommend('rec_live', s.user_id, 3)) AS live FROM (SELECT DISTINCT user_id FROM par_users) s;
+CREATE TABLE par_recs AS SELECT s.user_id, (SELECT count(*) FROM mkt.recommend('rec_als', s.user_id, 3)) AS als,
+    (SELECT count(*) FROM mkt.recommend('rec_live', s.user_id, 3)) AS live FROM (SELECT DISTINCT user_id FROM par_users) s;
+SELECT count(*) AS users, sum(als) AS als, sum(live) AS live FROM par_recs;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
 
 -- Bad inputs; none changes the catalog.
 CREATE TABLE t_bad_types (user_id timestamptz, item_id bigint, w text);
