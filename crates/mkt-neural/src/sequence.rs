@@ -116,9 +116,7 @@ impl SequenceConfig {
             k => k + 1,
         }
     }
-}
 
-impl SequenceConfig {
     /// The defaults for `architecture`: GRU4Rec reads with one recurrent layer, SASRec with two
     /// blocks.
     pub fn of(architecture: Architecture) -> Self {

@@ -334,8 +334,9 @@ impl Sequential {
             }
             ordered.push((name, got, values));
         }
-        let items = &ordered[0];
-        debug_assert_eq!(items.0, "items");
+        let items = ordered.iter().find(|w| w.0 == "items").ok_or_else(|| {
+            Error::Corrupted("the sequence model has no item embedding table".into())
+        })?;
         let item_vectors = items.2.clone().skip(config.dim);
         let lookup = |name: &str| -> Option<Vec<f32>> {
             ordered.iter().find(|w| w.0 == name).map(|w| w.2.to_vec())
