@@ -1,6 +1,7 @@
 -- Decision policies: definitions, decisions and rewards (one action, so every draw is the same),
 -- what they learn, batch training from a log, off-policy estimates, and every bad input.
-SELECT setval('mkt.decisions_decision_id_seq', 1000) > 0 AS decision_ids_from_1001;
+SELECT setval('mkt.decisions_decision_id_seq', 1000) > 0 AS decision_ids_from_1001,
+       setval('mkt.policies_policy_id_seq', 100) > 0 AS policy_ids_from_101;
 SELECT mkt.create_policy('pol_one', ARRAY['only'], 'q_learning', '{"alpha": 0.5, "gamma": 0.9, "state_features": ["segment"]}');
 SELECT mkt.create_policy('pol_ts', ARRAY['a', 'b'], 'thompson', '{"state_features": ["segment"], "seed": 7}');
 CREATE TABLE pol_d AS
