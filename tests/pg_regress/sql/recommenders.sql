@@ -95,6 +95,12 @@ EXPLAIN (COSTS OFF) CREATE TABLE par_recs AS SELECT s.user_id, (SELECT count(*) 
 CREATE TABLE par_recs AS SELECT s.user_id, (SELECT count(*) FROM mkt.recommend('rec_als', s.user_id, 3)) AS als,
     (SELECT count(*) FROM mkt.recommend('rec_live', s.user_id, 3)) AS live FROM (SELECT DISTINCT user_id FROM par_users) s;
 SELECT count(*) AS users, sum(als) AS als, sum(live) AS live FROM par_recs;
+-- The same calls made by the parallel workers themselves, each loading the models anew.
+EXPLAIN (COSTS OFF) CREATE TABLE par_rows AS SELECT u.user_id, a.item_id AS als, l.item_id AS live
+    FROM par_users u, LATERAL mkt.recommend('rec_als', u.user_id, 3) a, LATERAL mkt.recommend('rec_live', u.user_id, 1) l;
+CREATE TABLE par_rows AS SELECT u.user_id, a.item_id AS als, l.item_id AS live
+    FROM par_users u, LATERAL mkt.recommend('rec_als', u.user_id, 3) a, LATERAL mkt.recommend('rec_live', u.user_id, 1) l;
+SELECT count(*) AS rows, count(DISTINCT user_id) AS users FROM par_rows;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
