@@ -3,7 +3,7 @@
 //! mkt.policy_heatmap_svg, mkt.simulate_campaign (a policy's definition in a simulator),
 //! mkt.estimate_policy_value, mkt.evaluate_policy.
 
-use crate::pg::args::no_nulls;
+use crate::pg::args::{no_nulls, GivenJsonb};
 use crate::pg::error::{invalid, required, OrSql};
 use crate::pg::{citus, progress};
 use crate::policies::offpolicy::{self, LogColumns, ValueColumns};
@@ -66,6 +66,7 @@ fn decide(
     context: default!(Option<JsonB>, "'{}'"),
     subject: default!(Option<&str>, "NULL"),
     excluded: default!(Option<Vec<Option<String>>>, "NULL"),
+    fcinfo: pg_sys::FunctionCallInfo,
 ) -> Result<
     TableIterator<
         'static,
@@ -82,6 +83,7 @@ fn decide(
     Ok(TableIterator::once(decide::decide(
         policy_name,
         &context.0,
+        GivenJsonb::of(fcinfo, 1),
         subject,
         excluded,
     )?))
@@ -93,11 +95,13 @@ fn reward(
     reward: Option<f64>,
     next_context: default!(Option<JsonB>, "NULL"),
     subject: default!(Option<&str>, "NULL"),
+    fcinfo: pg_sys::FunctionCallInfo,
 ) -> Result<(), ErrorReport> {
     learn::reward(
         required(decision_id, "decision_id")?,
         required(reward, "reward")?,
         next_context.map(|j| j.0),
+        GivenJsonb::of(fcinfo, 2).param(),
         subject,
     )
 }

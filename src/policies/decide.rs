@@ -1,7 +1,7 @@
 //! Deciding: an action for a context, drawn with the policy's probabilities and logged with them
 //! (mkt.decide), and those probabilities without deciding (mkt.policy_probabilities).
 
-use crate::pg::args::no_nulls;
+use crate::pg::args::{no_nulls, GivenJsonb};
 use crate::pg::citus;
 use crate::pg::error::{report, require_primary, OrSql, SqlResult};
 use crate::policies::cache;
@@ -66,11 +66,12 @@ pub(crate) fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
     Value::Object(m)
 }
 
-/// A decision for `context` (minus `excluded` actions), logged: (decision_id, action,
-/// probability).
+/// A decision for `context` (minus `excluded` actions), logged with the context as the caller
+/// gave it (`given`): (decision_id, action, probability).
 pub fn decide(
     policy_name: &str,
     context: &Value,
+    given: GivenJsonb,
     subject: Option<&str>,
     excluded: Option<Vec<Option<String>>>,
 ) -> SqlResult<(i64, String, f64)> {
@@ -90,7 +91,7 @@ pub fn decide(
         &p,
         &LoggedDecision {
             subject,
-            context,
+            context: given,
             state: &state,
             action: &action,
             probability,

@@ -14,11 +14,21 @@ use mkt_core::Error;
 use mkt_policy::learner::{online, propensity_weight, Online};
 use mkt_policy::reward_route::{refusal, route};
 use mkt_policy::Learner;
+use pgrx::datum::DatumWithOid;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
-/// mkt.reward, also what mkt.reward_trigger does for each inserted row.
-pub fn reward(decision_id: i64, reward: f64, next: Option<Value>, subject: Option<&str>) -> SqlResult<()> {
+/// mkt.reward, also what mkt.reward_trigger does for each inserted row: records a reward and
+/// learns from it; `next` is the next context as learning reads it, and
+/// `next_stored` the same value as stored with the decision (the caller's own jsonb where there
+/// is one).
+pub fn reward(
+    decision_id: i64,
+    reward: f64,
+    next: Option<Value>,
+    next_stored: DatumWithOid,
+    subject: Option<&str>,
+) -> SqlResult<()> {
     require_primary("mkt.reward")?;
     if !reward.is_finite() {
         return Err(invalid(format!(
@@ -33,7 +43,7 @@ pub fn reward(decision_id: i64, reward: f64, next: Option<Value>, subject: Optio
     };
     let r = route(single_server, !deferred.is_empty(), subject.is_some());
     let Some(rewarded) =
-        decisions::record_reward(r, decision_id, reward, next.as_ref(), subject, &deferred)?
+        decisions::record_reward(r, decision_id, reward, next_stored, subject, &deferred)?
     else {
         let found = decisions::subject_of(decision_id)?;
         return Err(report(refusal(decision_id, found.as_deref(), subject)));

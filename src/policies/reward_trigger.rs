@@ -9,7 +9,7 @@ use crate::policies::learn;
 use mkt_core::Error;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
+use pgrx::{JsonB, PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
 use serde_json::Value;
 use std::num::NonZeroUsize;
 
@@ -62,7 +62,8 @@ fn fire(t: &PgTrigger) -> SqlResult<()> {
             args[1]
         ))));
     };
-    learn::reward(id, reward, next, None)
+    let stored = next.clone().map(JsonB).into();
+    learn::reward(id, reward, next, stored, None)
 }
 
 /// A column's value with its type.

@@ -1,6 +1,7 @@
 //! SQL of the decision log (mkt.decisions) and of rewards waiting to be learned
 //! (mkt.reward_log).
 
+use crate::pg::args::GivenJsonb;
 use crate::pg::error::{missing_row, OrSql, SqlResult};
 use crate::pg::plans;
 use crate::pg::spi::{first, select_first};
@@ -14,7 +15,7 @@ use serde_json::Value;
 /// A decision as logged.
 pub struct LoggedDecision<'a> {
     pub subject: Option<&'a str>,
-    pub context: &'a Value,
+    pub context: GivenJsonb,
     pub state: &'a str,
     pub action: &'a str,
     pub probability: f64,
@@ -27,7 +28,7 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
             p.id.into(),
             p.version.into(),
             d.subject.into(),
-            JsonB(d.context.clone()).into(),
+            d.context.param(),
             d.state.into(),
             d.action.into(),
             d.probability.into(),
@@ -119,14 +120,14 @@ pub fn record_reward(
     route: Route,
     decision_id: i64,
     reward: f64,
-    next: Option<&Value>,
+    next: DatumWithOid,
     subject: Option<&str>,
     deferred: &[i64],
 ) -> SqlResult<Option<Rewarded>> {
     let args = [
         decision_id.into(),
         reward.into(),
-        next.map(|v| JsonB(v.clone())).into(),
+        next,
         route.apply_now.into(),
         subject.into(),
         deferred.to_vec().into(),

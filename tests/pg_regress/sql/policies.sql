@@ -127,4 +127,12 @@ CREATE TRIGGER learn BEFORE INSERT ON pol_bad FOR EACH ROW EXECUTE FUNCTION mkt.
 SELECT regress.err($$INSERT INTO pol_bad VALUES (1)$$);
 SELECT count(*) FROM pol_outcomes;
 
+-- A decision's context and a reward's next context are logged exactly as given: a number keeps
+-- its digits (19.90, an integer past 2^53); the default context is '{}'.
+SELECT decision_id FROM mkt.decide('pol_one', '{"segment": 1, "price": 19.90, "id": 12345678901234567890123}', 'exact') \gset
+SELECT mkt.reward(:decision_id, 1, '{"segment": 0, "price": 5.50}');
+SELECT context::text AS context, next_context::text AS next_context FROM mkt.decisions WHERE decision_id = :decision_id;
+SELECT decision_id FROM mkt.decide('pol_one') \gset
+SELECT context::text AS default_context FROM mkt.decisions WHERE decision_id = :decision_id;
+
 SELECT mkt.drop_policy(p) FROM unnest(ARRAY['pol_one', 'pol_ts', 'pbad']) p;
