@@ -171,24 +171,24 @@ const BLOB_KEY: &str = "min(b.xmin::text::bigint), sum(octet_length(b.data))::bi
 pub fn deployed_key(name: &str) -> SqlResult<Option<(i64, BlobKey)>> {
     Spi::connect(|c| {
         let t = spi::select(
-        c,
-        &format!(
-            "SELECT d.model_id, {BLOB_KEY} FROM mkt.deployments d \
-             LEFT JOIN mkt.model_blobs b USING (model_id) WHERE d.model_name = $1 GROUP BY d.model_id"
-        ),
-        &[name.into()],
-    )?;
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let row = t.first();
-    let key = (
-        row.get::<i64>(2)?.unwrap_or(0),
-        row.get::<i64>(3)?.unwrap_or(0),
-    );
-    Ok::<_, pgrx::spi::Error>(row.get::<i64>(1)?.map(|id| (id, key)))
-})
-.sql()
+            c,
+            &format!(
+                "SELECT d.model_id, {BLOB_KEY} FROM mkt.deployments d \
+                 LEFT JOIN mkt.model_blobs b USING (model_id) WHERE d.model_name = $1 GROUP BY d.model_id"
+            ),
+            &[name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let row = t.first();
+        let key = (
+            row.get::<i64>(2)?.unwrap_or(0),
+            row.get::<i64>(3)?.unwrap_or(0),
+        );
+        Ok::<_, pgrx::spi::Error>(row.get::<i64>(1)?.map(|id| (id, key)))
+    })
+    .sql()
 }
 
 /// The deployed versions' model ids with the keys of their bytes: the versions whose serving
@@ -212,7 +212,7 @@ fn blob_keys_where(
             c,
             &format!(
                 "SELECT b.model_id, {BLOB_KEY} FROM mkt.model_blobs b WHERE {condition} \
-             GROUP BY b.model_id"
+                 GROUP BY b.model_id"
             ),
             args,
         )?
@@ -231,7 +231,7 @@ fn blob_keys_where(
 pub fn deployed_or_newest_id(name: &str) -> SqlResult<Option<i64>> {
     select_first::<i64>(
         "SELECT v.model_id FROM mkt.model_versions v LEFT JOIN mkt.deployments d USING (model_id) \
-     WHERE v.model_name = $1 ORDER BY d.model_id IS NOT NULL DESC, v.version DESC LIMIT 1",
+         WHERE v.model_name = $1 ORDER BY d.model_id IS NOT NULL DESC, v.version DESC LIMIT 1",
         &[name.into()],
     )
 }
@@ -240,13 +240,13 @@ pub fn deployed_or_newest_id(name: &str) -> SqlResult<Option<i64>> {
 pub fn manageable_ids() -> SqlResult<Vec<i64>> {
     Spi::connect(|c| {
         spi::select(
-        c,
-        "SELECT model_id FROM mkt.model_versions WHERE mkt.model_allowed(model_name, 'manage') \
-         ORDER BY model_id",
-        &[],
-    )?
-    .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
-    .collect::<Result<Vec<_>, _>>()
+            c,
+            "SELECT model_id FROM mkt.model_versions WHERE mkt.model_allowed(model_name, 'manage') \
+             ORDER BY model_id",
+            &[],
+        )?
+        .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
+        .collect::<Result<Vec<_>, _>>()
     })
     .sql()
 }
@@ -275,9 +275,9 @@ pub fn deploy(name: &str, model_id: i64, reason: &str) -> SqlResult<()> {
         lock_model_name(c, name)?;
         c.update(
             "INSERT INTO mkt.deployments (model_name, model_id, deployed_at, deployed_by) \
-         VALUES ($1, $2, now(), current_user) \
-         ON CONFLICT (model_name) DO UPDATE SET model_id = EXCLUDED.model_id, \
-         deployed_at = EXCLUDED.deployed_at, deployed_by = EXCLUDED.deployed_by",
+             VALUES ($1, $2, now(), current_user) \
+             ON CONFLICT (model_name) DO UPDATE SET model_id = EXCLUDED.model_id, \
+             deployed_at = EXCLUDED.deployed_at, deployed_by = EXCLUDED.deployed_by",
             None,
             &[name.into(), model_id.into()],
         )
@@ -299,8 +299,8 @@ pub fn previous_deployment(name: &str, current: i64) -> SqlResult<Option<(i64, i
         let t = spi::select(
             c,
             "SELECT h.model_id, h.version FROM mkt.deploy_history h
-         WHERE h.model_name = $1 AND h.model_id IS NOT NULL AND h.model_id <> $2
-         ORDER BY h.deploy_id DESC LIMIT 1",
+             WHERE h.model_name = $1 AND h.model_id IS NOT NULL AND h.model_id <> $2
+             ORDER BY h.deploy_id DESC LIMIT 1",
             &[name.into(), current.into()],
         )?;
         if t.is_empty() {
