@@ -39,7 +39,11 @@ pub struct Definition<'a> {
 fn target_condition(campaign_name: &str, t: &Target, subject: &str, seed: i64) -> SqlResult<String> {
     let (kind, percentiles) = match &t.model {
         TargetModel::Uplift(m) => ("predicted uplift", crate::models::cache::uplift(m)?.1.score_quantiles.clone()),
-        TargetModel::Predictor(m) => ("score", crate::models::cache::predictor(m)?.1.score_quantiles.clone()),
+        TargetModel::Predictor(m) => {
+            let p = crate::models::cache::predictor(m)?.1;
+            crate::predictors::serve::one_score(m, &p)?;
+            ("score", p.score_quantiles.clone())
+        }
     };
     let threshold = match t.rule {
         TargetRule::AtLeast(x) => x,

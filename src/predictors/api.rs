@@ -1,5 +1,5 @@
 //! The predictor area's SQL functions: mkt.train_predictor, mkt.predict, mkt.predict_all,
-//! mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance, mkt.explain_prediction,
+//! mkt.predict_class, mkt.predict_proba, mkt.predict_class_all, mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance, mkt.explain_prediction,
 //! mkt.train_uplift, mkt.predict_uplift, mkt.predict_uplift_all, mkt.evaluate_uplift,
 //! mkt.uplift_curve_svg.
 
@@ -82,6 +82,54 @@ fn predict_all(
     key_col: Option<&str>,
 ) -> Result<TableIterator<'static, (name!(key, Option<String>), name!(score, f64))>, ErrorReport> {
     Ok(TableIterator::new(serve::predict_all(
+        required(model_name, "model_name")?,
+        required(source, "source")?,
+        required(key_col, "key_col")?,
+    )?))
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn predict_class(
+    model_name: Option<&str>,
+    features: Option<pgrx::JsonB>,
+) -> Result<Option<String>, ErrorReport> {
+    let Some(features) = features else {
+        return Ok(None);
+    };
+    serve::predict_class(required(model_name, "model_name")?, &features.0).map(Some)
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn predict_proba(
+    model_name: Option<&str>,
+    features: Option<pgrx::JsonB>,
+) -> Result<TableIterator<'static, (name!(class, String), name!(probability, f64))>, ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
+    let rows = match features {
+        Some(f) => serve::predict_proba(model_name, &f.0)?,
+        None => Vec::new(),
+    };
+    Ok(TableIterator::new(rows))
+}
+
+#[pg_extern(stable, parallel_safe)]
+#[allow(clippy::type_complexity)]
+fn predict_class_all(
+    model_name: Option<&str>,
+    source: Option<&str>,
+    key_col: Option<&str>,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(key, Option<String>),
+            name!(class, String),
+            name!(probability, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    Ok(TableIterator::new(serve::predict_class_all(
         required(model_name, "model_name")?,
         required(source, "source")?,
         required(key_col, "key_col")?,

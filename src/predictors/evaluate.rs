@@ -5,12 +5,13 @@
 use crate::models::{cache, catalog as models};
 use crate::pg::error::{OrSql, SqlResult};
 use crate::pg::source::{self, Resolved};
-use crate::predictors::rows::{self, numbers};
+use crate::predictors::rows::{self, numbers, Kind, Raw};
 use crate::predictors::serve::score_rows;
 use mkt_core::Error;
 use mkt_predict::classification::{roc_curve as curve, RocPoint};
 use mkt_predict::features::Features;
-use mkt_predict::predictor::{self, Task};
+use mkt_predict::multiclass;
+use mkt_predict::predictor::{self, Predictor, Task};
 use mkt_predict::uplift_metrics::Scored;
 use mkt_predict::uplift_stored::{self, treatment_flags};
 use serde_json::{Map, Value};
@@ -76,7 +77,48 @@ fn scored_predictor(name: &str, test: &str) -> SqlResult<(i64, Task, f64, Vec<f6
     Ok((id, p.task, p.threshold, scores, y))
 }
 
+/// A multiclass predictor's metrics on a test source whose labels are read as text; a label the
+/// model never saw is its own class, never called.
+fn evaluate_multiclass(id: i64, p: &Predictor, test: &str) -> SqlResult<Vec<(String, f64)>> {
+    let src = rows::model_source(test, p.transform.as_ref())?;
+    let described = source::describe(&src)?;
+    let mut cols = rows::schema_columns(&described, &p.features)?;
+    let c = source::find(&described, &p.label, "label")?;
+    rows::kind_of(c, "label")?;
+    cols.push((c.name.clone(), Kind::Category));
+    let mut raws = rows::read(&src, &cols)?;
+    let labels = match raws.pop() {
+        Some(Raw::Texts(v)) => v,
+        _ => Vec::new(),
+    };
+    let keep: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
+    if keep.is_empty() {
+        return Err(Error::EmptyData(format!(
+            "the test source has no row with {}",
+            p.label
+        )))
+        .sql();
+    }
+    let x = rows::scoring_features(&p.features, raws).take(&keep);
+    let mut unseen = Vec::new();
+    let y: Vec<usize> = keep
+        .iter()
+        .map(|&i| multiclass::position(&p.classes, &mut unseen, labels[i].as_deref().unwrap_or("")))
+        .collect();
+    let probs: Vec<f64> = score_rows(&x, |r| p.probabilities(r))?
+        .into_iter()
+        .flatten()
+        .collect();
+    let metrics = multiclass::metrics(&probs, p.classes.len(), &y);
+    store(id, &metrics)?;
+    Ok(metrics)
+}
+
 pub fn evaluate_predictor(name: &str, test: &str) -> SqlResult<Vec<(String, f64)>> {
+    let (id, p) = cache::predictor(name)?;
+    if p.task == Task::Multiclass {
+        return evaluate_multiclass(id, &p, test);
+    }
     let (id, task, threshold, scores, y) = scored_predictor(name, test)?;
     let metrics = predictor::metrics(task, &scores, &y, threshold);
     store(id, &metrics)?;
@@ -84,14 +126,16 @@ pub fn evaluate_predictor(name: &str, test: &str) -> SqlResult<Vec<(String, f64)
 }
 
 pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
-    let (_, task, _, scores, y) = scored_predictor(name, test)?;
+    let task = cache::predictor(name)?.1.task;
     if task != Task::Classification {
         return Err(Error::NotSupported(format!(
-            "model {} is a regression; a ROC curve needs classification",
-            mkt_core::names::quote_shown(name)
+            "model {} is a {}; a ROC curve needs binary classification",
+            mkt_core::names::quote_shown(name),
+            if task == Task::Regression { "regression" } else { "multiclass classifier" }
         )))
         .sql();
     }
+    let (_, _, _, scores, y) = scored_predictor(name, test)?;
     let labels: Vec<bool> = y.iter().map(|&v| v == 1.0).collect();
     Ok(curve(&scores, &labels))
 }

@@ -7,7 +7,7 @@ mod catalog;
 mod evaluate;
 pub mod retrain;
 mod rows;
-mod serve;
+pub mod serve;
 mod train;
 
 pgrx::extension_sql_file!(
@@ -17,6 +17,9 @@ pgrx::extension_sql_file!(
         predictors::api::train_predictor,
         predictors::api::predict,
         predictors::api::predict_all,
+        predictors::api::predict_class,
+        predictors::api::predict_proba,
+        predictors::api::predict_class_all,
         predictors::api::evaluate_predictor,
         predictors::api::roc_curve,
         predictors::api::feature_importance,

@@ -1,7 +1,7 @@
 //! mkt.retrain of a predictor or uplift model: its stored definition (source, label or treatment
 //! and outcome, features, task, algorithm, params) re-run on current data. The challenger is judged
 //! against the serving version on the rows the challenger held out: ROC-AUC for classification,
-//! RMSE for regression, the Qini coefficient for uplift.
+//! RMSE for regression, accuracy for multiclass, the Qini coefficient for uplift.
 
 use crate::models::stored::Stored;
 use crate::models::{access, cache, catalog as models};
@@ -22,12 +22,34 @@ pub fn owns(algorithm: &str) -> bool {
         || mkt_predict::uplift::Meta::parse(algorithm).is_ok()
 }
 
-/// A predictor's ROC-AUC (classification) or RMSE (regression) on held-out rows.
-fn judge(p: &Predictor, rows: &[Vec<Value>], y: &[f64]) -> Option<f64> {
+/// A predictor's ROC-AUC (classification), RMSE (regression) or accuracy (multiclass: the class
+/// called is the true one, by name, so a champion with other classes is judged fairly) on
+/// held-out rows whose labels are in the challenger's `task` and `classes`.
+fn judge(
+    task: Task,
+    classes: &[String],
+    p: &Predictor,
+    rows: &[Vec<Value>],
+    y: &[f64],
+) -> Option<f64> {
+    if p.task != task || y.is_empty() {
+        return None;
+    }
+    if task == Task::Multiclass {
+        let right = rows
+            .iter()
+            .zip(y)
+            .filter(|(r, &v)| {
+                p.predict_class(r)
+                    .is_some_and(|(c, _)| classes.get(v as usize) == p.classes.get(c))
+            })
+            .count();
+        return Some(right as f64 / y.len() as f64);
+    }
     let scores: Vec<f64> = rows.iter().map(|r| p.predict(r)).collect();
-    match p.task {
+    match task {
         Task::Classification => roc_auc(&scores, &y.iter().map(|&v| v == 1.0).collect::<Vec<_>>()),
-        Task::Regression => (!y.is_empty()).then(|| regression_errors(&scores, y).rmse),
+        _ => Some(regression_errors(&scores, y).rmse),
     }
 }
 
@@ -96,18 +118,19 @@ pub fn retrain(
                 &def.params,
                 |p, vx, vy, _| {
                     let rows: Vec<Vec<Value>> = (0..vx.rows()).map(|i| vx.row(i)).collect();
-                    let metric = judge(p, &rows, vy);
+                    let metric = judge(p.task, &p.classes, p, &rows, vy);
                     let previous = champion.as_ref().and_then(|c| {
                         let theirs: Vec<Vec<Value>> = rows
                             .iter()
                             .map(|r| recode(r, &p.features, &c.features))
                             .collect();
-                        judge(c, &theirs, vy)
+                        judge(p.task, &p.classes, c, &theirs, vy)
                     });
                     judged = (metric.unwrap_or(f64::NAN), previous);
                     let (what, higher) = match p.task {
                         Task::Classification => ("ROC-AUC", true),
                         Task::Regression => ("RMSE", false),
+                        Task::Multiclass => ("accuracy", true),
                     };
                     decide(rule, metric, previous, higher, what, vy.len())
                 },

@@ -10,6 +10,7 @@ use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use mkt_predict::features::{Column as FeatureColumn, Features, Value};
 use mkt_predict::input_transform::InputTransform;
+use mkt_predict::predictor::{Predictor, Task};
 use serde_json::Value as Json;
 
 /// A jsonb object as one feature row in the model's schema. A key the model does not read is
@@ -93,8 +94,33 @@ fn transformed<'a>(
     })
 }
 
+/// A model whose scores are one number per row: binary classification or regression.
+pub fn one_score(name: &str, p: &Predictor) -> SqlResult<()> {
+    if p.task == Task::Multiclass {
+        return Err(Error::NotSupported(format!(
+            "model {} is a multiclass classifier, which has no single score: use mkt.predict_class or mkt.predict_proba",
+            quote_shown(name)
+        )))
+        .sql();
+    }
+    Ok(())
+}
+
+/// A model that calls classes: binary or multiclass classification.
+fn calls_classes(name: &str, p: &Predictor) -> SqlResult<()> {
+    if p.task == Task::Regression {
+        return Err(Error::NotSupported(format!(
+            "model {} is a regression, which has no classes: use mkt.predict",
+            quote_shown(name)
+        )))
+        .sql();
+    }
+    Ok(())
+}
+
 pub fn predict(name: &str, features: &Json) -> SqlResult<f64> {
     let (_, p) = cache::predictor(name)?;
+    one_score(name, &p)?;
     let row = transformed(p.transform.as_ref(), features)?;
     Ok(p.predict(&row_from_json(&p.features, &row)?))
 }
@@ -105,21 +131,62 @@ pub fn predict_all(
     key_col: &str,
 ) -> SqlResult<Vec<(Option<String>, f64)>> {
     let (_, p) = cache::predictor(name)?;
+    one_score(name, &p)?;
     let src = rows::model_source(source_text, p.transform.as_ref())?;
     let (keys, x) = read_scoring(&src, &p.features, key_col)?;
     let scores = score_rows(&x, |r| p.predict(r))?;
     Ok(keys.into_iter().zip(scores).collect())
 }
 
+/// The class called for one row (a binary classifier's 0 or 1 by its threshold).
+pub fn predict_class(name: &str, features: &Json) -> SqlResult<String> {
+    let (_, p) = cache::predictor(name)?;
+    calls_classes(name, &p)?;
+    let row = transformed(p.transform.as_ref(), features)?;
+    let (c, _) = p
+        .predict_class(&row_from_json(&p.features, &row)?)
+        .ok_or_else(|| Error::Internal("a classifier called no class".into()))
+        .sql()?;
+    Ok(p.class_names().swap_remove(c))
+}
+
+/// Every class with its probability for one row, in the model's class order.
+pub fn predict_proba(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)>> {
+    let (_, p) = cache::predictor(name)?;
+    calls_classes(name, &p)?;
+    let row = transformed(p.transform.as_ref(), features)?;
+    let probs = p.probabilities(&row_from_json(&p.features, &row)?);
+    Ok(p.class_names().into_iter().zip(probs).collect())
+}
+
+/// The class called for every row of a source, with its probability.
+pub fn predict_class_all(
+    name: &str,
+    source_text: &str,
+    key_col: &str,
+) -> SqlResult<Vec<(Option<String>, String, f64)>> {
+    let (_, p) = cache::predictor(name)?;
+    calls_classes(name, &p)?;
+    let src = rows::model_source(source_text, p.transform.as_ref())?;
+    let (keys, x) = read_scoring(&src, &p.features, key_col)?;
+    let called = score_rows(&x, |r| p.predict_class(r).unwrap_or((0, f64::NAN)))?;
+    let names = p.class_names();
+    Ok(keys
+        .into_iter()
+        .zip(called)
+        .map(|(k, (c, prob))| (k, names[c].clone(), prob))
+        .collect())
+}
+
 /// Scores every row in the call's pool, checking for cancel between chunks.
-pub fn score_rows(x: &Features, f: impl Fn(&[Value]) -> f64 + Sync) -> SqlResult<Vec<f64>> {
+pub fn score_rows<T: Send>(x: &Features, f: impl Fn(&[Value]) -> T + Sync) -> SqlResult<Vec<T>> {
     use rayon::prelude::*;
     let pool = crate::pg::pool::pool()?;
     let n = x.rows();
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(65_536) {
         let end = (start + 65_536).min(n);
-        let part: Vec<f64> =
+        let part: Vec<T> =
             pool.install(|| (start..end).into_par_iter().map(|i| f(&x.row(i))).collect());
         out.extend(part);
         pgrx::check_for_interrupts!();
@@ -128,7 +195,8 @@ pub fn score_rows(x: &Features, f: impl Fn(&[Value]) -> f64 + Sync) -> SqlResult
 }
 
 /// (feature, contribution) with the starting score first as '(base)': they sum to the raw score
-/// (log-odds for classification, the value for regression).
+/// (log-odds for classification, the value for regression, the called class's log-odds against
+/// the rest for multiclass).
 pub fn explain(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)>> {
     let (_, p) = cache::predictor(name)?;
     let row = transformed(p.transform.as_ref(), features)?;

@@ -6,10 +6,11 @@ use crate::models::{access, lifecycle};
 use crate::pg::error::{require_primary, OrSql, SqlResult};
 use crate::pg::source::{self, Column};
 use crate::pg::{pool, progress};
-use crate::predictors::rows::{self, numbers, Kind};
+use crate::predictors::rows::{self, numbers, Kind, Raw};
 use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use mkt_predict::features::{Column as FeatureColumn, Features};
+use mkt_predict::multiclass;
 use mkt_predict::predictor::{self, Algorithm, Options, Task};
 use mkt_neural::device::DeviceChoice;
 use mkt_predict::uplift::Meta;
@@ -62,7 +63,7 @@ fn check_levels(alg: Algorithm, x: &Features) -> SqlResult<()> {
 }
 
 fn metrics_json(m: &[(String, f64)]) -> Value {
-    let counted = ["rows", "treated", "control"];
+    let counted = ["rows", "treated", "control", "classes"];
     Value::Object(
         m.iter()
             .map(|(k, v)| {
@@ -84,6 +85,23 @@ struct Read {
     x: Features,
     extra: Vec<Vec<f64>>,
     dropped: usize,
+    /// The classes of a label read as text (multiclass), in order; its values are positions.
+    classes: Vec<String>,
+}
+
+/// A text label as class positions (NaN for NULL, so the row is dropped) and the classes.
+fn class_codes(v: Vec<Option<String>>) -> (Vec<f64>, Vec<String>) {
+    let classes = multiclass::sorted_classes(v.iter().flatten().cloned().collect());
+    let at: std::collections::HashMap<&str, f64> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as f64))
+        .collect();
+    let codes = v
+        .iter()
+        .map(|t| t.as_deref().and_then(|t| at.get(t).copied()).unwrap_or(f64::NAN))
+        .collect();
+    (codes, classes)
 }
 
 fn read(
@@ -102,10 +120,18 @@ fn read(
     let mut cols: Vec<(String, Kind)> = feats.iter().map(|(c, k)| (c.name.clone(), *k)).collect();
     cols.extend(extra.iter().map(|(c, k)| (c.name.clone(), *k)));
     let mut raws = rows::read(src, &cols)?;
+    let mut classes = Vec::new();
     let extra_raw: Vec<Vec<f64>> = raws
         .split_off(feats.len())
         .into_iter()
-        .map(numbers)
+        .map(|r| match r {
+            Raw::Texts(v) => {
+                let (codes, names) = class_codes(v);
+                classes = names;
+                codes
+            }
+            r => numbers(r),
+        })
         .collect();
     let n = extra_raw.first().map_or(0, Vec::len);
     let keep = rows::complete_rows(&extra_raw);
@@ -126,6 +152,7 @@ fn read(
         x,
         extra,
         dropped: n - keep.len(),
+        classes,
     })
 }
 
@@ -248,7 +275,11 @@ pub fn train_predictor_with(
     let src = rows::model_source(source_text, transform.as_ref())?;
     let described = source::describe(&src)?;
     let label = source::find(&described, label_col, "label")?;
-    let label_kind = rows::numeric_kind(label, "label")?;
+    // Classes are read as text, whatever the label's type.
+    let label_kind = match task {
+        Task::Multiclass => rows::kind_of(label, "label").map(|_| Kind::Category)?,
+        _ => rows::numeric_kind(label, "label")?,
+    };
     let key = o
         .key
         .as_deref()
@@ -268,16 +299,28 @@ pub fn train_predictor_with(
     check_levels(alg, &r.x)?;
     let pool = pool::pool()?;
     let y = &r.extra[0];
-    let (mut p, _) = predictor::train(
-        task,
-        alg,
-        &o,
-        &label.name,
-        &r.x,
-        y,
-        &pool,
-        &mut progress::progress(),
-    )
+    let (mut p, _) = match task {
+        Task::Multiclass => multiclass::train(
+            alg,
+            &o,
+            &label.name,
+            r.classes.clone(),
+            &r.x,
+            y,
+            &pool,
+            &mut progress::progress(),
+        ),
+        _ => predictor::train(
+            task,
+            alg,
+            &o,
+            &label.name,
+            &r.x,
+            y,
+            &pool,
+            &mut progress::progress(),
+        ),
+    }
     .sql()?;
     p.transform = transform;
     let (_, valid_idx) = predictor::split(y.len(), o.validation_fraction, o.seed);

@@ -17,6 +17,7 @@ pub mod input_transform;
 pub mod linear;
 pub mod loss;
 pub mod mlp;
+pub mod multiclass;
 pub mod predictor;
 pub mod report;
 pub mod shap;

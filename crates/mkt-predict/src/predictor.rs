@@ -1,4 +1,5 @@
-//! A predictor as trained, stored and served: the task (a 0/1 outcome's probability, or a value),
+//! A predictor as trained, stored and served: the task (a 0/1 outcome's probability, a value, or
+//! each of several classes' probability),
 //! the feature schema it reads, the learner, the decision threshold chosen on the held-out rows
 //! and the metrics measured there.
 
@@ -29,15 +30,17 @@ pub const FORMAT: &str = "pg_marketing.predictor/1";
 pub enum Task {
     Classification,
     Regression,
+    Multiclass,
 }
 
 impl Task {
-    pub const NAMES: [&'static str; 2] = ["classification", "regression"];
+    pub const NAMES: [&'static str; 3] = ["classification", "regression", "multiclass"];
 
     pub fn parse(s: &str) -> Result<Task> {
         match s {
             "classification" => Ok(Task::Classification),
             "regression" => Ok(Task::Regression),
+            "multiclass" => Ok(Task::Multiclass),
             _ => Err(Error::UnknownName {
                 what: "task",
                 given: s.into(),
@@ -52,7 +55,7 @@ impl Task {
 
     pub fn loss(self) -> Loss {
         match self {
-            Task::Classification => Loss::Logistic,
+            Task::Classification | Task::Multiclass => Loss::Logistic,
             Task::Regression => Loss::Squared,
         }
     }
@@ -241,7 +244,10 @@ pub struct Predictor {
     pub label: String,
     pub key: Option<String>,
     pub features: Features,
-    pub model: Base,
+    /// The learner; for multiclass one per class (that class against the rest), in class order.
+    pub models: Vec<Base>,
+    /// The classes of a multiclass predictor, as text, in their order; empty otherwise.
+    pub classes: Vec<String>,
     /// Scores at or above it are called positive (the best F1 on the held-out rows; 0.5 without).
     pub threshold: f64,
     /// Metrics on the held-out rows.
@@ -251,7 +257,8 @@ pub struct Predictor {
     pub score_quantiles: Vec<f64>,
     pub rows: u64,
     pub transform: Option<InputTransform>,
-    /// A sample of the held-out rows (scores, labels) for the report's curves.
+    /// A sample of the held-out rows (scores, labels) for the report's curves; for multiclass
+    /// (predicted class, true class) as class positions.
     pub holdout: (Vec<f64>, Vec<f64>),
     /// The held-out loss after each tree or epoch.
     pub valid_loss: Vec<f64>,
@@ -285,7 +292,7 @@ pub fn check_labels(task: Task, label: &str, y: &[f64]) -> Result<()> {
     if task == Task::Classification {
         if let Some(v) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
             return Err(Error::InvalidParameter(format!(
-                "classification needs a 0/1 or boolean label; {label} has the value {v} (use task 'regression' for a number)"
+                "classification needs a 0/1 or boolean label; {label} has the value {v} (use task 'multiclass' for classes, 'regression' for a number)"
             )));
         }
         let positives = y.iter().filter(|&&v| v == 1.0).count();
@@ -324,6 +331,7 @@ pub fn metrics(task: Task, scores: &[f64], y: &[f64], threshold: f64) -> Vec<(St
             out.push(("rows".into(), y.len() as f64));
             out
         }
+        Task::Multiclass => crate::multiclass::metrics(scores, scores.len() / y.len().max(1), &crate::multiclass::codes(y)),
         Task::Regression => {
             let e = regression_errors(scores, y);
             vec![
@@ -347,6 +355,11 @@ pub fn train(
     pool: &ThreadPool,
     tick: &mut dyn Tick,
 ) -> Result<(Predictor, TrainLog)> {
+    if task == Task::Multiclass {
+        return Err(Error::Internal(
+            "a multiclass predictor trains through multiclass::train".into(),
+        ));
+    }
     check_labels(task, label, y)?;
     if x.columns.is_empty() {
         return Err(Error::invalid(
@@ -404,7 +417,7 @@ pub fn train(
             let labels: Vec<bool> = vy.iter().map(|&v| v == 1.0).collect();
             best_f1_threshold(&scores, &labels).unwrap_or(0.5)
         }
-        Task::Regression => 0.5,
+        Task::Regression | Task::Multiclass => 0.5,
     };
     let validation = if vy.is_empty() {
         Vec::new()
@@ -425,7 +438,8 @@ pub fn train(
             label: label.into(),
             key: o.key.clone(),
             features: schema,
-            model,
+            models: vec![model],
+            classes: Vec::new(),
             threshold,
             validation,
             score_quantiles: percentiles(&scores),
@@ -538,42 +552,86 @@ pub fn schema_from_json(v: &Json) -> Result<Features> {
 }
 
 impl Predictor {
+    /// The one learner of a binary or regression predictor (a multiclass one's first class).
+    pub fn model(&self) -> &Base {
+        &self.models[0]
+    }
+
+    /// The probability (classification), the value (regression), or the most likely class's
+    /// probability (multiclass).
     pub fn predict(&self, x: &[Value]) -> f64 {
-        self.model.predict(x)
+        match self.task {
+            Task::Multiclass => self.probabilities(x).into_iter().fold(0.0, f64::max),
+            _ => self.model().predict(x),
+        }
+    }
+
+    /// The names of the classes mkt.predict_class answers with: a binary predictor's are 0 and 1.
+    pub fn class_names(&self) -> Vec<String> {
+        match self.task {
+            Task::Multiclass => self.classes.clone(),
+            Task::Classification => vec!["0".into(), "1".into()],
+            Task::Regression => Vec::new(),
+        }
+    }
+
+    /// Each class's probability, in the order of `class_names` (none for regression).
+    pub fn probabilities(&self, x: &[Value]) -> Vec<f64> {
+        match self.task {
+            Task::Multiclass => {
+                let mut p: Vec<f64> = self.models.iter().map(|m| m.predict(x)).collect();
+                crate::multiclass::normalise(&mut p);
+                p
+            }
+            Task::Classification => {
+                let p = self.model().predict(x);
+                vec![1.0 - p, p]
+            }
+            Task::Regression => Vec::new(),
+        }
+    }
+
+    /// The class called (a binary predictor's by its threshold) and its probability.
+    pub fn predict_class(&self, x: &[Value]) -> Option<(usize, f64)> {
+        let p = self.probabilities(x);
+        match self.task {
+            Task::Multiclass => {
+                let c = crate::multiclass::argmax(&p);
+                Some((c, p[c]))
+            }
+            Task::Classification => {
+                let c = usize::from(p[1] >= self.threshold);
+                Some((c, p[c]))
+            }
+            Task::Regression => None,
+        }
     }
 
     /// Per-feature contributions to the raw score (log-odds for classification) and the score
-    /// they start from: TreeSHAP for trees, coefficient times value for the linear model.
+    /// they start from: TreeSHAP for trees, coefficient times value for the linear model. A
+    /// multiclass predictor explains the most likely class's log-odds against the rest.
     pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
-        match &self.model {
-            Base::Gbdt(m) => (m.expected_raw(), m.contributions(x)),
-            Base::Linear { design, model } => {
-                let row = design.row(x);
-                let mut phi = vec![0.0; self.features.columns.len()];
-                for ((f, _), (c, v)) in design.columns_of().iter().zip(model.coef.iter().zip(&row))
-                {
-                    phi[*f] += c * v;
-                }
-                (model.intercept, phi)
+        let model = match self.task {
+            Task::Multiclass => {
+                &self.models[crate::multiclass::argmax(&self.probabilities(x))]
             }
-            Base::Mlp(m) => m.contributions(x),
-        }
+            _ => self.model(),
+        };
+        explain_base(model, self.features.columns.len(), x)
     }
 
     /// Each feature's share of split gain (trees), its absolute coefficients' sum per unit of
     /// the feature (linear), or its permutation importance on the held-out rows (network).
+    /// A multiclass predictor's is the mean over its classes' learners.
     pub fn importance(&self) -> Vec<f64> {
-        match &self.model {
-            Base::Gbdt(m) => m.gain_importance(),
-            Base::Linear { design, model } => {
-                let mut imp = vec![0.0; self.features.columns.len()];
-                for ((f, _), c) in design.columns_of().iter().zip(&model.coef) {
-                    imp[*f] += c.abs();
-                }
-                imp
+        let n = self.features.columns.len();
+        let mut imp = vec![0.0; n];
+        for m in &self.models {
+            for (a, b) in imp.iter_mut().zip(importance_base(m, n)) {
+                *a += b / self.models.len() as f64;
             }
-            Base::Mlp(m) => m.importance.clone(),
         }
+        imp
     }
 
     /// (feature, importance), most important first (ties by name).
@@ -601,9 +659,12 @@ impl Predictor {
             "score_quantiles": self.score_quantiles,
             "rows": self.rows,
             "transform": self.transform.as_ref().map(InputTransform::to_json),
+            "classes": self.classes,
         });
         let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
-        encode::push(&mut t, "model", &self.model);
+        for (k, m) in self.models.iter().enumerate() {
+            encode::push(&mut t, &model_prefix(k), m);
+        }
         t.push(("holdout_scores".into(), f64s(&self.holdout.0)));
         t.push(("holdout_labels".into(), f64s(&self.holdout.1)));
         t.push(("valid_loss".into(), f64s(&self.valid_loss)));
@@ -623,10 +684,27 @@ impl Predictor {
             serde_json::from_str(&r.text("info")?).map_err(|e| Error::Corrupted(e.to_string()))?;
         let bad = |what: &str| Error::Corrupted(format!("predictor {what}"));
         let features = schema_from_json(&info["features"])?;
-        let model = encode::read(&r, "model", features.columns.len())?;
+        let task =
+            Task::parse(info["task"].as_str().unwrap_or_default()).map_err(|_| bad("task"))?;
+        // Versions before multiclass have no classes.
+        let classes: Vec<String> = match info.get("classes") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(a)) => a
+                .iter()
+                .map(|c| c.as_str().map(str::to_string).ok_or_else(|| bad("classes")))
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(bad("classes")),
+        };
+        if (task == Task::Multiclass) != (classes.len() >= 2)
+            || classes.len() > crate::multiclass::MAX_CLASSES
+        {
+            return Err(bad("classes"));
+        }
+        let models = (0..classes.len().max(1))
+            .map(|k| encode::read(&r, &model_prefix(k), features.columns.len()))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Predictor {
-            task: Task::parse(info["task"].as_str().unwrap_or_default())
-                .map_err(|_| bad("task"))?,
+            task,
             algorithm: Algorithm::parse(info["algorithm"].as_str().unwrap_or_default())
                 .map_err(|_| bad("algorithm"))?,
             label: info["label"]
@@ -635,7 +713,8 @@ impl Predictor {
                 .to_string(),
             key: info["key"].as_str().map(str::to_string),
             features,
-            model,
+            models,
+            classes,
             threshold: info["threshold"].as_f64().ok_or_else(|| bad("threshold"))?,
             validation: metrics_from_json(&info["validation"])?,
             score_quantiles: quantiles_of(&info),
@@ -650,15 +729,56 @@ impl Predictor {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        match &self.model {
-            Base::Gbdt(m) => m
-                .trees
-                .iter()
-                .map(|t| t.nodes.len() * std::mem::size_of::<crate::tree::Node>())
-                .sum(),
-            Base::Linear { model, .. } => model.coef.len() * 8,
-            Base::Mlp(m) => m.parameters() * 4,
+        self.models
+            .iter()
+            .map(|m| match m {
+                Base::Gbdt(m) => m
+                    .trees
+                    .iter()
+                    .map(|t| t.nodes.len() * std::mem::size_of::<crate::tree::Node>())
+                    .sum(),
+                Base::Linear { model, .. } => model.coef.len() * 8,
+                Base::Mlp(m) => m.parameters() * 4,
+            })
+            .sum()
+    }
+}
+
+/// Where the stored form keeps learner `k`: the first under "model" (as before multiclass).
+fn model_prefix(k: usize) -> String {
+    if k == 0 {
+        "model".into()
+    } else {
+        format!("model{k}")
+    }
+}
+
+fn explain_base(model: &Base, n: usize, x: &[Value]) -> (f64, Vec<f64>) {
+    match model {
+        Base::Gbdt(m) => (m.expected_raw(), m.contributions(x)),
+        Base::Linear { design, model } => {
+            let row = design.row(x);
+            let mut phi = vec![0.0; n];
+            for ((f, _), (c, v)) in design.columns_of().iter().zip(model.coef.iter().zip(&row)) {
+                phi[*f] += c * v;
+            }
+            (model.intercept, phi)
         }
+        Base::Mlp(m) => m.contributions(x),
+    }
+}
+
+fn importance_base(model: &Base, n: usize) -> Vec<f64> {
+    match model {
+        Base::Gbdt(m) => m.gain_importance(),
+        Base::Linear { design, model } => {
+            let mut imp = vec![0.0; n];
+            for ((f, _), c) in design.columns_of().iter().zip(&model.coef) {
+                imp[*f] += c.abs();
+            }
+            imp
+        }
+        Base::Mlp(m) => m.importance.clone(),
     }
 }
 
@@ -751,7 +871,7 @@ mod tests {
                 let r = x.row(i);
                 assert_eq!(back.predict(&r).to_bits(), p.predict(&r).to_bits());
                 let (start, phi) = back.explain(&r);
-                assert!((start + phi.iter().sum::<f64>() - back.model.raw(&r)).abs() < 1e-9);
+                assert!((start + phi.iter().sum::<f64>() - back.model().raw(&r)).abs() < 1e-9);
             }
         }
     }

@@ -17,7 +17,7 @@ pub fn importance_svg(name: &str, p: &Predictor) -> String {
         .collect();
     imp.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     imp.truncate(20);
-    let what = match p.model {
+    let what = match p.model() {
         crate::base::Base::Gbdt(_) => "share of split gain",
         crate::base::Base::Linear { .. } => "absolute coefficient",
         crate::base::Base::Mlp(_) => "held-out loss increase when shuffled",
@@ -78,6 +78,7 @@ pub fn predictor_charts(name: &str, p: &Predictor) -> Vec<(String, String)> {
                     ),
                 ));
             }
+            Task::Multiclass => out.push(("Confusion (held-out rows)".into(), confusion_svg(name, p))),
             Task::Regression => {
                 out.push((
                     "Predicted and actual (held-out rows)".into(),
@@ -94,7 +95,7 @@ pub fn predictor_charts(name: &str, p: &Predictor) -> Vec<(String, String)> {
         }
     }
     if p.valid_loss.len() > 1 {
-        let unit = match p.model {
+        let unit = match p.model() {
             crate::base::Base::Mlp(_) => "epoch",
             _ => "tree",
         };
@@ -115,6 +116,25 @@ pub fn predictor_charts(name: &str, p: &Predictor) -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// A multiclass predictor's held-out rows: for each true class, the share called each class.
+fn confusion_svg(name: &str, p: &Predictor) -> String {
+    let k = p.classes.len();
+    let codes = crate::multiclass::codes;
+    let shares = crate::multiclass::confusion_shares(&codes(&p.holdout.0), &codes(&p.holdout.1), k);
+    let series: Vec<(String, Vec<f64>)> = p
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(c, class)| (format!("called {class}"), shares.iter().map(|row| row[c]).collect()))
+        .collect();
+    mkt_metrics::bar_chart::svg(
+        &format!("Confusion of {name}: share of each true class called each class"),
+        "true class",
+        &p.classes,
+        &series,
+    )
 }
 
 /// (mean prediction, mean outcome) of each tenth of the rows by prediction.

@@ -213,6 +213,61 @@ SELECT mkt.revoke_model('pred_churn', 'pred_other');
 DROP OWNED BY pred_other;
 DROP ROLE pred_other;
 
+-- Multiclass: a segment of three text classes (a tenth of the rows relabelled at random, every
+-- 40th without one), and the same segments as numbers, ordered as numbers.
+CREATE TABLE pred_segments AS
+SELECT customer_id, recency_weeks, orders, channel,
+       CASE WHEN customer_id % 40 = 0 THEN NULL
+            WHEN (customer_id * 7919) % 100 < 10 THEN (ARRAY['casual', 'lapsing', 'loyal'])[1 + customer_id % 3]
+            WHEN recency_weeks > 6 THEN 'lapsing'
+            WHEN orders >= 9 THEN 'loyal'
+            ELSE 'casual' END AS segment
+FROM pred_customers;
+ALTER TABLE pred_segments ADD COLUMN tier int;
+UPDATE pred_segments SET tier = CASE segment WHEN 'casual' THEN 1 WHEN 'loyal' THEN 2 WHEN 'lapsing' THEN 10 END;
+SELECT algorithm, rows, features, metrics->'classes' AS classes, (metrics->>'accuracy')::float8 > 0.8 AS accurate,
+       (metrics->>'macro_f1')::float8 > 0.8 AS macro_f1_high
+FROM mkt.train_predictor('pred_segment', 'pred_segments', 'segment', ARRAY['recency_weeks', 'orders', 'channel'], 'multiclass');
+SELECT algorithm, rows, (metrics->>'accuracy')::float8 > 0.7 AS accurate
+FROM mkt.train_predictor('pred_tier', 'pred_segments', 'tier', ARRAY['recency_weeks', 'orders', 'channel'], 'multiclass', 'logistic',
+                         '{"class_weight": "balanced"}');
+-- Every class with its probability (they sum to 1), in class order; numbers order as numbers.
+SELECT class, round(probability::numeric, 3) FROM mkt.predict_proba('pred_segment', '{"recency_weeks": 9, "orders": 2}');
+SELECT array_agg(class ORDER BY ord) AS tiers, round(sum(probability)::numeric, 12) AS total
+FROM mkt.predict_proba('pred_tier', '{"recency_weeks": 2, "orders": 12}') WITH ORDINALITY AS p(class, probability, ord);
+SELECT mkt.predict_class('pred_segment', '{"recency_weeks": 9, "orders": 2}') AS lapsing,
+       mkt.predict_class('pred_segment', '{"recency_weeks": 2, "orders": 12, "channel": "sms"}') AS loyal,
+       mkt.predict_class('pred_tier', '{"recency_weeks": 2, "orders": 12}') AS tier_2,
+       mkt.predict_class('pred_segment', NULL) IS NULL AS null_in_null_out,
+       (SELECT count(*) FROM mkt.predict_proba('pred_segment', NULL)) AS no_rows_for_null;
+-- The class called is the most probable one; every row of a source scored alike.
+SELECT bool_and(a.class = mkt.predict_class('pred_segment', to_jsonb(s))
+                AND a.probability = (SELECT max(probability) FROM mkt.predict_proba('pred_segment', to_jsonb(s)))) AS same_as_one_row,
+       count(*) AS scored, count(DISTINCT a.class) AS classes_called
+FROM mkt.predict_class_all('pred_segment', 'pred_segments', 'customer_id') a JOIN pred_segments s ON s.customer_id::text = a.key;
+-- A binary classifier calls 1 from its threshold and gives both classes' probabilities.
+SELECT mkt.predict_class('pred_churn', '{"recency_weeks": 9, "orders": 1, "channel": "sms"}') AS likely,
+       mkt.predict_class('pred_churn', '{"recency_weeks": 1, "orders": 12, "channel": "email"}') AS unlikely,
+       (SELECT array_agg(class) FROM mkt.predict_proba('pred_churn', '{}')) AS classes,
+       (SELECT probability FROM mkt.predict_proba('pred_churn', '{"orders": 3}') WHERE class = '1') = mkt.predict('pred_churn', '{"orders": 3}') AS same_probability;
+-- Explanations cover every feature of the called class's model; importances are the classes' mean.
+SELECT count(*) AS contributions FROM mkt.explain_prediction('pred_segment', '{"recency_weeks": 9, "orders": 2}');
+SELECT feature, round(importance::numeric, 2) > 0 AS used FROM mkt.feature_importance('pred_segment') ORDER BY feature;
+SELECT round(sum(importance)::numeric, 9) AS total FROM mkt.feature_importance('pred_segment');
+-- Test metrics; a label the model never saw ('vip') counts as its own class, never called.
+SELECT metric, CASE WHEN metric IN ('classes', 'rows') THEN value END AS count, value BETWEEN 0 AND 1 OR metric IN ('classes', 'rows', 'log_loss') AS in_range
+FROM mkt.evaluate_predictor('pred_segment', 'SELECT customer_id, recency_weeks, orders, channel, CASE WHEN customer_id % 100 = 1 THEN ''vip'' ELSE segment END AS segment FROM pred_segments WHERE customer_id > 2000');
+SELECT (metrics->>'test_accuracy')::float8 > 0.75 AS stored_test_accuracy FROM mkt.model_versions WHERE model_name = 'pred_segment';
+-- The catalog: export/import keeps the classes and the probabilities, retrain judges by accuracy,
+-- the report draws the confusion.
+SELECT mkt.import_model('pred_segment_copy', mkt.export_model('pred_segment'));
+SELECT (SELECT array_agg(a.class || ':' || a.probability ORDER BY a.key) FROM mkt.predict_class_all('pred_segment', 'pred_segments', 'customer_id') a)
+     = (SELECT array_agg(a.class || ':' || a.probability ORDER BY a.key) FROM mkt.predict_class_all('pred_segment_copy', 'pred_segments', 'customer_id') a) AS same_classes;
+SELECT version, metric BETWEEN 0.8 AND 1 AS accuracy_metric, previous_metric = metric AS same_data_same_accuracy, deployed
+FROM mkt.retrain('pred_segment', 'if_better');
+SELECT (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY['Feature importance', 'Confusion', 'Training curve', 'ROC curve']) c
+        WHERE mkt.model_report('pred_segment') LIKE '%' || c || '%') AS pictures;
+
 -- Constant and all-NULL features are accepted and carry no weight.
 CREATE TABLE pred_constant AS SELECT customer_id, churned, 1 AS one, NULL::float8 AS nothing, recency_weeks FROM pred_customers;
 SELECT features FROM mkt.train_predictor('pred_const', 'pred_constant', 'churned', params => '{"key": "customer_id"}');
@@ -261,6 +316,20 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"propensity": 1}')$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'always', ARRAY['x'], params => '{"class_weight": "balanced"}')$$),
   ($$SELECT * FROM mkt.train_uplift('pred_bad', 'pred_bad', 'y', 'text_label', ARRAY['x'])$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'always', ARRAY['x'], 'multiclass')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'pred_bad', 'seen_at', ARRAY['x'], 'multiclass')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'SELECT i % 101 AS c, i::float8 AS x FROM generate_series(1, 303) i', 'c', task => 'multiclass')$$),
+  ($$SELECT * FROM mkt.train_predictor('pred_bad', 'SELECT i AS c, i::float8 AS x FROM generate_series(1, 5) i', 'c', task => 'multiclass', params => '{"validation_fraction": 0.5}')$$),
+  ($$SELECT mkt.predict('pred_segment', '{}')$$),
+  ($$SELECT * FROM mkt.predict_all('pred_segment', 'pred_segments', 'customer_id')$$),
+  ($$SELECT * FROM mkt.roc_curve('pred_segment', 'pred_segments')$$),
+  ($$SELECT mkt.predict_class('pred_spend', '{}')$$),
+  ($$SELECT * FROM mkt.predict_proba('pred_spend', '{}')$$),
+  ($$SELECT * FROM mkt.predict_class_all('pred_spend', 'pred_customers', 'customer_id')$$),
+  ($$SELECT mkt.predict_class('pred_coupon_t', '{}')$$),
+  ($$SELECT mkt.predict_class('pred_segment', '{"orders": "many"}')$$),
+  ($$SELECT * FROM mkt.evaluate_predictor('pred_segment', 'SELECT customer_id, recency_weeks, orders, channel, NULL::text AS segment FROM pred_segments')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_segment", "min_score": 0.5}}')$$),
   ($$SELECT mkt.predict('pred_churn', '[1, 2]')$$),
   ($$SELECT mkt.predict('pred_churn', '{"orders": "many"}')$$),
   ($$SELECT mkt.predict('pred_churn', '{"channel": {"a": 1}}')$$),
@@ -289,5 +358,5 @@ SELECT count(*) AS bad_campaigns FROM mkt.campaigns WHERE campaign_name = 'pred_
 SELECT count(*) AS bad_versions FROM mkt.model_versions WHERE model_name = 'pred_bad';
 SELECT mkt.drop_model(m) > 0 AS dropped FROM unnest(ARRAY['pred_churn', 'pred_churn_lr', 'pred_closed', 'pred_spend', 'pred_coupon_t',
   'pred_coupon_x', 'pred_coupon_s', 'pred_coupon_ct', 'pred_copy', 'pred_coupon_copy', 'pred_const', 'pred_churn_mlp', 'pred_spend_mlp',
-  'pred_churn_tf', 'pred_coupon_mlp']) m;
+  'pred_churn_tf', 'pred_coupon_mlp', 'pred_segment', 'pred_tier', 'pred_segment_copy']) m;
 SELECT mkt.drop_policy('pred_offer') > 0 AS dropped_policy;
