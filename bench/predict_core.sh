@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The predictor and uplift learners of mkt-predict beside their Python peers, without a server:
-# UniversalBank ROC-AUC against scikit-learn and LightGBM, logistic coefficients against
+# UniversalBank ROC-AUC against scikit-learn and LightGBM, its Education as a 3-class label against
+# their softmax models (and our multiclass metrics against scikit-learn's), logistic coefficients against
 # scikit-learn's, Qini/AUUC/uplift@k against scikit-uplift on the same scores (Hair-Care-Product),
 # and gradient-boosting time on 1M x 30 against LightGBM with the same trees and leaves, 2 threads.
 # Data and peers come from PyPI at run time (scripts/predict_peers.sh).

@@ -1,5 +1,6 @@
 //! Our learners on the data the Python peers use (bench/predict_peers.py runs both and compares):
-//!   peers <data dir> <out dir>          UniversalBank and Hair-Care-Product from the dmba wheel
+//!   peers <data dir> <out dir>          UniversalBank (a loan offer; Education for multiclass) and
+//!                                       Hair-Care-Product from the dmba wheel
 //!   peers --synthetic <x.f64> <y.f64> <rows> <features> <trees>   timing on a raw float64 matrix
 use mkt_core::progress::no_tick;
 use mkt_predict::base::{Base, BaseParams};
@@ -150,6 +151,87 @@ fn bank(dir: &str, out: &str) {
         }
         std::fs::write(format!("{out}/bank_coef.csv"), s).unwrap();
     }
+}
+
+/// Multiclass: each bank customer's Education (1, 2 or 3) from the other columns, on the same
+/// split, by each algorithm with validation_fraction 0 (every training row, as the peers fit).
+fn education(dir: &str, out: &str) {
+    use mkt_predict::multiclass;
+    use mkt_predict::predictor::{Algorithm, Options, Task};
+    let t = read_csv(&format!("{dir}/UniversalBank.csv"));
+    let id = col(&t, "ID");
+    let (test, train): (Vec<usize>, Vec<usize>) =
+        (0..t.1.len()).partition(|&r| t.1[r][id].parse::<u64>().unwrap() % 5 == 0);
+    let names: Vec<&str> = BANK
+        .iter()
+        .copied()
+        .filter(|n| *n != "Education")
+        .chain(["Personal Loan"])
+        .collect();
+    let feats = |rows: &[usize]| Features {
+        names: names.iter().map(|s| s.to_string()).collect(),
+        columns: names
+            .iter()
+            .map(|n| Column::Numeric(numeric(&t, n, rows)))
+            .collect(),
+    };
+    let (x, vx) = (feats(&train), feats(&test));
+    // Classes 1, 2, 3 at positions 0, 1, 2.
+    let y: Vec<f64> = numeric(&t, "Education", &train)
+        .iter()
+        .map(|v| v - 1.0)
+        .collect();
+    let vy: Vec<usize> = numeric(&t, "Education", &test)
+        .iter()
+        .map(|v| *v as usize - 1)
+        .collect();
+    let classes: Vec<String> = ["1", "2", "3"].map(String::from).to_vec();
+    let mut metrics = String::from("model,accuracy,balanced_accuracy,macro_f1,log_loss,seconds\n");
+    for (alg, params) in [
+        (
+            Algorithm::Gbdt,
+            serde_json::json!({"validation_fraction": 0, "early_stopping_rounds": 0}),
+        ),
+        (
+            Algorithm::Logistic,
+            serde_json::json!({"validation_fraction": 0}),
+        ),
+        (Algorithm::Mlp, serde_json::json!({"validation_fraction": 0})),
+    ] {
+        let o = Options::parse("peers", Task::Multiclass, alg, &params).unwrap();
+        let start = Instant::now();
+        let (p, _) = multiclass::train(
+            alg,
+            &o,
+            "Education",
+            classes.clone(),
+            &x,
+            &y,
+            &pool(),
+            &mut no_tick(),
+        )
+        .unwrap();
+        let seconds = start.elapsed().as_secs_f64();
+        let probs = multiclass::probabilities_all(&p, &vx);
+        let m: HashMap<String, f64> = multiclass::metrics(&probs, 3, &vy).into_iter().collect();
+        writeln!(
+            metrics,
+            "{},{:.17e},{:.17e},{:.17e},{:.17e},{seconds}",
+            alg.name(),
+            m["accuracy"],
+            m["balanced_accuracy"],
+            m["macro_f1"],
+            m["log_loss"]
+        )
+        .unwrap();
+        let mut s = String::from("p1,p2,p3,truth\n");
+        for (i, &c) in vy.iter().enumerate() {
+            let r = &probs[i * 3..i * 3 + 3];
+            writeln!(s, "{:.17e},{:.17e},{:.17e},{}", r[0], r[1], r[2], c + 1).unwrap();
+        }
+        std::fs::write(format!("{out}/education_{}.csv", alg.name()), s).unwrap();
+    }
+    std::fs::write(format!("{out}/education_metrics.csv"), metrics).unwrap();
 }
 
 fn hair(dir: &str, out: &str) {
@@ -309,6 +391,7 @@ fn main() {
         synthetic(&a[2], &a[3], n(4), n(5), n(6));
     } else {
         bank(&a[1], &a[2]);
+        education(&a[1], &a[2]);
         hair(&a[1], &a[2]);
     }
 }
