@@ -131,7 +131,11 @@ pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
         return Err(Error::NotSupported(format!(
             "model {} is a {}; a ROC curve needs binary classification",
             mkt_core::names::quote_shown(name),
-            if task == Task::Regression { "regression" } else { "multiclass classifier" }
+            if task == Task::Regression {
+                "regression"
+            } else {
+                "multiclass classifier"
+            }
         )))
         .sql();
     }

@@ -9,10 +9,10 @@ use crate::pg::{pool, progress};
 use crate::predictors::rows::{self, numbers, Kind, Raw};
 use mkt_core::names::quote_shown;
 use mkt_core::Error;
+use mkt_neural::device::DeviceChoice;
 use mkt_predict::features::{Column as FeatureColumn, Features};
 use mkt_predict::multiclass;
 use mkt_predict::predictor::{self, Algorithm, Options, Task};
-use mkt_neural::device::DeviceChoice;
 use mkt_predict::uplift::Meta;
 use mkt_predict::uplift_stored::{self, treatment_flags, UpliftOptions};
 use pgrx::prelude::*;
@@ -99,7 +99,11 @@ fn class_codes(v: Vec<Option<String>>) -> (Vec<f64>, Vec<String>) {
         .collect();
     let codes = v
         .iter()
-        .map(|t| t.as_deref().and_then(|t| at.get(t).copied()).unwrap_or(f64::NAN))
+        .map(|t| {
+            t.as_deref()
+                .and_then(|t| at.get(t).copied())
+                .unwrap_or(f64::NAN)
+        })
         .collect();
     (codes, classes)
 }
@@ -271,7 +275,11 @@ pub fn train_predictor_with(
     let alg = Algorithm::parse(algorithm).sql()?;
     let mut o = Options::parse("mkt.train_predictor", task, alg, params).sql()?;
     o.default_device(default_device()?);
-    let transform = o.transform.as_deref().map(rows::input_transform).transpose()?;
+    let transform = o
+        .transform
+        .as_deref()
+        .map(rows::input_transform)
+        .transpose()?;
     let src = rows::model_source(source_text, transform.as_ref())?;
     let described = source::describe(&src)?;
     let label = source::find(&described, label_col, "label")?;
@@ -395,7 +403,11 @@ pub fn train_uplift_with(
         propensity,
     } = UpliftOptions::parse(params).sql()?;
     o.default_device(default_device()?);
-    let transform = o.transform.as_deref().map(rows::input_transform).transpose()?;
+    let transform = o
+        .transform
+        .as_deref()
+        .map(rows::input_transform)
+        .transpose()?;
     let src = rows::model_source(source_text, transform.as_ref())?;
     let described = source::describe(&src)?;
     let treatment = source::find(&described, treatment_col, "treatment")?;

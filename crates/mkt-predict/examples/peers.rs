@@ -196,7 +196,10 @@ fn education(dir: &str, out: &str) {
             Algorithm::Logistic,
             serde_json::json!({"validation_fraction": 0}),
         ),
-        (Algorithm::Mlp, serde_json::json!({"validation_fraction": 0})),
+        (
+            Algorithm::Mlp,
+            serde_json::json!({"validation_fraction": 0}),
+        ),
     ] {
         let o = Options::parse("peers", Task::Multiclass, alg, &params).unwrap();
         let start = Instant::now();

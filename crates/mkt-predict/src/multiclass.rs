@@ -91,7 +91,9 @@ pub fn metrics(probs: &[f64], k: usize, y: &[usize]) -> Vec<(String, f64)> {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     // Like scikit-learn: macro averages over the classes that occur in truth or prediction,
     // balanced accuracy over those in truth.
-    let present: Vec<usize> = (0..labels).filter(|&c| truth[c] + called[c] > 0.0).collect();
+    let present: Vec<usize> = (0..labels)
+        .filter(|&c| truth[c] + called[c] > 0.0)
+        .collect();
     let in_truth: Vec<usize> = (0..labels).filter(|&c| truth[c] > 0.0).collect();
     let mean = |cs: &[usize], f: &dyn Fn(usize) -> f64| {
         cs.iter().map(|&c| f(c)).sum::<f64>() / cs.len().max(1) as f64
@@ -139,7 +141,9 @@ pub fn confusion_shares(pred: &[usize], truth: &[usize], k: usize) -> Vec<Vec<f6
 
 /// Probabilities of every row, row after row.
 pub fn probabilities_all(p: &Predictor, x: &Features) -> Vec<f64> {
-    (0..x.rows()).flat_map(|i| p.probabilities(&x.row(i))).collect()
+    (0..x.rows())
+        .flat_map(|i| p.probabilities(&x.row(i)))
+        .collect()
 }
 
 /// Trains a multiclass predictor; `y` holds each row's class position in `classes`.
@@ -171,7 +175,9 @@ pub fn train(
         )));
     }
     if x.columns.is_empty() {
-        return Err(Error::invalid("a predictor needs at least one feature column"));
+        return Err(Error::invalid(
+            "a predictor needs at least one feature column",
+        ));
     }
     let (train_idx, valid_idx) = split(y.len(), o.validation_fraction, o.seed);
     let tx = x.take(&train_idx);
@@ -189,7 +195,13 @@ pub fn train(
     // scikit-learn's 'balanced': each row weighs n / (k * rows of its class).
     let class_weight: Vec<f64> = counts
         .iter()
-        .map(|&c| if o.balanced { ty.len() as f64 / (k as f64 * c as f64) } else { 1.0 })
+        .map(|&c| {
+            if o.balanced {
+                ty.len() as f64 / (k as f64 * c as f64)
+            } else {
+                1.0
+            }
+        })
         .collect();
     let (tw, vw): (Vec<f64>, Vec<f64>) = (
         ty.iter().map(|&c| class_weight[c]).collect(),
@@ -200,11 +212,19 @@ pub fn train(
     for c in 0..k {
         let one = |ys: &[usize]| -> Vec<f64> { ys.iter().map(|&v| f64::from(v == c)).collect() };
         let (tyc, vyc) = (one(&ty), one(&vy));
-        let valid = (!vy.is_empty()).then_some(Rows { x: &vx, y: &vyc, w: &vw });
+        let valid = (!vy.is_empty()).then_some(Rows {
+            x: &vx,
+            y: &vyc,
+            w: &vw,
+        });
         let (m, log) = Base::fit(
             Loss::Logistic,
             &o.base,
-            Rows { x: &tx, y: &tyc, w: &tw },
+            Rows {
+                x: &tx,
+                y: &tyc,
+                w: &tw,
+            },
             valid,
             pool,
             tick,
@@ -253,9 +273,7 @@ fn mean_curve(curves: &[Vec<f64>]) -> Vec<f64> {
         return Vec::new();
     }
     (0..len)
-        .map(|i| {
-            curves.iter().map(|c| c[i.min(c.len() - 1)]).sum::<f64>() / curves.len() as f64
-        })
+        .map(|i| curves.iter().map(|c| c[i.min(c.len() - 1)]).sum::<f64>() / curves.len() as f64)
         .collect()
 }
 
@@ -277,7 +295,11 @@ mod tests {
             a.push(u);
             b.push(v);
             ch.push(c);
-            let z = [u + 0.3 * rng.normal(), v + 0.3 * rng.normal(), -u - v + if c == 1 { 0.8 } else { 0.0 }];
+            let z = [
+                u + 0.3 * rng.normal(),
+                v + 0.3 * rng.normal(),
+                -u - v + if c == 1 { 0.8 } else { 0.0 },
+            ];
             y.push(argmax(&z) as f64);
         }
         let x = Features {
@@ -285,7 +307,10 @@ mod tests {
             columns: vec![
                 Column::Numeric(a),
                 Column::Numeric(b),
-                Column::Categorical { codes: ch, levels: vec!["email".into(), "sms".into()] },
+                Column::Categorical {
+                    codes: ch,
+                    levels: vec!["email".into(), "sms".into()],
+                },
             ],
         };
         (x, y, vec!["bargain".into(), "loyal".into(), "new".into()])
@@ -293,14 +318,36 @@ mod tests {
 
     #[test]
     fn every_algorithm_learns_three_classes_and_round_trips() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         let (x, y, classes) = data();
         for algorithm in [Algorithm::Gbdt, Algorithm::Logistic, Algorithm::Mlp] {
-            let o = Options::parse("t", Task::Multiclass, algorithm, &json!({"class_weight": "balanced"}))
-                .unwrap();
-            let (p, _) =
-                train(algorithm, &o, "segment", classes.clone(), &x, &y, &pool, &mut no_tick()).unwrap();
-            let acc = p.validation.iter().find(|(k, _)| k == "accuracy").unwrap().1;
+            let o = Options::parse(
+                "t",
+                Task::Multiclass,
+                algorithm,
+                &json!({"class_weight": "balanced"}),
+            )
+            .unwrap();
+            let (p, _) = train(
+                algorithm,
+                &o,
+                "segment",
+                classes.clone(),
+                &x,
+                &y,
+                &pool,
+                &mut no_tick(),
+            )
+            .unwrap();
+            let acc = p
+                .validation
+                .iter()
+                .find(|(k, _)| k == "accuracy")
+                .unwrap()
+                .1;
             assert!(acc > 0.8, "{algorithm:?} {acc}");
             assert_eq!(p.models.len(), 3);
             let back = Predictor::decode(&p.encode().unwrap()).unwrap();
@@ -321,7 +368,9 @@ mod tests {
             assert_eq!(imp.len(), 3);
             assert!(imp.iter().all(|v| v.is_finite() && *v >= 0.0));
             let charts = crate::report::predictor_charts("m", &p);
-            assert!(charts.iter().any(|(t, svg)| t.starts_with("Confusion") && svg.starts_with("<svg")));
+            assert!(charts
+                .iter()
+                .any(|(t, svg)| t.starts_with("Confusion") && svg.starts_with("<svg")));
         }
     }
 
@@ -346,28 +395,59 @@ mod tests {
         assert!((m["macro_f1"] - 0.25).abs() < 1e-12);
         let ll = -(0.8f64.ln() + 0.2f64.ln() + 0.6f64.ln() + 0.3f64.ln() + 1e-15f64.ln()) / 5.0;
         assert!((m["log_loss"] - ll).abs() < 1e-12);
-        assert_eq!(confusion_shares(&[0, 1, 1, 1, 0], &[0, 0, 1, 2, 3], 3)[0], vec![0.5, 0.5, 0.0]);
+        assert_eq!(
+            confusion_shares(&[0, 1, 1, 1, 0], &[0, 0, 1, 2, 3], 3)[0],
+            vec![0.5, 0.5, 0.0]
+        );
     }
 
     #[test]
     fn classes_sort_as_numbers_when_they_are_and_bad_labels_are_refused() {
-        assert_eq!(sorted_classes(vec!["10".into(), "2".into(), "2".into()]), ["2", "10"]);
-        assert_eq!(sorted_classes(vec!["b".into(), "a".into(), "10".into()]), ["10", "a", "b"]);
+        assert_eq!(
+            sorted_classes(vec!["10".into(), "2".into(), "2".into()]),
+            ["2", "10"]
+        );
+        assert_eq!(
+            sorted_classes(vec!["b".into(), "a".into(), "10".into()]),
+            ["10", "a", "b"]
+        );
         let mut extra = Vec::new();
         let cls = ["a".to_string(), "b".to_string()];
         assert_eq!(position(&cls, &mut extra, "b"), 1);
         assert_eq!(position(&cls, &mut extra, "z"), 2);
         assert_eq!(position(&cls, &mut extra, "y"), 3);
         assert_eq!(position(&cls, &mut extra, "z"), 2);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let (x, _, _) = data();
         let o = Options::parse("t", Task::Multiclass, Algorithm::Logistic, &json!({})).unwrap();
         let one = vec![0.0; x.rows()];
-        let e = train(Algorithm::Logistic, &o, "s", vec!["a".into()], &x, &one, &pool, &mut no_tick())
-            .unwrap_err();
+        let e = train(
+            Algorithm::Logistic,
+            &o,
+            "s",
+            vec!["a".into()],
+            &x,
+            &one,
+            &pool,
+            &mut no_tick(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("single class"), "{e}");
         let many: Vec<String> = (0..=MAX_CLASSES).map(|i| i.to_string()).collect();
-        let e = train(Algorithm::Logistic, &o, "s", many, &x, &one, &pool, &mut no_tick()).unwrap_err();
+        let e = train(
+            Algorithm::Logistic,
+            &o,
+            "s",
+            many,
+            &x,
+            &one,
+            &pool,
+            &mut no_tick(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("at most 100"), "{e}");
         let mut p = vec![0.0, 0.0];
         normalise(&mut p);

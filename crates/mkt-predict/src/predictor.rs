@@ -331,7 +331,11 @@ pub fn metrics(task: Task, scores: &[f64], y: &[f64], threshold: f64) -> Vec<(St
             out.push(("rows".into(), y.len() as f64));
             out
         }
-        Task::Multiclass => crate::multiclass::metrics(scores, scores.len() / y.len().max(1), &crate::multiclass::codes(y)),
+        Task::Multiclass => crate::multiclass::metrics(
+            scores,
+            scores.len() / y.len().max(1),
+            &crate::multiclass::codes(y),
+        ),
         Task::Regression => {
             let e = regression_errors(scores, y);
             vec![
@@ -612,9 +616,7 @@ impl Predictor {
     /// multiclass predictor explains the most likely class's log-odds against the rest.
     pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
         let model = match self.task {
-            Task::Multiclass => {
-                &self.models[crate::multiclass::argmax(&self.probabilities(x))]
-            }
+            Task::Multiclass => &self.models[crate::multiclass::argmax(&self.probabilities(x))],
             _ => self.model(),
         };
         explain_base(model, self.features.columns.len(), x)

@@ -78,7 +78,9 @@ pub fn predictor_charts(name: &str, p: &Predictor) -> Vec<(String, String)> {
                     ),
                 ));
             }
-            Task::Multiclass => out.push(("Confusion (held-out rows)".into(), confusion_svg(name, p))),
+            Task::Multiclass => {
+                out.push(("Confusion (held-out rows)".into(), confusion_svg(name, p)))
+            }
             Task::Regression => {
                 out.push((
                     "Predicted and actual (held-out rows)".into(),
@@ -127,7 +129,12 @@ fn confusion_svg(name: &str, p: &Predictor) -> String {
         .classes
         .iter()
         .enumerate()
-        .map(|(c, class)| (format!("called {class}"), shares.iter().map(|row| row[c]).collect()))
+        .map(|(c, class)| {
+            (
+                format!("called {class}"),
+                shares.iter().map(|row| row[c]).collect(),
+            )
+        })
         .collect();
     mkt_metrics::bar_chart::svg(
         &format!("Confusion of {name}: share of each true class called each class"),
