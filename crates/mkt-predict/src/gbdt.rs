@@ -235,6 +235,138 @@ pub fn train(
     Ok((model, log))
 }
 
+/// The softmax of logits, in place (shifted by their maximum, so large logits do not overflow).
+pub fn softmax(z: &mut [f64]) {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - m).exp();
+        s += *v;
+    }
+    z.iter_mut().for_each(|v| *v /= s);
+}
+
+/// Trains one ensemble per class on the softmax (multinomial) loss, as LightGBM's and
+/// scikit-learn's multiclass boosting do: each round grows one tree per class on the gradients
+/// `p_c - y_c` and Hessians `p_c (1 - p_c)` of the current ensembles' softmax, starting from each
+/// class's log prior. `y` holds class positions `0..k`; the ensembles' raw scores are the logits.
+/// The rows are binned once for all classes.
+pub fn train_softmax(
+    k: usize,
+    data: Rows<'_>,
+    valid: Option<Rows<'_>>,
+    p: &GbdtParams,
+    pool: &ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<(Vec<Gbdt>, TrainLog)> {
+    check(&data)?;
+    if let Some(v) = &valid {
+        check(v)?;
+    }
+    let Rows { x, y, w } = data;
+    let n = y.len();
+    let class = |v: f64| (v.max(0.0) as usize).min(k - 1);
+    let binned = pool.install(|| Binned::new(x, p.max_bins));
+    let mut prior = vec![0.0; k];
+    y.iter().zip(w).for_each(|(&v, &wi)| prior[class(v)] += wi);
+    let total: f64 = prior.iter().sum();
+    let mut models: Vec<Gbdt> = prior
+        .iter()
+        .map(|&c| Gbdt {
+            loss: Loss::Logistic,
+            base: (c / total).max(1e-15).ln(),
+            trees: Vec::new(),
+            features: x.columns.len(),
+        })
+        .collect();
+    let mut raw: Vec<Vec<f64>> = models.iter().map(|m| vec![m.base; n]).collect();
+    let valid_rows: Vec<Vec<Value>> = valid.as_ref().map_or(Vec::new(), |v| {
+        (0..v.x.rows()).map(|i| v.x.row(i)).collect()
+    });
+    let mut valid_raw: Vec<Vec<f64>> = models
+        .iter()
+        .map(|m| vec![m.base; valid_rows.len()])
+        .collect();
+    let mut probs = vec![0.0; n * k];
+    let mut gh: Vec<GradHess> = vec![(0.0, 0.0); n];
+    let mut log = TrainLog::default();
+    let mut best = (f64::INFINITY, 0);
+    let mut rows: Vec<u32> = Vec::with_capacity(n);
+    for t in 0..p.trees {
+        tick.tick(&Progress {
+            phase: "gbdt trees (one per class)",
+            done: t,
+            total: p.trees,
+        });
+        pool.install(|| {
+            probs.par_chunks_mut(k).enumerate().for_each(|(i, pr)| {
+                for (c, v) in pr.iter_mut().enumerate() {
+                    *v = raw[c][i];
+                }
+                softmax(pr);
+            })
+        });
+        let mut round = Vec::with_capacity(k);
+        for c in 0..k {
+            let grown = pool.install(|| {
+                gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
+                    let pc = probs[i * k + c];
+                    let g = pc - f64::from(class(y[i]) == c);
+                    let h = (pc * (1.0 - pc)).max(1e-16);
+                    *gh = (g * w[i], h * w[i]);
+                });
+                rows.clear();
+                rows.extend(0..n as u32);
+                grow(&binned, &gh, &mut rows, &p.grow)
+            });
+            add_leaf_values(&grown, &rows, &mut raw[c], pool);
+            if valid.is_some() {
+                let tree = &grown.tree;
+                pool.install(|| {
+                    valid_raw[c]
+                        .par_iter_mut()
+                        .zip(&valid_rows)
+                        .for_each(|(r, x)| *r += tree.predict(x))
+                });
+            }
+            round.push(grown.tree);
+        }
+        if round.iter().all(|tree| tree.nodes.len() == 1) {
+            break; // no class's split gains anything
+        }
+        for (m, tree) in models.iter_mut().zip(round) {
+            m.trees.push(tree);
+        }
+        if let Some(v) = &valid {
+            let sw: f64 = v.w.iter().sum();
+            let mut z = vec![0.0; k];
+            let l: f64 = (0..valid_rows.len())
+                .map(|i| {
+                    for (c, zc) in z.iter_mut().enumerate() {
+                        *zc = valid_raw[c][i];
+                    }
+                    softmax(&mut z);
+                    let yc = v.y[i].max(0.0) as usize;
+                    let pc = z.get(yc).copied().unwrap_or(0.0);
+                    -v.w[i] * pc.clamp(1e-15, 1.0).ln()
+                })
+                .sum::<f64>()
+                / sw;
+            log.valid_loss.push(l);
+            if l < best.0 {
+                best = (l, t + 1);
+            }
+            if p.early_stopping_rounds > 0 && t + 1 - best.1 >= p.early_stopping_rounds {
+                break;
+            }
+        }
+    }
+    if valid.is_some() && best.1 > 0 {
+        models.iter_mut().for_each(|m| m.trees.truncate(best.1));
+    }
+    Ok((models, log))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +374,38 @@ mod tests {
     use crate::features::Column;
     use mkt_core::progress::no_tick;
     use mkt_core::rng::Rng;
+
+    #[test]
+    fn the_softmax_gradient_is_the_probability_minus_the_label_by_finite_differences() {
+        let loss = |z: &[f64], y: usize| {
+            let mut p = z.to_vec();
+            softmax(&mut p);
+            -p[y].ln()
+        };
+        let z = [0.3, -1.2, 2.0, 0.0];
+        let mut p = z.to_vec();
+        softmax(&mut p);
+        for y in 0..4 {
+            for c in 0..4 {
+                let e = 1e-6;
+                let (mut a, mut b) = (z.to_vec(), z.to_vec());
+                a[c] += e;
+                b[c] -= e;
+                let numeric = (loss(&a, y) - loss(&b, y)) / (2.0 * e);
+                let g = p[c] - f64::from(c == y);
+                assert!((numeric - g).abs() < 1e-7, "{y} {c}: {numeric} vs {g}");
+                // The Hessian's diagonal, p_c (1 - p_c), by differences of the gradient.
+                let (mut pa, mut pb) = (a.clone(), b.clone());
+                softmax(&mut pa);
+                softmax(&mut pb);
+                let h = (pa[c] - pb[c]) / (2.0 * e);
+                assert!((h - p[c] * (1.0 - p[c])).abs() < 1e-6);
+            }
+        }
+        let mut big = [1000.0, 999.0];
+        softmax(&mut big);
+        assert!((big[0] - 1.0 / (1.0 + (-1.0f64).exp())).abs() < 1e-12);
+    }
 
     fn pool(threads: usize) -> ThreadPool {
         rayon::ThreadPoolBuilder::new()

@@ -1,18 +1,65 @@
-//! Classification into more than two classes: one binary learner per class (that class against
-//! the rest), their probabilities normalised to sum to one. Each learner is exactly the binary
-//! one, so its early stopping, class weights, exact explanations and stored form are those of a
-//! binary model, for every algorithm alike. Metrics follow scikit-learn's definitions
-//! (`accuracy_score`, `balanced_accuracy_score`, `f1_score(average='macro')`, `log_loss`).
+//! Classification into more than two classes, with one learner per class. Trees boost all classes
+//! together on the softmax loss (one tree per class each round, as LightGBM and scikit-learn do),
+//! and a row's probabilities are the softmax of the classes' raw scores. The logistic model and
+//! the network train one binary learner per class, that class against the rest, and their
+//! probabilities are scaled to sum to one: each learner is exactly the binary one, with its exact
+//! solution, early stopping and stored form. Either way every class's learner is a stored binary
+//! learner, so explanations (of a class's raw score) carry over. Metrics follow scikit-learn's
+//! definitions (`accuracy_score`, `balanced_accuracy_score`, `f1_score(average='macro')`,
+//! `log_loss`).
 
 use crate::base::Base;
+use crate::base::BaseParams;
 use crate::features::Features;
-use crate::gbdt::{Rows, TrainLog};
+use crate::gbdt::{self, Rows, TrainLog};
 use crate::holdout::{sample_indices, split};
 use crate::loss::Loss;
 use crate::predictor::{schema_of, Algorithm, Options, Predictor, Task};
 use mkt_core::progress::Tick;
 use mkt_core::{Error, Result};
 use rayon::ThreadPool;
+
+/// How a multiclass predictor's learners make probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// The softmax of the learners' raw scores (trees boosted together on the softmax loss).
+    Softmax,
+    /// Each learner's probability of its class against the rest, scaled to sum to one.
+    OneVsRest,
+}
+
+impl Combine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Combine::Softmax => "softmax",
+            Combine::OneVsRest => "one_vs_rest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Combine> {
+        match s {
+            "softmax" => Some(Combine::Softmax),
+            "one_vs_rest" => Some(Combine::OneVsRest),
+            _ => None,
+        }
+    }
+
+    /// Class probabilities from the learners.
+    pub fn probabilities(self, models: &[Base], x: &[crate::features::Value]) -> Vec<f64> {
+        match self {
+            Combine::Softmax => {
+                let mut z: Vec<f64> = models.iter().map(|m| m.raw(x)).collect();
+                gbdt::softmax(&mut z);
+                z
+            }
+            Combine::OneVsRest => {
+                let mut p: Vec<f64> = models.iter().map(|m| m.predict(x)).collect();
+                normalise(&mut p);
+                p
+            }
+        }
+    }
+}
 
 /// Each class trains its own learner; past this many the one-against-the-rest models cost more
 /// than a label is worth (a high-cardinality label is better a regression or a recommender).
@@ -209,7 +256,34 @@ pub fn train(
     );
     let mut models = Vec::with_capacity(k);
     let mut curves = Vec::with_capacity(k);
-    for c in 0..k {
+    let combine = match &o.base {
+        BaseParams::Gbdt(_) => Combine::Softmax,
+        _ => Combine::OneVsRest,
+    };
+    if let BaseParams::Gbdt(gp) = &o.base {
+        let ty: Vec<f64> = ty.iter().map(|&c| c as f64).collect();
+        let vy: Vec<f64> = vy.iter().map(|&c| c as f64).collect();
+        let valid = (!vy.is_empty()).then_some(Rows {
+            x: &vx,
+            y: &vy,
+            w: &vw,
+        });
+        let (trees, log) = gbdt::train_softmax(
+            k,
+            Rows {
+                x: &tx,
+                y: &ty,
+                w: &tw,
+            },
+            valid,
+            gp,
+            pool,
+            tick,
+        )?;
+        models.extend(trees.into_iter().map(Base::Gbdt));
+        curves.push(log.valid_loss);
+    }
+    for c in (0..k).filter(|_| combine == Combine::OneVsRest) {
         let one = |ys: &[usize]| -> Vec<f64> { ys.iter().map(|&v| f64::from(v == c)).collect() };
         let (tyc, vyc) = (one(&ty), one(&vy));
         let valid = (!vy.is_empty()).then_some(Rows {
@@ -240,6 +314,7 @@ pub fn train(
         features: schema_of(x),
         models,
         classes,
+        combine,
         threshold: 0.5,
         validation: Vec::new(),
         score_quantiles: Vec::new(),
@@ -265,8 +340,8 @@ pub fn train(
     Ok((p, log))
 }
 
-/// The classes' held-out losses averaged round by round; a learner that stopped early keeps its
-/// last loss.
+/// The classes' held-out losses averaged round by round (one curve: the softmax loss itself); a
+/// learner that stopped early keeps its last loss.
 fn mean_curve(curves: &[Vec<f64>]) -> Vec<f64> {
     let len = curves.iter().map(Vec::len).max().unwrap_or(0);
     if curves.iter().any(Vec::is_empty) {

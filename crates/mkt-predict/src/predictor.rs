@@ -248,6 +248,8 @@ pub struct Predictor {
     pub models: Vec<Base>,
     /// The classes of a multiclass predictor, as text, in their order; empty otherwise.
     pub classes: Vec<String>,
+    /// How a multiclass predictor's learners make probabilities.
+    pub combine: crate::multiclass::Combine,
     /// Scores at or above it are called positive (the best F1 on the held-out rows; 0.5 without).
     pub threshold: f64,
     /// Metrics on the held-out rows.
@@ -444,6 +446,7 @@ pub fn train(
             features: schema,
             models: vec![model],
             classes: Vec::new(),
+            combine: crate::multiclass::Combine::OneVsRest,
             threshold,
             validation,
             score_quantiles: percentiles(&scores),
@@ -582,11 +585,7 @@ impl Predictor {
     /// Each class's probability, in the order of `class_names` (none for regression).
     pub fn probabilities(&self, x: &[Value]) -> Vec<f64> {
         match self.task {
-            Task::Multiclass => {
-                let mut p: Vec<f64> = self.models.iter().map(|m| m.predict(x)).collect();
-                crate::multiclass::normalise(&mut p);
-                p
-            }
+            Task::Multiclass => self.combine.probabilities(&self.models, x),
             Task::Classification => {
                 let p = self.model().predict(x);
                 vec![1.0 - p, p]
@@ -613,7 +612,8 @@ impl Predictor {
 
     /// Per-feature contributions to the raw score (log-odds for classification) and the score
     /// they start from: TreeSHAP for trees, coefficient times value for the linear model. A
-    /// multiclass predictor explains the most likely class's log-odds against the rest.
+    /// multiclass predictor explains the called class's raw score: its logit in the softmax (trees) or
+    /// its log-odds against the rest (the others).
     pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
         let model = match self.task {
             Task::Multiclass => &self.models[crate::multiclass::argmax(&self.probabilities(x))],
@@ -662,6 +662,7 @@ impl Predictor {
             "rows": self.rows,
             "transform": self.transform.as_ref().map(InputTransform::to_json),
             "classes": self.classes,
+            "combine": self.combine.name(),
         });
         let mut t: Vec<(String, Buf)> = vec![("info".into(), text(&info.to_string()))];
         for (k, m) in self.models.iter().enumerate() {
@@ -702,6 +703,10 @@ impl Predictor {
         {
             return Err(bad("classes"));
         }
+        let combine = match info.get("combine").and_then(Json::as_str) {
+            None => crate::multiclass::Combine::OneVsRest,
+            Some(c) => crate::multiclass::Combine::parse(c).ok_or_else(|| bad("combine"))?,
+        };
         let models = (0..classes.len().max(1))
             .map(|k| encode::read(&r, &model_prefix(k), features.columns.len()))
             .collect::<Result<Vec<_>>>()?;
@@ -717,6 +722,7 @@ impl Predictor {
             features,
             models,
             classes,
+            combine,
             threshold: info["threshold"].as_f64().ok_or_else(|| bad("threshold"))?,
             validation: metrics_from_json(&info["validation"])?,
             score_quantiles: quantiles_of(&info),
