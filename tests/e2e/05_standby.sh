@@ -21,6 +21,7 @@ q "CREATE TABLE buyers AS SELECT u.user_id, u.segment, u.region, u.age_band, (u.
    FROM mkt_demo.users u" > /dev/null
 q "SELECT 1 FROM mkt.train_predictor('buy', 'buyers', 'bought', ARRAY['segment', 'region', 'age_band'])" > /dev/null
 q "SELECT 1 FROM mkt.train_uplift('buy_uplift', 'buyers', 'treated', 'bought', ARRAY['segment', 'region'])" > /dev/null
+q "SELECT 1 FROM mkt.train_predictor('seg', 'buyers', 'segment', ARRAY['region', 'age_band', 'bought'], 'multiclass')" > /dev/null
 q "CREATE TABLE live_events AS SELECT user_id, item_id, ts FROM tr; CREATE INDEX ON live_events (user_id, ts DESC)" > /dev/null
 q "SELECT 1 FROM mkt.train_recommender('seq', 'tr', algorithm => 'sequential',
    params => '{\"time_col\": \"ts\", \"history_source\": \"live_events\", \"epochs\": 2, \"dim\": 16, \"max_length\": 10}')" > /dev/null
@@ -53,6 +54,9 @@ check "the standby serves customer values as the primary does, and P(alive) for 
 scores="SELECT md5(string_agg(key || ':' || score, ',' ORDER BY key)) FROM mkt.predict_all('buy', 'buyers', 'user_id')"
 one="SELECT mkt.predict('buy', '{\"segment\": \"x\", \"region\": \"north\"}') || ':' || mkt.predict_uplift('buy_uplift', '{\"region\": \"north\"}')"
 check "the standby serves predictions and uplift as the primary does" "$(q "$scores")|$(q "$one")" "$(sq "$scores")|$(sq "$one")"
+classes="SELECT (SELECT md5(string_agg(key || ':' || class || ':' || probability, ',' ORDER BY key)) FROM mkt.predict_class_all('seg', 'buyers', 'user_id'))
+         || (SELECT string_agg(class || ':' || probability, ',') FROM mkt.predict_proba('seg', '{\"region\": \"north\"}'))"
+check "the standby serves a multiclass predictor's classes as the primary does" "$(q "$classes")" "$(sq "$classes")"
 live="SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM mkt.recommend('seq', 7, 5, exclude_seen => false)"
 before=$(q "$live"); standby_before=$(sq "$live")
 q "INSERT INTO live_events SELECT 7, item_id, now() + row_number() OVER () * interval '1 second' FROM (SELECT item_id FROM tr GROUP BY item_id ORDER BY count(*), item_id LIMIT 5) i" > /dev/null
