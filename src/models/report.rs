@@ -44,9 +44,18 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
                 || mkt_predict::uplift::Meta::parse(a).is_ok()
         }) {
             match Stored::decode(&catalog::load_blob(id)?).sql()? {
-                Stored::Predictor(m) => report
-                    .charts
-                    .extend(mkt_predict::report::predictor_charts(name, &m)),
+                Stored::Predictor(m) => {
+                    report.definition.push(vec!["task".into(), m.task.name().into()]);
+                    if !m.classes.is_empty() {
+                        report.definition.push(vec![
+                            "classes".into(),
+                            format!("{} ({})", m.classes.join(", "), m.combine.name()),
+                        ]);
+                    }
+                    report
+                        .charts
+                        .extend(mkt_predict::report::predictor_charts(name, &m))
+                }
                 Stored::Uplift(m) => report
                     .charts
                     .extend(mkt_predict::report::uplift_charts(name, &m)),

@@ -267,6 +267,9 @@ SELECT version, metric BETWEEN 0.8 AND 1 AS accuracy_metric, previous_metric = m
 FROM mkt.retrain('pred_segment', 'if_better');
 SELECT (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY['Feature importance', 'Confusion', 'Training curve', 'ROC curve']) c
         WHERE mkt.model_report('pred_segment') LIKE '%' || c || '%') AS pictures;
+SELECT mkt.model_report('pred_segment') LIKE '%<td>classes</td><td>casual, lapsing, loyal (softmax)</td>%' AS report_names_classes,
+       mkt.model_report('pred_tier') LIKE '%<td>classes</td><td>1, 2, 10 (one_vs_rest)</td>%' AS report_names_tiers,
+       mkt.model_report('pred_churn') LIKE '%<td>task</td><td>classification</td>%' AS report_names_task;
 
 -- Constant and all-NULL features are accepted and carry no weight.
 CREATE TABLE pred_constant AS SELECT customer_id, churned, 1 AS one, NULL::float8 AS nothing, recency_weeks FROM pred_customers;
