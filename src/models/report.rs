@@ -45,7 +45,9 @@ pub fn page(name: &str, version: Option<i32>) -> SqlResult<String> {
         }) {
             match Stored::decode(&catalog::load_blob(id)?).sql()? {
                 Stored::Predictor(m) => {
-                    report.definition.push(vec!["task".into(), m.task.name().into()]);
+                    report
+                        .definition
+                        .push(vec!["task".into(), m.task.name().into()]);
                     if !m.classes.is_empty() {
                         report.definition.push(vec![
                             "classes".into(),
