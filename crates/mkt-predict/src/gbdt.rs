@@ -149,6 +149,73 @@ fn add_leaf_values(grown: &Grown, rows: &[u32], raw: &mut [f64], pool: &ThreadPo
     });
 }
 
+/// Grows one tree on the gradients and Hessians `grad_hess(i)` gives each row (weighted there).
+fn grow_on(
+    binned: &Binned,
+    gh: &mut [GradHess],
+    rows: &mut Vec<u32>,
+    p: &GrowParams,
+    pool: &ThreadPool,
+    grad_hess: impl Fn(usize) -> GradHess + Sync,
+) -> Grown {
+    pool.install(|| {
+        gh.par_iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = grad_hess(i));
+        rows.clear();
+        rows.extend(0..gh.len() as u32);
+        grow(binned, gh, rows, p)
+    })
+}
+
+/// The held-out rows, row by row, and what stopping early on their loss has seen.
+struct Holdout<'a> {
+    rows: Vec<Vec<Value>>,
+    part: Option<Rows<'a>>,
+    log: TrainLog,
+    /// The lowest loss so far and after how many rounds.
+    best: (f64, usize),
+}
+
+impl<'a> Holdout<'a> {
+    fn new(part: Option<Rows<'a>>) -> Result<Holdout<'a>> {
+        if let Some(v) = &part {
+            check(v)?;
+        }
+        Ok(Holdout {
+            rows: part.as_ref().map_or(Vec::new(), |v| {
+                (0..v.x.rows()).map(|i| v.x.row(i)).collect()
+            }),
+            part,
+            log: TrainLog::default(),
+            best: (f64::INFINITY, 0),
+        })
+    }
+
+    /// Adds a tree's output to the held-out rows' raw scores.
+    fn add(&self, raw: &mut [f64], tree: &Tree, pool: &ThreadPool) {
+        pool.install(|| {
+            raw.par_iter_mut()
+                .zip(&self.rows)
+                .for_each(|(r, x)| *r += tree.predict(x))
+        });
+    }
+
+    /// Records the held-out loss after `rounds` rounds; true when training should stop.
+    fn record(&mut self, loss: f64, rounds: usize, patience: usize) -> bool {
+        self.log.valid_loss.push(loss);
+        if loss < self.best.0 {
+            self.best = (loss, rounds);
+        }
+        patience > 0 && rounds - self.best.1 >= patience
+    }
+
+    /// How many rounds to keep: the best held-out round's, or all without held-out rows.
+    fn keep(&self) -> Option<usize> {
+        (self.part.is_some() && self.best.1 > 0).then_some(self.best.1)
+    }
+}
+
 /// Trains on features, labels (0/1 for the logistic loss) and row weights.
 pub fn train(
     loss: Loss,
@@ -159,27 +226,20 @@ pub fn train(
     tick: &mut dyn Tick,
 ) -> Result<(Gbdt, TrainLog)> {
     check(&data)?;
-    if let Some(v) = &valid {
-        check(v)?;
-    }
+    let mut held = Holdout::new(valid)?;
     let Rows { x, y, w } = data;
     let n = y.len();
     let binned = pool.install(|| Binned::new(x, p.max_bins));
     let base = loss.base_score(y, w);
     let mut raw = vec![base; n];
     let mut gh: Vec<GradHess> = vec![(0.0, 0.0); n];
-    let valid_rows: Vec<Vec<Value>> = valid.as_ref().map_or(Vec::new(), |v| {
-        (0..v.x.rows()).map(|i| v.x.row(i)).collect()
-    });
-    let mut valid_raw = vec![base; valid_rows.len()];
+    let mut valid_raw = vec![base; held.rows.len()];
     let mut model = Gbdt {
         loss,
         base,
         trees: Vec::new(),
         features: x.columns.len(),
     };
-    let mut log = TrainLog::default();
-    let mut best = (f64::INFINITY, 0);
     let mut rows: Vec<u32> = Vec::with_capacity(n);
     for t in 0..p.trees {
         tick.tick(&Progress {
@@ -187,27 +247,17 @@ pub fn train(
             done: t,
             total: p.trees,
         });
-        let grown = pool.install(|| {
-            gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
-                let (g, h) = loss.grad_hess(raw[i], y[i]);
-                *gh = (g * w[i], h * w[i]);
-            });
-            rows.clear();
-            rows.extend(0..n as u32);
-            grow(&binned, &gh, &mut rows, &p.grow)
+        let grown = grow_on(&binned, &mut gh, &mut rows, &p.grow, pool, |i| {
+            let (g, h) = loss.grad_hess(raw[i], y[i]);
+            (g * w[i], h * w[i])
         });
         if grown.tree.nodes.len() == 1 {
             break; // no split gains anything: more trees would only shift the constant
         }
         add_leaf_values(&grown, &rows, &mut raw, pool);
-        if let Some(v) = &valid {
-            let tree = &grown.tree;
-            pool.install(|| {
-                valid_raw
-                    .par_iter_mut()
-                    .zip(&valid_rows)
-                    .for_each(|(r, x)| *r += tree.predict(x))
-            });
+        held.add(&mut valid_raw, &grown.tree, pool);
+        model.trees.push(grown.tree);
+        if let Some(v) = held.part {
             let sw: f64 = v.w.iter().sum();
             let l: f64 = valid_raw
                 .iter()
@@ -216,23 +266,15 @@ pub fn train(
                 .map(|((&r, &y), &w)| w * loss.value(r, y))
                 .sum::<f64>()
                 / sw;
-            log.valid_loss.push(l);
-            if l < best.0 {
-                best = (l, t + 1);
+            if held.record(l, t + 1, p.early_stopping_rounds) {
+                break;
             }
         }
-        model.trees.push(grown.tree);
-        if valid.is_some()
-            && p.early_stopping_rounds > 0
-            && t + 1 - best.1 >= p.early_stopping_rounds
-        {
-            break;
-        }
     }
-    if valid.is_some() && best.1 > 0 {
-        model.trees.truncate(best.1);
+    if let Some(keep) = held.keep() {
+        model.trees.truncate(keep);
     }
-    Ok((model, log))
+    Ok((model, held.log))
 }
 
 /// The softmax of logits, in place (shifted by their maximum, so large logits do not overflow).
@@ -260,9 +302,7 @@ pub fn train_softmax(
     tick: &mut dyn Tick,
 ) -> Result<(Vec<Gbdt>, TrainLog)> {
     check(&data)?;
-    if let Some(v) = &valid {
-        check(v)?;
-    }
+    let mut held = Holdout::new(valid)?;
     let Rows { x, y, w } = data;
     let n = y.len();
     let class = |v: f64| (v.max(0.0) as usize).min(k - 1);
@@ -280,17 +320,12 @@ pub fn train_softmax(
         })
         .collect();
     let mut raw: Vec<Vec<f64>> = models.iter().map(|m| vec![m.base; n]).collect();
-    let valid_rows: Vec<Vec<Value>> = valid.as_ref().map_or(Vec::new(), |v| {
-        (0..v.x.rows()).map(|i| v.x.row(i)).collect()
-    });
     let mut valid_raw: Vec<Vec<f64>> = models
         .iter()
-        .map(|m| vec![m.base; valid_rows.len()])
+        .map(|m| vec![m.base; held.rows.len()])
         .collect();
     let mut probs = vec![0.0; n * k];
     let mut gh: Vec<GradHess> = vec![(0.0, 0.0); n];
-    let mut log = TrainLog::default();
-    let mut best = (f64::INFINITY, 0);
     let mut rows: Vec<u32> = Vec::with_capacity(n);
     for t in 0..p.trees {
         tick.tick(&Progress {
@@ -308,27 +343,14 @@ pub fn train_softmax(
         });
         let mut round = Vec::with_capacity(k);
         for c in 0..k {
-            let grown = pool.install(|| {
-                gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
-                    let pc = probs[i * k + c];
-                    let g = pc - f64::from(class(y[i]) == c);
-                    let h = (pc * (1.0 - pc)).max(1e-16);
-                    *gh = (g * w[i], h * w[i]);
-                });
-                rows.clear();
-                rows.extend(0..n as u32);
-                grow(&binned, &gh, &mut rows, &p.grow)
+            let grown = grow_on(&binned, &mut gh, &mut rows, &p.grow, pool, |i| {
+                let pc = probs[i * k + c];
+                let g = pc - f64::from(class(y[i]) == c);
+                let h = (pc * (1.0 - pc)).max(1e-16);
+                (g * w[i], h * w[i])
             });
             add_leaf_values(&grown, &rows, &mut raw[c], pool);
-            if valid.is_some() {
-                let tree = &grown.tree;
-                pool.install(|| {
-                    valid_raw[c]
-                        .par_iter_mut()
-                        .zip(&valid_rows)
-                        .for_each(|(r, x)| *r += tree.predict(x))
-                });
-            }
+            held.add(&mut valid_raw[c], &grown.tree, pool);
             round.push(grown.tree);
         }
         if round.iter().all(|tree| tree.nodes.len() == 1) {
@@ -337,34 +359,29 @@ pub fn train_softmax(
         for (m, tree) in models.iter_mut().zip(round) {
             m.trees.push(tree);
         }
-        if let Some(v) = &valid {
+        if let Some(v) = held.part {
             let sw: f64 = v.w.iter().sum();
             let mut z = vec![0.0; k];
-            let l: f64 = (0..valid_rows.len())
+            let l: f64 = (0..held.rows.len())
                 .map(|i| {
                     for (c, zc) in z.iter_mut().enumerate() {
                         *zc = valid_raw[c][i];
                     }
                     softmax(&mut z);
-                    let yc = v.y[i].max(0.0) as usize;
-                    let pc = z.get(yc).copied().unwrap_or(0.0);
+                    let pc = z.get(v.y[i].max(0.0) as usize).copied().unwrap_or(0.0);
                     -v.w[i] * pc.clamp(1e-15, 1.0).ln()
                 })
                 .sum::<f64>()
                 / sw;
-            log.valid_loss.push(l);
-            if l < best.0 {
-                best = (l, t + 1);
-            }
-            if p.early_stopping_rounds > 0 && t + 1 - best.1 >= p.early_stopping_rounds {
+            if held.record(l, t + 1, p.early_stopping_rounds) {
                 break;
             }
         }
     }
-    if valid.is_some() && best.1 > 0 {
-        models.iter_mut().for_each(|m| m.trees.truncate(best.1));
+    if let Some(keep) = held.keep() {
+        models.iter_mut().for_each(|m| m.trees.truncate(keep));
     }
-    Ok((models, log))
+    Ok((models, held.log))
 }
 
 #[cfg(test)]
