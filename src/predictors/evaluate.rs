@@ -8,9 +8,9 @@ use crate::pg::source::{self, Resolved};
 use crate::predictors::rows::{self, numbers, Kind, Raw};
 use crate::predictors::serve::score_rows;
 use mkt_core::Error;
+use mkt_predict::classes;
 use mkt_predict::classification::{roc_curve as curve, RocPoint};
 use mkt_predict::features::Features;
-use mkt_predict::multiclass;
 use mkt_predict::predictor::{self, Predictor, Task};
 use mkt_predict::uplift_metrics::Scored;
 use mkt_predict::uplift_stored::{self, treatment_flags};
@@ -103,13 +103,13 @@ fn evaluate_multiclass(id: i64, p: &Predictor, test: &str) -> SqlResult<Vec<(Str
     let mut unseen = Vec::new();
     let y: Vec<usize> = keep
         .iter()
-        .map(|&i| multiclass::position(&p.classes, &mut unseen, labels[i].as_deref().unwrap_or("")))
+        .map(|&i| classes::position(&p.classes, &mut unseen, labels[i].as_deref().unwrap_or("")))
         .collect();
     let probs: Vec<f64> = score_rows(&x, |r| p.probabilities(r))?
         .into_iter()
         .flatten()
         .collect();
-    let metrics = multiclass::metrics(&probs, p.classes.len(), &y);
+    let metrics = classes::metrics(&probs, p.classes.len(), &y);
     store(id, &metrics)?;
     Ok(metrics)
 }

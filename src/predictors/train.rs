@@ -91,7 +91,7 @@ struct Read {
 
 /// A text label as class positions (NaN for NULL, so the row is dropped) and the classes.
 fn class_codes(v: Vec<Option<String>>) -> (Vec<f64>, Vec<String>) {
-    let classes = multiclass::sorted_classes(v.iter().flatten().cloned().collect());
+    let classes = mkt_predict::classes::sorted_classes(v.iter().flatten().cloned().collect());
     let at: std::collections::HashMap<&str, f64> = classes
         .iter()
         .enumerate()

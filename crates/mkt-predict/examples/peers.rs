@@ -216,7 +216,9 @@ fn education(dir: &str, out: &str) {
         .unwrap();
         let seconds = start.elapsed().as_secs_f64();
         let probs = multiclass::probabilities_all(&p, &vx);
-        let m: HashMap<String, f64> = multiclass::metrics(&probs, 3, &vy).into_iter().collect();
+        let m: HashMap<String, f64> = mkt_predict::classes::metrics(&probs, 3, &vy)
+            .into_iter()
+            .collect();
         writeln!(
             metrics,
             "{},{:.17e},{:.17e},{:.17e},{:.17e},{seconds}",

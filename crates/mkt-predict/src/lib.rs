@@ -5,6 +5,7 @@
 
 pub mod base;
 pub mod binning;
+pub mod classes;
 pub mod classification;
 pub mod design;
 pub mod encode;

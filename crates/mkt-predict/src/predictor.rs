@@ -249,7 +249,7 @@ pub struct Predictor {
     /// The classes of a multiclass predictor, as text, in their order; empty otherwise.
     pub classes: Vec<String>,
     /// How a multiclass predictor's learners make probabilities.
-    pub combine: crate::multiclass::Combine,
+    pub combine: crate::classes::Combine,
     /// Scores at or above it are called positive (the best F1 on the held-out rows; 0.5 without).
     pub threshold: f64,
     /// Metrics on the held-out rows.
@@ -333,10 +333,10 @@ pub fn metrics(task: Task, scores: &[f64], y: &[f64], threshold: f64) -> Vec<(St
             out.push(("rows".into(), y.len() as f64));
             out
         }
-        Task::Multiclass => crate::multiclass::metrics(
+        Task::Multiclass => crate::classes::metrics(
             scores,
             scores.len() / y.len().max(1),
-            &crate::multiclass::codes(y),
+            &crate::classes::codes(y),
         ),
         Task::Regression => {
             let e = regression_errors(scores, y);
@@ -446,7 +446,7 @@ pub fn train(
             features: schema,
             models: vec![model],
             classes: Vec::new(),
-            combine: crate::multiclass::Combine::OneVsRest,
+            combine: crate::classes::Combine::OneVsRest,
             threshold,
             validation,
             score_quantiles: percentiles(&scores),
@@ -599,7 +599,7 @@ impl Predictor {
         let p = self.probabilities(x);
         match self.task {
             Task::Multiclass => {
-                let c = crate::multiclass::argmax(&p);
+                let c = crate::classes::argmax(&p);
                 Some((c, p[c]))
             }
             Task::Classification => {
@@ -616,7 +616,7 @@ impl Predictor {
     /// its log-odds against the rest (the others).
     pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
         let model = match self.task {
-            Task::Multiclass => &self.models[crate::multiclass::argmax(&self.probabilities(x))],
+            Task::Multiclass => &self.models[crate::classes::argmax(&self.probabilities(x))],
             _ => self.model(),
         };
         explain_base(model, self.features.columns.len(), x)
@@ -699,13 +699,13 @@ impl Predictor {
             Some(_) => return Err(bad("classes")),
         };
         if (task == Task::Multiclass) != (classes.len() >= 2)
-            || classes.len() > crate::multiclass::MAX_CLASSES
+            || classes.len() > crate::classes::MAX_CLASSES
         {
             return Err(bad("classes"));
         }
         let combine = match info.get("combine").and_then(Json::as_str) {
-            None => crate::multiclass::Combine::OneVsRest,
-            Some(c) => crate::multiclass::Combine::parse(c).ok_or_else(|| bad("combine"))?,
+            None => crate::classes::Combine::OneVsRest,
+            Some(c) => crate::classes::Combine::parse(c).ok_or_else(|| bad("combine"))?,
         };
         let models = (0..classes.len().max(1))
             .map(|k| encode::read(&r, &model_prefix(k), features.columns.len()))

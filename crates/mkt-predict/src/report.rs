@@ -123,8 +123,8 @@ pub fn predictor_charts(name: &str, p: &Predictor) -> Vec<(String, String)> {
 /// A multiclass predictor's held-out rows: for each true class, the share called each class.
 fn confusion_svg(name: &str, p: &Predictor) -> String {
     let k = p.classes.len();
-    let codes = crate::multiclass::codes;
-    let shares = crate::multiclass::confusion_shares(&codes(&p.holdout.0), &codes(&p.holdout.1), k);
+    let codes = crate::classes::codes;
+    let shares = crate::classes::confusion_shares(&codes(&p.holdout.0), &codes(&p.holdout.1), k);
     let series: Vec<(String, Vec<f64>)> = p
         .classes
         .iter()
