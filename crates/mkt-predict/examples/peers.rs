@@ -235,6 +235,20 @@ fn education(dir: &str, out: &str) {
             writeln!(s, "{:.17e},{:.17e},{:.17e},{}", r[0], r[1], r[2], c + 1).unwrap();
         }
         std::fs::write(format!("{out}/education_{}.csv", alg.name()), s).unwrap();
+        if alg == Algorithm::Logistic {
+            // Each class's intercept and coefficients, for the comparison with scikit-learn's.
+            let mut s = String::new();
+            for m in &p.models {
+                if let Base::Linear { model, .. } = m {
+                    let row: Vec<String> = std::iter::once(model.intercept)
+                        .chain(model.coef.iter().copied())
+                        .map(|v| format!("{v:.17e}"))
+                        .collect();
+                    writeln!(s, "{}", row.join(",")).unwrap();
+                }
+            }
+            std::fs::write(format!("{out}/education_coef.csv"), s).unwrap();
+        }
     }
     std::fs::write(format!("{out}/education_metrics.csv"), metrics).unwrap();
 }

@@ -37,12 +37,25 @@ fn totals(
     w: &[f64],
     theta: &[f64],
 ) -> (f64, Vec<f64>, Vec<f64>) {
+    sums(cols, theta, y.len(), |i, raw| {
+        let (g, h) = loss.grad_hess(raw, y[i]);
+        (w[i] * loss.value(raw, y[i]), w[i] * g, w[i] * h)
+    })
+}
+
+/// The sums of `totals` for any per-row (loss, gradient, Hessian) of the row's raw score.
+fn sums(
+    cols: &[Vec<f64>],
+    theta: &[f64],
+    n: usize,
+    row: impl Fn(usize, f64) -> (f64, f64, f64) + Sync,
+) -> (f64, Vec<f64>, Vec<f64>) {
     let d1 = theta.len();
     let tri = d1 * (d1 + 1) / 2;
-    let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..y.len().div_ceil(CHUNK))
+    let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(y.len()));
+            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
             let mut l = 0.0;
             let mut g = vec![0.0; d1];
             let mut h = vec![0.0; tri];
@@ -53,9 +66,8 @@ fn totals(
                     x[j + 1] = col[i];
                 }
                 let raw: f64 = x.iter().zip(theta).map(|(a, b)| a * b).sum();
-                l += w[i] * loss.value(raw, y[i]);
-                let (gi, hi_) = loss.grad_hess(raw, y[i]);
-                let (gi, hi_) = (w[i] * gi, w[i] * hi_);
+                let (li, gi, hi_) = row(i, raw);
+                l += li;
                 let mut k = 0;
                 for a in 0..d1 {
                     g[a] += gi * x[a];
@@ -126,11 +138,7 @@ pub fn fit(
     pool: &ThreadPool,
     tick: &mut dyn Tick,
 ) -> Result<Linear> {
-    if !(l2.is_finite() && l2 >= 0.0) {
-        return Err(Error::InvalidParameter(format!(
-            "l2 must be a finite number >= 0, got {l2}"
-        )));
-    }
+    check_l2(l2)?;
     if y.is_empty() {
         return Err(Error::EmptyData("no rows to fit".into()));
     }
@@ -190,6 +198,190 @@ pub fn fit(
         coef: theta[1..].to_vec(),
         iterations,
     })
+}
+
+fn check_l2(l2: f64) -> Result<()> {
+    if l2.is_finite() && l2 >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter(format!(
+            "l2 must be a finite number >= 0, got {l2}"
+        )))
+    }
+}
+
+/// The multinomial model's parameters at most: its Newton step solves a system of this size,
+/// and every row adds to a Hessian of its square (as a binary fit of as many columns would).
+pub const MULTINOMIAL_MAX_PARAMETERS: usize = 512;
+
+/// Multinomial logistic regression for `k` classes (`y` holds class positions): minimises
+/// `sum_i w_i (-log softmax(b + B x_i)_{y_i}) + l2 / 2 * |B|^2` with the intercepts unpenalised,
+/// scikit-learn's `LogisticRegression(C = 1 / l2)` with more than two classes, by Newton's method
+/// on all `k (d + 1)` parameters at once. The softmax does not change when the same vector is added
+/// to every class's parameters, so the objective is flat along those directions; the penalty
+/// `rho / 2 * |sum_c theta_c|^2`, zero at the optimum the L2 penalty picks (whose coefficients sum
+/// to zero across classes) and at the intercepts' mean-zero choice, makes the Newton system
+/// definite without moving the optimum. None when there would be more than
+/// `MULTINOMIAL_MAX_PARAMETERS` parameters.
+pub fn fit_multinomial(
+    cols: &[Vec<f64>],
+    y: &[f64],
+    w: &[f64],
+    k: usize,
+    l2: f64,
+    pool: &ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<Option<Vec<Linear>>> {
+    check_l2(l2)?;
+    let n = y.len();
+    if n == 0 || k < 2 {
+        return Err(Error::EmptyData("no rows or classes to fit".into()));
+    }
+    let d1 = cols.len() + 1;
+    let np = k * d1;
+    if np > MULTINOMIAL_MAX_PARAMETERS {
+        return Ok(None);
+    }
+    let scale = w.iter().sum::<f64>().max(1.0);
+    let rho = scale / k as f64;
+    // Start from the classes' log priors, centred.
+    let mut prior = vec![0.0; k];
+    y.iter()
+        .zip(w)
+        .for_each(|(&c, &wi)| prior[c as usize] += wi);
+    let total: f64 = prior.iter().sum();
+    let logs: Vec<f64> = prior.iter().map(|p| (p / total).max(1e-12).ln()).collect();
+    let mean = logs.iter().sum::<f64>() / k as f64;
+    let mut theta = vec![0.0; np];
+    for c in 0..k {
+        theta[c * d1] = logs[c] - mean;
+    }
+    // Data loss, gradient and packed Hessian of all classes' parameters (class by class, the
+    // intercept first in each).
+    let data_terms = |theta: &[f64]| -> (f64, Vec<f64>, Vec<f64>) {
+        let tri = np * (np + 1) / 2;
+        let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|chunk| {
+                let (lo, hi) = (chunk * CHUNK, ((chunk + 1) * CHUNK).min(n));
+                let (mut l, mut g, mut h) = (0.0, vec![0.0; np], vec![0.0; tri]);
+                let (mut x, mut p) = (vec![0.0; d1], vec![0.0; k]);
+                for i in lo..hi {
+                    x[0] = 1.0;
+                    for (j, col) in cols.iter().enumerate() {
+                        x[j + 1] = col[i];
+                    }
+                    for (c, pc) in p.iter_mut().enumerate() {
+                        *pc = x
+                            .iter()
+                            .zip(&theta[c * d1..(c + 1) * d1])
+                            .map(|(a, b)| a * b)
+                            .sum();
+                    }
+                    let yi = y[i] as usize;
+                    let m = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let lse = m + p.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                    l += w[i] * (lse - p[yi]);
+                    p.iter_mut().for_each(|v| *v = (*v - lse).exp());
+                    let mut t = 0;
+                    for c in 0..k {
+                        let r = w[i] * (p[c] - f64::from(c == yi));
+                        for a in 0..d1 {
+                            g[c * d1 + a] += r * x[a];
+                            for c2 in 0..=c {
+                                let s = w[i] * (f64::from(c == c2) * p[c] - p[c] * p[c2]) * x[a];
+                                let end = if c2 == c { a + 1 } else { d1 };
+                                for xb in &x[..end] {
+                                    h[t] += s * xb;
+                                    t += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                (l, g, h)
+            })
+            .collect();
+        let mut out = (0.0, vec![0.0; np], vec![0.0; tri]);
+        for (l, g, h) in parts {
+            out.0 += l;
+            out.1.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            out.2.iter_mut().zip(h).for_each(|(a, b)| *a += b);
+        }
+        out
+    };
+    // The penalties: L2 on the coefficients, rho on the classes' common shift.
+    let penalised = |theta: &[f64], l: f64, g: &mut [f64], h: &mut [f64]| -> f64 {
+        let mut obj = l;
+        for a in 0..d1 {
+            let sum: f64 = (0..k).map(|c| theta[c * d1 + a]).sum();
+            obj += rho / 2.0 * sum * sum;
+            for c in 0..k {
+                let u = c * d1 + a;
+                g[u] += rho * sum;
+                if a > 0 {
+                    obj += l2 / 2.0 * theta[u] * theta[u];
+                    g[u] += l2 * theta[u];
+                    h[u * (u + 1) / 2 + u] += l2;
+                }
+                for c2 in 0..=c {
+                    let v = c2 * d1 + a;
+                    h[u * (u + 1) / 2 + v] += rho;
+                }
+            }
+        }
+        obj
+    };
+    let (l, mut g, mut h) = pool.install(|| data_terms(&theta));
+    let mut objective = penalised(&theta, l, &mut g, &mut h);
+    let mut iterations = 0;
+    for it in 0..100 {
+        let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        tick.tick(&Progress {
+            phase: "newton",
+            done: it,
+            total: 0,
+        });
+        if gmax <= 1e-10 * scale {
+            break;
+        }
+        for u in 0..np {
+            h[u * (u + 1) / 2 + u] += 1e-12 * scale;
+        }
+        let step = solve(&h, &g).ok_or_else(|| {
+            Error::InvalidParameter(
+                "the features are collinear (a constant or duplicated column): set l2 > 0".into(),
+            )
+        })?;
+        let before = objective;
+        let mut t = 1.0;
+        loop {
+            let cand: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
+            let (cl, mut cg, mut ch) = pool.install(|| data_terms(&cand));
+            let cobj = penalised(&cand, cl, &mut cg, &mut ch);
+            if cobj <= before + 1e-12 * before.abs() || t < 1e-10 {
+                (theta, objective, g, h) = (cand, cobj, cg, ch);
+                break;
+            }
+            t /= 2.0;
+        }
+        iterations = it + 1;
+        if (before - objective).abs() <= 1e-15 * before.abs().max(1.0) && gmax <= 1e-6 * scale {
+            break;
+        }
+    }
+    // The shift penalty leaves the intercepts' common shift near zero; make it exactly zero.
+    let shift = (0..k).map(|c| theta[c * d1]).sum::<f64>() / k as f64;
+    Ok(Some(
+        (0..k)
+            .map(|c| Linear {
+                loss: Loss::Logistic,
+                intercept: theta[c * d1] - shift,
+                coef: theta[c * d1 + 1..(c + 1) * d1].to_vec(),
+                iterations,
+            })
+            .collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -270,6 +462,80 @@ mod tests {
         let slope = sxy / (sxx + 3.0);
         assert!(
             (r.coef[0] - slope).abs() < 1e-10 && (r.intercept - (my - slope * mx)).abs() < 1e-10
+        );
+    }
+
+    #[test]
+    fn the_multinomial_optimum_has_a_zero_gradient_and_two_classes_are_the_binary_fit() {
+        let n = 300;
+        let x1: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+        let x2: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| {
+                let z = [x1[i], x2[i] * 2.0, (i as f64 * 1.7).sin() * 2.0];
+                (0..3).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap() as f64
+            })
+            .collect();
+        let w: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let cols = vec![x1.clone(), x2.clone()];
+        let l2 = 1.5;
+        let ms = fit_multinomial(&cols, &y, &w, 3, l2, &pool(), &mut no_tick())
+            .unwrap()
+            .unwrap();
+        // The gradient of the objective in every class's parameters is zero at the optimum.
+        for (c, m) in ms.iter().enumerate() {
+            let (mut g0, mut g1, mut g2) = (0.0, l2 * m.coef[0], l2 * m.coef[1]);
+            for i in 0..n {
+                let z: Vec<f64> = ms.iter().map(|m| m.raw(&[x1[i], x2[i]])).collect();
+                let s: f64 = z.iter().map(|v| v.exp()).sum();
+                let r = w[i] * (z[c].exp() / s - f64::from(y[i] as usize == c));
+                (g0, g1, g2) = (g0 + r, g1 + r * x1[i], g2 + r * x2[i]);
+            }
+            assert!(
+                g0.abs() < 1e-6 && g1.abs() < 1e-6 && g2.abs() < 1e-6,
+                "{c}: {g0} {g1} {g2}"
+            );
+        }
+        assert!(ms.iter().map(|m| m.intercept).sum::<f64>().abs() < 1e-12);
+        // With two classes the softmax is the logistic model with half the coefficients each way:
+        // B_1 - B_0 = beta under twice the penalty (|B_0|^2 + |B_1|^2 = |beta|^2 / 2 at B_0 = -B_1).
+        let yb: Vec<f64> = y.iter().map(|&v| f64::from(v == 2.0)).collect();
+        let two = fit_multinomial(&cols, &yb, &w, 2, l2, &pool(), &mut no_tick())
+            .unwrap()
+            .unwrap();
+        let bin = fit(
+            Loss::Logistic,
+            &cols,
+            &yb,
+            &w,
+            l2 / 2.0,
+            &pool(),
+            &mut no_tick(),
+        )
+        .unwrap();
+        assert!((two[1].intercept - two[0].intercept - bin.intercept).abs() < 1e-7);
+        for j in 0..2 {
+            assert!((two[1].coef[j] - two[0].coef[j] - bin.coef[j]).abs() < 1e-7);
+        }
+        // Without a penalty too: the shift penalty only picks among equal optima.
+        let two = fit_multinomial(&cols, &yb, &w, 2, 0.0, &pool(), &mut no_tick())
+            .unwrap()
+            .unwrap();
+        let bin = fit(Loss::Logistic, &cols, &yb, &w, 0.0, &pool(), &mut no_tick()).unwrap();
+        assert!((two[1].intercept - two[0].intercept - bin.intercept).abs() < 1e-7);
+        assert!((two[1].coef[0] - two[0].coef[0] - bin.coef[0]).abs() < 1e-7);
+        assert!(
+            (two[0].coef[0] + two[1].coef[0]).abs() < 1e-9,
+            "coefficients sum to zero"
+        );
+        // Too many parameters for one Newton system: None (the caller trains one per class).
+        let wide: Vec<Vec<f64>> = (0..200)
+            .map(|j| x1.iter().map(|v| v * j as f64).collect())
+            .collect();
+        assert!(
+            fit_multinomial(&wide, &y, &w, 3, 1.0, &pool(), &mut no_tick())
+                .unwrap()
+                .is_none()
         );
     }
 

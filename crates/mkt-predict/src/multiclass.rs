@@ -1,10 +1,11 @@
 //! Classification into more than two classes, with one learner per class. Trees boost all classes
 //! together on the softmax loss (one tree per class each round, as LightGBM and scikit-learn do),
-//! and a row's probabilities are the softmax of the classes' raw scores. The logistic model and
-//! the network train one binary learner per class, that class against the rest, and their
-//! probabilities are scaled to sum to one: each learner is exactly the binary one, with its exact
-//! solution, early stopping and stored form. Either way every class's learner is a stored binary
-//! learner, so explanations (of a class's raw score) carry over.
+//! and the logistic model is the multinomial one solved exactly (as scikit-learn's): a row's
+//! probabilities are the softmax of the classes' raw scores. The network, and a logistic model
+//! with more than `linear::MULTINOMIAL_MAX_PARAMETERS` parameters, train one binary learner per
+//! class, that class against the rest, and scale their probabilities to sum to one. Either way
+//! every class's learner is a stored binary learner, so explanations (of a class's raw score)
+//! carry over.
 
 use crate::base::{Base, BaseParams};
 use crate::classes::{argmax, metrics, Combine, MAX_CLASSES};
@@ -87,9 +88,24 @@ pub fn train(
     );
     let mut models = Vec::with_capacity(k);
     let mut curves = Vec::with_capacity(k);
+    // The logistic model's exact multinomial fit, where its Newton system is small enough.
+    if let BaseParams::Linear { l2 } = &o.base {
+        let design = crate::design::Design::fit(&tx);
+        let cols = design.columns(&tx);
+        let codes: Vec<f64> = ty.iter().map(|&c| c as f64).collect();
+        if let Some(fitted) =
+            crate::linear::fit_multinomial(&cols, &codes, &tw, k, *l2, pool, tick)?
+        {
+            models.extend(fitted.into_iter().map(|model| Base::Linear {
+                design: design.clone(),
+                model,
+            }));
+        }
+    }
     let combine = match &o.base {
-        BaseParams::Gbdt(_) => Combine::Softmax,
-        _ => Combine::OneVsRest,
+        BaseParams::Mlp(_) => Combine::OneVsRest,
+        BaseParams::Linear { .. } if models.is_empty() => Combine::OneVsRest,
+        _ => Combine::Softmax,
     };
     if let BaseParams::Gbdt(gp) = &o.base {
         let ty: Vec<f64> = ty.iter().map(|&c| c as f64).collect();
