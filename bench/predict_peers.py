@@ -80,8 +80,8 @@ for model in ours_m.index:
               f1_score(truth, called, average="macro"), log_loss(truth, probs, labels=[1, 2, 3])]
     mine = ours_m.loc[model, ["accuracy", "balanced_accuracy", "macro_f1", "log_loss"]].to_numpy(float)
     worst_metric = max(worst_metric, float(np.max(np.abs(mine - np.array(theirs)))))
-    how = {"gbdt": "softmax, a tree per class each round", "logistic": "multinomial, exact"}.get(
-        model, "one learner per class vs the rest")
+    how = {"gbdt": "softmax, a tree per class each round", "logistic": "multinomial, exact",
+           "mlp": "one output per class, softmax"}[model]
     line(f"mkt-predict {model} ({how})", mine[0], mine[2], mine[3],
          f"  ({ours_m.loc[model, 'seconds']:.2f} s)")
 multi_peers = {

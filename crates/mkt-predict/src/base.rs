@@ -67,6 +67,14 @@ impl Base {
         }
     }
 
+    /// Every output: the raw score, or a network's classes' logits.
+    pub fn raw_all(&self, x: &[Value]) -> Vec<f64> {
+        match self {
+            Base::Mlp(m) => m.raw_all(x),
+            _ => vec![self.raw(x)],
+        }
+    }
+
     /// A probability (classification) or a value (regression).
     pub fn predict(&self, x: &[Value]) -> f64 {
         self.loss().output(self.raw(x))

@@ -13,6 +13,8 @@ pub enum Combine {
     Softmax,
     /// Each learner's probability of its class against the rest, scaled to sum to one.
     OneVsRest,
+    /// The softmax of one network's outputs, one per class.
+    Network,
 }
 
 impl Combine {
@@ -20,6 +22,7 @@ impl Combine {
         match self {
             Combine::Softmax => "softmax",
             Combine::OneVsRest => "one_vs_rest",
+            Combine::Network => "softmax_network",
         }
     }
 
@@ -27,7 +30,16 @@ impl Combine {
         match s {
             "softmax" => Some(Combine::Softmax),
             "one_vs_rest" => Some(Combine::OneVsRest),
+            "softmax_network" => Some(Combine::Network),
             _ => None,
+        }
+    }
+
+    /// How many stored learners, and how many outputs each, a predictor of `k` classes has.
+    pub fn learners(self, k: usize) -> (usize, usize) {
+        match self {
+            Combine::Network => (1, k),
+            _ => (k, 1),
         }
     }
 
@@ -43,6 +55,11 @@ impl Combine {
                 let mut p: Vec<f64> = models.iter().map(|m| m.predict(x)).collect();
                 normalise(&mut p);
                 p
+            }
+            Combine::Network => {
+                let mut z = models.first().map_or(Vec::new(), |m| m.raw_all(x));
+                gbdt::softmax(&mut z);
+                z
             }
         }
     }

@@ -169,7 +169,7 @@ fn read_design(r: &Reader<'_>, p: &str, features: usize) -> Result<Design> {
     Ok(Design { encodings })
 }
 
-fn read_mlp(r: &Reader<'_>, p: &str, loss: Loss, features: usize) -> Result<Mlp> {
+fn read_mlp(r: &Reader<'_>, p: &str, loss: Loss, features: usize, outputs: usize) -> Result<Mlp> {
     let design = read_design(r, p, features)?;
     let width = design.width();
     let get = |n: &str| r.f64s(&format!("{p}.{n}")).map(|v| v.to_vec());
@@ -218,7 +218,7 @@ fn read_mlp(r: &Reader<'_>, p: &str, loss: Loss, features: usize) -> Result<Mlp>
         });
         inp = out;
     }
-    if inp != 1 {
+    if inp != outputs {
         return Err(corrupt(format!("{p}: the last layer has {inp} outputs")));
     }
     Ok(Mlp {
@@ -243,6 +243,11 @@ fn loss_of(r: &Reader<'_>, p: &str) -> Result<Loss> {
 
 /// Reads the learner under prefix `p`; `features` is how many feature columns it reads.
 pub fn read(r: &Reader<'_>, p: &str, features: usize) -> Result<Base> {
+    read_with_outputs(r, p, features, 1)
+}
+
+/// `read` of a learner with `outputs` outputs (a network trained on classes has one per class).
+pub fn read_with_outputs(r: &Reader<'_>, p: &str, features: usize, outputs: usize) -> Result<Base> {
     let loss = loss_of(r, p)?;
     match r.text(&format!("{p}.kind"))?.as_str() {
         "gbdt" => {
@@ -361,7 +366,7 @@ pub fn read(r: &Reader<'_>, p: &str, features: usize) -> Result<Base> {
             };
             Ok(Base::Linear { design, model })
         }
-        "mlp" => Ok(Base::Mlp(read_mlp(r, p, loss, features)?)),
+        "mlp" => Ok(Base::Mlp(read_mlp(r, p, loss, features, outputs)?)),
         other => Err(corrupt(format!("unknown learner {other:?}"))),
     }
 }

@@ -1,5 +1,6 @@
 //! A feed-forward network on the scaled design matrix: ReLU hidden layers (128 and 64 units by
-//! default), one output (log-odds with binary cross-entropy, or the value with squared error),
+//! default), one output (log-odds with binary cross-entropy, or the value with squared error) or
+//! one per class (logits with softmax cross-entropy),
 //! Adam on mini-batches, early stopping on the held-out rows' loss. Trained with candle (on a CUDA
 //! GPU when asked and built for it); served by a plain forward pass over the stored weights, so a
 //! call does not set up tensors for one row.
@@ -86,7 +87,8 @@ impl Mlp {
             .collect()
     }
 
-    fn output(&self, input: Vec<f32>) -> f64 {
+    /// The last layer's values.
+    fn outputs(&self, input: Vec<f32>) -> Vec<f32> {
         let mut h = input;
         let last = self.layers.len() - 1;
         for (l, d) in self.layers.iter().enumerate() {
@@ -106,12 +108,41 @@ impl Mlp {
             }
             h = o;
         }
-        self.y_shift + self.y_scale * h[0] as f64
+        h
     }
 
     /// The raw score: log-odds for classification, the value for regression.
     pub fn raw(&self, x: &[Value]) -> f64 {
-        self.output(self.scaled(x))
+        self.y_shift + self.y_scale * self.outputs(self.scaled(x))[0] as f64
+    }
+
+    /// Every output: the classes' logits of a network trained on classes.
+    pub fn raw_all(&self, x: &[Value]) -> Vec<f64> {
+        self.outputs(self.scaled(x))
+            .into_iter()
+            .map(|v| v as f64)
+            .collect()
+    }
+
+    /// How many outputs the last layer has: 1, or the number of classes.
+    pub fn n_outputs(&self) -> usize {
+        self.layers.last().map_or(0, |d| d.out)
+    }
+
+    /// A row's loss: the loss of the raw score, or for classes the softmax cross-entropy of the
+    /// row's class position `y`.
+    fn row_loss(&self, x: &[Value], y: f64) -> f64 {
+        if self.n_outputs() > 1 {
+            let mut z = self.raw_all(x);
+            crate::gbdt::softmax(&mut z);
+            -z.get(y as usize)
+                .copied()
+                .unwrap_or(0.0)
+                .clamp(1e-15, 1.0)
+                .ln()
+        } else {
+            self.loss.value(self.raw(x), y)
+        }
     }
 
     /// Sampled Shapley values against the row with every feature missing (numbers at their
@@ -119,6 +150,15 @@ impl Mlp {
     /// raw(x) - raw(baseline) exactly, so their average does too. Orderings come in reversed
     /// pairs from a fixed seed, so an explanation is the same on every call.
     pub fn contributions(&self, x: &[Value]) -> (f64, Vec<f64>) {
+        self.shapley(x, |r| self.raw(r))
+    }
+
+    /// The contributions of `contributions` to class `c`'s logit.
+    pub fn class_contributions(&self, x: &[Value], c: usize) -> (f64, Vec<f64>) {
+        self.shapley(x, |r| self.raw_all(r).get(c).copied().unwrap_or(0.0))
+    }
+
+    fn shapley(&self, x: &[Value], score: impl Fn(&[Value]) -> f64) -> (f64, Vec<f64>) {
         let p = x.len();
         let missing: Vec<Value> = x
             .iter()
@@ -127,7 +167,7 @@ impl Mlp {
                 Value::Code(_) => Value::Code(MISSING),
             })
             .collect();
-        let start = self.raw(&missing);
+        let start = score(&missing);
         let mut phi = vec![0.0; p];
         if p == 0 {
             return (start, phi);
@@ -146,7 +186,7 @@ impl Mlp {
             let mut prev = start;
             for &f in &order {
                 row[f] = x[f];
-                let now = self.raw(&row);
+                let now = score(&row);
                 phi[f] += now - prev;
                 prev = now;
             }
@@ -184,6 +224,7 @@ struct Net {
 }
 
 impl Net {
+    /// The outputs of a batch: rows by outputs.
     fn forward(&self, x: &Tensor) -> R<Tensor> {
         let mut h = x.clone();
         let last = self.vars.len() - 1;
@@ -193,7 +234,7 @@ impl Net {
                 h = h.relu()?;
             }
         }
-        h.squeeze(1)
+        Ok(h)
     }
 
     fn all(&self) -> Vec<Var> {
@@ -236,12 +277,36 @@ fn init(sizes: &[usize], rng: &mut Rng, dev: &Device) -> R<Net> {
     Ok(Net { vars })
 }
 
-/// The weighted mean loss of a batch, on the scaled target for regression.
-fn batch_loss(loss: Loss, z: &Tensor, y: &Tensor, w: &Tensor, w_sum: f64) -> R<Tensor> {
-    let per_row = match loss {
+/// What the network's outputs are trained for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// One output under a loss.
+    One(Loss),
+    /// One logit per class, under the softmax cross-entropy.
+    Classes(usize),
+}
+
+impl Target {
+    fn outputs(self) -> usize {
+        match self {
+            Target::One(_) => 1,
+            Target::Classes(k) => k,
+        }
+    }
+}
+
+/// The weighted mean loss of a batch, on the scaled target for regression. `z` is rows by
+/// outputs; `y` the targets, or for classes each row's one-hot class (rows by classes).
+fn batch_loss(t: Target, z: &Tensor, y: &Tensor, w: &Tensor, w_sum: f64) -> R<Tensor> {
+    let per_row = match t {
         // log(1 + e^z) - y z, written so that it does not overflow
-        Loss::Logistic => ((z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)? - (y * z)?)?,
-        Loss::Squared => ((z - y)?.sqr()? * 0.5)?,
+        Target::One(Loss::Logistic) => {
+            let z = z.squeeze(1)?;
+            ((z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)? - (y * &z)?)?
+        }
+        Target::One(Loss::Squared) => ((z.squeeze(1)? - y)?.sqr()? * 0.5)?,
+        // candle_nn's log_softmax is made of differentiable tensor ops (not the fused softmax).
+        Target::Classes(_) => (y * candle_nn::ops::log_softmax(z, 1)?)?.sum(1)?.neg()?,
     };
     (per_row * w)?.sum_all()? / w_sum
 }
@@ -251,10 +316,7 @@ fn mean_loss(m: &Mlp, rows: &Rows<'_>, pool: &ThreadPool) -> f64 {
     let (l, w) = pool.install(|| {
         (0..n)
             .into_par_iter()
-            .map(|i| {
-                let raw = m.raw(&rows.x.row(i));
-                (rows.w[i] * m.loss.value(raw, rows.y[i]), rows.w[i])
-            })
+            .map(|i| (rows.w[i] * m.row_loss(&rows.x.row(i), rows.y[i]), rows.w[i]))
             .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
     if w > 0.0 {
@@ -323,6 +385,34 @@ pub fn train(
     pool: &ThreadPool,
     tick: &mut dyn Tick,
 ) -> Result<(Mlp, TrainLog)> {
+    train_for(Target::One(loss), p, data, valid, pool, tick)
+}
+
+/// Trains one network whose `k` outputs are the classes' logits (`y` holds class positions),
+/// on the softmax cross-entropy, stopping early as `train` does.
+pub fn train_classes(
+    k: usize,
+    p: &MlpParams,
+    data: Rows<'_>,
+    valid: Option<Rows<'_>>,
+    pool: &ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<(Mlp, TrainLog)> {
+    train_for(Target::Classes(k), p, data, valid, pool, tick)
+}
+
+fn train_for(
+    target: Target,
+    p: &MlpParams,
+    data: Rows<'_>,
+    valid: Option<Rows<'_>>,
+    pool: &ThreadPool,
+    tick: &mut dyn Tick,
+) -> Result<(Mlp, TrainLog)> {
+    let loss = match target {
+        Target::One(l) => l,
+        Target::Classes(_) => Loss::Logistic,
+    };
     if data.x.rows() == 0 {
         return Err(Error::EmptyData("no rows to train the network on".into()));
     }
@@ -344,9 +434,9 @@ pub fn train(
         shift.push(mean);
         scale.push(if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 });
     }
-    let (y_shift, y_scale) = match loss {
-        Loss::Logistic => (0.0, 1.0),
-        Loss::Squared => {
+    let (y_shift, y_scale) = match target {
+        Target::One(Loss::Logistic) | Target::Classes(_) => (0.0, 1.0),
+        Target::One(Loss::Squared) => {
             let mean = data.y.iter().sum::<f64>() / n as f64;
             let sd =
                 (data.y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
@@ -372,7 +462,7 @@ pub fn train(
     let ws: Vec<f32> = data.w.iter().map(|&v| v as f32).collect();
     let mut sizes = vec![width];
     sizes.extend(&p.hidden);
-    sizes.push(1);
+    sizes.push(target.outputs());
     let mut rng = Rng::stream(p.seed, 7);
     let net = pool
         .install(|| init(&sizes, &mut rng, &dev))
@@ -411,15 +501,27 @@ pub fn train(
             for &i in chunk {
                 bx.extend_from_slice(&xs[i * width..(i + 1) * width]);
             }
-            let by: Vec<f32> = chunk.iter().map(|&i| ys[i]).collect();
+            let by: Vec<f32> = match target {
+                Target::One(_) => chunk.iter().map(|&i| ys[i]).collect(),
+                Target::Classes(k) => {
+                    let mut v = vec![0f32; m * k];
+                    for (r, &i) in chunk.iter().enumerate() {
+                        v[r * k + (ys[i] as usize).min(k - 1)] = 1.0;
+                    }
+                    v
+                }
+            };
             let bw: Vec<f32> = chunk.iter().map(|&i| ws[i]).collect();
             let w_sum = bw.iter().map(|&v| v as f64).sum::<f64>().max(1e-12);
             pool.install(|| -> R<()> {
                 let x = Tensor::from_vec(bx, (m, width), &dev)?;
-                let y = Tensor::from_vec(by, m, &dev)?;
+                let y = match target {
+                    Target::One(_) => Tensor::from_vec(by, m, &dev)?,
+                    Target::Classes(k) => Tensor::from_vec(by, (m, k), &dev)?,
+                };
                 let w = Tensor::from_vec(bw, m, &dev)?;
                 let z = net.forward(&x)?;
-                opt.backward_step(&batch_loss(loss, &z, &y, &w, w_sum)?)
+                opt.backward_step(&batch_loss(target, &z, &y, &w, w_sum)?)
             })
             .map_err(compute)?;
             tick.tick(&Progress {
@@ -512,9 +614,46 @@ mod tests {
         let w = Tensor::ones(8, DType::F32, &dev).unwrap();
         for loss in [Loss::Logistic, Loss::Squared] {
             let z = net.forward(&x).unwrap();
-            opt.backward_step(&batch_loss(loss, &z, &y, &w, 8.0).unwrap())
+            opt.backward_step(&batch_loss(Target::One(loss), &z, &y, &w, 8.0).unwrap())
                 .unwrap();
         }
+        for (v, b) in net.all().iter().zip(&before) {
+            let now: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            assert!(
+                now.iter().zip(b).all(|(x, y)| x != y),
+                "a parameter of shape {:?} did not move",
+                v.as_tensor().dims()
+            );
+        }
+    }
+
+    #[test]
+    fn every_parameter_moves_after_one_step_under_the_softmax_loss() {
+        let dev = Device::Cpu;
+        let mut rng = Rng::new(2);
+        let net = init(&[4, 8, 3], &mut rng, &dev).unwrap();
+        let before: Vec<Vec<f32>> = net
+            .all()
+            .iter()
+            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        let mut opt = AdamW::new(net.all(), ParamsAdamW::default()).unwrap();
+        let x = Tensor::from_vec(
+            (0..32).map(|i| (i as f32 * 0.61).cos()).collect::<Vec<_>>(),
+            (8, 4),
+            &dev,
+        )
+        .unwrap();
+        let classes = [0usize, 1, 2, 0, 2, 1, 1, 0];
+        let mut onehot = vec![0f32; 24];
+        for (r, &c) in classes.iter().enumerate() {
+            onehot[r * 3 + c] = 1.0;
+        }
+        let y = Tensor::from_vec(onehot, (8, 3), &dev).unwrap();
+        let w = Tensor::ones(8, DType::F32, &dev).unwrap();
+        let z = net.forward(&x).unwrap();
+        opt.backward_step(&batch_loss(Target::Classes(3), &z, &y, &w, 8.0).unwrap())
+            .unwrap();
         for (v, b) in net.all().iter().zip(&before) {
             let now: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
             assert!(
@@ -586,7 +725,13 @@ mod tests {
                 .collect(),
         };
         let t = Tensor::from_vec(inputs(&m, &vx), (vx.rows(), m.design.width()), &dev).unwrap();
-        let z: Vec<f32> = net.forward(&t).unwrap().to_vec1().unwrap();
+        let z: Vec<f32> = net
+            .forward(&t)
+            .unwrap()
+            .squeeze(1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         for (i, zc) in z.iter().enumerate().take(200) {
             assert!((m.raw(&vx.row(i)) - *zc as f64).abs() < 1e-4);
         }

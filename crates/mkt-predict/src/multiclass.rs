@@ -1,11 +1,11 @@
 //! Classification into more than two classes, with one learner per class. Trees boost all classes
 //! together on the softmax loss (one tree per class each round, as LightGBM and scikit-learn do),
 //! and the logistic model is the multinomial one solved exactly (as scikit-learn's): a row's
-//! probabilities are the softmax of the classes' raw scores. The network, and a logistic model
-//! with more than `linear::MULTINOMIAL_MAX_PARAMETERS` parameters, train one binary learner per
-//! class, that class against the rest, and scale their probabilities to sum to one. Either way
-//! every class's learner is a stored binary learner, so explanations (of a class's raw score)
-//! carry over.
+//! probabilities are the softmax of the classes' raw scores. The network has one output per
+//! class, trained on the softmax cross-entropy. A logistic model with more than
+//! `linear::MULTINOMIAL_MAX_PARAMETERS` parameters trains one binary learner per class, that class
+//! against the rest, and scales their probabilities to sum to one. Explanations are of the called
+//! class's raw score.
 
 use crate::base::{Base, BaseParams};
 use crate::classes::{argmax, metrics, Combine, MAX_CLASSES};
@@ -103,10 +103,33 @@ pub fn train(
         }
     }
     let combine = match &o.base {
-        BaseParams::Mlp(_) => Combine::OneVsRest,
+        BaseParams::Mlp(_) => Combine::Network,
         BaseParams::Linear { .. } if models.is_empty() => Combine::OneVsRest,
         _ => Combine::Softmax,
     };
+    if let BaseParams::Mlp(mp) = &o.base {
+        let codes = |ys: &[usize]| -> Vec<f64> { ys.iter().map(|&c| c as f64).collect() };
+        let (tyc, vyc) = (codes(&ty), codes(&vy));
+        let valid = (!vy.is_empty()).then_some(Rows {
+            x: &vx,
+            y: &vyc,
+            w: &vw,
+        });
+        let (net, log) = crate::mlp::train_classes(
+            k,
+            mp,
+            Rows {
+                x: &tx,
+                y: &tyc,
+                w: &tw,
+            },
+            valid,
+            pool,
+            tick,
+        )?;
+        models.push(Base::Mlp(net));
+        curves.push(log.valid_loss);
+    }
     if let BaseParams::Gbdt(gp) = &o.base {
         let ty: Vec<f64> = ty.iter().map(|&c| c as f64).collect();
         let vy: Vec<f64> = vy.iter().map(|&c| c as f64).collect();
@@ -271,7 +294,8 @@ mod tests {
                 .unwrap()
                 .1;
             assert!(acc > 0.8, "{algorithm:?} {acc}");
-            assert_eq!(p.models.len(), 3);
+            let learners = if algorithm == Algorithm::Mlp { 1 } else { 3 };
+            assert_eq!(p.models.len(), learners);
             let back = Predictor::decode(&p.encode().unwrap()).unwrap();
             assert_eq!(back.classes, classes);
             assert_eq!(back.task, Task::Multiclass);
@@ -282,9 +306,14 @@ mod tests {
                 assert_eq!(probs, p.probabilities(&r));
                 let (c, pc) = back.predict_class(&r).unwrap();
                 assert_eq!(pc, probs.iter().copied().fold(0.0, f64::max));
-                // The explanation adds up to the called class's log-odds against the rest.
+                // The explanation adds up to the called class's raw score.
                 let (start, phi) = back.explain(&r);
-                assert!((start + phi.iter().sum::<f64>() - back.models[c].raw(&r)).abs() < 1e-9);
+                let raw = if learners == 1 {
+                    back.models[0].raw_all(&r)[c]
+                } else {
+                    back.models[c].raw(&r)
+                };
+                assert!((start + phi.iter().sum::<f64>() - raw).abs() < 1e-9);
             }
             let imp = p.importance();
             assert_eq!(imp.len(), 3);

@@ -616,7 +616,15 @@ impl Predictor {
     /// its log-odds against the rest (the others).
     pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
         let model = match self.task {
-            Task::Multiclass => &self.models[crate::classes::argmax(&self.probabilities(x))],
+            Task::Multiclass => {
+                let c = crate::classes::argmax(&self.probabilities(x));
+                if let (crate::classes::Combine::Network, Base::Mlp(m)) =
+                    (self.combine, self.model())
+                {
+                    return m.class_contributions(x, c);
+                }
+                &self.models[c]
+            }
             _ => self.model(),
         };
         explain_base(model, self.features.columns.len(), x)
@@ -707,8 +715,14 @@ impl Predictor {
             None => crate::classes::Combine::OneVsRest,
             Some(c) => crate::classes::Combine::parse(c).ok_or_else(|| bad("combine"))?,
         };
-        let models = (0..classes.len().max(1))
-            .map(|k| encode::read(&r, &model_prefix(k), features.columns.len()))
+        let (learners, outputs) = match task {
+            Task::Multiclass => combine.learners(classes.len()),
+            _ => (1, 1),
+        };
+        let models = (0..learners)
+            .map(|k| {
+                encode::read_with_outputs(&r, &model_prefix(k), features.columns.len(), outputs)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Predictor {
             task,
