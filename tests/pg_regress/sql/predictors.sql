@@ -231,6 +231,13 @@ FROM mkt.train_predictor('pred_segment', 'pred_segments', 'segment', ARRAY['rece
 SELECT algorithm, rows, (metrics->>'accuracy')::float8 > 0.7 AS accurate
 FROM mkt.train_predictor('pred_tier', 'pred_segments', 'tier', ARRAY['recency_weeks', 'orders', 'channel'], 'multiclass', 'logistic',
                          '{"class_weight": "balanced"}');
+-- The network: one output per class.
+SELECT algorithm, rows, (metrics->>'accuracy')::float8 > 0.7 AS accurate
+FROM mkt.train_predictor('pred_segment_mlp', 'pred_segments', 'segment', ARRAY['recency_weeks', 'orders', 'channel'], 'multiclass', 'mlp',
+                         '{"hidden": [16], "epochs": 40}');
+SELECT mkt.predict_class('pred_segment_mlp', '{"recency_weeks": 9, "orders": 2}') AS lapsing,
+       round(sum(probability)::numeric, 9) AS total, count(*) AS classes
+FROM mkt.predict_proba('pred_segment_mlp', '{"recency_weeks": 9, "orders": 2}');
 -- A logistic model with more parameters than its exact multinomial fit takes (3 classes x 203
 -- design columns) trains one learner per class against the rest instead.
 SELECT algorithm, rows, (metrics->>'accuracy')::float8 > 0.6 AS accurate
@@ -274,6 +281,7 @@ SELECT (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY['Feature importance', '
         WHERE mkt.model_report('pred_segment') LIKE '%' || c || '%') AS pictures;
 SELECT mkt.model_report('pred_segment') LIKE '%<td>classes</td><td>casual, lapsing, loyal (softmax)</td>%' AS report_names_classes,
        mkt.model_report('pred_tier') LIKE '%<td>classes</td><td>1, 2, 10 (softmax)</td>%' AS report_names_tiers,
+       mkt.model_report('pred_segment_mlp') LIKE '%<td>classes</td><td>casual, lapsing, loyal (softmax_network)</td>%' AS report_network,
        mkt.model_report('pred_tier_wide') LIKE '%<td>classes</td><td>1, 2, 10 (one_vs_rest)</td>%' AS report_wide_one_vs_rest,
        mkt.model_report('pred_churn') LIKE '%<td>task</td><td>classification</td>%' AS report_names_task;
 
@@ -367,5 +375,5 @@ SELECT count(*) AS bad_campaigns FROM mkt.campaigns WHERE campaign_name = 'pred_
 SELECT count(*) AS bad_versions FROM mkt.model_versions WHERE model_name = 'pred_bad';
 SELECT mkt.drop_model(m) > 0 AS dropped FROM unnest(ARRAY['pred_churn', 'pred_churn_lr', 'pred_closed', 'pred_spend', 'pred_coupon_t',
   'pred_coupon_x', 'pred_coupon_s', 'pred_coupon_ct', 'pred_copy', 'pred_coupon_copy', 'pred_const', 'pred_churn_mlp', 'pred_spend_mlp',
-  'pred_churn_tf', 'pred_coupon_mlp', 'pred_segment', 'pred_tier', 'pred_segment_copy', 'pred_tier_wide']) m;
+  'pred_churn_tf', 'pred_coupon_mlp', 'pred_segment', 'pred_tier', 'pred_segment_copy', 'pred_tier_wide', 'pred_segment_mlp']) m;
 SELECT mkt.drop_policy('pred_offer') > 0 AS dropped_policy;
