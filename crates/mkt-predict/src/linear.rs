@@ -51,37 +51,58 @@ fn sums(
     row: impl Fn(usize, f64) -> (f64, f64, f64) + Sync,
 ) -> (f64, Vec<f64>, Vec<f64>) {
     let d1 = theta.len();
-    let tri = d1 * (d1 + 1) / 2;
-    let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-            let mut l = 0.0;
-            let mut g = vec![0.0; d1];
-            let mut h = vec![0.0; tri];
-            let mut x = vec![0.0; d1];
-            for i in lo..hi {
-                x[0] = 1.0;
-                for (j, col) in cols.iter().enumerate() {
-                    x[j + 1] = col[i];
-                }
-                let raw: f64 = x.iter().zip(theta).map(|(a, b)| a * b).sum();
-                let (li, gi, hi_) = row(i, raw);
-                l += li;
-                let mut k = 0;
-                for a in 0..d1 {
-                    g[a] += gi * x[a];
-                    let s = hi_ * x[a];
-                    for xb in &x[..=a] {
-                        h[k] += s * xb;
-                        k += 1;
-                    }
+    chunked(n, d1, d1 * (d1 + 1) / 2, |lo, hi, (l, g, h)| {
+        let mut x = vec![0.0; d1];
+        for i in lo..hi {
+            design_row(cols, i, &mut x);
+            let raw: f64 = x.iter().zip(theta).map(|(a, b)| a * b).sum();
+            let (li, gi, hi_) = row(i, raw);
+            *l += li;
+            let mut k = 0;
+            for a in 0..d1 {
+                g[a] += gi * x[a];
+                let s = hi_ * x[a];
+                for xb in &x[..=a] {
+                    h[k] += s * xb;
+                    k += 1;
                 }
             }
+        }
+    })
+}
+
+/// Row `i` of the design with the intercept's 1 first.
+fn design_row(cols: &[Vec<f64>], i: usize, x: &mut [f64]) {
+    x[0] = 1.0;
+    for (j, col) in cols.iter().enumerate() {
+        x[j + 1] = col[i];
+    }
+}
+
+type Sums = (f64, Vec<f64>, Vec<f64>);
+
+/// A loss, a gradient of `d` and a packed Hessian of `tri` summed over `n` rows: `add` adds rows
+/// `lo..hi` to one chunk's sums, chunks run in parallel and are summed in order, so any thread
+/// count gives the same numbers.
+fn chunked(
+    n: usize,
+    d: usize,
+    tri: usize,
+    add: impl Fn(usize, usize, (&mut f64, &mut [f64], &mut [f64])) + Sync,
+) -> Sums {
+    let parts: Vec<Sums> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (mut l, mut g, mut h) = (0.0, vec![0.0; d], vec![0.0; tri]);
+            add(
+                c * CHUNK,
+                ((c + 1) * CHUNK).min(n),
+                (&mut l, &mut g, &mut h),
+            );
             (l, g, h)
         })
         .collect();
-    let mut out = (0.0, vec![0.0; d1], vec![0.0; tri]);
+    let mut out = (0.0, vec![0.0; d], vec![0.0; tri]);
     for (l, g, h) in parts {
         out.0 += l;
         out.1.iter_mut().zip(g).for_each(|(a, b)| *a += b);
@@ -145,15 +166,43 @@ pub fn fit(
     let d1 = cols.len() + 1;
     let mut theta = vec![0.0; d1];
     theta[0] = loss.base_score(y, w);
-    let objective = |l: f64, t: &[f64]| l + l2 / 2.0 * t[1..].iter().map(|v| v * v).sum::<f64>();
-    let (mut l, mut g, mut h) = pool.install(|| totals(loss, cols, y, w, &theta));
-    let scale = w.iter().sum::<f64>().max(1.0);
-    let mut iterations = 0;
-    for it in 0..100 {
+    // The penalised objective, gradient and Hessian.
+    let eval = |t: &[f64]| {
+        let (l, mut g, mut h) = pool.install(|| totals(loss, cols, y, w, t));
         for j in 1..d1 {
-            g[j] += l2 * theta[j];
+            g[j] += l2 * t[j];
             h[j * (j + 1) / 2 + j] += l2;
         }
+        (
+            l + l2 / 2.0 * t[1..].iter().map(|v| v * v).sum::<f64>(),
+            g,
+            h,
+        )
+    };
+    let scale = w.iter().sum::<f64>().max(1.0);
+    let (theta, iterations) = newton(theta, scale, eval, tick)?;
+    Ok(Linear {
+        loss,
+        intercept: theta[0],
+        coef: theta[1..].to_vec(),
+        iterations,
+    })
+}
+
+/// Newton's method with a halving line search on a convex objective from `theta`: `eval` gives
+/// the objective, its gradient and its packed Hessian at a point. Stops when the gradient
+/// vanishes relative to `scale` (the rows' total weight) or the objective stops moving; returns
+/// the point and the steps taken.
+fn newton(
+    mut theta: Vec<f64>,
+    scale: f64,
+    eval: impl Fn(&[f64]) -> Sums,
+    tick: &mut dyn Tick,
+) -> Result<(Vec<f64>, usize)> {
+    let n = theta.len();
+    let (mut objective, mut g, mut h) = eval(&theta);
+    let mut iterations = 0;
+    for it in 0..100 {
         let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         tick.tick(&Progress {
             phase: "newton",
@@ -164,40 +213,31 @@ pub fn fit(
             break;
         }
         // A tiny ridge keeps the solve defined when a feature is constant or collinear.
-        let mut hr = h.clone();
-        for j in 0..d1 {
-            hr[j * (j + 1) / 2 + j] += 1e-12 * scale;
+        for j in 0..n {
+            h[j * (j + 1) / 2 + j] += 1e-12 * scale;
         }
-        let step = solve(&hr, &g).ok_or_else(|| {
+        let step = solve(&h, &g).ok_or_else(|| {
             Error::InvalidParameter(
                 "the features are collinear (a constant or duplicated column): set l2 > 0".into(),
             )
         })?;
-        let before = objective(l, &theta);
+        let before = objective;
         let mut t = 1.0;
         loop {
             let cand: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let (cl, cg, ch) = pool.install(|| totals(loss, cols, y, w, &cand));
-            if objective(cl, &cand) <= before + 1e-12 * before.abs() || t < 1e-10 {
-                theta = cand;
-                (l, g, h) = (cl, cg, ch);
+            let (cobj, cg, ch) = eval(&cand);
+            if cobj <= before + 1e-12 * before.abs() || t < 1e-10 {
+                (theta, objective, g, h) = (cand, cobj, cg, ch);
                 break;
             }
             t /= 2.0;
         }
         iterations = it + 1;
-        if (before - objective(l, &theta)).abs() <= 1e-15 * before.abs().max(1.0)
-            && gmax <= 1e-6 * scale
-        {
+        if (before - objective).abs() <= 1e-15 * before.abs().max(1.0) && gmax <= 1e-6 * scale {
             break;
         }
     }
-    Ok(Linear {
-        loss,
-        intercept: theta[0],
-        coef: theta[1..].to_vec(),
-        iterations,
-    })
+    Ok((theta, iterations))
 }
 
 fn check_l2(l2: f64) -> Result<()> {
@@ -258,57 +298,40 @@ pub fn fit_multinomial(
     }
     // Data loss, gradient and packed Hessian of all classes' parameters (class by class, the
     // intercept first in each).
-    let data_terms = |theta: &[f64]| -> (f64, Vec<f64>, Vec<f64>) {
-        let tri = np * (np + 1) / 2;
-        let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|chunk| {
-                let (lo, hi) = (chunk * CHUNK, ((chunk + 1) * CHUNK).min(n));
-                let (mut l, mut g, mut h) = (0.0, vec![0.0; np], vec![0.0; tri]);
-                let (mut x, mut p) = (vec![0.0; d1], vec![0.0; k]);
-                for i in lo..hi {
-                    x[0] = 1.0;
-                    for (j, col) in cols.iter().enumerate() {
-                        x[j + 1] = col[i];
-                    }
-                    for (c, pc) in p.iter_mut().enumerate() {
-                        *pc = x
-                            .iter()
-                            .zip(&theta[c * d1..(c + 1) * d1])
-                            .map(|(a, b)| a * b)
-                            .sum();
-                    }
-                    let yi = y[i] as usize;
-                    let m = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let lse = m + p.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-                    l += w[i] * (lse - p[yi]);
-                    p.iter_mut().for_each(|v| *v = (*v - lse).exp());
-                    let mut t = 0;
-                    for c in 0..k {
-                        let r = w[i] * (p[c] - f64::from(c == yi));
-                        for a in 0..d1 {
-                            g[c * d1 + a] += r * x[a];
-                            for c2 in 0..=c {
-                                let s = w[i] * (f64::from(c == c2) * p[c] - p[c] * p[c2]) * x[a];
-                                let end = if c2 == c { a + 1 } else { d1 };
-                                for xb in &x[..end] {
-                                    h[t] += s * xb;
-                                    t += 1;
-                                }
+    let data_terms = |theta: &[f64]| -> Sums {
+        chunked(n, np, np * (np + 1) / 2, |lo, hi, (l, g, h)| {
+            let (mut x, mut p) = (vec![0.0; d1], vec![0.0; k]);
+            for i in lo..hi {
+                design_row(cols, i, &mut x);
+                for (c, pc) in p.iter_mut().enumerate() {
+                    *pc = x
+                        .iter()
+                        .zip(&theta[c * d1..(c + 1) * d1])
+                        .map(|(a, b)| a * b)
+                        .sum();
+                }
+                let yi = y[i] as usize;
+                let m = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let lse = m + p.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                *l += w[i] * (lse - p[yi]);
+                p.iter_mut().for_each(|v| *v = (*v - lse).exp());
+                let mut t = 0;
+                for c in 0..k {
+                    let r = w[i] * (p[c] - f64::from(c == yi));
+                    for a in 0..d1 {
+                        g[c * d1 + a] += r * x[a];
+                        for c2 in 0..=c {
+                            let s = w[i] * (f64::from(c == c2) * p[c] - p[c] * p[c2]) * x[a];
+                            let end = if c2 == c { a + 1 } else { d1 };
+                            for xb in &x[..end] {
+                                h[t] += s * xb;
+                                t += 1;
                             }
                         }
                     }
                 }
-                (l, g, h)
-            })
-            .collect();
-        let mut out = (0.0, vec![0.0; np], vec![0.0; tri]);
-        for (l, g, h) in parts {
-            out.0 += l;
-            out.1.iter_mut().zip(g).for_each(|(a, b)| *a += b);
-            out.2.iter_mut().zip(h).for_each(|(a, b)| *a += b);
-        }
-        out
+            }
+        })
     };
     // The penalties: L2 on the coefficients, rho on the classes' common shift.
     let penalised = |theta: &[f64], l: f64, g: &mut [f64], h: &mut [f64]| -> f64 {
@@ -332,44 +355,12 @@ pub fn fit_multinomial(
         }
         obj
     };
-    let (l, mut g, mut h) = pool.install(|| data_terms(&theta));
-    let mut objective = penalised(&theta, l, &mut g, &mut h);
-    let mut iterations = 0;
-    for it in 0..100 {
-        let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        tick.tick(&Progress {
-            phase: "newton",
-            done: it,
-            total: 0,
-        });
-        if gmax <= 1e-10 * scale {
-            break;
-        }
-        for u in 0..np {
-            h[u * (u + 1) / 2 + u] += 1e-12 * scale;
-        }
-        let step = solve(&h, &g).ok_or_else(|| {
-            Error::InvalidParameter(
-                "the features are collinear (a constant or duplicated column): set l2 > 0".into(),
-            )
-        })?;
-        let before = objective;
-        let mut t = 1.0;
-        loop {
-            let cand: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let (cl, mut cg, mut ch) = pool.install(|| data_terms(&cand));
-            let cobj = penalised(&cand, cl, &mut cg, &mut ch);
-            if cobj <= before + 1e-12 * before.abs() || t < 1e-10 {
-                (theta, objective, g, h) = (cand, cobj, cg, ch);
-                break;
-            }
-            t /= 2.0;
-        }
-        iterations = it + 1;
-        if (before - objective).abs() <= 1e-15 * before.abs().max(1.0) && gmax <= 1e-6 * scale {
-            break;
-        }
-    }
+    let eval = |t: &[f64]| {
+        let (l, mut g, mut h) = pool.install(|| data_terms(t));
+        let obj = penalised(t, l, &mut g, &mut h);
+        (obj, g, h)
+    };
+    let (theta, iterations) = newton(theta, scale, eval, tick)?;
     // The shift penalty leaves the intercepts' common shift near zero; make it exactly zero.
     let shift = (0..k).map(|c| theta[c * d1]).sum::<f64>() / k as f64;
     Ok(Some(

@@ -593,16 +593,30 @@ mod tests {
         )
     }
 
+    fn values(net: &Net) -> Vec<Vec<f32>> {
+        net.all()
+            .iter()
+            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+            .collect()
+    }
+
+    /// Every value of every parameter differs from `before`.
+    fn all_moved(net: &Net, before: &[Vec<f32>]) {
+        for ((v, now), b) in net.all().iter().zip(values(net)).zip(before) {
+            assert!(
+                now.iter().zip(b).all(|(x, y)| x != y),
+                "a parameter of shape {:?} did not move",
+                v.as_tensor().dims()
+            );
+        }
+    }
+
     #[test]
     fn every_parameter_moves_after_one_step() {
         let dev = Device::Cpu;
         let mut rng = Rng::new(1);
         let net = init(&[4, 8, 3, 1], &mut rng, &dev).unwrap();
-        let before: Vec<Vec<f32>> = net
-            .all()
-            .iter()
-            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
-            .collect();
+        let before = values(&net);
         let mut opt = AdamW::new(net.all(), ParamsAdamW::default()).unwrap();
         let x = Tensor::from_vec(
             (0..32).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(),
@@ -617,14 +631,7 @@ mod tests {
             opt.backward_step(&batch_loss(Target::One(loss), &z, &y, &w, 8.0).unwrap())
                 .unwrap();
         }
-        for (v, b) in net.all().iter().zip(&before) {
-            let now: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
-            assert!(
-                now.iter().zip(b).all(|(x, y)| x != y),
-                "a parameter of shape {:?} did not move",
-                v.as_tensor().dims()
-            );
-        }
+        all_moved(&net, &before);
     }
 
     #[test]
@@ -632,11 +639,7 @@ mod tests {
         let dev = Device::Cpu;
         let mut rng = Rng::new(2);
         let net = init(&[4, 8, 3], &mut rng, &dev).unwrap();
-        let before: Vec<Vec<f32>> = net
-            .all()
-            .iter()
-            .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
-            .collect();
+        let before = values(&net);
         let mut opt = AdamW::new(net.all(), ParamsAdamW::default()).unwrap();
         let x = Tensor::from_vec(
             (0..32).map(|i| (i as f32 * 0.61).cos()).collect::<Vec<_>>(),
@@ -654,14 +657,7 @@ mod tests {
         let z = net.forward(&x).unwrap();
         opt.backward_step(&batch_loss(Target::Classes(3), &z, &y, &w, 8.0).unwrap())
             .unwrap();
-        for (v, b) in net.all().iter().zip(&before) {
-            let now: Vec<f32> = v.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
-            assert!(
-                now.iter().zip(b).all(|(x, y)| x != y),
-                "a parameter of shape {:?} did not move",
-                v.as_tensor().dims()
-            );
-        }
+        all_moved(&net, &before);
     }
 
     #[test]

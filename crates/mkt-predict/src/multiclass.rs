@@ -86,81 +86,62 @@ pub fn train(
         ty.iter().map(|&c| class_weight[c]).collect(),
         vy.iter().map(|&c| class_weight[c.min(k - 1)]).collect(),
     );
+    // Rows with their class positions (as learners read labels), training and held out.
+    let positions = |ys: &[usize]| -> Vec<f64> { ys.iter().map(|&c| c as f64).collect() };
+    let (typ, vyp) = (positions(&ty), positions(&vy));
     let mut models = Vec::with_capacity(k);
     let mut curves = Vec::with_capacity(k);
-    // The logistic model's exact multinomial fit, where its Newton system is small enough.
-    if let BaseParams::Linear { l2 } = &o.base {
-        let design = crate::design::Design::fit(&tx);
-        let cols = design.columns(&tx);
-        let codes: Vec<f64> = ty.iter().map(|&c| c as f64).collect();
-        if let Some(fitted) =
-            crate::linear::fit_multinomial(&cols, &codes, &tw, k, *l2, pool, tick)?
-        {
-            models.extend(fitted.into_iter().map(|model| Base::Linear {
-                design: design.clone(),
-                model,
-            }));
+    let mut combine = Combine::Softmax;
+    match &o.base {
+        BaseParams::Gbdt(gp) => {
+            let (trees, log) = gbdt::train_softmax(
+                k,
+                Rows {
+                    x: &tx,
+                    y: &typ,
+                    w: &tw,
+                },
+                held_out(&vx, &vyp, &vw),
+                gp,
+                pool,
+                tick,
+            )?;
+            models.extend(trees.into_iter().map(Base::Gbdt));
+            curves.push(log.valid_loss);
         }
-    }
-    let combine = match &o.base {
-        BaseParams::Mlp(_) => Combine::Network,
-        BaseParams::Linear { .. } if models.is_empty() => Combine::OneVsRest,
-        _ => Combine::Softmax,
-    };
-    if let BaseParams::Mlp(mp) = &o.base {
-        let codes = |ys: &[usize]| -> Vec<f64> { ys.iter().map(|&c| c as f64).collect() };
-        let (tyc, vyc) = (codes(&ty), codes(&vy));
-        let valid = (!vy.is_empty()).then_some(Rows {
-            x: &vx,
-            y: &vyc,
-            w: &vw,
-        });
-        let (net, log) = crate::mlp::train_classes(
-            k,
-            mp,
-            Rows {
-                x: &tx,
-                y: &tyc,
-                w: &tw,
-            },
-            valid,
-            pool,
-            tick,
-        )?;
-        models.push(Base::Mlp(net));
-        curves.push(log.valid_loss);
-    }
-    if let BaseParams::Gbdt(gp) = &o.base {
-        let ty: Vec<f64> = ty.iter().map(|&c| c as f64).collect();
-        let vy: Vec<f64> = vy.iter().map(|&c| c as f64).collect();
-        let valid = (!vy.is_empty()).then_some(Rows {
-            x: &vx,
-            y: &vy,
-            w: &vw,
-        });
-        let (trees, log) = gbdt::train_softmax(
-            k,
-            Rows {
-                x: &tx,
-                y: &ty,
-                w: &tw,
-            },
-            valid,
-            gp,
-            pool,
-            tick,
-        )?;
-        models.extend(trees.into_iter().map(Base::Gbdt));
-        curves.push(log.valid_loss);
+        BaseParams::Mlp(mp) => {
+            let (net, log) = crate::mlp::train_classes(
+                k,
+                mp,
+                Rows {
+                    x: &tx,
+                    y: &typ,
+                    w: &tw,
+                },
+                held_out(&vx, &vyp, &vw),
+                pool,
+                tick,
+            )?;
+            models.push(Base::Mlp(net));
+            curves.push(log.valid_loss);
+            combine = Combine::Network;
+        }
+        // The logistic model's exact multinomial fit, where its Newton system is small enough.
+        BaseParams::Linear { l2 } => {
+            let design = crate::design::Design::fit(&tx);
+            let cols = design.columns(&tx);
+            match crate::linear::fit_multinomial(&cols, &typ, &tw, k, *l2, pool, tick)? {
+                Some(fitted) => models.extend(fitted.into_iter().map(|model| Base::Linear {
+                    design: design.clone(),
+                    model,
+                })),
+                None => combine = Combine::OneVsRest,
+            }
+        }
     }
     for c in (0..k).filter(|_| combine == Combine::OneVsRest) {
         let one = |ys: &[usize]| -> Vec<f64> { ys.iter().map(|&v| f64::from(v == c)).collect() };
         let (tyc, vyc) = (one(&ty), one(&vy));
-        let valid = (!vy.is_empty()).then_some(Rows {
-            x: &vx,
-            y: &vyc,
-            w: &vw,
-        });
         let (m, log) = Base::fit(
             Loss::Logistic,
             &o.base,
@@ -169,7 +150,7 @@ pub fn train(
                 y: &tyc,
                 w: &tw,
             },
-            valid,
+            held_out(&vx, &vyc, &vw),
             pool,
             tick,
         )?;
@@ -208,6 +189,11 @@ pub fn train(
         valid_loss: p.valid_loss.clone(),
     };
     Ok((p, log))
+}
+
+/// The held-out rows, when there are any.
+fn held_out<'a>(x: &'a Features, y: &'a [f64], w: &'a [f64]) -> Option<Rows<'a>> {
+    (!y.is_empty()).then_some(Rows { x, y, w })
 }
 
 /// The classes' held-out losses averaged round by round (one curve: the softmax loss itself); a
