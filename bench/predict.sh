@@ -3,7 +3,9 @@
 #   - mkt.train_predictor gbdt (reading the table included: read, bin, 100 trees of 31 leaves, store)
 #     against LightGBM with the same trees and leaves on the same rows in memory;
 #   - mkt.predict_all of every row against COPY of the table to /dev/null (the cost of reading it);
-#   - mkt.predict of one row per statement against pgbench's select-only rate.
+#   - mkt.predict of one row per statement against pgbench's select-only rate;
+#   - a multiclass gbdt (3 classes) on the same rows: its training time beside the binary one's,
+#     and mkt.predict_class of one row per statement against the same select-only rate.
 # LightGBM comes from PyPI at run time (scripts/predict_peers.sh); the rows are numpy's (seed 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,3 +76,16 @@ pgbench -i -q -s 10 > /dev/null 2>&1
 sel=$(pgbench -n -M prepared -S -c 2 -j 2 -T 10 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
 pred=$(pgbench -n -M prepared -f "$DATA/predict.sql" -c 2 -j 2 -T 10 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
 echo "predict_tps=$pred select_only_tps=$sel ratio(predict/select_only)=$(awk "BEGIN{printf \"%.2f\", $pred/$sel}") target>=0.5 (2 clients)"
+
+# Multiclass: three classes from the label and a feature; softmax boosting grows a tree per class
+# each round.
+q "CREATE VIEW bench_classes AS SELECT *, CASE WHEN y = 1 THEN 'buy' WHEN f0 > 0 THEN 'browse' ELSE 'leave' END AS intent FROM bench_rows"
+feats="ARRAY[$(for i in $(seq 0 29); do printf "%s'f%d'" "$([ "$i" -gt 0 ] && echo ', ')" "$i"; done)]"
+t=$(date +%s%N)
+q "SELECT 1 FROM mkt.train_predictor('bench_multi', 'bench_classes', 'intent', $feats, 'multiclass', params => '{\"key\": \"id\", \"validation_fraction\": 0}')" > /dev/null
+multi_ms=$(ms $t)
+acc=$(q "SELECT round(value::numeric, 4) FROM mkt.evaluate_predictor('bench_multi', 'bench_classes') WHERE metric = 'accuracy'")
+echo "train_predictor_multiclass_ms=$multi_ms (3 classes: 100 rounds of a tree per class, 300 trees; training accuracy $acc) binary_ms=$train_ms (100 trees)"
+echo "SELECT mkt.predict_class('bench_multi', '$row');" > "$DATA/predict_class.sql"
+cls=$(pgbench -n -M prepared -f "$DATA/predict_class.sql" -c 2 -j 2 -T 10 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+echo "predict_class_tps=$cls select_only_tps=$sel ratio(predict_class/select_only)=$(awk "BEGIN{printf \"%.2f\", $cls/$sel}") target>=0.5 (2 clients, multiclass gbdt)"

@@ -9,7 +9,8 @@ use crate::gbdt;
 /// How a multiclass predictor's learners make probabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Combine {
-    /// The softmax of the learners' raw scores (trees boosted together on the softmax loss).
+    /// The softmax of the learners' raw scores (trees boosted together on the softmax loss, or
+    /// the multinomial logistic model's classes).
     Softmax,
     /// Each learner's probability of its class against the rest, scaled to sum to one.
     OneVsRest,
