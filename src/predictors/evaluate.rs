@@ -17,22 +17,40 @@ use mkt_predict::uplift_stored::{self, treatment_flags};
 use serde_json::{Map, Value};
 
 /// The model's features and the named numeric columns of every test row where those are set.
+/// With `classes` (a multiclass model's), a target is read as text and given as class positions
+/// (`classes::position`: a label the model never saw is a class of its own, never called).
 fn read_test(
     src: &Resolved,
     schema: &Features,
     targets: &[&str],
+    classes: Option<&[String]>,
 ) -> SqlResult<(Features, Vec<Vec<f64>>, usize)> {
     let described = source::describe(src)?;
     let mut cols = rows::schema_columns(&described, schema)?;
     for t in targets {
         let c = source::find(&described, t, "label")?;
-        cols.push((c.name.clone(), rows::numeric_kind(c, "label")?));
+        let kind = match classes {
+            Some(_) => rows::kind_of(c, "label").map(|_| Kind::Category)?,
+            None => rows::numeric_kind(c, "label")?,
+        };
+        cols.push((c.name.clone(), kind));
     }
     let mut raws = rows::read(src, &cols)?;
+    let mut unseen = Vec::new();
     let extra: Vec<Vec<f64>> = raws
         .split_off(schema.columns.len())
         .into_iter()
-        .map(numbers)
+        .map(|r| match (r, classes) {
+            (Raw::Texts(v), Some(known)) => v
+                .iter()
+                .map(|t| {
+                    t.as_deref().map_or(f64::NAN, |t| {
+                        classes::position(known, &mut unseen, t) as f64
+                    })
+                })
+                .collect(),
+            (r, _) => numbers(r),
+        })
         .collect();
     let x = rows::scoring_features(schema, raws);
     let n = extra.first().map_or(0, Vec::len);
@@ -59,10 +77,17 @@ fn store(model_id: i64, metrics: &[(String, f64)]) -> SqlResult<()> {
     models::record_metrics(model_id, Value::Object(m))
 }
 
-fn scored_predictor(name: &str, test: &str) -> SqlResult<(i64, Task, f64, Vec<f64>, Vec<f64>)> {
-    let (id, p) = cache::predictor(name)?;
+/// The model's scores of a test source's rows (for multiclass every class's probability, row
+/// after row) and the rows' labels.
+fn scored_predictor(p: &Predictor, test: &str) -> SqlResult<(Vec<f64>, Vec<f64>)> {
     let src = rows::model_source(test, p.transform.as_ref())?;
-    let (x, extra, _) = read_test(&src, &p.features, &[&p.label])?;
+    let multiclass = p.task == Task::Multiclass;
+    let (x, extra, _) = read_test(
+        &src,
+        &p.features,
+        &[&p.label],
+        multiclass.then_some(&p.classes[..]),
+    )?;
     let y = extra.into_iter().next().unwrap_or_default();
     if p.task == Task::Classification {
         if let Some(v) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
@@ -73,60 +98,28 @@ fn scored_predictor(name: &str, test: &str) -> SqlResult<(i64, Task, f64, Vec<f6
             .sql();
         }
     }
-    let scores = score_rows(&x, |r| p.predict(r))?;
-    Ok((id, p.task, p.threshold, scores, y))
-}
-
-/// A multiclass predictor's metrics on a test source whose labels are read as text; a label the
-/// model never saw is its own class, never called.
-fn evaluate_multiclass(id: i64, p: &Predictor, test: &str) -> SqlResult<Vec<(String, f64)>> {
-    let src = rows::model_source(test, p.transform.as_ref())?;
-    let described = source::describe(&src)?;
-    let mut cols = rows::schema_columns(&described, &p.features)?;
-    let c = source::find(&described, &p.label, "label")?;
-    rows::kind_of(c, "label")?;
-    cols.push((c.name.clone(), Kind::Category));
-    let mut raws = rows::read(&src, &cols)?;
-    let labels = match raws.pop() {
-        Some(Raw::Texts(v)) => v,
-        _ => Vec::new(),
+    let scores = if multiclass {
+        score_rows(&x, |r| p.probabilities(r))?
+            .into_iter()
+            .flatten()
+            .collect()
+    } else {
+        score_rows(&x, |r| p.predict(r))?
     };
-    let keep: Vec<usize> = (0..labels.len()).filter(|&i| labels[i].is_some()).collect();
-    if keep.is_empty() {
-        return Err(Error::EmptyData(format!(
-            "the test source has no row with {}",
-            p.label
-        )))
-        .sql();
-    }
-    let x = rows::scoring_features(&p.features, raws).take(&keep);
-    let mut unseen = Vec::new();
-    let y: Vec<usize> = keep
-        .iter()
-        .map(|&i| classes::position(&p.classes, &mut unseen, labels[i].as_deref().unwrap_or("")))
-        .collect();
-    let probs: Vec<f64> = score_rows(&x, |r| p.probabilities(r))?
-        .into_iter()
-        .flatten()
-        .collect();
-    let metrics = classes::metrics(&probs, p.classes.len(), &y);
-    store(id, &metrics)?;
-    Ok(metrics)
+    Ok((scores, y))
 }
 
 pub fn evaluate_predictor(name: &str, test: &str) -> SqlResult<Vec<(String, f64)>> {
     let (id, p) = cache::predictor(name)?;
-    if p.task == Task::Multiclass {
-        return evaluate_multiclass(id, &p, test);
-    }
-    let (id, task, threshold, scores, y) = scored_predictor(name, test)?;
-    let metrics = predictor::metrics(task, &scores, &y, threshold);
+    let (scores, y) = scored_predictor(&p, test)?;
+    let metrics = predictor::metrics(p.task, &scores, &y, p.threshold);
     store(id, &metrics)?;
     Ok(metrics)
 }
 
 pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
-    let task = cache::predictor(name)?.1.task;
+    let (_, p) = cache::predictor(name)?;
+    let task = p.task;
     if task != Task::Classification {
         return Err(Error::NotSupported(format!(
             "model {} is a {}; a ROC curve needs binary classification",
@@ -139,7 +132,7 @@ pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
         )))
         .sql();
     }
-    let (_, _, _, scores, y) = scored_predictor(name, test)?;
+    let (scores, y) = scored_predictor(&p, test)?;
     let labels: Vec<bool> = y.iter().map(|&v| v == 1.0).collect();
     Ok(curve(&scores, &labels))
 }
@@ -147,7 +140,7 @@ pub fn roc_curve(name: &str, test: &str) -> SqlResult<Vec<RocPoint>> {
 fn scored_uplift(name: &str, test: &str) -> SqlResult<(i64, Vec<Scored>)> {
     let (id, m) = cache::uplift(name)?;
     let src = rows::model_source(test, m.transform.as_ref())?;
-    let (x, extra, _) = read_test(&src, &m.features, &[&m.treatment, &m.outcome])?;
+    let (x, extra, _) = read_test(&src, &m.features, &[&m.treatment, &m.outcome], None)?;
     let treated = treatment_flags(&m.treatment, &extra[0]).sql()?;
     let scores = score_rows(&x, |r| m.uplift(r))?;
     Ok((

@@ -195,8 +195,8 @@ pub fn score_rows<T: Send>(x: &Features, f: impl Fn(&[Value]) -> T + Sync) -> Sq
 }
 
 /// (feature, contribution) with the starting score first as '(base)': they sum to the raw score
-/// (log-odds for classification, the value for regression, the called class's log-odds against
-/// the rest for multiclass).
+/// (log-odds for classification, the value for regression, the called class's raw score for
+/// multiclass: its softmax logit, or its log-odds against the rest).
 pub fn explain(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)>> {
     let (_, p) = cache::predictor(name)?;
     let row = transformed(p.transform.as_ref(), features)?;

@@ -4,7 +4,7 @@
 //! `log_loss`).
 
 use crate::base::Base;
-use crate::gbdt;
+use crate::loss::softmax;
 
 /// How a multiclass predictor's learners make probabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl Combine {
         match self {
             Combine::Softmax => {
                 let mut z: Vec<f64> = models.iter().map(|m| m.raw(x)).collect();
-                gbdt::softmax(&mut z);
+                softmax(&mut z);
                 z
             }
             Combine::OneVsRest => {
@@ -59,7 +59,7 @@ impl Combine {
             }
             Combine::Network => {
                 let mut z = models.first().map_or(Vec::new(), |m| m.raw_all(x));
-                gbdt::softmax(&mut z);
+                softmax(&mut z);
                 z
             }
         }

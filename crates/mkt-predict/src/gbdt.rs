@@ -5,7 +5,7 @@ use crate::binning::Binned;
 use crate::features::{Features, Value};
 use crate::grow::{grow, GrowParams, Grown};
 use crate::histogram::GradHess;
-use crate::loss::Loss;
+use crate::loss::{cross_entropy, softmax, Loss};
 use crate::shap;
 use crate::tree::{Node, Tree};
 use mkt_core::error::{Error, Result};
@@ -277,17 +277,6 @@ pub fn train(
     Ok((model, held.log))
 }
 
-/// The softmax of logits, in place (shifted by their maximum, so large logits do not overflow).
-pub fn softmax(z: &mut [f64]) {
-    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for v in z.iter_mut() {
-        *v = (*v - m).exp();
-        s += *v;
-    }
-    z.iter_mut().for_each(|v| *v /= s);
-}
-
 /// Trains one ensemble per class on the softmax (multinomial) loss, as LightGBM's and
 /// scikit-learn's multiclass boosting do: each round grows one tree per class on the gradients
 /// `p_c - y_c` and Hessians `p_c (1 - p_c)` of the current ensembles' softmax, starting from each
@@ -367,9 +356,7 @@ pub fn train_softmax(
                     for (c, zc) in z.iter_mut().enumerate() {
                         *zc = valid_raw[c][i];
                     }
-                    softmax(&mut z);
-                    let pc = z.get(v.y[i].max(0.0) as usize).copied().unwrap_or(0.0);
-                    -v.w[i] * pc.clamp(1e-15, 1.0).ln()
+                    v.w[i] * cross_entropy(&mut z, v.y[i].max(0.0) as usize)
                 })
                 .sum::<f64>()
                 / sw;
@@ -391,38 +378,6 @@ mod tests {
     use crate::features::Column;
     use mkt_core::progress::no_tick;
     use mkt_core::rng::Rng;
-
-    #[test]
-    fn the_softmax_gradient_is_the_probability_minus_the_label_by_finite_differences() {
-        let loss = |z: &[f64], y: usize| {
-            let mut p = z.to_vec();
-            softmax(&mut p);
-            -p[y].ln()
-        };
-        let z = [0.3, -1.2, 2.0, 0.0];
-        let mut p = z.to_vec();
-        softmax(&mut p);
-        for y in 0..4 {
-            for c in 0..4 {
-                let e = 1e-6;
-                let (mut a, mut b) = (z.to_vec(), z.to_vec());
-                a[c] += e;
-                b[c] -= e;
-                let numeric = (loss(&a, y) - loss(&b, y)) / (2.0 * e);
-                let g = p[c] - f64::from(c == y);
-                assert!((numeric - g).abs() < 1e-7, "{y} {c}: {numeric} vs {g}");
-                // The Hessian's diagonal, p_c (1 - p_c), by differences of the gradient.
-                let (mut pa, mut pb) = (a.clone(), b.clone());
-                softmax(&mut pa);
-                softmax(&mut pb);
-                let h = (pa[c] - pb[c]) / (2.0 * e);
-                assert!((h - p[c] * (1.0 - p[c])).abs() < 1e-6);
-            }
-        }
-        let mut big = [1000.0, 999.0];
-        softmax(&mut big);
-        assert!((big[0] - 1.0 / (1.0 + (-1.0f64).exp())).abs() < 1e-12);
-    }
 
     fn pool(threads: usize) -> ThreadPool {
         rayon::ThreadPoolBuilder::new()

@@ -29,35 +29,17 @@ impl Linear {
 const CHUNK: usize = 8192;
 
 /// Loss, gradient and Hessian (packed lower triangle of the (d+1) x (d+1) matrix, intercept
-/// first) over all rows. Chunks are summed in order, so any thread count gives the same numbers.
-fn totals(
-    loss: Loss,
-    cols: &[Vec<f64>],
-    y: &[f64],
-    w: &[f64],
-    theta: &[f64],
-) -> (f64, Vec<f64>, Vec<f64>) {
-    sums(cols, theta, y.len(), |i, raw| {
-        let (g, h) = loss.grad_hess(raw, y[i]);
-        (w[i] * loss.value(raw, y[i]), w[i] * g, w[i] * h)
-    })
-}
-
-/// The sums of `totals` for any per-row (loss, gradient, Hessian) of the row's raw score.
-fn sums(
-    cols: &[Vec<f64>],
-    theta: &[f64],
-    n: usize,
-    row: impl Fn(usize, f64) -> (f64, f64, f64) + Sync,
-) -> (f64, Vec<f64>, Vec<f64>) {
+/// first) over all rows, in the order `chunked` sums them.
+fn totals(loss: Loss, cols: &[Vec<f64>], y: &[f64], w: &[f64], theta: &[f64]) -> Sums {
     let d1 = theta.len();
-    chunked(n, d1, d1 * (d1 + 1) / 2, |lo, hi, (l, g, h)| {
+    chunked(y.len(), d1, d1 * (d1 + 1) / 2, |lo, hi, (l, g, h)| {
         let mut x = vec![0.0; d1];
         for i in lo..hi {
             design_row(cols, i, &mut x);
             let raw: f64 = x.iter().zip(theta).map(|(a, b)| a * b).sum();
-            let (li, gi, hi_) = row(i, raw);
-            *l += li;
+            *l += w[i] * loss.value(raw, y[i]);
+            let (gi, hi_) = loss.grad_hess(raw, y[i]);
+            let (gi, hi_) = (w[i] * gi, w[i] * hi_);
             let mut k = 0;
             for a in 0..d1 {
                 g[a] += gi * x[a];

@@ -19,6 +19,24 @@ pub fn sigmoid(z: f64) -> f64 {
     }
 }
 
+/// The softmax of logits, in place (shifted by their maximum, so large logits do not overflow).
+pub fn softmax(z: &mut [f64]) {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - m).exp();
+        s += *v;
+    }
+    z.iter_mut().for_each(|v| *v /= s);
+}
+
+/// The softmax cross-entropy of `class` under logits `z`, its probability clipped at 1e-15 (a class
+/// outside `z` has probability 0); `z` is left holding the softmax.
+pub fn cross_entropy(z: &mut [f64], class: usize) -> f64 {
+    softmax(z);
+    -z.get(class).copied().unwrap_or(0.0).clamp(1e-15, 1.0).ln()
+}
+
 impl Loss {
     /// The loss of one row at raw score `raw`.
     pub fn value(self, raw: f64, y: f64) -> f64 {
@@ -76,6 +94,38 @@ impl Loss {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_softmax_gradient_is_the_probability_minus_the_label_by_finite_differences() {
+        let loss = |z: &[f64], y: usize| {
+            let mut p = z.to_vec();
+            softmax(&mut p);
+            -p[y].ln()
+        };
+        let z = [0.3, -1.2, 2.0, 0.0];
+        let mut p = z.to_vec();
+        softmax(&mut p);
+        for y in 0..4 {
+            for c in 0..4 {
+                let e = 1e-6;
+                let (mut a, mut b) = (z.to_vec(), z.to_vec());
+                a[c] += e;
+                b[c] -= e;
+                let numeric = (loss(&a, y) - loss(&b, y)) / (2.0 * e);
+                let g = p[c] - f64::from(c == y);
+                assert!((numeric - g).abs() < 1e-7, "{y} {c}: {numeric} vs {g}");
+                // The Hessian's diagonal, p_c (1 - p_c), by differences of the gradient.
+                let (mut pa, mut pb) = (a.clone(), b.clone());
+                softmax(&mut pa);
+                softmax(&mut pb);
+                let h = (pa[c] - pb[c]) / (2.0 * e);
+                assert!((h - p[c] * (1.0 - p[c])).abs() < 1e-6);
+            }
+        }
+        let mut big = [1000.0, 999.0];
+        softmax(&mut big);
+        assert!((big[0] - 1.0 / (1.0 + (-1.0f64).exp())).abs() < 1e-12);
+    }
 
     #[test]
     fn gradients_and_hessians_match_finite_differences() {

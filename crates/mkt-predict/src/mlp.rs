@@ -116,11 +116,12 @@ impl Mlp {
         self.y_shift + self.y_scale * self.outputs(self.scaled(x))[0] as f64
     }
 
-    /// Every output: the classes' logits of a network trained on classes.
+    /// Every output's raw score: the classes' logits of a network trained on classes (the one
+    /// output of another network is `raw`).
     pub fn raw_all(&self, x: &[Value]) -> Vec<f64> {
         self.outputs(self.scaled(x))
             .into_iter()
-            .map(|v| v as f64)
+            .map(|v| self.y_shift + self.y_scale * v as f64)
             .collect()
     }
 
@@ -133,13 +134,7 @@ impl Mlp {
     /// row's class position `y`.
     fn row_loss(&self, x: &[Value], y: f64) -> f64 {
         if self.n_outputs() > 1 {
-            let mut z = self.raw_all(x);
-            crate::gbdt::softmax(&mut z);
-            -z.get(y as usize)
-                .copied()
-                .unwrap_or(0.0)
-                .clamp(1e-15, 1.0)
-                .ln()
+            crate::loss::cross_entropy(&mut self.raw_all(x), y as usize)
         } else {
             self.loss.value(self.raw(x), y)
         }
@@ -148,17 +143,10 @@ impl Mlp {
     /// Sampled Shapley values against the row with every feature missing (numbers at their
     /// training mean, categories at no level): each ordering's marginal contributions add up to
     /// raw(x) - raw(baseline) exactly, so their average does too. Orderings come in reversed
-    /// pairs from a fixed seed, so an explanation is the same on every call.
-    pub fn contributions(&self, x: &[Value]) -> (f64, Vec<f64>) {
-        self.shapley(x, |r| self.raw(r))
-    }
-
-    /// The contributions of `contributions` to class `c`'s logit.
-    pub fn class_contributions(&self, x: &[Value], c: usize) -> (f64, Vec<f64>) {
-        self.shapley(x, |r| self.raw_all(r).get(c).copied().unwrap_or(0.0))
-    }
-
-    fn shapley(&self, x: &[Value], score: impl Fn(&[Value]) -> f64) -> (f64, Vec<f64>) {
+    /// pairs from a fixed seed, so an explanation is the same on every call. `output` picks the
+    /// raw score explained (of `raw_all`: 0 for a one-output network, a class's logit otherwise).
+    pub fn contributions(&self, x: &[Value], output: usize) -> (f64, Vec<f64>) {
+        let score = |r: &[Value]| self.raw_all(r).get(output).copied().unwrap_or(0.0);
         let p = x.len();
         let missing: Vec<Value> = x
             .iter()
@@ -734,7 +722,7 @@ mod tests {
         // Explanations add up to the raw score.
         for i in 0..20 {
             let r = vx.row(i);
-            let (start, phi) = m.contributions(&r);
+            let (start, phi) = m.contributions(&r, 0);
             assert!((start + phi.iter().sum::<f64>() - m.raw(&r)).abs() < 1e-9);
         }
     }

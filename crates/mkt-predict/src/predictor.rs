@@ -244,7 +244,8 @@ pub struct Predictor {
     pub label: String,
     pub key: Option<String>,
     pub features: Features,
-    /// The learner; for multiclass one per class (that class against the rest), in class order.
+    /// The learner; for multiclass one per class in class order, or one network with an output
+    /// per class (see `combine`).
     pub models: Vec<Base>,
     /// The classes of a multiclass predictor, as text, in their order; empty otherwise.
     pub classes: Vec<String>,
@@ -309,6 +310,8 @@ pub fn check_labels(task: Task, label: &str, y: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// The task's metrics of scores against labels: for multiclass `scores` holds each row's class
+/// probabilities, row after row, and `y` class positions.
 pub fn metrics(task: Task, scores: &[f64], y: &[f64], threshold: f64) -> Vec<(String, f64)> {
     match task {
         Task::Classification => {
@@ -612,22 +615,21 @@ impl Predictor {
 
     /// Per-feature contributions to the raw score (log-odds for classification) and the score
     /// they start from: TreeSHAP for trees, coefficient times value for the linear model. A
-    /// multiclass predictor explains the called class's raw score: its logit in the softmax (trees) or
-    /// its log-odds against the rest (the others).
+    /// multiclass predictor explains the called class's raw score: its softmax logit, or its
+    /// log-odds against the rest (`Combine::OneVsRest`).
     pub fn explain(&self, x: &[Value]) -> (f64, Vec<f64>) {
-        let model = match self.task {
+        // The learner, and which of its outputs, that scores the class explained.
+        let (model, output) = match self.task {
             Task::Multiclass => {
                 let c = crate::classes::argmax(&self.probabilities(x));
-                if let (crate::classes::Combine::Network, Base::Mlp(m)) =
-                    (self.combine, self.model())
-                {
-                    return m.class_contributions(x, c);
+                match self.combine {
+                    crate::classes::Combine::Network => (self.model(), c),
+                    _ => (&self.models[c], 0),
                 }
-                &self.models[c]
             }
-            _ => self.model(),
+            _ => (self.model(), 0),
         };
-        explain_base(model, self.features.columns.len(), x)
+        explain_base(model, self.features.columns.len(), x, output)
     }
 
     /// Each feature's share of split gain (trees), its absolute coefficients' sum per unit of
@@ -775,7 +777,7 @@ fn model_prefix(k: usize) -> String {
     }
 }
 
-fn explain_base(model: &Base, n: usize, x: &[Value]) -> (f64, Vec<f64>) {
+fn explain_base(model: &Base, n: usize, x: &[Value], output: usize) -> (f64, Vec<f64>) {
     match model {
         Base::Gbdt(m) => (m.expected_raw(), m.contributions(x)),
         Base::Linear { design, model } => {
@@ -786,7 +788,7 @@ fn explain_base(model: &Base, n: usize, x: &[Value]) -> (f64, Vec<f64>) {
             }
             (model.intercept, phi)
         }
-        Base::Mlp(m) => m.contributions(x),
+        Base::Mlp(m) => m.contributions(x, output),
     }
 }
 
