@@ -14,6 +14,7 @@ pub mod heatmap;
 pub mod learned;
 pub mod learner;
 pub mod linucb;
+pub mod log_record;
 pub mod qlearning;
 pub mod reward_route;
 pub mod simulate;
