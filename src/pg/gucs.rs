@@ -83,9 +83,9 @@ pub fn init() {
     GucRegistry::define_enum_guc(
         c"mkt.decision_log",
         c"How mkt.decide logs a decision: in_transaction or group_commit.",
-        c"in_transaction inserts it in the calling transaction. group_commit (needs pg_marketing in shared_preload_libraries) hands it to a log writer process of the database, which commits the decisions of concurrent calls in one transaction; mkt.decide returns once its decision is committed, whatever happens to the calling transaction.",
+        c"in_transaction inserts it in the calling transaction. group_commit (needs pg_marketing in shared_preload_libraries) hands it to a log writer process of the database, which commits the decisions of concurrent calls in one transaction; mkt.decide returns once its decision is committed, whatever happens to the calling transaction. Superuser-only, since the writer inserts as the bootstrap superuser (set it per role with ALTER ROLE or for the server).",
         &DECISION_LOG,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

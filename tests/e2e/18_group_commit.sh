@@ -53,6 +53,12 @@ check "an oversized context is logged by the caller, and rolls back with it" "$(
 check "so is a REPEATABLE READ caller's decision, which its reward then finds" "$(printf '\n1\n0')" \
   "$(rolled_back "ISOLATION LEVEL REPEATABLE READ" "'gc', '{}', 'rr'")"
 
+q "CREATE ROLE app LOGIN; GRANT USAGE ON SCHEMA mkt TO app; GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA mkt TO app;
+   GRANT USAGE ON ALL SEQUENCES IN SCHEMA mkt TO app; ALTER ROLE app SET mkt.decision_log = 'group_commit'" > /dev/null
+check "a role set to group_commit by a superuser decides through the writer" "$(printf '\n1\n1')" \
+  "$(PGUSER=app rolled_back "" "'gc', '{}', 'app'")"
+expect_error "a role cannot choose the setting itself (the writer inserts as the superuser)" "42501" \
+  "SET mkt.decision_log = 'in_transaction'" -U app
 check "the writer retires when idle" "0" "$(poll 0 60 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_marketing decision log writer'")"
 q "CREATE DATABASE gc_other" > /dev/null
 psql -X -qAt -d gc_other -c "CREATE EXTENSION pg_marketing" -c "SELECT mkt.create_policy('o', ARRAY['a', 'b'])" -c "SELECT count(*) FROM mkt.decide('o')" > /dev/null
