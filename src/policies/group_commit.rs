@@ -45,6 +45,8 @@ struct Slot {
     state: AtomicU32,
     db: pg_sys::Oid,
     waiter: *mut pg_sys::Latch,
+    /// End of the commit record of the batch that held the row (set with DONE).
+    lsn: pg_sys::XLogRecPtr,
     len: u32,
     data: [u8; SLOT_BYTES],
 }
@@ -286,7 +288,13 @@ impl Waiting {
         loop {
             match self.state() {
                 DONE => {
+                    let lsn = self.s.slots[self.index].lsn;
                     self.free();
+                    // The writer commits without waiting for the flush; each decide waits for
+                    // its own, so the writer goes on with the next batch meanwhile and the
+                    // deciders' flushes combine as committing backends' do.
+                    // SAFETY: a WAL position this server wrote; flushing is allowed anywhere.
+                    unsafe { pg_sys::XLogFlush(lsn) };
                     return Ok(true);
                 }
                 FAILED => {
@@ -365,6 +373,16 @@ pub extern "C-unwind" fn pg_marketing_decision_log_writer(arg: pg_sys::Datum) {
         // SAFETY: registers a plain function with its argument for this process's exit.
         unsafe { pg_sys::before_shmem_exit(Some(writer_exit), arg) };
     }
+    // Each decide waits for the WAL flush of its own row (see until_written).
+    // SAFETY: sets a setting of this session, from its main thread.
+    unsafe {
+        pg_sys::SetConfigOption(
+            c"synchronous_commit".as_ptr(),
+            c"off".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+        )
+    };
     let mut idle_since = Instant::now();
     loop {
         let batch = take(s, db);
@@ -382,7 +400,9 @@ pub extern "C-unwind" fn pg_marketing_decision_log_writer(arg: pg_sys::Datum) {
             continue;
         }
         let ok = write(&batch);
-        finish(s, &batch, ok);
+        // SAFETY: a plain global of this process, set by the commit that write just made.
+        let lsn = unsafe { pg_sys::XactLastCommitEnd };
+        finish(s, &batch, ok, lsn);
         idle_since = Instant::now();
     }
 }
@@ -448,16 +468,17 @@ fn write(batch: &[(usize, Option<LogRecord>)]) -> bool {
     outcome
 }
 
-fn finish(s: &mut Shared, batch: &[(usize, Option<LogRecord>)], ok: bool) {
+fn finish(s: &mut Shared, batch: &[(usize, Option<LogRecord>)], ok: bool, lsn: pg_sys::XLogRecPtr) {
     let mut wake = Vec::with_capacity(batch.len());
     {
-        let l = Locked::new(s);
+        let mut l = Locked::new(s);
         for (i, _) in batch {
-            let slot = &l.0.slots[*i];
+            let slot = &mut l.0.slots[*i];
             if slot.state.load(Ordering::Acquire) == ABANDONED {
                 slot.state.store(FREE, Ordering::Release);
             } else {
                 wake.push(slot.waiter);
+                slot.lsn = lsn;
                 slot.state.store(if ok { DONE } else { FAILED }, Ordering::Release);
             }
         }
