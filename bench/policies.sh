@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 trap cluster_stop EXIT
-# Preloaded, so that mkt.decision_log = 'group_commit' has its shared memory (measured below).
-cluster_start "shared_buffers = '512MB'" "max_wal_size = '4GB'" "max_connections = 100" \
-  "shared_preload_libraries = 'pg_marketing'" ${BENCH_EXTRA_CONF:-}
+cluster_start "shared_buffers = '512MB'" "max_wal_size = '4GB'" "max_connections = 100" ${BENCH_EXTRA_CONF:-}
 DURATION=${BENCH_SECONDS:-20}
 CLIENTS=${BENCH_POLICY_CLIENTS:-8}
 q() { psql -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
@@ -81,11 +79,6 @@ for pol in bench_q bench_ts; do
   sed "s/:pol/'$pol'/" "$D/decide.sql" > "$D/decide_$pol.sql"
   read -r p_i p_d < <(paired "$D/plain.sql" "$D/decide_$pol.sql")
   echo "insert_tps=$p_i decide_${pol#bench_}_tps=$p_d ratio(decide/insert)=$(ratio "$p_d" "$p_i") target>=0.8"
-done
-# The same with the decisions committed by the log writer (mkt.decision_log = 'group_commit').
-for pol in bench_q bench_ts; do
-  read -r p_i p_d < <(PGOPTIONS="-c mkt.decision_log=group_commit" paired "$D/plain.sql" "$D/decide_$pol.sql")
-  echo "insert_tps=$p_i decide_${pol#bench_}_group_commit_tps=$p_d ratio(decide group_commit/insert)=$(ratio "$p_d" "$p_i") target>=0.8"
 done
 read -r p_i p_l < <(paired "$D/plain.sql" "$D/log_insert.sql")
 echo "insert_tps=$p_i decision_log_insert_tps=$p_l ratio(log insert/insert)=$(ratio "$p_l" "$p_i") (the bound on decide/insert that the log's shape sets)"

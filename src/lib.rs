@@ -27,7 +27,6 @@ extension_sql_file!("../sql/citus.sql", name = "citus", finalize);
 pub extern "C-unwind" fn _PG_init() {
     pg::gucs::init();
     pg::planner_guard::install();
-    policies::group_commit::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

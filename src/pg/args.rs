@@ -46,21 +46,6 @@ impl GivenJsonb {
         GivenJsonb(datum)
     }
 
-    /// The value as jsonb's text (None when the argument was NULL).
-    pub fn text(&self) -> Option<String> {
-        // SAFETY: jsonb_out on a jsonb datum of this call (it detoasts what it needs) returns a
-        // palloc'd C string.
-        self.0.map(|d| unsafe {
-            let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]);
-            out.map(|o| {
-                std::ffi::CStr::from_ptr(o.cast_mut_ptr::<std::ffi::c_char>())
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .unwrap_or_default()
-        })
-    }
-
     /// The value as a statement parameter of type jsonb (NULL when the argument was NULL).
     pub fn param(&self) -> DatumWithOid<'_> {
         match self.0 {

@@ -46,21 +46,6 @@ pub static MAX_MEMORY_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TEXT_MODEL: GucSetting<Option<std::ffi::CString>> =
     GucSetting::<Option<std::ffi::CString>>::new(None);
 
-/// How mkt.decide logs its decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PostgresGucEnum)]
-pub enum DecisionLog {
-    /// Inserted by the deciding transaction, committed (or rolled back) with it.
-    #[name = c"in_transaction"]
-    InTransaction,
-    /// Handed to the database's log writer, which commits the decisions of concurrent calls
-    /// together; decide returns once its decision is committed.
-    #[name = c"group_commit"]
-    GroupCommit,
-}
-
-pub static DECISION_LOG: GucSetting<DecisionLog> =
-    GucSetting::<DecisionLog>::new(DecisionLog::InTransaction);
-
 pub fn init() {
     GucRegistry::define_int_guc(
         c"mkt.max_workers",
@@ -78,14 +63,6 @@ pub fn init() {
         c"auto uses a CUDA GPU when this build has CUDA support and one answers, else the CPU; cuda fails when there is none.",
         &DEVICE,
         GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_enum_guc(
-        c"mkt.decision_log",
-        c"How mkt.decide logs a decision: in_transaction or group_commit.",
-        c"in_transaction inserts it in the calling transaction. group_commit (needs pg_marketing in shared_preload_libraries) hands it to a log writer process of the database, which commits the decisions of concurrent calls in one transaction; mkt.decide returns once its decision is committed, whatever happens to the calling transaction. Superuser-only, since the writer inserts as the bootstrap superuser (set it per role with ALTER ROLE or for the server).",
-        &DECISION_LOG,
-        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -4,9 +4,7 @@
 use crate::pg::args::{no_nulls, GivenJsonb};
 use crate::pg::citus;
 use crate::pg::error::{report, require_primary, OrSql, SqlResult};
-use crate::pg::gucs::{DecisionLog, DECISION_LOG};
 use crate::policies::cache;
-use crate::policies::group_commit;
 use crate::policies::catalog::decisions::{self, LoggedDecision};
 use crate::policies::catalog::state;
 use crate::policies::policy::Policy;
@@ -14,7 +12,6 @@ use mkt_core::rng::Rng;
 use mkt_core::Error;
 use mkt_policy::config::Algorithm;
 use mkt_policy::decide::{self, Decision, Knowledge};
-use mkt_policy::log_record::LogRecord;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 
@@ -90,26 +87,6 @@ pub fn decide(
     })?;
     let action = p.cfg.actions[d.action].clone();
     let probability = d.probabilities[d.action];
-    if DECISION_LOG.get() == DecisionLog::GroupCommit && !citus::catalog_distributed()? {
-        group_commit::require()?;
-        let record = LogRecord {
-            decision_id: decisions::next_id()?,
-            policy_id: p.id,
-            policy_version: p.version,
-            // SAFETY: a plain read of the transaction's start, which now() also returns.
-            decided_at: unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() },
-            probability,
-            subject: subject.map(str::to_string),
-            context: given.text().unwrap_or_else(|| context.to_string()),
-            state,
-            action: action.clone(),
-            probabilities: distribution_json(&p, &d.probabilities).to_string(),
-        };
-        if !group_commit::log(&record)? {
-            decisions::log_records(&[&record])?;
-        }
-        return Ok((record.decision_id, action, probability));
-    }
     let id = decisions::log_decision(
         &p,
         &LoggedDecision {

@@ -6,7 +6,6 @@ pub mod cache;
 pub mod catalog;
 mod decide;
 mod decide_all;
-pub mod group_commit;
 mod learn;
 mod lifecycle;
 mod offpolicy;

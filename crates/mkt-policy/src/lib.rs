@@ -14,7 +14,6 @@ pub mod heatmap;
 pub mod learned;
 pub mod learner;
 pub mod linucb;
-pub mod log_record;
 pub mod qlearning;
 pub mod reward_route;
 pub mod simulate;

@@ -2,12 +2,10 @@
 //! (mkt.reward_log).
 
 use crate::pg::args::GivenJsonb;
-use crate::pg::error::{missing_row, report, OrSql, SqlResult};
+use crate::pg::error::{missing_row, OrSql, SqlResult};
 use crate::pg::plans;
 use crate::pg::spi::{first, select_first};
 use crate::policies::policy::Policy;
-use mkt_core::Error;
-use mkt_policy::log_record::LogRecord;
 use mkt_policy::reward_route::{DecisionUpdate, Route};
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -47,55 +45,6 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
             .sql()?
             .ok_or_else(|| missing_row("INSERT INTO mkt.decisions"))
     })
-}
-
-/// The next decision id, drawn from the log's sequence without running a statement.
-pub fn next_id() -> SqlResult<i64> {
-    // SAFETY: catalog lookups and nextval on the main thread, inside the calling transaction; a
-    // missing schema raises PostgreSQL's own error.
-    unsafe {
-        let ns = pg_sys::get_namespace_oid(c"mkt".as_ptr(), false);
-        let seq = pg_sys::get_relname_relid(c"decisions_decision_id_seq".as_ptr(), ns);
-        if seq == pg_sys::InvalidOid {
-            return Err(report(Error::UndefinedObject(
-                "sequence mkt.decisions_decision_id_seq does not exist".to_string(),
-            )));
-        }
-        let d = pgrx::direct_function_call_as_datum(
-            pg_sys::nextval_oid,
-            &[Some(pg_sys::Datum::from(seq.to_u32()))],
-        );
-        Ok(d.map_or(0, |d| d.value() as i64))
-    }
-}
-
-/// Decisions whose id and time their decide chose (group commit, or its fallback in the deciding
-/// transaction), in one INSERT.
-pub fn log_records(rows: &[&LogRecord]) -> SqlResult<()> {
-    let args: Vec<DatumWithOid> = vec![
-        rows.iter().map(|r| r.decision_id).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.policy_id).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.policy_version).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.subject.as_deref()).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.context.as_str()).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.state.as_str()).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.probability).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.probabilities.as_str()).collect::<Vec<_>>().into(),
-        rows.iter().map(|r| r.decided_at).collect::<Vec<_>>().into(),
-    ];
-    Spi::connect_mut(|c| {
-        plans::update(
-            c,
-            "INSERT INTO mkt.decisions (decision_id, policy_id, policy_version, subject, context, state, action, probability, probabilities, decided_at) \
-             SELECT id, pid, v, s, c::jsonb, st, a, pr, ps::jsonb, timestamptz '2000-01-01 00:00:00+00' + at * interval '1 microsecond' \
-             FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::int8[]) \
-             AS u(id, pid, v, s, c, st, a, pr, ps, at)",
-            &args,
-        )
-        .map(|_| ())
-    })
-    .sql()
 }
 
 /// Decisions of one policy logged together (mkt.decide_all), column by column: the context and

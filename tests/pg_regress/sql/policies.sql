@@ -113,13 +113,6 @@ SELECT q, regress.err(q) FROM (VALUES
 ) AS c(q);
 \pset format aligned
 SELECT policy_name FROM mkt.policies ORDER BY 1;
--- The log writer needs pg_marketing preloaded, which this cluster does not do
--- (tests/e2e/18_group_commit.sh runs it preloaded); nothing is logged.
-SET mkt.decision_log = 'group_commit';
-SELECT count(*) AS decisions_before FROM mkt.decisions \gset
-SELECT regress.err($$SELECT * FROM mkt.decide('pbad')$$);
-SELECT count(*) - :decisions_before AS logged FROM mkt.decisions;
-RESET mkt.decision_log;
 
 -- mkt.reward_trigger on an outcomes table, and its misuse.
 CREATE TABLE pol_outcomes (decision_id bigint, amount numeric);
