@@ -15,6 +15,9 @@ COMMENT ON FUNCTION mkt.predict_class(text, jsonb) IS
 COMMENT ON FUNCTION mkt.predict_proba(text, jsonb) IS
 'Every class of the deployed classifier with its probability for one row, in the model''s class order (a binary predictor''s are ''0'' and ''1''); a multiclass predictor''s sum to 1. A regression is an error. NULL features give no rows.';
 
+COMMENT ON FUNCTION mkt.predict_probability(text, jsonb, text) IS
+'The deployed classifier''s probability of one class (as mkt.predict_proba names it: a binary predictor''s are ''0'' and ''1'') for one row given as a jsonb object of feature values (missing and extra keys as in mkt.predict): one number, for conditions such as a campaign target''s {"predictor": m, "class": c, "min_score": x}. A class the model does not know is an error naming its classes; a regression is an error. NULL features give NULL.';
+
 COMMENT ON FUNCTION mkt.predict_class_all(text, text, text) IS
 'The class the deployed classifier calls for every row of source (as mkt.predict_class does), with its probability and the row''s key_col as text.';
 

@@ -6,8 +6,8 @@ use crate::pg::error::{report, OrSql, SqlResult};
 use crate::pg::source;
 use mkt_core::names::{quote_literal, quote_shown};
 use mkt_core::Error;
-use mkt_metrics::uplift_report::{self, ArmRow};
 use mkt_metrics::rate_chart;
+use mkt_metrics::uplift_report::{self, ArmRow};
 use mkt_policy::campaign::{self, Settings, Target, TargetModel, TargetRule};
 use pgrx::prelude::*;
 use pgrx::PgRelation;
@@ -36,17 +36,36 @@ pub struct Definition<'a> {
 
 /// The condition a targeted campaign adds: the model's score of the row at least a threshold
 /// (given, or the model's held-out percentile that selects the top share), fixed now.
-fn target_condition(campaign_name: &str, t: &Target, subject: &str, seed: i64) -> SqlResult<String> {
-    let (kind, percentiles) = match &t.model {
-        TargetModel::Uplift(m) => ("predicted uplift", crate::models::cache::uplift(m)?.1.score_quantiles.clone()),
-        TargetModel::Predictor(m) => {
+fn target_condition(
+    campaign_name: &str,
+    t: &Target,
+    subject: &str,
+    seed: i64,
+) -> SqlResult<String> {
+    let (kind, percentiles) = match (&t.model, &t.class) {
+        (TargetModel::Uplift(m), _) => (
+            "predicted uplift",
+            crate::models::cache::uplift(m)?.1.score_quantiles.clone(),
+        ),
+        (TargetModel::Predictor(m), Some(class)) => {
             let p = crate::models::cache::predictor(m)?.1;
-            crate::predictors::serve::one_score(m, &p)?;
+            crate::predictors::serve::class_index(m, &p, class)?;
+            ("probability", Vec::new())
+        }
+        (TargetModel::Predictor(m), None) => {
+            let p = crate::models::cache::predictor(m)?.1;
+            if p.task == mkt_predict::predictor::Task::Multiclass {
+                return Err(report(Error::NotSupported(format!(
+                    "model {} is a multiclass classifier, which has no single score to target by: add \"class\" to the target (with min_score, that class's probability; without, the rows the model calls that class)",
+                    quote_shown(m)
+                ))));
+            }
             ("score", p.score_quantiles.clone())
         }
     };
     let threshold = match t.rule {
         TargetRule::AtLeast(x) => x,
+        TargetRule::Called => 0.0,
         TargetRule::TopFraction(f) => {
             let x = mkt_predict::predictor::top_threshold(&percentiles, f).ok_or_else(|| {
                 report(Error::InvalidParameter(format!(
@@ -81,7 +100,9 @@ pub fn create(d: Definition) -> SqlResult<()> {
         from: table.clone(),
         stored: true,
     })?;
-    let subject = source::find_exact(&cols, d.subject_col, "subject")?.name.clone();
+    let subject = source::find_exact(&cols, d.subject_col, "subject")?
+        .name
+        .clone();
     let mut context = Vec::new();
     for c in no_nulls(Some(d.context_cols), "context_cols")? {
         context.push(source::find_exact(&cols, &c, "context")?.name.clone());
@@ -125,7 +146,8 @@ pub fn create(d: Definition) -> SqlResult<()> {
         }
         None => d.condition.map(str::to_string),
     };
-    let body = campaign::trigger_function(&function_name, id, &subject, &context, targeted.as_deref());
+    let body =
+        campaign::trigger_function(&function_name, id, &subject, &context, targeted.as_deref());
     catalog::install_trigger(id, d.name, &table, &trigger_name, &function_name, &body)
 }
 
@@ -149,7 +171,9 @@ pub fn report_rows(
     let c = load(name)?;
     let counts = catalog::arm_counts(&c, from, to)?;
     if c.untargeted_sample <= 0.0 {
-        return Ok(uplift_report::rows(counts.into_iter().map(|(_, a)| a).collect()));
+        return Ok(uplift_report::rows(
+            counts.into_iter().map(|(_, a)| a).collect(),
+        ));
     }
     let (sample, targeted): (Vec<_>, Vec<_>) = counts.into_iter().partition(|(s, _)| *s);
     Ok(uplift_report::rows_with_sample(

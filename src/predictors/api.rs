@@ -1,5 +1,5 @@
 //! The predictor area's SQL functions: mkt.train_predictor, mkt.predict, mkt.predict_all,
-//! mkt.predict_class, mkt.predict_proba, mkt.predict_class_all, mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance, mkt.explain_prediction,
+//! mkt.predict_class, mkt.predict_proba, mkt.predict_probability, mkt.predict_class_all, mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance, mkt.explain_prediction,
 //! mkt.train_uplift, mkt.predict_uplift, mkt.predict_uplift_all, mkt.evaluate_uplift,
 //! mkt.uplift_curve_svg.
 
@@ -110,6 +110,20 @@ fn predict_proba(
         None => Vec::new(),
     };
     Ok(TableIterator::new(rows))
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn predict_probability(
+    model_name: Option<&str>,
+    features: Option<pgrx::JsonB>,
+    class: Option<&str>,
+) -> Result<Option<f64>, ErrorReport> {
+    let model_name = required(model_name, "model_name")?;
+    let class = required(class, "class")?;
+    let Some(features) = features else {
+        return Ok(None);
+    };
+    serve::predict_probability(model_name, &features.0, class).map(Some)
 }
 
 #[pg_extern(stable, parallel_safe)]

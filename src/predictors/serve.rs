@@ -6,7 +6,7 @@ use crate::models::cache;
 use crate::pg::error::{OrSql, SqlResult};
 use crate::pg::source::{self, Column, Resolved};
 use crate::predictors::rows::{self, code_of, number_text, Kind, Raw};
-use mkt_core::names::quote_shown;
+use mkt_core::names::{quote_literal, quote_shown};
 use mkt_core::Error;
 use mkt_predict::features::{Column as FeatureColumn, Features, Value};
 use mkt_predict::input_transform::InputTransform;
@@ -157,6 +157,39 @@ pub fn predict_proba(name: &str, features: &Json) -> SqlResult<Vec<(String, f64)
     let row = transformed(p.transform.as_ref(), features)?;
     let probs = p.probabilities(&row_from_json(&p.features, &row)?);
     Ok(p.class_names().into_iter().zip(probs).collect())
+}
+
+/// Where `class` is among a classifier's classes; a class the model does not know is an error
+/// that names the ones it does.
+pub fn class_index(name: &str, p: &Predictor, class: &str) -> SqlResult<usize> {
+    calls_classes(name, p)?;
+    let names = p.class_names();
+    names
+        .iter()
+        .position(|c| c == class)
+        .ok_or_else(|| {
+            let shown: Vec<String> = names.iter().take(20).map(|c| quote_literal(c)).collect();
+            let more = if names.len() > 20 {
+                format!(" and {} more", names.len() - 20)
+            } else {
+                String::new()
+            };
+            Error::InvalidParameter(format!(
+                "model {} has no class {}; its classes are {}{more}",
+                quote_shown(name),
+                quote_literal(class),
+                shown.join(", ")
+            ))
+        })
+        .sql()
+}
+
+/// One class's probability for one row.
+pub fn predict_probability(name: &str, features: &Json, class: &str) -> SqlResult<f64> {
+    let (_, p) = cache::predictor(name)?;
+    let i = class_index(name, &p, class)?;
+    let row = transformed(p.transform.as_ref(), features)?;
+    Ok(p.probabilities(&row_from_json(&p.features, &row)?)[i])
 }
 
 /// The class called for every row of a source, with its probability.

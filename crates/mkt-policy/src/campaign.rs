@@ -43,13 +43,17 @@ pub enum TargetRule {
     /// The top share by score, judged by the model's held-out scores (their quantile fixes the
     /// threshold when the campaign is created).
     TopFraction(f64),
-    /// A score at least this.
+    /// A score at least this (with a class: the class's probability).
     AtLeast(f64),
+    /// The class the model calls (argmax of a multiclass model, the threshold of a binary one).
+    Called,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub model: TargetModel,
+    /// A classifier's class that the rule is about, instead of the model's single score.
+    pub class: Option<String>,
     pub rule: TargetRule,
     /// The share of all qualifying rows, drawn by subject and whatever the model says, that the
     /// campaign takes as well: an untargeted campaign in miniature (control group included), which
@@ -74,6 +78,7 @@ impl Target {
             "top_fraction",
             "min_uplift",
             "min_score",
+            "class",
             "untargeted_sample",
         ];
         let p = Params::new("a campaign's target", v, &keys)?;
@@ -91,11 +96,26 @@ impl Target {
             TargetModel::Predictor(_) => ("min_score", "min_uplift"),
         };
         if p.value(other).is_some() {
-            return Err(Error::invalid(format!("target {other} is for the other kind of model; use {min_key}")));
+            return Err(Error::invalid(format!(
+                "target {other} is for the other kind of model; use {min_key}"
+            )));
         }
-        let rule = match (p.value("top_fraction").is_some(), p.value(min_key).is_some()) {
-            (true, false) => TargetRule::TopFraction(p.float("top_fraction", 1.0, 1e-6, 1.0)?),
-            (false, true) => TargetRule::AtLeast(p.float(min_key, 0.0, -1e300, 1e300)?),
+        let class = p.text("class")?;
+        if class.is_some() && matches!(model, TargetModel::Uplift(_)) {
+            return Err(Error::invalid(
+                "target class is for a classifier named by predictor, not for an uplift model",
+            ));
+        }
+        let rule = match (p.value("top_fraction").is_some(), p.value(min_key).is_some(), &class) {
+            (true, _, Some(_)) => {
+                return Err(Error::invalid(
+                    "target top_fraction ranks a single score; with class give min_score (the class's probability), or neither to take the rows the model calls that class",
+                ))
+            }
+            (false, true, Some(_)) => TargetRule::AtLeast(p.float(min_key, 0.0, 0.0, 1.0)?),
+            (false, false, Some(_)) => TargetRule::Called,
+            (true, false, None) => TargetRule::TopFraction(p.float("top_fraction", 1.0, 1e-6, 1.0)?),
+            (false, true, None) => TargetRule::AtLeast(p.float(min_key, 0.0, -1e300, 1e300)?),
             _ => {
                 return Err(Error::invalid(format!("target needs one of top_fraction and {min_key}")))
             }
@@ -103,6 +123,7 @@ impl Target {
         let untargeted_sample = p.float("untargeted_sample", 0.0, 0.0, 0.5)?;
         Ok(Target {
             model,
+            class,
             rule,
             untargeted_sample,
         })
@@ -117,12 +138,27 @@ impl Target {
     /// The condition a row the campaign takes meets, over the trigger's row `mkt_row` (see
     /// `trigger_function`): the model reads its features from the row's columns by name; a
     /// subject in the untargeted sample qualifies without being scored.
+    /// With a class and `TargetRule::Called`, `threshold` is not used.
     pub fn condition(&self, threshold: f64, subject: &str, seed: i64) -> String {
-        let f = match self.model {
-            TargetModel::Uplift(_) => "mkt.predict_uplift",
-            TargetModel::Predictor(_) => "mkt.predict",
+        let model = quote_literal(self.model_name());
+        let picked = match (&self.model, &self.class, &self.rule) {
+            (_, Some(c), TargetRule::Called) => {
+                format!(
+                    "mkt.predict_class({model}, to_jsonb(mkt_row)) = {}",
+                    quote_literal(c)
+                )
+            }
+            (_, Some(c), _) => format!(
+                "mkt.predict_probability({model}, to_jsonb(mkt_row), {}) >= {threshold:?}",
+                quote_literal(c)
+            ),
+            (TargetModel::Uplift(_), None, _) => {
+                format!("mkt.predict_uplift({model}, to_jsonb(mkt_row)) >= {threshold:?}")
+            }
+            (TargetModel::Predictor(_), None, _) => {
+                format!("mkt.predict({model}, to_jsonb(mkt_row)) >= {threshold:?}")
+            }
         };
-        let picked = format!("{f}({}, to_jsonb(mkt_row)) >= {threshold:?}", quote_literal(self.model_name()));
         if self.untargeted_sample > 0.0 {
             let sample = untargeted_sample_sql(
                 &format!("(mkt_row.{})::text", quote_ident(subject)),
@@ -279,11 +315,18 @@ mod tests {
     fn settings_have_defaults_and_checked_ranges() {
         let s = Settings::parse(&json!({})).unwrap();
         assert_eq!(s.control_fraction, 0.1);
-        assert_eq!((s.frequency_cap, s.daily_budget, s.quiet), (None, None, None));
+        assert_eq!(
+            (s.frequency_cap, s.daily_budget, s.quiet),
+            (None, None, None)
+        );
         assert_eq!(s.frequency_interval, "1 day");
         assert_eq!((s.reward, s.seed, s.queued), ("conversion", 42, false));
-        let s = Settings::parse(&json!({"quiet_hours": [22, 7], "mode": "queued", "budget": 5})).unwrap();
-        assert_eq!((s.quiet, s.queued, s.daily_budget), (Some((22, 7)), true, Some(5)));
+        let s = Settings::parse(&json!({"quiet_hours": [22, 7], "mode": "queued", "budget": 5}))
+            .unwrap();
+        assert_eq!(
+            (s.quiet, s.queued, s.daily_budget),
+            (Some((22, 7)), true, Some(5))
+        );
         let e = |v: Value| Settings::parse(&v).unwrap_err().to_string();
         assert!(e(json!({"quiet_hours": [7, 7]})).starts_with("quiet_hours must be"));
         assert!(e(json!({"start": 5})).contains("\"start\" for a campaign must be a string"));
@@ -293,7 +336,10 @@ mod tests {
     }
 
     fn e_sample(v: Value) -> bool {
-        Target::parse(&v).unwrap_err().to_string().contains("untargeted_sample")
+        Target::parse(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("untargeted_sample")
     }
 
     #[test]
@@ -303,29 +349,82 @@ mod tests {
             t,
             Target {
                 model: TargetModel::Uplift("coupon".into()),
+                class: None,
                 rule: TargetRule::TopFraction(0.3),
                 untargeted_sample: 0.0
             }
         );
-        assert_eq!(t.condition(0.0125, "id", 42), "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125");
+        assert_eq!(
+            t.condition(0.0125, "id", 42),
+            "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125"
+        );
         let t = Target::parse(&json!({"predictor": "it's churn", "min_score": 0.6})).unwrap();
-        assert_eq!(t.condition(0.6, "id", 42), "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6");
+        assert_eq!(
+            t.condition(0.6, "id", 42),
+            "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6"
+        );
         // an untargeted sample qualifies by its subject's draw, before any scoring
-        let t = Target::parse(&json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.1})).unwrap();
+        let t =
+            Target::parse(&json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.1}))
+                .unwrap();
         assert_eq!(
             t.condition(0.6, "User Id", 7),
             "((pg_catalog.hashtextextended('mkt.untargeted:' || (mkt_row.\"User Id\")::text, 7) & 4294967295)::float8 \
              / 4294967296.0 < 0.1) OR mkt.predict('p', to_jsonb(mkt_row)) >= 0.6"
         );
-        assert!(e_sample(json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.9})));
+        assert!(e_sample(
+            json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.9})
+        ));
         let e = |v| Target::parse(&v).unwrap_err().to_string();
         assert!(e(json!({"top_fraction": 0.3})).contains("names one model"));
-        assert!(e(json!({"uplift_model": "a", "predictor": "b", "top_fraction": 0.3})).contains("names one model"));
+        assert!(
+            e(json!({"uplift_model": "a", "predictor": "b", "top_fraction": 0.3}))
+                .contains("names one model")
+        );
         assert!(e(json!({"uplift_model": "a"})).contains("one of top_fraction and min_uplift"));
         assert!(e(json!({"uplift_model": "a", "min_score": 0.5})).contains("min_uplift"));
         assert!(e(json!({"predictor": "a", "top_fraction": 1.5})).contains("top_fraction"));
-        assert!(e(json!({"predictor": "a", "min_score": 0.5, "top": 1})).contains("unknown parameter"));
-        assert!(Settings::parse(&json!({"target": {"predictor": "p", "min_score": 0.5}})).unwrap().target.is_some());
+        assert!(
+            e(json!({"predictor": "a", "min_score": 0.5, "top": 1})).contains("unknown parameter")
+        );
+        assert!(
+            Settings::parse(&json!({"target": {"predictor": "p", "min_score": 0.5}}))
+                .unwrap()
+                .target
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_class_target_takes_its_probability_or_the_called_class() {
+        let t =
+            Target::parse(&json!({"predictor": "segment", "class": "lapsing", "min_score": 0.4}))
+                .unwrap();
+        assert_eq!(
+            (t.class.as_deref(), &t.rule),
+            (Some("lapsing"), &TargetRule::AtLeast(0.4))
+        );
+        assert_eq!(
+            t.condition(0.4, "id", 42),
+            "mkt.predict_probability('segment', to_jsonb(mkt_row), 'lapsing') >= 0.4"
+        );
+        let t = Target::parse(&json!({"predictor": "segment", "class": "it's new"})).unwrap();
+        assert_eq!(t.rule, TargetRule::Called);
+        assert_eq!(
+            t.condition(0.0, "id", 42),
+            "mkt.predict_class('segment', to_jsonb(mkt_row)) = 'it''s new'"
+        );
+        let e = |v| Target::parse(&v).unwrap_err().to_string();
+        assert!(
+            e(json!({"predictor": "s", "class": "a", "top_fraction": 0.3}))
+                .contains("with class give min_score")
+        );
+        assert!(e(json!({"predictor": "s", "class": "a", "min_score": 1.5})).contains("min_score"));
+        assert!(
+            e(json!({"uplift_model": "u", "class": "a", "min_uplift": 0.1}))
+                .contains("not for an uplift model")
+        );
+        assert!(e(json!({"predictor": "s", "class": 3})).contains("class"));
     }
 
     #[test]
@@ -340,7 +439,10 @@ mod tests {
         assert!(f.starts_with("CREATE FUNCTION mkt.campaign_trigger_3() RETURNS trigger"));
         assert!(f.contains("IF NOT coalesce((SELECT (event_type = 'cart') FROM (SELECT (NEW).*) AS mkt_row), false)"));
         assert!(f.contains("PERFORM mkt.campaign_fire(3, (NEW.\"User Id\")::text, jsonb_build_object('event_type', NEW.\"event_type\"));"));
-        assert_eq!(trigger_names(3), ("mkt_campaign_3".into(), "mkt.campaign_trigger_3".into()));
+        assert_eq!(
+            trigger_names(3),
+            ("mkt_campaign_3".into(), "mkt.campaign_trigger_3".into())
+        );
         assert!(condition_probe("x $mkt_campaign$", "t").is_err());
         assert!(check_name("").is_err() && check_name("spring").is_ok());
     }

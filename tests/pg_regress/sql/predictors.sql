@@ -262,6 +262,35 @@ SELECT mkt.predict_class('pred_churn', '{"recency_weeks": 9, "orders": 1, "chann
        mkt.predict_class('pred_churn', '{"recency_weeks": 1, "orders": 12, "channel": "email"}') AS unlikely,
        (SELECT array_agg(class) FROM mkt.predict_proba('pred_churn', '{}')) AS classes,
        (SELECT probability FROM mkt.predict_proba('pred_churn', '{"orders": 3}') WHERE class = '1') = mkt.predict('pred_churn', '{"orders": 3}') AS same_probability;
+-- One class's probability as one number, for conditions: predict_proba's row for that class.
+SELECT mkt.predict_probability('pred_segment', '{"recency_weeks": 9, "orders": 2}', 'lapsing')
+     = (SELECT probability FROM mkt.predict_proba('pred_segment', '{"recency_weeks": 9, "orders": 2}') WHERE class = 'lapsing') AS same_as_proba,
+       mkt.predict_probability('pred_churn', '{"orders": 3}', '1') = mkt.predict('pred_churn', '{"orders": 3}') AS binary_positive_class,
+       mkt.predict_probability('pred_tier', '{"recency_weeks": 2, "orders": 12}', '10') < 0.5 AS tier_10_unlikely,
+       mkt.predict_probability('pred_segment', NULL, 'lapsing') IS NULL AS null_in_null_out;
+-- Campaigns that target a class: by its probability, or the rows the model calls it (each with
+-- its control group drawn among them).
+CREATE TABLE pred_segment_visits (customer_id int, recency_weeks int, orders int, channel text);
+CREATE TABLE pred_segment_visits_called (LIKE pred_segment_visits);
+SELECT mkt.create_campaign('pred_lapsing', 'pred_offer', 'pred_segment_visits', 'customer_id',
+  params => '{"target": {"predictor": "pred_segment", "class": "lapsing", "min_score": 0.5}, "control_fraction": 0.2}');
+SELECT mkt.create_campaign('pred_loyal', 'pred_offer', 'pred_segment_visits_called', 'customer_id',
+  params => '{"target": {"predictor": "pred_segment", "class": "loyal"}, "control_fraction": 0.2}');
+INSERT INTO pred_segment_visits SELECT customer_id, recency_weeks, orders, channel FROM pred_segments WHERE customer_id <= 600;
+INSERT INTO pred_segment_visits_called SELECT * FROM pred_segment_visits;
+WITH touched AS (
+  SELECT c.campaign_name, t.subject, t.arm FROM mkt.campaign_touches t JOIN mkt.campaigns c USING (campaign_id)
+  WHERE c.campaign_name IN ('pred_lapsing', 'pred_loyal'))
+SELECT campaign_name, count(*) > 50 AS many, count(*) FILTER (WHERE arm = 'control') > 0 AS control_drawn,
+       bool_and(CASE campaign_name
+                  WHEN 'pred_lapsing' THEN mkt.predict_probability('pred_segment', to_jsonb(v), 'lapsing') >= 0.5
+                  ELSE mkt.predict_class('pred_segment', to_jsonb(v)) = 'loyal' END) AS only_the_class,
+       count(*) = (SELECT count(*) FROM pred_segment_visits w WHERE CASE campaign_name
+                  WHEN 'pred_lapsing' THEN mkt.predict_probability('pred_segment', to_jsonb(w), 'lapsing') >= 0.5
+                  ELSE mkt.predict_class('pred_segment', to_jsonb(w)) = 'loyal' END) AS all_of_it
+FROM touched t JOIN pred_segment_visits v ON v.customer_id::text = t.subject
+GROUP BY campaign_name ORDER BY campaign_name;
+SELECT mkt.drop_campaign('pred_lapsing'), mkt.drop_campaign('pred_loyal');
 -- Explanations cover every feature of the called class's model; importances are the classes' mean.
 SELECT count(*) AS contributions FROM mkt.explain_prediction('pred_segment', '{"recency_weeks": 9, "orders": 2}');
 SELECT feature, round(importance::numeric, 2) > 0 AS used FROM mkt.feature_importance('pred_segment') ORDER BY feature;
@@ -347,6 +376,15 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT mkt.predict_class('pred_segment', '{"orders": "many"}')$$),
   ($$SELECT * FROM mkt.evaluate_predictor('pred_segment', 'SELECT customer_id, recency_weeks, orders, channel, NULL::text AS segment FROM pred_segments')$$),
   ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_segment", "min_score": 0.5}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_segment", "class": "vip", "min_score": 0.5}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_segment", "class": "lapsing", "top_fraction": 0.3}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_segment", "class": "lapsing", "min_score": 2}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"predictor": "pred_spend", "class": "1"}}')$$),
+  ($$SELECT mkt.create_campaign('pred_bad', 'pred_offer', 'pred_visits', 'customer_id', params => '{"target": {"uplift_model": "pred_coupon_t", "class": "1", "min_uplift": 0.1}}')$$),
+  ($$SELECT mkt.predict_probability('pred_segment', '{}', 'vip')$$),
+  ($$SELECT mkt.predict_probability('pred_segment', '{}', NULL)$$),
+  ($$SELECT mkt.predict_probability('pred_spend', '{}', '1')$$),
+  ($$SELECT mkt.predict_probability('pred_coupon_t', '{}', '1')$$),
   ($$SELECT mkt.predict('pred_churn', '[1, 2]')$$),
   ($$SELECT mkt.predict('pred_churn', '{"orders": "many"}')$$),
   ($$SELECT mkt.predict('pred_churn', '{"channel": {"a": 1}}')$$),
