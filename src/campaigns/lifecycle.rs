@@ -100,9 +100,7 @@ pub fn create(d: Definition) -> SqlResult<()> {
         from: table.clone(),
         stored: true,
     })?;
-    let subject = source::find_exact(&cols, d.subject_col, "subject")?
-        .name
-        .clone();
+    let subject = source::find_exact(&cols, d.subject_col, "subject")?.name.clone();
     let mut context = Vec::new();
     for c in no_nulls(Some(d.context_cols), "context_cols")? {
         context.push(source::find_exact(&cols, &c, "context")?.name.clone());
@@ -146,8 +144,7 @@ pub fn create(d: Definition) -> SqlResult<()> {
         }
         None => d.condition.map(str::to_string),
     };
-    let body =
-        campaign::trigger_function(&function_name, id, &subject, &context, targeted.as_deref());
+    let body = campaign::trigger_function(&function_name, id, &subject, &context, targeted.as_deref());
     catalog::install_trigger(id, d.name, &table, &trigger_name, &function_name, &body)
 }
 
@@ -171,9 +168,7 @@ pub fn report_rows(
     let c = load(name)?;
     let counts = catalog::arm_counts(&c, from, to)?;
     if c.untargeted_sample <= 0.0 {
-        return Ok(uplift_report::rows(
-            counts.into_iter().map(|(_, a)| a).collect(),
-        ));
+        return Ok(uplift_report::rows(counts.into_iter().map(|(_, a)| a).collect()));
     }
     let (sample, targeted): (Vec<_>, Vec<_>) = counts.into_iter().partition(|(s, _)| *s);
     Ok(uplift_report::rows_with_sample(

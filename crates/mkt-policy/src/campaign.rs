@@ -96,9 +96,7 @@ impl Target {
             TargetModel::Predictor(_) => ("min_score", "min_uplift"),
         };
         if p.value(other).is_some() {
-            return Err(Error::invalid(format!(
-                "target {other} is for the other kind of model; use {min_key}"
-            )));
+            return Err(Error::invalid(format!("target {other} is for the other kind of model; use {min_key}")));
         }
         let class = p.text("class")?;
         if class.is_some() && matches!(model, TargetModel::Uplift(_)) {
@@ -315,18 +313,11 @@ mod tests {
     fn settings_have_defaults_and_checked_ranges() {
         let s = Settings::parse(&json!({})).unwrap();
         assert_eq!(s.control_fraction, 0.1);
-        assert_eq!(
-            (s.frequency_cap, s.daily_budget, s.quiet),
-            (None, None, None)
-        );
+        assert_eq!((s.frequency_cap, s.daily_budget, s.quiet), (None, None, None));
         assert_eq!(s.frequency_interval, "1 day");
         assert_eq!((s.reward, s.seed, s.queued), ("conversion", 42, false));
-        let s = Settings::parse(&json!({"quiet_hours": [22, 7], "mode": "queued", "budget": 5}))
-            .unwrap();
-        assert_eq!(
-            (s.quiet, s.queued, s.daily_budget),
-            (Some((22, 7)), true, Some(5))
-        );
+        let s = Settings::parse(&json!({"quiet_hours": [22, 7], "mode": "queued", "budget": 5})).unwrap();
+        assert_eq!((s.quiet, s.queued, s.daily_budget), (Some((22, 7)), true, Some(5)));
         let e = |v: Value| Settings::parse(&v).unwrap_err().to_string();
         assert!(e(json!({"quiet_hours": [7, 7]})).starts_with("quiet_hours must be"));
         assert!(e(json!({"start": 5})).contains("\"start\" for a campaign must be a string"));
@@ -336,10 +327,7 @@ mod tests {
     }
 
     fn e_sample(v: Value) -> bool {
-        Target::parse(&v)
-            .unwrap_err()
-            .to_string()
-            .contains("untargeted_sample")
+        Target::parse(&v).unwrap_err().to_string().contains("untargeted_sample")
     }
 
     #[test]
@@ -354,33 +342,20 @@ mod tests {
                 untargeted_sample: 0.0
             }
         );
-        assert_eq!(
-            t.condition(0.0125, "id", 42),
-            "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125"
-        );
+        assert_eq!(t.condition(0.0125, "id", 42), "mkt.predict_uplift('coupon', to_jsonb(mkt_row)) >= 0.0125");
         let t = Target::parse(&json!({"predictor": "it's churn", "min_score": 0.6})).unwrap();
-        assert_eq!(
-            t.condition(0.6, "id", 42),
-            "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6"
-        );
+        assert_eq!(t.condition(0.6, "id", 42), "mkt.predict('it''s churn', to_jsonb(mkt_row)) >= 0.6");
         // an untargeted sample qualifies by its subject's draw, before any scoring
-        let t =
-            Target::parse(&json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.1}))
-                .unwrap();
+        let t = Target::parse(&json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.1})).unwrap();
         assert_eq!(
             t.condition(0.6, "User Id", 7),
             "((pg_catalog.hashtextextended('mkt.untargeted:' || (mkt_row.\"User Id\")::text, 7) & 4294967295)::float8 \
              / 4294967296.0 < 0.1) OR mkt.predict('p', to_jsonb(mkt_row)) >= 0.6"
         );
-        assert!(e_sample(
-            json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.9})
-        ));
+        assert!(e_sample(json!({"predictor": "p", "min_score": 0.6, "untargeted_sample": 0.9})));
         let e = |v| Target::parse(&v).unwrap_err().to_string();
         assert!(e(json!({"top_fraction": 0.3})).contains("names one model"));
-        assert!(
-            e(json!({"uplift_model": "a", "predictor": "b", "top_fraction": 0.3}))
-                .contains("names one model")
-        );
+        assert!(e(json!({"uplift_model": "a", "predictor": "b", "top_fraction": 0.3})).contains("names one model"));
         assert!(e(json!({"uplift_model": "a"})).contains("one of top_fraction and min_uplift"));
         assert!(e(json!({"uplift_model": "a", "min_score": 0.5})).contains("min_uplift"));
         assert!(e(json!({"predictor": "a", "top_fraction": 1.5})).contains("top_fraction"));
@@ -439,10 +414,7 @@ mod tests {
         assert!(f.starts_with("CREATE FUNCTION mkt.campaign_trigger_3() RETURNS trigger"));
         assert!(f.contains("IF NOT coalesce((SELECT (event_type = 'cart') FROM (SELECT (NEW).*) AS mkt_row), false)"));
         assert!(f.contains("PERFORM mkt.campaign_fire(3, (NEW.\"User Id\")::text, jsonb_build_object('event_type', NEW.\"event_type\"));"));
-        assert_eq!(
-            trigger_names(3),
-            ("mkt_campaign_3".into(), "mkt.campaign_trigger_3".into())
-        );
+        assert_eq!(trigger_names(3), ("mkt_campaign_3".into(), "mkt.campaign_trigger_3".into()));
         assert!(condition_probe("x $mkt_campaign$", "t").is_err());
         assert!(check_name("").is_err() && check_name("spring").is_ok());
     }
