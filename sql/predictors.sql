@@ -21,6 +21,9 @@ COMMENT ON FUNCTION mkt.predict_probability(text, jsonb, text) IS
 COMMENT ON FUNCTION mkt.predict_class_all(text, text, text) IS
 'The class the deployed classifier calls for every row of source (as mkt.predict_class does), with its probability and the row''s key_col as text.';
 
+COMMENT ON FUNCTION mkt.predict_proba_all(text, text, text, text) IS
+'The deployed classifier''s probabilities for every row of source, with the row''s key_col as text: a row per class (as mkt.predict_proba gives them), or with only_class given only that class''s probability (one row per source row, as mkt.predict_probability gives it). A class the model does not know is an error naming its classes; a regression is an error.';
+
 COMMENT ON FUNCTION mkt.evaluate_predictor(text, text) IS
 'Scores the deployed predictor on test_source (which has the label column and every feature) and returns its metrics: for classification roc_auc, pr_auc (average precision), log_loss, brier, accuracy, precision, recall and f1 at 0.5 and at the threshold chosen on the validation rows (the *_at_threshold rows), the threshold and rows; for regression rmse, mae, r2 and rows. For multiclass accuracy, balanced_accuracy, macro_precision, macro_recall, macro_f1 (averaged over the classes in the labels or called, as scikit-learn does), log_loss, classes and rows; a test label the model never saw counts as its own class, never called. Rows with a NULL label are left out. The metrics are stored with the version as test_<metric>.';
 

@@ -1,5 +1,6 @@
 //! The predictor area's SQL functions: mkt.train_predictor, mkt.predict, mkt.predict_all,
-//! mkt.predict_class, mkt.predict_proba, mkt.predict_probability, mkt.predict_class_all, mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance, mkt.explain_prediction,
+//! mkt.predict_class, mkt.predict_proba, mkt.predict_probability, mkt.predict_class_all,
+//! mkt.predict_proba_all, mkt.evaluate_predictor, mkt.roc_curve, mkt.feature_importance, mkt.explain_prediction,
 //! mkt.train_uplift, mkt.predict_uplift, mkt.predict_uplift_all, mkt.evaluate_uplift,
 //! mkt.uplift_curve_svg.
 
@@ -147,6 +148,32 @@ fn predict_class_all(
         required(model_name, "model_name")?,
         required(source, "source")?,
         required(key_col, "key_col")?,
+    )?))
+}
+
+#[pg_extern(stable, parallel_safe)]
+#[allow(clippy::type_complexity)]
+fn predict_proba_all(
+    model_name: Option<&str>,
+    source: Option<&str>,
+    key_col: Option<&str>,
+    only_class: default!(Option<&str>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(key, Option<String>),
+            name!(class, String),
+            name!(probability, f64),
+        ),
+    >,
+    ErrorReport,
+> {
+    Ok(TableIterator::new(serve::predict_proba_all(
+        required(model_name, "model_name")?,
+        required(source, "source")?,
+        required(key_col, "key_col")?,
+        only_class,
     )?))
 }
 

@@ -211,6 +211,41 @@ pub fn predict_class_all(
         .collect())
 }
 
+/// Every class's probability for every row of a source, or only `class`'s (one row each).
+pub fn predict_proba_all(
+    name: &str,
+    source_text: &str,
+    key_col: &str,
+    class: Option<&str>,
+) -> SqlResult<Vec<(Option<String>, String, f64)>> {
+    let (_, p) = cache::predictor(name)?;
+    let only = match class {
+        Some(c) => Some(class_index(name, &p, c)?),
+        None => {
+            calls_classes(name, &p)?;
+            None
+        }
+    };
+    let src = rows::model_source(source_text, p.transform.as_ref())?;
+    let (keys, x) = read_scoring(&src, &p.features, key_col)?;
+    let probabilities = score_rows(&x, |r| p.probabilities(r))?;
+    let names = p.class_names();
+    let per_row = if only.is_some() { 1 } else { names.len() };
+    let mut out = Vec::with_capacity(keys.len() * per_row);
+    for (key, ps) in keys.into_iter().zip(probabilities) {
+        match only {
+            Some(i) => out.push((key, names[i].clone(), ps[i])),
+            None => out.extend(
+                names
+                    .iter()
+                    .zip(ps)
+                    .map(|(c, q)| (key.clone(), c.clone(), q)),
+            ),
+        }
+    }
+    Ok(out)
+}
+
 /// Scores every row in the call's pool, checking for cancel between chunks.
 pub fn score_rows<T: Send>(x: &Features, f: impl Fn(&[Value]) -> T + Sync) -> SqlResult<Vec<T>> {
     use rayon::prelude::*;

@@ -257,6 +257,13 @@ SELECT bool_and(a.class = mkt.predict_class('pred_segment', to_jsonb(s))
                 AND a.probability = (SELECT max(probability) FROM mkt.predict_proba('pred_segment', to_jsonb(s)))) AS same_as_one_row,
        count(*) AS scored, count(DISTINCT a.class) AS classes_called
 FROM mkt.predict_class_all('pred_segment', 'pred_segments', 'customer_id') a JOIN pred_segments s ON s.customer_id::text = a.key;
+-- Every class's probability for every row, or one class's: the numbers of one row at a time.
+SELECT count(*) = 3 * (SELECT count(*) FROM pred_segments) AS a_row_per_class,
+       bool_and(a.probability = (SELECT p.probability FROM mkt.predict_proba('pred_segment', to_jsonb(s)) p WHERE p.class = a.class)) AS same_as_one_row
+FROM mkt.predict_proba_all('pred_segment', 'pred_segments', 'customer_id') a JOIN pred_segments s ON s.customer_id::text = a.key;
+SELECT count(*) = (SELECT count(*) FROM pred_segments) AS one_row_each, bool_and(a.class = 'lapsing') AS only_that_class,
+       bool_and(a.probability = mkt.predict_probability('pred_segment', to_jsonb(s), 'lapsing')) AS same_as_one_row
+FROM mkt.predict_proba_all('pred_segment', 'pred_segments', 'customer_id', only_class => 'lapsing') a JOIN pred_segments s ON s.customer_id::text = a.key;
 -- A binary classifier calls 1 from its threshold and gives both classes' probabilities.
 SELECT mkt.predict_class('pred_churn', '{"recency_weeks": 9, "orders": 1, "channel": "sms"}') AS likely,
        mkt.predict_class('pred_churn', '{"recency_weeks": 1, "orders": 12, "channel": "email"}') AS unlikely,
@@ -385,6 +392,9 @@ SELECT q, regress.err(q) FROM (VALUES
   ($$SELECT mkt.predict_probability('pred_segment', '{}', NULL)$$),
   ($$SELECT mkt.predict_probability('pred_spend', '{}', '1')$$),
   ($$SELECT mkt.predict_probability('pred_coupon_t', '{}', '1')$$),
+  ($$SELECT * FROM mkt.predict_proba_all('pred_segment', 'pred_segments', 'customer_id', 'vip')$$),
+  ($$SELECT * FROM mkt.predict_proba_all('pred_spend', 'pred_customers', 'customer_id')$$),
+  ($$SELECT * FROM mkt.predict_proba_all('pred_segment', 'pred_segments', 'nope')$$),
   ($$SELECT mkt.predict('pred_churn', '[1, 2]')$$),
   ($$SELECT mkt.predict('pred_churn', '{"orders": "many"}')$$),
   ($$SELECT mkt.predict('pred_churn', '{"channel": {"a": 1}}')$$),
