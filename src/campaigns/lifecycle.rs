@@ -54,12 +54,11 @@ fn target_condition(
         }
         (TargetModel::Predictor(m), None) => {
             let p = crate::models::cache::predictor(m)?.1;
-            if p.task == mkt_predict::predictor::Task::Multiclass {
-                return Err(report(Error::NotSupported(format!(
-                    "model {} is a multiclass classifier, which has no single score to target by: add \"class\" to the target (with min_score, that class's probability; without, the rows the model calls that class)",
-                    quote_shown(m)
-                ))));
-            }
+            crate::predictors::serve::one_score(
+                m,
+                &p,
+                " to target by: add \"class\" to the target (with min_score, that class's probability; without, the rows the model calls that class)",
+            )?;
             ("score", p.score_quantiles.clone())
         }
     };

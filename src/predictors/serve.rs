@@ -94,11 +94,15 @@ fn transformed<'a>(
     })
 }
 
-/// A model whose scores are one number per row: binary classification or regression.
-pub fn one_score(name: &str, p: &Predictor) -> SqlResult<()> {
+/// What a multiclass model offers a caller of mkt.predict or mkt.predict_all instead of a score.
+const CLASS_FUNCTIONS: &str = ": use mkt.predict_class or mkt.predict_proba";
+
+/// A model whose scores are one number per row: binary classification or regression. The error
+/// for a multiclass model ends with `instead`, which says what the caller can use.
+pub fn one_score(name: &str, p: &Predictor, instead: &str) -> SqlResult<()> {
     if p.task == Task::Multiclass {
         return Err(Error::NotSupported(format!(
-            "model {} is a multiclass classifier, which has no single score: use mkt.predict_class or mkt.predict_proba",
+            "model {} is a multiclass classifier, which has no single score{instead}",
             quote_shown(name)
         )))
         .sql();
@@ -120,7 +124,7 @@ fn calls_classes(name: &str, p: &Predictor) -> SqlResult<()> {
 
 pub fn predict(name: &str, features: &Json) -> SqlResult<f64> {
     let (_, p) = cache::predictor(name)?;
-    one_score(name, &p)?;
+    one_score(name, &p, CLASS_FUNCTIONS)?;
     let row = transformed(p.transform.as_ref(), features)?;
     Ok(p.predict(&row_from_json(&p.features, &row)?))
 }
@@ -131,7 +135,7 @@ pub fn predict_all(
     key_col: &str,
 ) -> SqlResult<Vec<(Option<String>, f64)>> {
     let (_, p) = cache::predictor(name)?;
-    one_score(name, &p)?;
+    one_score(name, &p, CLASS_FUNCTIONS)?;
     let src = rows::model_source(source_text, p.transform.as_ref())?;
     let (keys, x) = read_scoring(&src, &p.features, key_col)?;
     let scores = score_rows(&x, |r| p.predict(r))?;
