@@ -1,6 +1,6 @@
 //! Time per next-item scoring call of a sequence model (10k items, dim 64, 50 positions), as a
 //! backend serves it: outside any rayon pool, one call at a time.
-use mkt_neural::sequence::{Architecture, SequenceConfig, SequenceNet};
+use mkt_neural::sequence::{serving_layout, Architecture, SequenceConfig, SequenceNet};
 use std::time::Instant;
 
 fn main() {
@@ -29,8 +29,21 @@ fn main() {
         let (fast, a) = time(&|| net.next_scores(&recent).unwrap()[7]);
         let (forward, _) = time(&|| net.next_query(&recent).unwrap()[0]);
         let (candle, b) = time(&|| net.next_scores_candle(&recent).unwrap()[7]);
+        // As a deployed model serves: the first block's item rows come with its serving file.
+        let weights = net.weights().unwrap();
+        let weight = |n: &str| weights.iter().find(|w| w.0 == n).map(|w| w.2.clone());
+        let items = weight("items").unwrap()[cfg.dim..].to_vec();
+        let served = serving_layout(&cfg, items.into(), &weight).unwrap();
+        let rows = match served.first_block_items() {
+            Some(rows) => {
+                served.attach_first_block(rows.into());
+                let (t, _) = time(&|| served.query(&recent)[0]);
+                format!(", {t:.0} us with the first block's item rows")
+            }
+            None => String::new(),
+        };
         println!(
-            "{architecture:?}: serving path {fast:.0} us per call (forward pass alone {forward:.0} us), \
+            "{architecture:?}: serving path {fast:.0} us per call (forward pass alone {forward:.0} us{rows}), \
              candle {candle:.0} us ({:.1}x; checksums {a:.2} {b:.2})",
             candle / fast
         );

@@ -1133,16 +1133,27 @@ mod tests {
                     opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
                 }
                 let histories: [&[u32]; 5] = [&[], &[4], &[4, 9], &[1, 2, 3, 4, 5, 6], &[0, 9, 1, 8, 2, 7, 3, 6, 4]];
-                for h in histories {
-                    let fast = net.next_scores(h).unwrap();
-                    let slow = net.next_scores_candle(h).unwrap();
-                    assert_eq!(fast.len(), slow.len());
-                    for (x, y) in fast.iter().zip(&slow) {
-                        assert!(
-                            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                            "{a:?} dim {dim} blocks {blocks} history {h:?}: {fast:?} vs {slow:?}"
-                        );
+                let check = |projected: bool| {
+                    for h in histories {
+                        let fast = net.next_scores(h).unwrap();
+                        let slow = net.next_scores_candle(h).unwrap();
+                        assert_eq!(fast.len(), slow.len());
+                        for (x, y) in fast.iter().zip(&slow) {
+                            assert!(
+                                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                                "{a:?} dim {dim} blocks {blocks} projected {projected} history {h:?}: {fast:?} vs {slow:?}"
+                            );
+                        }
                     }
+                };
+                check(false);
+                // the first block from its projected item rows, as a serving file gives them
+                let inference = net.inference(&[]).unwrap();
+                let rows = inference.first_block_items();
+                assert_eq!(rows.is_some(), a == Architecture::Attention && blocks > 1);
+                if let Some(rows) = rows {
+                    assert!(inference.attach_first_block(rows.into()));
+                    check(true);
                 }
             }
         }

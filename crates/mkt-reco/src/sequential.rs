@@ -382,11 +382,32 @@ impl Sequential {
         Ok(self.serving(recent)?.query(recent))
     }
 
+    /// The first attention block's projection of every item, for the serving file: None for a
+    /// GRU, or where the rows (12·dim bytes an item) would pass `max_bytes`.
+    pub fn first_block_items(&self, max_bytes: usize) -> Option<Vec<f32>> {
+        match self.serving.first_block_len() {
+            0 => None,
+            n if n * 4 > max_bytes => None,
+            _ => self.serving.first_block_items(),
+        }
+    }
+
+    /// Serves the first block from `rows` (a view of the serving file).
+    pub fn attach_first_block(&self, rows: Shared<f32>) -> Result<()> {
+        match self.serving.attach_first_block(rows) {
+            true => Ok(()),
+            false => Err(Error::Corrupted(
+                "the serving file's first-block rows are not this model's".into(),
+            )),
+        }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.weights.iter().map(|w| w.2.heap_bytes()).sum::<usize>()
             + self.history.indptr.heap_bytes()
             + self.history.items.heap_bytes()
             + self.serving_heap_bytes()
+            + self.serving.first_block_bytes().0
     }
 
     /// The serving layout's own copies: every parameter but the item table.
@@ -403,6 +424,7 @@ impl Sequential {
             .iter()
             .map(|w| w.2.mapped_bytes())
             .sum::<usize>()
+            + self.serving.first_block_bytes().1
             + self.history.indptr.mapped_bytes()
             + self.history.items.mapped_bytes()
     }

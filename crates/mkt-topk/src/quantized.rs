@@ -307,6 +307,8 @@ impl QuantizedRows {
     ) -> Vec<Scored> {
         debug_assert_eq!(rows.len(), self.n * self.dim);
         let dim = self.dim;
+        // Dereferenced once: a mapped array's deref is a call through its backing.
+        let order: &[u32] = &self.order;
         let exact_item = |i: u32| dot(&rows[i as usize * dim..(i as usize + 1) * dim], query);
         let Some(code) = self.encode(query) else {
             let mut s = vec![0f32; self.n];
@@ -324,7 +326,7 @@ impl QuantizedRows {
             positions
                 .iter()
                 .map(|s| {
-                    let item = self.order[s.index as usize];
+                    let item = order[s.index as usize];
                     (item, exact_item(item))
                 })
                 .collect()
@@ -402,7 +404,7 @@ impl QuantizedRows {
                 }
                 for (j, ((&x, &l), &s)) in ap.iter().zip(l1).zip(sc).enumerate() {
                     if x + a * l + b * s >= tau {
-                        let item = self.order[c * CHUNK + j];
+                        let item = order[c * CHUNK + j];
                         best.offer(item, exact_item(item));
                         tau = tau.max(best.floor().unwrap_or(tau));
                     }
@@ -432,8 +434,10 @@ mod x86 {
         assert!(code.packed.len() == pairs && pairs.is_multiple_of(2));
         let packed = &code.packed;
         let tv = _mm256_set1_ps(code.t);
+        // Dereferenced once: a mapped array's deref is a call through its backing.
+        let (rows, scale) = (q.blocks.as_ptr(), q.scale.as_ptr());
         for b in blocks {
-            let base = q.blocks.as_ptr().add(b * pairs * BLOCK * 2);
+            let base = rows.add(b * pairs * BLOCK * 2);
             let mut a0 = _mm256_setzero_si256();
             let mut a1 = _mm256_setzero_si256();
             let mut p = 0;
@@ -446,7 +450,7 @@ mod x86 {
                 p += 2;
             }
             let acc = _mm256_cvtepi32_ps(_mm256_add_epi32(a0, a1));
-            let s = _mm256_mul_ps(_mm256_loadu_ps(q.scale.as_ptr().add(b * BLOCK)), tv);
+            let s = _mm256_mul_ps(_mm256_loadu_ps(scale.add(b * BLOCK)), tv);
             _mm256_storeu_ps(out.as_mut_ptr().add(b * BLOCK), _mm256_mul_ps(acc, s));
         }
     }
