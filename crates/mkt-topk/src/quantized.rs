@@ -348,6 +348,13 @@ impl QuantizedRows {
         let mut end_block = 0;
         let mut tau: Option<f32> = None;
         let mut tau_at = 0;
+        // No exact score in the prefix exceeds its best approximate one plus the largest error
+        // bound, so while that stays below the next block's bound, deriving the k-th exact score
+        // could not stop the scan: embeddings whose norms are alike (a sequence model's) then
+        // scan to the end without rescoring a prefix at every doubling.
+        let (a, b) = (code.a, code.b);
+        let most_error = a * self.max_l1 + b * self.max_scale;
+        let mut best_approx = f32::NEG_INFINITY;
         while end_block < n_blocks {
             if tau.is_some_and(|t| code.norm * self.block_norm[end_block] < t) {
                 break;
@@ -363,10 +370,15 @@ impl QuantizedRows {
                 approx[excluded_pos[next_excluded] as usize] = f32::NEG_INFINITY;
                 next_excluded += 1;
             }
+            let end = (next * BLOCK).min(self.n);
+            best_approx = approx[end_block * BLOCK..end]
+                .iter()
+                .fold(best_approx, |m, &x| m.max(x));
             end_block = next;
+            let could_stop = end_block < n_blocks
+                && best_approx + most_error >= code.norm * self.block_norm[end_block];
             // A better k-th score stops the scan sooner; re-derive it as the prefix doubles.
-            let end = (end_block * BLOCK).min(self.n);
-            if tau.is_none() || end >= 2 * tau_at {
+            if could_stop && (tau.is_none() || end >= 2 * tau_at) {
                 let best = rescore(&top_k_dense(&approx[..end], k));
                 if best.len() == k {
                     tau = kth(&best);
@@ -388,8 +400,7 @@ impl QuantizedRows {
             for s in &first {
                 approx[s.index as usize] = f32::NEG_INFINITY;
             }
-            let (a, b) = (code.a, code.b);
-            let slack = a * self.max_l1 + b * self.max_scale;
+            let slack = most_error;
             const CHUNK: usize = 32;
             for (c, ((ap, l1), sc)) in approx
                 .chunks(CHUNK)
