@@ -118,6 +118,18 @@ fn prefetch_rows(table: &[f32], width: usize, recent: &[u32]) {
     }
 }
 
+/// The softmax of `w` in place, shifted by its maximum so that no exponential overflows.
+#[inline(always)]
+fn softmax(w: &mut [f32]) {
+    let max = w.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0f32;
+    for v in w.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    w.iter_mut().for_each(|v| *v /= sum);
+}
+
 /// The mean of a row and the inverse of its standard deviation as the layer norm takes them.
 #[inline(always)]
 fn moments(x: &[f32]) -> (f32, f32) {
@@ -462,17 +474,8 @@ impl Inference {
                 );
                 for (i, row) in weights.chunks_exact_mut(n).enumerate() {
                     let (seen, future) = row.split_at_mut(i + 1);
-                    let mut max = f32::NEG_INFINITY;
-                    for w in seen.iter_mut() {
-                        *w *= inv;
-                        max = max.max(*w);
-                    }
-                    let mut sum = 0f32;
-                    for w in seen.iter_mut() {
-                        *w = (*w - max).exp();
-                        sum += *w;
-                    }
-                    seen.iter_mut().for_each(|w| *w /= sum);
+                    seen.iter_mut().for_each(|w| *w *= inv);
+                    softmax(seen);
                     future.iter_mut().for_each(|w| *w = 0.0);
                 }
                 matmul(
@@ -573,19 +576,12 @@ fn last_attention(b: &Block, nrm: &[f32], n: usize, heads: usize, inv: f32) -> V
         for (k, o) in qk.iter_mut().enumerate() {
             *o = dot(&w[k * 3 * d + d + c..k * 3 * d + d + c + dh], &q[c..c + dh]) * inv;
         }
-        let mut max = f32::NEG_INFINITY;
         for (t, o) in a.iter_mut().enumerate() {
             *o = dot(&nrm[t * d..(t + 1) * d], &qk);
-            max = max.max(*o);
         }
-        let mut sum = 0f32;
-        for o in a.iter_mut() {
-            *o = (*o - max).exp();
-            sum += *o;
-        }
+        softmax(&mut a);
         mix.fill(0.0);
         for (t, &a) in a.iter().enumerate() {
-            let a = a / sum;
             mix.iter_mut()
                 .zip(&nrm[t * d..(t + 1) * d])
                 .for_each(|(m, v)| *m += a * v);

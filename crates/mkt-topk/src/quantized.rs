@@ -400,7 +400,6 @@ impl QuantizedRows {
             for s in &first {
                 approx[s.index as usize] = f32::NEG_INFINITY;
             }
-            let slack = most_error;
             const CHUNK: usize = 32;
             for (c, ((ap, l1), sc)) in approx
                 .chunks(CHUNK)
@@ -409,7 +408,7 @@ impl QuantizedRows {
                 .enumerate()
             {
                 // One comparison per item against the loosest bound first: most chunks stop here.
-                let loosest = tau - slack;
+                let loosest = tau - most_error;
                 if !ap.iter().fold(false, |any, &x| any | (x >= loosest)) {
                     continue;
                 }
