@@ -25,10 +25,13 @@ thread_local! {
     static EPOCHS: [Cell<u64>; 2] = const { [Cell::new(1), Cell::new(1)] };
     static OIDS: [Cell<pg_sys::Oid>; 2] = const { [Cell::new(pg_sys::InvalidOid), Cell::new(pg_sys::InvalidOid)] };
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
+    /// Moved by every relcache invalidation, of any relation.
+    static ANY: Cell<u64> = const { Cell::new(1) };
 }
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    ANY.with(|a| a.set(a.get() + 1));
     OIDS.with(|oids| {
         EPOCHS.with(|epochs| {
             for (oid, epoch) in oids.iter().zip(epochs) {
@@ -71,6 +74,13 @@ pub fn epoch(w: Watched) -> SqlResult<u64> {
         REGISTERED.with(|r| r.set(true));
     }
     Ok(EPOCHS.with(|e| e[w as usize].get()))
+}
+
+/// An epoch that every relcache invalidation this backend receives moves, whatever the relation:
+/// what was looked up by name under another epoch may have been dropped, renamed or altered.
+pub fn any_relation_epoch() -> SqlResult<u64> {
+    epoch(Watched::Policies)?;
+    Ok(ANY.with(|a| a.get()))
 }
 
 /// Makes every backend re-check what it cached from `w` after this transaction commits (and this

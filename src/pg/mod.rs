@@ -15,4 +15,5 @@ pub mod pool;
 pub mod progress;
 pub mod source;
 pub mod spi;
+pub mod table_rows;
 pub mod work_mem;

@@ -39,6 +39,7 @@ fn load_uncached(name: &str) -> SqlResult<Policy> {
         cfg,
         transform,
         draws: Default::default(),
+        distributions: Default::default(),
     })
 }
 

@@ -12,7 +12,7 @@ use mkt_core::rng::Rng;
 use mkt_core::Error;
 use mkt_policy::config::Algorithm;
 use mkt_policy::decide::{self, Decision, Knowledge};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 
 thread_local! {
@@ -42,7 +42,15 @@ fn with_knowledge<T>(
     context: &Value,
     f: impl FnOnce(&str, &Knowledge) -> T,
 ) -> SqlResult<(String, T)> {
-    let view = &p.context(context)?;
+    // Without a transform the policy reads the context as given: no copy.
+    let transformed;
+    let view = match &p.transform {
+        None => context,
+        Some(_) => {
+            transformed = p.context(context)?;
+            &transformed
+        }
+    };
     let state = p.cfg.state.key(view).sql()?;
     let out = match (&p.cfg.algorithm, &p.cfg.linear) {
         (Algorithm::LinUcb, Some(l)) => {
@@ -56,14 +64,6 @@ fn with_knowledge<T>(
         }
     };
     Ok((state, out))
-}
-
-pub(crate) fn distribution_json(p: &Policy, probabilities: &[f64]) -> Value {
-    let mut m = Map::new();
-    for (a, q) in p.cfg.actions.iter().zip(probabilities) {
-        m.insert(a.clone(), serde_json::json!(q));
-    }
-    Value::Object(m)
 }
 
 /// A decision for `context` (minus `excluded` actions), logged with the context as the caller
@@ -95,7 +95,7 @@ pub fn decide(
             state: &state,
             action: &action,
             probability,
-            probabilities: distribution_json(&p, &d.probabilities),
+            probabilities: &d.probabilities,
         },
     )?;
     Ok((id, action, probability))

@@ -8,7 +8,7 @@ use crate::pg::source::{self, Column, Target};
 use crate::policies::cache;
 use crate::policies::catalog::decisions::{self, Logged};
 use crate::policies::catalog::state;
-use crate::policies::decide::{distribution_json, with_backend_rng};
+use crate::policies::decide::with_backend_rng;
 use crate::policies::policy::Policy;
 use mkt_core::ids::IdColumn;
 use mkt_core::names::{quote_ident, quote_shown};
@@ -173,7 +173,7 @@ fn log_chunk(
         .map(|(st, d)| match last.get(st.as_str()) {
             Some(&(q, i)) if q == d.probabilities.as_slice() => i,
             _ => {
-                texts.push(distribution_json(p, &d.probabilities).to_string());
+                texts.push(p.distribution_json(&d.probabilities).to_string());
                 last.insert(st, (&d.probabilities, texts.len() - 1));
                 texts.len() - 1
             }

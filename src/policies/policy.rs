@@ -6,8 +6,9 @@ use mkt_core::names::quote_shown;
 use mkt_core::Error;
 use mkt_policy::draw_memo::DrawMemo;
 use mkt_policy::PolicyConfig;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 pub struct Policy {
     pub id: i64,
@@ -19,6 +20,10 @@ pub struct Policy {
     /// Thompson draws of this backend's decisions, per state; a new definition or version of the
     /// policy is loaded as a new `Policy`, and with it an empty memo.
     pub draws: RefCell<DrawMemo>,
+    /// The jsonb of distributions this backend logged, by their probabilities' bits: a policy's
+    /// decisions repeat few distributions (one per state until it learns), and copying one costs
+    /// less than writing it as text and parsing that into jsonb.
+    pub distributions: RefCell<HashMap<Vec<u64>, Vec<u8>>>,
 }
 
 impl Policy {
@@ -32,6 +37,15 @@ impl Policy {
 
     pub fn context(&self, context: &Value) -> SqlResult<Value> {
         self.view(context).sql()
+    }
+
+    /// A distribution over the policy's actions as logged: {action: probability}.
+    pub fn distribution_json(&self, probabilities: &[f64]) -> Value {
+        let mut m = Map::new();
+        for (a, q) in self.cfg.actions.iter().zip(probabilities) {
+            m.insert(a.clone(), serde_json::json!(q));
+        }
+        Value::Object(m)
     }
 }
 

@@ -5,6 +5,8 @@ use crate::pg::args::GivenJsonb;
 use crate::pg::error::{missing_row, OrSql, SqlResult};
 use crate::pg::plans;
 use crate::pg::spi::{first, select_first};
+use crate::pg::table_rows;
+use pgrx::pg_sys::{self, Datum};
 use crate::policies::policy::Policy;
 use mkt_policy::reward_route::{DecisionUpdate, Route};
 use pgrx::datum::DatumWithOid;
@@ -19,10 +21,13 @@ pub struct LoggedDecision<'a> {
     pub state: &'a str,
     pub action: &'a str,
     pub probability: f64,
-    pub probabilities: Value,
+    pub probabilities: &'a [f64],
 }
 
 pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
+    if let Some(id) = insert_decision(p, d) {
+        return Ok(id);
+    }
     Spi::connect_mut(|c| {
         let args: Vec<DatumWithOid> = vec![
             p.id.into(),
@@ -32,7 +37,7 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
             d.state.into(),
             d.action.into(),
             d.probability.into(),
-            JsonB(d.probabilities.clone()).into(),
+            distribution(p, d.probabilities),
         ];
         let t = plans::update(
             c,
@@ -45,6 +50,74 @@ pub fn log_decision(p: &Policy, d: &LoggedDecision) -> SqlResult<i64> {
             .sql()?
             .ok_or_else(|| missing_row("INSERT INTO mkt.decisions"))
     })
+}
+
+/// Above this many distributions a policy's memo starts again empty.
+const MAX_DISTRIBUTIONS: usize = 1024;
+
+/// The jsonb of `p`'s distribution `probabilities`, copied from the policy's memo.
+fn distribution(p: &Policy, probabilities: &[f64]) -> DatumWithOid<'static> {
+    let key: Vec<u64> = probabilities.iter().map(|q| q.to_bits()).collect();
+    let mut memo = p.distributions.borrow_mut();
+    if !memo.contains_key(&key) {
+        if memo.len() >= MAX_DISTRIBUTIONS {
+            memo.clear();
+        }
+        let built = JsonB(p.distribution_json(probabilities)).into_datum();
+        // SAFETY: a jsonb datum just built in the current memory context: an untoasted varlena.
+        let bytes = built.map_or_else(Vec::new, |d| unsafe {
+            let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
+            std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr)).to_vec()
+        });
+        memo.insert(key.clone(), bytes);
+    }
+    let bytes = &memo[&key];
+    if bytes.is_empty() {
+        return DatumWithOid::null_oid(pg_sys::JSONBOID);
+    }
+    // SAFETY: a copy of a whole jsonb varlena, in the current memory context.
+    unsafe {
+        let copy = pg_sys::palloc(bytes.len()).cast::<u8>();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+        DatumWithOid::new(Datum::from(copy), pg_sys::JSONBOID)
+    }
+}
+
+/// `d` written without a statement where `table_rows` can (None otherwise, having written
+/// nothing), with the values the table's defaults give the columns the INSERT above leaves out.
+fn insert_decision(p: &Policy, d: &LoggedDecision) -> Option<i64> {
+    let mut id = None;
+    let written = table_rows::insert(c"decisions", || {
+        let taken = table_rows::next_value(c"decisions_decision_id_seq")?;
+        id = Some(taken);
+        // SAFETY: the transaction's start time, which now() returns, as the int64 datum a
+        // timestamptz is.
+        let decided_at = unsafe {
+            DatumWithOid::new(
+                Datum::from(pg_sys::GetCurrentTransactionStartTimestamp()),
+                pg_sys::TIMESTAMPTZOID,
+            )
+        };
+        Some(vec![
+            (c"decision_id", taken.into()),
+            (c"policy_id", p.id.into()),
+            (c"policy_version", p.version.into()),
+            (c"subject", d.subject.into()),
+            (c"context", d.context.param()),
+            (c"state", d.state.into()),
+            (c"action", d.action.into()),
+            (c"probability", d.probability.into()),
+            (c"probabilities", distribution(p, d.probabilities)),
+            (c"decided_at", decided_at),
+            (c"reward", DatumWithOid::null::<f64>()),
+            (c"next_context", DatumWithOid::null::<JsonB>()),
+            (c"rewarded_at", DatumWithOid::null_oid(pg_sys::TIMESTAMPTZOID)),
+            (c"applied", false.into()),
+        ])
+    });
+    // An id taken but not written (a column this code does not know) is a gap in the sequence,
+    // as a failed INSERT leaves.
+    id.filter(|_| written)
 }
 
 /// Decisions of one policy logged together (mkt.decide_all), column by column: the context and

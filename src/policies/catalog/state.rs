@@ -9,6 +9,8 @@
 use crate::pg::error::{missing_row, OrSql, SqlResult};
 use crate::pg::plans;
 use crate::pg::spi::{self, first};
+use crate::pg::table_rows::{self, Key};
+use pgrx::pg_sys::Datum;
 use crate::policies::policy::Policy;
 use mkt_policy::linucb::LinArm;
 use mkt_policy::{ArmStats, Learned};
@@ -35,6 +37,36 @@ fn fresh_linear(p: &Policy) -> LinArm {
 /// Per action, the stats of (state, action) if the policy has any (read-only).
 pub fn arms(p: &Policy, state: &str) -> SqlResult<Vec<Option<ArmStats>>> {
     let mut out = vec![None; p.cfg.actions.len()];
+    let found = table_rows::lookup(
+        c"policy_state",
+        c"policy_state_pkey",
+        &[(c"policy_id", Key::Int8(p.id)), (c"state", Key::Text(state))],
+        &[c"action", c"n", c"value", c"alpha", c"beta"],
+        |r| {
+            // SAFETY: datums of the columns named, of their types (text, int8, float8 x3), valid
+            // during this call.
+            let (action, n, value, alpha, beta) = unsafe {
+                (
+                    <&str>::from_datum(r[0].unwrap_or(Datum::from(0)), r[0].is_none()),
+                    i64::from_datum(r[1].unwrap_or(Datum::from(0)), r[1].is_none()),
+                    f64::from_datum(r[2].unwrap_or(Datum::from(0)), r[2].is_none()),
+                    f64::from_datum(r[3].unwrap_or(Datum::from(0)), r[3].is_none()),
+                    f64::from_datum(r[4].unwrap_or(Datum::from(0)), r[4].is_none()),
+                )
+            };
+            if let Some(i) = action.and_then(|a| p.cfg.action_index(a)) {
+                out[i] = Some(arm_from(
+                    n.unwrap_or(0),
+                    value.unwrap_or(0.0),
+                    alpha.unwrap_or(0.0),
+                    beta.unwrap_or(0.0),
+                ));
+            }
+        },
+    );
+    if found {
+        return Ok(out);
+    }
     Spi::connect(|c| {
         let t = plans::select(
             c,

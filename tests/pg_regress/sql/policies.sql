@@ -135,4 +135,52 @@ SELECT context::text AS context, next_context::text AS next_context FROM mkt.dec
 SELECT decision_id FROM mkt.decide('pol_one') \gset
 SELECT context::text AS default_context FROM mkt.decisions WHERE decision_id = :decision_id;
 
-SELECT mkt.drop_policy(p) FROM unnest(ARRAY['pol_one', 'pol_ts', 'pbad']) p;
+-- A decision's row holds what an INSERT with the table's defaults would: the id from the log's
+-- sequence, the transaction's time, no reward. A reward earlier in the same statement is seen by
+-- the next decision's state lookup.
+SELECT mkt.create_policy('pol_row', ARRAY['x', 'y'], 'q_learning', '{"state_features": ["segment"], "epsilon": 0.2}');
+BEGIN;
+SELECT decision_id AS row_id, action AS row_action FROM mkt.decide('pol_row', '{"segment": 1, "list": [1, 2]}', 's1') \gset
+SELECT decision_id = currval('mkt.decisions_decision_id_seq') AS id_from_sequence, policy_version, subject,
+       context::text AS context, state, action = :'row_action' AS action,
+       probability = (probabilities->>action)::float8 AS propensity, probabilities::text AS probabilities,
+       decided_at = now() AS decided_now,
+       reward IS NULL AND next_context IS NULL AND rewarded_at IS NULL AND NOT applied AS unrewarded
+FROM mkt.decisions WHERE decision_id = :row_id;
+SELECT mkt.reward(:row_id, 1), (SELECT decision_id FROM mkt.decide('pol_row', '{"segment": 1}')) AS next_id \gset
+SELECT probabilities->>:'row_action' AS rewarded_action_probability FROM mkt.decisions WHERE decision_id = :next_id;
+COMMIT;
+
+-- The log is written by a statement, with the same result, when it has a trigger, row-level
+-- security or a caller without the privilege to insert.
+CREATE TABLE pol_seen (decision_id bigint, subject text);
+CREATE FUNCTION pol_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO pol_seen VALUES (NEW.decision_id, NEW.subject); RETURN NEW; END $$;
+CREATE TRIGGER pol_seen AFTER INSERT ON mkt.decisions FOR EACH ROW EXECUTE FUNCTION pol_seen();
+SELECT decision_id AS seen_id FROM mkt.decide('pol_row', '{"segment": 0}', 'seen') \gset
+SELECT decision_id = :seen_id AS trigger_saw_the_row, subject FROM pol_seen;
+DROP TRIGGER pol_seen ON mkt.decisions;
+CREATE ROLE pol_caller;
+GRANT USAGE ON SCHEMA mkt, regress TO pol_caller;
+GRANT SELECT ON mkt.policies, mkt.policy_state, mkt.deployments TO pol_caller;
+GRANT USAGE ON SEQUENCE mkt.decisions_decision_id_seq TO pol_caller;
+SET ROLE pol_caller;
+SELECT regress.err($$SELECT * FROM mkt.decide('pol_row', '{"segment": 0}', 'no grant')$$);
+RESET ROLE;
+GRANT SELECT, INSERT ON mkt.decisions TO pol_caller;
+ALTER TABLE mkt.decisions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pol_only_ok ON mkt.decisions TO pol_caller USING (subject = 'ok');
+SET ROLE pol_caller;
+SELECT regress.err($$SELECT * FROM mkt.decide('pol_row', '{"segment": 0}', 'not ok')$$);
+SELECT regress.err($$SELECT * FROM mkt.decide('pol_row', '{"segment": 0}', 'ok')$$);
+RESET ROLE;
+DROP POLICY pol_only_ok ON mkt.decisions;
+ALTER TABLE mkt.decisions DISABLE ROW LEVEL SECURITY;
+SELECT subject, count(*) FROM mkt.decisions d JOIN mkt.policies USING (policy_id)
+WHERE policy_name = 'pol_row' GROUP BY subject ORDER BY subject;
+REVOKE ALL ON mkt.policies, mkt.policy_state, mkt.deployments, mkt.decisions FROM pol_caller;
+REVOKE ALL ON SEQUENCE mkt.decisions_decision_id_seq FROM pol_caller;
+REVOKE ALL ON SCHEMA mkt, regress FROM pol_caller;
+DROP ROLE pol_caller;
+
+SELECT mkt.drop_policy(p) FROM unnest(ARRAY['pol_one', 'pol_ts', 'pbad', 'pol_row']) p;
