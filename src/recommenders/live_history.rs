@@ -2,6 +2,7 @@
 //! read when a user is served, so an event written a second ago changes the next recommendation.
 
 use crate::pg::error::{OrSql, SqlResult};
+use crate::pg::table_rows::{self, Key};
 use crate::pg::{plans, source};
 use crate::recommenders::catalog;
 use mkt_core::ids::{Id, IdKind, IdMap};
@@ -68,6 +69,46 @@ pub fn check(
 /// does not know are left out).
 pub fn latest(model: &Model, live: &LiveHistory, user: &Id) -> SqlResult<Vec<u32>> {
     let int_items = matches!(model.items, IdMap::Int(_));
+    let key = match user {
+        Id::Int(v) => Key::Int8(*v),
+        Id::Text(t) => Key::Text(t),
+    };
+    let mut recent = Vec::new();
+    let types: &[pg_sys::Oid] = match int_items {
+        true => &[pg_sys::INT8OID, pg_sys::INT4OID, pg_sys::INT2OID],
+        false => &[pg_sys::TEXTOID],
+    };
+    let direct = table_rows::newest(
+        &live.source,
+        (&live.user_col, &live.time_col, &live.item_col),
+        key,
+        model.sequence_length(),
+        types,
+        |d, type_oid| {
+            // SAFETY: a stored datum of the item column, of type `type_oid` (one of `types`),
+            // valid during the call.
+            let index = unsafe {
+                match type_oid {
+                    pg_sys::INT8OID => i64::from_datum(d, false),
+                    pg_sys::INT4OID => i32::from_datum(d, false).map(i64::from),
+                    pg_sys::INT2OID => i16::from_datum(d, false).map(i64::from),
+                    _ => None,
+                }
+                .map_or_else(
+                    || {
+                        <&str>::from_datum(d, false)
+                            .and_then(|s| model.items.index_of(&Id::Text(s.to_string())))
+                    },
+                    |i| model.items.index_of_int(i),
+                )
+            };
+            recent.extend(index);
+        },
+    );
+    if direct {
+        recent.reverse();
+        return Ok(recent);
+    }
     let sql = live.query(
         model.sequence_length(),
         matches!(user, Id::Int(_)),

@@ -80,6 +80,43 @@ INSERT INTO seq_live VALUES (1, 115, '2027-01-01'), (1, 125, '2027-01-01 00:01')
     (1, 126, '2027-01-01 00:03'), (999, 107, '2027-01-01'), (999, 121, '2027-01-01 00:01');
 SELECT u AS user_id, item_id FROM unnest(ARRAY[1, 999]) u, mkt.recommend('rec_live', u::bigint, 1, exclude_seen => false) ORDER BY u;
 SELECT count(*) AS n, bool_or(item_id IN (107, 121)) AS recent_shown FROM mkt.recommend('rec_live', 999, 5);
+-- The history is read through an index led by (user, time) in either order (from the index alone
+-- on pages the visibility map calls all-visible, except in a serializable transaction), or by a
+-- statement when there is none; all give the same answers, with a NULL time newest and a NULL
+-- item left out, as ORDER BY ts DESC does.
+INSERT INTO seq_live VALUES (2, NULL, '2027-02-01'), (2, 131, NULL), (3, 102, NULL);
+CREATE TABLE live_heap AS SELECT u, r.item_id, r.rank FROM generate_series(1, 60) u, mkt.recommend('rec_live', u::bigint, 3, exclude_seen => false) r;
+VACUUM seq_live;
+CREATE TABLE live_desc AS SELECT u, r.item_id, r.rank FROM generate_series(1, 60) u, mkt.recommend('rec_live', u::bigint, 3, exclude_seen => false) r;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+CREATE TABLE live_serializable AS SELECT u, r.item_id, r.rank FROM generate_series(1, 60) u, mkt.recommend('rec_live', u::bigint, 3, exclude_seen => false) r;
+COMMIT;
+DROP INDEX seq_live_user_id_ts_item_id_idx;
+CREATE INDEX seq_live_asc ON seq_live (user_id, ts);
+CREATE TABLE live_asc AS SELECT u, r.item_id, r.rank FROM generate_series(1, 60) u, mkt.recommend('rec_live', u::bigint, 3, exclude_seen => false) r;
+DROP INDEX seq_live_asc;
+CREATE INDEX seq_live_user ON seq_live (user_id);
+CREATE TABLE live_stmt AS SELECT u, r.item_id, r.rank FROM generate_series(1, 60) u, mkt.recommend('rec_live', u::bigint, 3, exclude_seen => false) r;
+CREATE FUNCTION live_same(t text) RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE same bool;
+BEGIN
+    EXECUTE format('SELECT NOT EXISTS (SELECT * FROM %1$I EXCEPT SELECT * FROM live_stmt)
+                       AND NOT EXISTS (SELECT * FROM live_stmt EXCEPT SELECT * FROM %1$I)', t) INTO same;
+    RETURN same;
+END $$;
+SELECT (SELECT count(*) FROM live_stmt) AS rows, live_same('live_heap') AS heap_same,
+       live_same('live_desc') AS index_only_same, live_same('live_serializable') AS serializable_same,
+       live_same('live_asc') AS asc_index_same,
+       (SELECT bool_and((SELECT array_agg(item_id ORDER BY rank) FROM live_stmt WHERE live_stmt.u = x) =
+                        (SELECT array_agg(item_id ORDER BY rank) FROM mkt.recommend_next('rec_live', h.items, 3)))
+        FROM generate_series(1, 3) x,
+             LATERAL (SELECT array_agg(item_id ORDER BY n DESC) AS items
+                      FROM (SELECT item_id, row_number() OVER (ORDER BY ts DESC) AS n FROM seq_live
+                            WHERE user_id = x AND item_id IS NOT NULL ORDER BY ts DESC LIMIT 10) l) h) AS as_the_statement_reads;
+DROP INDEX seq_live_user;
+CREATE INDEX ON seq_live (user_id, ts DESC) INCLUDE (item_id);
+DROP TABLE live_heap, live_desc, live_serializable, live_asc, live_stmt;
+DROP FUNCTION live_same(text);
 -- A model without a history source still answers from the history kept in training.
 SELECT item_id AS from_training_history FROM mkt.recommend('rec_seq', 1, 1, exclude_seen => false);
 -- A writing statement with a parallel plan (CREATE TABLE AS) whose calls load the models in this
