@@ -119,7 +119,7 @@ pub fn latest(model: &Model, live: &LiveHistory, user: &Id) -> SqlResult<Vec<u32
         Id::Text(t) => t.as_str().into(),
     };
     let mut recent: Vec<u32> = Spi::connect(|c| {
-        let t = plans::select_built(&c, &sql, &[arg])?;
+        let t = plans::select_built(c, &sql, &[arg])?;
         let mut out = Vec::new();
         for row in t {
             let index = match int_items {
