@@ -63,19 +63,26 @@ fn relation(name: &'static CStr) -> Oid {
     })
 }
 
-/// Whether `relid` is a plain local table the current user may use with `mode` as it stands.
+/// Whether `relid` is a plain local table the current user may use with `mode` as it stands, with
+/// no permission hook installed (sepgsql, pgaudit's object audit log) that a statement would call.
+fn plain_table(relid: Oid, mode: pg_sys::AclMode) -> bool {
+    // SAFETY: a read of a hook variable and catalog lookups of an existing relation, on the
+    // backend's main thread.
+    relid != pg_sys::InvalidOid
+        && unsafe {
+            std::ptr::addr_of!(pg_sys::ExecutorCheckPerms_hook).read().is_none()
+                && pg_sys::get_rel_relkind(relid) == pg_sys::RELKIND_RELATION as c_char
+                && pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), mode)
+                    == pg_sys::AclResult::ACLCHECK_OK
+                && pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true)
+                    != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+        }
+}
+
+/// `plain_table` for one of the extension's tables, which are local unless Citus distributes the
+/// catalog.
 fn usable(relid: Oid, mode: pg_sys::AclMode) -> bool {
-    if relid == pg_sys::InvalidOid || !matches!(citus::catalog_distributed(), Ok(false)) {
-        return false;
-    }
-    // SAFETY: catalog lookups of an existing relation, on the backend's main thread.
-    unsafe {
-        pg_sys::get_rel_relkind(relid) == pg_sys::RELKIND_RELATION as c_char
-            && pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), mode)
-                == pg_sys::AclResult::ACLCHECK_OK
-            && pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true)
-                != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
-    }
+    matches!(citus::catalog_distributed(), Ok(false)) && plain_table(relid, mode)
 }
 
 /// The column called `name` of `desc`: (attribute number, its attribute).

@@ -1,11 +1,11 @@
 //! A user's latest events from a history table, read through its (user, time) index.
 
-use super::{begin_read, column, end_read, Key};
+use super::{begin_read, column, end_read, plain_table, Key};
 use crate::pg::invalidation;
 use pgrx::pg_sys::{self, Datum, Oid};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 
 /// How a B-tree index of a table reads "the rows whose key column equals a value, newest first":
 /// the index leads with (key, order column), and a scan in `direction` returns the order column
@@ -142,14 +142,7 @@ pub fn newest(
                 pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid
             })
         });
-        if citus
-            || relid == pg_sys::InvalidOid
-            || pg_sys::get_rel_relkind(relid) != pg_sys::RELKIND_RELATION as c_char
-            || pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
-                != pg_sys::AclResult::ACLCHECK_OK
-            || pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, true)
-                == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
-        {
+        if citus || !plain_table(relid, pg_sys::ACL_SELECT as pg_sys::AclMode) {
             return false;
         }
         let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
