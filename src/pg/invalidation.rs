@@ -79,6 +79,7 @@ pub fn epoch(w: Watched) -> SqlResult<u64> {
 /// An epoch that every relcache invalidation this backend receives moves, whatever the relation:
 /// what was looked up by name under another epoch may have been dropped, renamed or altered.
 pub fn any_relation_epoch() -> SqlResult<u64> {
+    // The callback that moves it is registered by the first `epoch`.
     epoch(Watched::Policies)?;
     Ok(ANY.with(|a| a.get()))
 }

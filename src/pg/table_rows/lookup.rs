@@ -1,6 +1,6 @@
 //! A key lookup through an index of one of the extension's tables.
 
-use super::{begin_read, column, end_read, relation, usable, Key};
+use super::{begin_read, column, end_read, equality_key, key_match, relation, usable, Key, KeyMatch};
 use pgrx::pg_sys::{self, Datum};
 use std::ffi::CStr;
 
@@ -36,41 +36,29 @@ pub fn lookup(
             .map(|c| column(desc, c).map(|(n, _)| n as usize - 1))
             .collect();
         let mut scan_keys: Vec<pg_sys::ScanKeyData> = Vec::with_capacity(keys.len());
+        let mut no_row = false;
+        let mut matched = 0;
         for (name, key) in keys {
             let Some((attno, att)) = column(desc, name) else { break };
-            let (type_oid, procedure, datum) = match key {
-                Key::Int8(v) => (pg_sys::INT8OID, pg_sys::F_INT8EQ, Datum::from(*v)),
-                Key::Text(s) => (
-                    pg_sys::TEXTOID,
-                    pg_sys::F_TEXTEQ,
-                    Datum::from(pg_sys::cstring_to_text_with_len(
-                        s.as_ptr().cast(),
-                        i32::try_from(s.len()).unwrap_or(i32::MAX),
-                    )),
-                ),
-            };
-            if (*att).atttypid != type_oid {
-                break;
-            }
-            let mut k = std::mem::zeroed::<pg_sys::ScanKeyData>();
             // The column's collation is the key index's (a primary key's columns have no
-            // collation of their own), which positions the scan as the index is ordered.
-            pg_sys::ScanKeyEntryInitialize(
-                &mut k,
-                0,
-                attno,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                pg_sys::InvalidOid,
-                (*att).attcollation,
-                pg_sys::RegProcedure::from(procedure),
-                datum,
-            );
-            scan_keys.push(k);
+            // collation of their own).
+            match key_match(key, (*att).atttypid) {
+                KeyMatch::Equal(procedure, datum) => {
+                    scan_keys.push(equality_key(attno, (*att).attcollation, (procedure, datum)))
+                }
+                KeyMatch::NoRow => no_row = true,
+                KeyMatch::Unsupported => break,
+            }
+            matched += 1;
         }
-        let Some(wanted) = wanted.filter(|_| scan_keys.len() == keys.len()) else {
+        let Some(wanted) = wanted.filter(|_| matched == keys.len()) else {
             pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             return false;
         };
+        if no_row {
+            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            return true;
+        }
         let natts = usize::try_from((*desc).natts).unwrap_or(0);
         let mut values = vec![Datum::from(0); natts];
         let mut nulls = vec![true; natts];

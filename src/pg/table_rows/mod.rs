@@ -22,7 +22,8 @@ pub use newest::newest;
 
 use crate::pg::citus;
 use crate::pg::invalidation;
-use pgrx::pg_sys::{self, Oid};
+use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::FromDatum;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, CStr};
@@ -99,6 +100,71 @@ unsafe fn column(
         (!a.attisdropped && CStr::from_ptr(a.attname.data.as_ptr()) == name)
             .then(|| (i as pg_sys::AttrNumber + 1, a as *const _))
     })
+}
+
+/// What an equality scan key on a column of type `type_oid` becomes for `key`.
+enum KeyMatch {
+    /// The key's (procedure, datum) in the column's type.
+    Equal(u32, Datum),
+    /// An integer outside the column's type: equal to no row.
+    NoRow,
+    /// A key of another kind than the column: the caller's statement decides.
+    Unsupported,
+}
+
+/// `key` as an equality scan key on a column of type `type_oid`: an integer key goes with
+/// bigint, integer and smallint columns, a text key with text columns.
+///
+/// # Safety
+/// On the backend's main thread: a text key is copied into the current memory context.
+unsafe fn key_match(key: &Key, type_oid: Oid) -> KeyMatch {
+    match (key, type_oid) {
+        (Key::Int8(v), pg_sys::INT8OID) => KeyMatch::Equal(pg_sys::F_INT8EQ, Datum::from(*v)),
+        (Key::Int8(v), pg_sys::INT4OID) => i32::try_from(*v)
+            .map_or(KeyMatch::NoRow, |v| KeyMatch::Equal(pg_sys::F_INT4EQ, Datum::from(v))),
+        (Key::Int8(v), pg_sys::INT2OID) => i16::try_from(*v)
+            .map_or(KeyMatch::NoRow, |v| KeyMatch::Equal(pg_sys::F_INT2EQ, Datum::from(v))),
+        (Key::Text(s), pg_sys::TEXTOID) => KeyMatch::Equal(
+            pg_sys::F_TEXTEQ,
+            Datum::from(pg_sys::cstring_to_text_with_len(
+                s.as_ptr().cast(),
+                i32::try_from(s.len()).unwrap_or(i32::MAX),
+            )),
+        ),
+        _ => KeyMatch::Unsupported,
+    }
+}
+
+/// The B-tree equality scan key of (procedure, datum) on attribute or index column `attno`,
+/// compared under `collation` (the index's, which positions the scan as the index is ordered).
+///
+/// # Safety
+/// On the backend's main thread.
+unsafe fn equality_key(
+    attno: pg_sys::AttrNumber,
+    collation: Oid,
+    (procedure, datum): (u32, Datum),
+) -> pg_sys::ScanKeyData {
+    let mut k = std::mem::zeroed::<pg_sys::ScanKeyData>();
+    pg_sys::ScanKeyEntryInitialize(
+        &mut k,
+        0,
+        attno,
+        pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+        pg_sys::InvalidOid,
+        collation,
+        pg_sys::RegProcedure::from(procedure),
+        datum,
+    );
+    k
+}
+
+/// A column's value from a datum `lookup` gives (None: NULL).
+///
+/// # Safety
+/// `d` is a datum of `T`'s SQL type, valid while it is read.
+pub unsafe fn value<T: FromDatum>(d: Option<Datum>) -> Option<T> {
+    d.and_then(|d| T::from_datum(d, false))
 }
 
 /// Makes the active snapshot the one an SPI statement of ours would read under (pgrx runs reads

@@ -1,6 +1,6 @@
 //! A user's latest events from a history table, read through its (user, time) index.
 
-use super::{begin_read, column, end_read, plain_table, Key};
+use super::{begin_read, column, end_read, equality_key, key_match, plain_table, Key, KeyMatch};
 use crate::pg::invalidation;
 use pgrx::pg_sys::{self, Datum, Oid};
 use std::cell::RefCell;
@@ -159,43 +159,19 @@ pub fn newest(
             pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             return false;
         };
-        let (procedure, datum) = match (key, plan.key_type) {
-            (Key::Int8(v), pg_sys::INT8OID) => (Some(pg_sys::F_INT8EQ), Datum::from(v)),
-            (Key::Int8(v), pg_sys::INT4OID) => {
-                (i32::try_from(v).ok().map(|_| pg_sys::F_INT4EQ), Datum::from(v as i32))
+        let procedure_datum = match key_match(&key, plan.key_type) {
+            KeyMatch::Equal(procedure, datum) => (procedure, datum),
+            KeyMatch::NoRow => {
+                pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+                return true;
             }
-            (Key::Int8(v), pg_sys::INT2OID) => {
-                (i16::try_from(v).ok().map(|_| pg_sys::F_INT2EQ), Datum::from(v as i16))
-            }
-            (Key::Text(s), pg_sys::TEXTOID) => (
-                Some(pg_sys::F_TEXTEQ),
-                Datum::from(pg_sys::cstring_to_text_with_len(
-                    s.as_ptr().cast(),
-                    i32::try_from(s.len()).unwrap_or(i32::MAX),
-                )),
-            ),
-            _ => {
+            KeyMatch::Unsupported => {
                 pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
                 return false;
             }
         };
-        // An integer key outside the column's type equals no row.
-        let Some(procedure) = procedure else {
-            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
-            return true;
-        };
         // The scan key is on the index's first column.
-        let mut scan_key = std::mem::zeroed::<pg_sys::ScanKeyData>();
-        pg_sys::ScanKeyEntryInitialize(
-            &mut scan_key,
-            0,
-            1,
-            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-            pg_sys::InvalidOid,
-            plan.key_collation,
-            pg_sys::RegProcedure::from(procedure),
-            datum,
-        );
+        let mut scan_key = equality_key(1, plan.key_collation, procedure_datum);
         let wrote = begin_read();
         let irel = pg_sys::index_open(plan.index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let scan = pg_sys::index_beginscan(rel, irel, pg_sys::GetActiveSnapshot(), 1, 0);

@@ -59,19 +59,23 @@ const MAX_DISTRIBUTIONS: usize = 1024;
 fn distribution(p: &Policy, probabilities: &[f64]) -> DatumWithOid<'static> {
     let key: Vec<u64> = probabilities.iter().map(|q| q.to_bits()).collect();
     let mut memo = p.distributions.borrow_mut();
-    if !memo.contains_key(&key) {
-        if memo.len() >= MAX_DISTRIBUTIONS {
-            memo.clear();
-        }
-        let built = JsonB(p.distribution_json(probabilities)).into_datum();
-        // SAFETY: a jsonb datum just built in the current memory context: an untoasted varlena.
-        let bytes = built.map_or_else(Vec::new, |d| unsafe {
-            let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
-            std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr)).to_vec()
-        });
-        memo.insert(key.clone(), bytes);
+    if let Some(bytes) = memo.get(&key) {
+        return jsonb_copy(bytes);
     }
-    let bytes = &memo[&key];
+    if memo.len() >= MAX_DISTRIBUTIONS {
+        memo.clear();
+    }
+    let built = JsonB(p.distribution_json(probabilities)).into_datum();
+    // SAFETY: a jsonb datum just built in the current memory context: an untoasted varlena.
+    let bytes = built.map_or_else(Vec::new, |d| unsafe {
+        let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
+        std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr)).to_vec()
+    });
+    jsonb_copy(memo.entry(key).or_insert(bytes))
+}
+
+/// A palloc'd copy of a whole jsonb varlena (NULL for none).
+fn jsonb_copy(bytes: &[u8]) -> DatumWithOid<'static> {
     if bytes.is_empty() {
         return DatumWithOid::null_oid(pg_sys::JSONBOID);
     }

@@ -10,7 +10,6 @@ use crate::pg::error::{missing_row, OrSql, SqlResult};
 use crate::pg::plans;
 use crate::pg::spi::{self, first};
 use crate::pg::table_rows::{self, Key};
-use pgrx::pg_sys::Datum;
 use crate::policies::policy::Policy;
 use mkt_policy::linucb::LinArm;
 use mkt_policy::{ArmStats, Learned};
@@ -47,11 +46,11 @@ pub fn arms(p: &Policy, state: &str) -> SqlResult<Vec<Option<ArmStats>>> {
             // during this call.
             let (action, n, value, alpha, beta) = unsafe {
                 (
-                    <&str>::from_datum(r[0].unwrap_or(Datum::from(0)), r[0].is_none()),
-                    i64::from_datum(r[1].unwrap_or(Datum::from(0)), r[1].is_none()),
-                    f64::from_datum(r[2].unwrap_or(Datum::from(0)), r[2].is_none()),
-                    f64::from_datum(r[3].unwrap_or(Datum::from(0)), r[3].is_none()),
-                    f64::from_datum(r[4].unwrap_or(Datum::from(0)), r[4].is_none()),
+                    table_rows::value::<&str>(r[0]),
+                    table_rows::value::<i64>(r[1]),
+                    table_rows::value::<f64>(r[2]),
+                    table_rows::value::<f64>(r[3]),
+                    table_rows::value::<f64>(r[4]),
                 )
             };
             if let Some(i) = action.and_then(|a| p.cfg.action_index(a)) {
