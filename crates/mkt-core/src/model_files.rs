@@ -38,6 +38,13 @@ const SWEEP_MIN_AGE: Duration = Duration::from_secs(600);
 /// call.
 const RETIRED_MIN_AGE: Duration = Duration::from_secs(60);
 
+/// The ending of the serving file, with the generation of what it holds: a server upgraded to a
+/// build that lays serving files out differently must not map one an earlier build wrote under
+/// the same version. A version's file of another generation does not count as there; it is
+/// rebuilt, and the old one removed, when the version is next loaded. Generation 2: a sequence
+/// model's first-block rows hold each head's values through the output projection.
+const SERVING_ENDING: &str = ".v2.serving";
+
 /// The endings of a version's files; anything else in the folder is left alone.
 const ENDINGS: [&str; 5] = [".model", ".serving", ".lock", ".tmp", ".retired"];
 
@@ -91,7 +98,7 @@ impl FileStore {
     }
 
     pub fn serving_path(&self, model_id: i64, key: BlobKey) -> PathBuf {
-        self.dir.join(format!("{}.serving", self.base(model_id, key)))
+        self.dir.join(format!("{}{SERVING_ENDING}", self.base(model_id, key)))
     }
 
     /// The file of a version mapped read-only, if it is there whole (`len` bytes); a file of
@@ -164,7 +171,15 @@ impl FileStore {
         key: BlobKey,
         bytes: &[u8],
     ) -> std::io::Result<()> {
-        self.write_whole(&self.serving_path(model_id, key), bytes)
+        let path = self.serving_path(model_id, key);
+        self.write_whole(&path, bytes)?;
+        // Serving files of the version from an earlier generation: no longer mapped by anyone
+        // who loads the version from now on.
+        let (base, current) = (format!("{}.", self.base(model_id, key)), path.file_name());
+        self.remove_where(|e, n| {
+            n.starts_with(&base) && n.ends_with(".serving") && Some(e.file_name().as_os_str()) != current
+        });
+        Ok(())
     }
 
     /// Temporary name, sync, rename: a reader sees no file or the whole file. Temporary files
@@ -298,13 +313,16 @@ mod tests {
         std::fs::write(dir.join("1-7-100-3.model.999999.tmp"), b"ab").unwrap();
         s.write_model(&lock, 7, (100, 3), b"abc", None).unwrap();
         assert!(!s.ready(7, (100, 3)), "no serving file yet");
+        // one of an earlier generation is not this build's, and goes when the new one is written
+        std::fs::write(dir.join("1-7-100-3.serving"), b"old").unwrap();
+        assert!(!s.ready(7, (100, 3)) && s.map_serving(7, (100, 3)).is_none());
         s.write_serving(&lock, 7, (100, 3), b"idx").unwrap();
         assert!(s.ready(7, (100, 3)));
         drop(lock);
         assert!(s.try_lock(7, (100, 3)).unwrap().is_some(), "released when dropped");
         assert_eq!(s.map(7, (100, 3)).unwrap().bytes(), b"abc");
         assert_eq!(s.map_serving(7, (100, 3)).unwrap().bytes(), b"idx");
-        assert_eq!(names(&dir), ["1-7-100-3.lock", "1-7-100-3.model", "1-7-100-3.serving"]);
+        assert_eq!(names(&dir), ["1-7-100-3.lock", "1-7-100-3.model", "1-7-100-3.v2.serving"]);
         // a file whose length is not the key's is removed, not mapped
         std::fs::write(s.path(8, (5, 10)), b"short").unwrap();
         assert!(s.map(8, (5, 10)).is_none() && !s.exists(8, (5, 10)));

@@ -1117,11 +1117,14 @@ mod tests {
     fn serving_scores_equal_the_training_nets() {
         // dim 8 runs serving's products through their masked columns only, dim 32 through
         // their full sixteen-column tiles too.
+        // Three blocks run the middle one directly; 40 positions go by three bands.
         for (a, dim) in BOTH.into_iter().flat_map(|a| [(a, 8), (a, 32)]) {
-            for blocks in [1, 2] {
+            for (blocks, heads) in [(1, 2), (2, 2), (2, 1), (3, 2)] {
                 let cfg = SequenceConfig {
                     blocks,
                     dim,
+                    heads,
+                    max_length: 40,
                     ..small(a)
                 };
                 let net = SequenceNet::new(10, &cfg, &Device::Cpu).unwrap();
@@ -1132,7 +1135,8 @@ mod tests {
                     let b = batch_of(&seqs, cfg.max_length, true);
                     opt.backward_step(&net.loss(&b, None).unwrap()).unwrap();
                 }
-                let histories: [&[u32]; 5] = [&[], &[4], &[4, 9], &[1, 2, 3, 4, 5, 6], &[0, 9, 1, 8, 2, 7, 3, 6, 4]];
+                let long: Vec<u32> = (0..45).map(|i| (i * 7 + i / 5) % 10).collect();
+                let histories: [&[u32]; 7] = [&[], &[4], &[4, 9], &[1, 2, 3, 4, 5, 6], &[0, 9, 1, 8, 2, 7, 3, 6, 4], &long[..33], &long];
                 let check = |projected: bool| {
                     for h in histories {
                         let fast = net.next_scores(h).unwrap();

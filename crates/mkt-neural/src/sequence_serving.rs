@@ -9,15 +9,18 @@
 //! - in the final block, every position but the last, and the keys and values of all of them:
 //!   the last query meets them only through dot products, so it is taken through the key and
 //!   value weights once instead (`last_attention`);
-//! - in the first block, the layer norm and the products that make queries, keys and values:
-//!   they are linear in the item's and the position's embeddings apart from the norm's mean and
-//!   scale, so they come from rows stored per item (`FirstBlock`).
+//! - in the first block, the layer norm and the products that make queries, keys and values,
+//!   and the output projection of the values: they are linear in the item's and the position's
+//!   embeddings apart from the norm's mean and scale, so they come from rows stored per item
+//!   (`FirstBlock`);
+//! - in the attention products, most of the masked (future) half (`attend`).
 //!
 //! Its products go through `mkt_topk::gemm` (the gemm crate's kernels; through ndarray's
 //! matrixmultiply they took half as long again), and the row loops are compiled for AVX2 where
 //! the CPU has it. `cargo run --release -p mkt-neural --example sequence_serving`, best of ten
 //! batches: 62 us per attention forward pass with all positions' keys and values in the final
-//! block, 50 us without them, 38 us with the first block's rows as well.
+//! block, 50 us without them, 38 us with the first block's rows as well; 32 us with the values
+//! through the output projection in those rows and the products by bands.
 //! The candle net stays the one that trains; a test checks both give the same scores.
 
 use mkt_core::shared::Shared;
@@ -118,16 +121,42 @@ fn prefetch_rows(table: &[f32], width: usize, recent: &[u32]) {
     }
 }
 
+/// e^x for x <= 0 (what the softmax takes), as Cephes' expf computes it: x = n·ln 2 + r with
+/// |r| <= ln 2 / 2, a degree-7 polynomial for e^r, and 2^n put in the exponent bits; within two
+/// units in the last place of libm's. Unlike a call to libm's `expf` the compiler can run it
+/// eight lanes at a time: the softmax of the first block's 1,275 causal weights went from one
+/// call and a store per weight to a few vector instructions per eight.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    // Below this e^x is about f32's smallest normal number: the weight is 0.
+    const LOWEST: f32 = -87.336;
+    let small = x < LOWEST;
+    let x = x.max(LOWEST);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    // ln 2 in two parts, so that n·ln 2 is subtracted without rounding.
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if small {
+        0.0
+    } else {
+        e * scale
+    }
+}
+
 /// The softmax of `w` in place, shifted by its maximum so that no exponential overflows.
 #[inline(always)]
 fn softmax(w: &mut [f32]) {
     let max = w.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0f32;
-    for v in w.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    w.iter_mut().for_each(|v| *v /= sum);
+    w.iter_mut().for_each(|v| *v = exp_nonpositive(*v - max));
+    let inv = 1.0 / lane_sum(w, |v| v);
+    w.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// The mean of a row and the inverse of its standard deviation as the layer norm takes them.
@@ -211,25 +240,50 @@ pub struct Inference {
 /// Its input at a position is x = s·e + p (s = √dim, e the item's embedding, p the position's),
 /// and LN(x)·W = ((x - μ)/σ ⊙ g + β)·W = (s·(e·G) + p·G - μ·c)/σ + β·W, with G = diag(g)·W and
 /// c the column sums of G. With e·G at hand for every item a position costs 3·dim multiply-adds
-/// instead of 3·dim·dim, a third of the forward pass. The item rows are 12·dim bytes each, so
-/// they are made once per server, stored in the serving file, and attached; until then the
-/// direct path runs.
+/// instead of 3·dim·dim, a third of the forward pass.
+///
+/// The values only ever reach the rest of the block through the output projection: head h adds
+/// A_h·(V_h·Wo_h) to it, where A_h are its attention weights and Wo_h its rows of Wo. V_h·Wo_h is
+/// as linear in e and p as V_h, so the rows hold e·G_v,h·Wo_h (dim values a head) in place of the
+/// values, and the output projection (dim·dim multiply-adds a position) is left out as well:
+/// 39 to 29 us a forward pass in `cargo run --release -p mkt-neural --example sequence_serving`.
+///
+/// The item rows are (2 + heads)·dim values each, so they are made once per server, stored in the
+/// serving file, and attached; until then the direct path runs.
 #[derive(Clone)]
 struct FirstBlock {
-    /// diag(g)·W (dim x 3·dim).
+    /// diag(g)·W with the value columns of each head taken through its rows of Wo
+    /// (dim x (2 + heads)·dim).
     g: Linear,
-    /// p·G for every position (max_length x 3·dim).
+    /// p·G for every position (max_length x (2 + heads)·dim).
     positions: Vec<f32>,
-    /// c (3·dim).
+    /// c ((2 + heads)·dim).
     colsum: Vec<f32>,
-    /// β·W (3·dim).
+    /// β·W ((2 + heads)·dim).
     bias: Vec<f32>,
-    /// e·G for every item (n_items x 3·dim).
+    /// e·G for every item (n_items x (2 + heads)·dim).
     items: std::sync::OnceLock<Shared<f32>>,
 }
 
+/// Rows of queries, keys and values (width 3·dim) as rows of queries, keys and each head's values
+/// taken through its rows of `wo` (width (2 + heads)·dim).
+fn through_output(rows: &[f32], wo: &Linear, heads: usize) -> Vec<f32> {
+    let d = wo.outputs;
+    let (dh, d3, width) = (d / heads, 3 * d, (2 + heads) * d);
+    let n = rows.len() / d3;
+    let mut out = vec![0f32; n * width];
+    for (r, o) in rows.chunks_exact(d3).zip(out.chunks_exact_mut(width)) {
+        o[..2 * d].copy_from_slice(&r[..2 * d]);
+        for h in 0..heads {
+            let v = &r[2 * d + h * dh..2 * d + (h + 1) * dh];
+            matmul_into(v, dh, &wo.w[h * dh * d..(h + 1) * dh * d], d, &mut o[(2 + h) * d..(3 + h) * d]);
+        }
+    }
+    out
+}
+
 impl FirstBlock {
-    fn new(b: &Block, positions: &[f32]) -> Self {
+    fn new(b: &Block, positions: &[f32], heads: usize) -> Self {
         let (w, d3) = (&b.wqkv, b.wqkv.outputs);
         let gain = &b.attn_norm.gain;
         let mut g = w.clone();
@@ -240,17 +294,23 @@ impl FirstBlock {
         for row in g.w.chunks_exact(d3) {
             colsum.iter_mut().zip(row).for_each(|(c, v)| *c += v);
         }
+        let out = |rows: &[f32]| through_output(rows, &b.wo, heads);
         FirstBlock {
-            positions: g.apply(positions),
-            bias: w.apply(&b.attn_norm.bias),
-            g,
-            colsum,
+            positions: out(&g.apply(positions)),
+            bias: out(&w.apply(&b.attn_norm.bias)),
+            colsum: out(&colsum),
+            g: Linear {
+                w: out(&g.w),
+                inputs: g.inputs,
+                outputs: (2 + heads) * g.inputs,
+            },
             items: std::sync::OnceLock::new(),
         }
     }
 
-    /// The rows of queries, keys and values (n x 3·dim) of the inputs `x` (n x dim), which are
-    /// the items `recent` at positions from `at` on; None while the item rows are not attached.
+    /// The rows of queries, keys and values through the output projection (n x (2 + heads)·dim)
+    /// of the inputs `x` (n x dim), which are the items `recent` at positions from `at` on; None
+    /// while the item rows are not attached.
     #[inline(always)]
     fn qkv(&self, x: &[f32], recent: &[u32], at: usize, scale: f32) -> Option<Vec<f32>> {
         // Dereferenced once: a mapped array's deref is a call through its backing.
@@ -273,6 +333,9 @@ impl FirstBlock {
         Some(out)
     }
 }
+
+/// Positions per band of the first blocks' attention products (see `attend`).
+const BAND: usize = 16;
 
 /// Looks a stored parameter up by name.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Vec<f32>>;
@@ -332,7 +395,7 @@ impl Inference {
             items,
             // A single block is the final one, which needs the last position only.
             first: match (&att[..], &positions) {
-                ([b, _, ..], Some(p)) => Some(FirstBlock::new(b, p)),
+                ([b, _, ..], Some(p)) => Some(FirstBlock::new(b, p, heads)),
                 _ => None,
             },
             positions,
@@ -426,7 +489,8 @@ impl Inference {
     /// The transformer blocks over `x` (n x d, the inputs of the items `recent`); in the final
     /// block only the last position is carried on (the only one scored). Each head's attention is
     /// two small products: its queries times its keys (causal weights, softmax), then those
-    /// weights times its values.
+    /// weights times its values. Both go by bands of `BAND` positions, each against the keys up to
+    /// its last position only, so the products skip most of the masked (future) half.
     #[inline(always)]
     fn attend(&self, mut x: Vec<f32>, recent: &[u32]) -> Vec<f32> {
         let d = self.dim;
@@ -437,7 +501,6 @@ impl Inference {
         let h = self.heads;
         let dh = d / h;
         let inv = 1.0 / (dh as f32).sqrt();
-        let d3 = 3 * d;
         for (bi, b) in self.blocks.iter().enumerate() {
             if bi + 1 == self.blocks.len() {
                 let att = last_attention(b, &b.attn_norm.rows(&x), n, h, inv);
@@ -448,57 +511,76 @@ impl Inference {
                 (0, Some(f)) => f.qkv(&x, recent, self.max_length - n, (d as f32).sqrt()),
                 _ => None,
             };
+            // Through the output projection already (`FirstBlock`): each head's values are dim
+            // wide and the heads' products add up; otherwise each head fills its own columns.
+            let through = projected.is_some();
             let qkv = projected.unwrap_or_else(|| b.wqkv.apply(&b.attn_norm.rows(&x)));
+            let width = qkv.len() / n;
             let mut att = vec![0f32; n * d];
             let mut weights = vec![0f32; n * n];
             for hd in 0..h {
                 let c = hd * dh;
-                // The head's columns are read in place: its queries, and its keys transposed.
-                matmul(
-                    n,
-                    n,
-                    dh,
-                    Operand {
-                        data: &qkv[c..],
-                        row_stride: d3,
-                        col_stride: 1,
-                    },
-                    Operand {
-                        data: &qkv[d + c..],
-                        row_stride: 1,
-                        col_stride: d3,
-                    },
-                    &mut weights,
-                    (n, 1),
-                    false,
-                );
-                for (i, row) in weights.chunks_exact_mut(n).enumerate() {
-                    let (seen, future) = row.split_at_mut(i + 1);
-                    seen.iter_mut().for_each(|w| *w *= inv);
-                    softmax(seen);
-                    future.iter_mut().for_each(|w| *w = 0.0);
+                let (values, value_width, out_col) = match through {
+                    true => (2 * d + hd * d, d, 0),
+                    false => (2 * d + c, dh, c),
+                };
+                for r0 in (0..n).step_by(BAND) {
+                    let r1 = (r0 + BAND).min(n);
+                    // Rows r0..r1 of the weights, against keys 0..r1, read in place: the head's
+                    // queries, and its keys transposed.
+                    matmul(
+                        r1 - r0,
+                        r1,
+                        dh,
+                        Operand {
+                            data: &qkv[r0 * width + c..],
+                            row_stride: width,
+                            col_stride: 1,
+                        },
+                        Operand {
+                            data: &qkv[d + c..],
+                            row_stride: 1,
+                            col_stride: width,
+                        },
+                        &mut weights[r0 * n..],
+                        (n, 1),
+                        false,
+                    );
+                    for i in r0..r1 {
+                        let row = &mut weights[i * n..i * n + r1];
+                        let (seen, future) = row.split_at_mut(i + 1);
+                        seen.iter_mut().for_each(|w| *w *= inv);
+                        softmax(seen);
+                        future.iter_mut().for_each(|w| *w = 0.0);
+                    }
+                    matmul(
+                        r1 - r0,
+                        value_width,
+                        r1,
+                        Operand::rows(&weights[r0 * n..], n),
+                        Operand {
+                            data: &qkv[values..],
+                            row_stride: width,
+                            col_stride: 1,
+                        },
+                        &mut att[r0 * d + out_col..],
+                        (d, 1),
+                        through && hd > 0,
+                    );
                 }
-                matmul(
-                    n,
-                    dh,
-                    n,
-                    Operand::rows(&weights, n),
-                    Operand {
-                        data: &qkv[2 * d + c..],
-                        row_stride: d3,
-                        col_stride: 1,
-                    },
-                    &mut att[c..],
-                    (d, 1),
-                    false,
-                );
             }
-            x = b.feed_forward(&att, &x);
+            x = match through {
+                true => {
+                    att.iter_mut().zip(&x).for_each(|(v, r)| *v += r);
+                    b.feed_forward_from(att)
+                }
+                false => b.feed_forward(&att, &x),
+            };
         }
         x
     }
 
-    /// The first block's projection of every item (n_items x 3·dim), which the serving file
+    /// The first block's projection of every item (n_items x (2 + heads)·dim), which the serving file
     /// stores; None for a model without attention blocks.
     pub fn first_block_items(&self) -> Option<Vec<f32>> {
         let f = self.first.as_ref()?;
@@ -540,6 +622,13 @@ impl Block {
     fn feed_forward(&self, att: &[f32], x: &[f32]) -> Vec<f32> {
         let mut y = self.wo.apply(att);
         y.iter_mut().zip(x).for_each(|(v, r)| *v += r);
+        self.feed_forward_from(y)
+    }
+
+    /// The position-wise feed-forward layer with its residual over `y`, the attention's output
+    /// projection plus the block's input.
+    #[inline(always)]
+    fn feed_forward_from(&self, mut y: Vec<f32>) -> Vec<f32> {
         let mut f = self.w1.apply(&self.ffn_norm.rows(&y));
         add_rows(&mut f, &self.b1);
         f.iter_mut().for_each(|z| *z = z.max(0.0));
@@ -617,4 +706,29 @@ fn gru_layer(g: &GruLayer, x: &[f32], d: usize) -> Vec<f32> {
         o.copy_from_slice(&h);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulps_of_the_exact_value() {
+        let mut worst = 0f64;
+        for i in 0..=200_000 {
+            let x = -90.0 * i as f32 / 200_000.0;
+            let got = exp_nonpositive(x) as f64;
+            let want = (x as f64).exp();
+            if x < -87.336 {
+                assert!(got <= 2.0 * f32::MIN_POSITIVE as f64, "x = {x}");
+                continue;
+            }
+            worst = worst.max((got - want).abs() / want);
+        }
+        assert!(worst < 2.5e-7, "largest relative error {worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        let mut w = [0.5f32, -3.0, 2.0, 2.0, -80.0];
+        softmax(&mut w);
+        assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-6 && w[2] == w[3] && w[4] > 0.0);
+    }
 }

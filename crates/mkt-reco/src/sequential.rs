@@ -383,7 +383,7 @@ impl Sequential {
     }
 
     /// The first attention block's projection of every item, for the serving file: None for a
-    /// GRU, or where the rows (12·dim bytes an item) would pass `max_bytes`.
+    /// GRU, or where the rows ((2 + heads)·4·dim bytes an item) would pass `max_bytes`.
     pub fn first_block_items(&self, max_bytes: usize) -> Option<Vec<f32>> {
         match self.serving.first_block_len() {
             0 => None,

@@ -520,6 +520,40 @@ mod tests {
         }
     }
 
+    /// The AVX2 kernel, where the CPU has it, gives the portable kernel's approximate scores
+    /// exactly (the sums are integers; the scaling is the same product), for whole and partial
+    /// ranges of blocks.
+    #[test]
+    fn kernels_agree() {
+        let mut seed = 3;
+        for dim in [1, 4, 5, 12, 17, 64, 130] {
+            let n = 8 * 37 + 3;
+            let rows: Vec<f32> = (0..n * dim).map(|_| lcg(&mut seed) * 4.0).collect();
+            let index = QuantizedRows::build(&rows, dim).unwrap();
+            let q: Vec<f32> = (0..dim).map(|_| lcg(&mut seed) * 2.0).collect();
+            let code = index.encode(&q).unwrap();
+            let blocks = index.block_norm.len();
+            let mut want = vec![0f32; blocks * BLOCK];
+            index.kernel_portable(&code, 0..blocks, &mut want);
+            #[cfg(target_arch = "x86_64")]
+            {
+                let mut got = vec![0f32; blocks * BLOCK];
+                if crate::dot::avx2_fma() {
+                    // SAFETY: the CPU has the kernel's features.
+                    unsafe { x86::kernel_avx2(&index, &code, 0..blocks, &mut got) };
+                    assert_eq!(got, want, "avx2, dim {dim}");
+                }
+                if crate::dot::avx2_fma() {
+                    got.fill(0.0);
+                    // SAFETY: as above.
+                    unsafe { x86::kernel_avx2(&index, &code, 3..blocks, &mut got) };
+                    assert_eq!(got[3 * BLOCK..], want[3 * BLOCK..], "a range, dim {dim}");
+                    assert!(got[..3 * BLOCK].iter().all(|&v| v == 0.0));
+                }
+            }
+        }
+    }
+
     #[test]
     fn stops_early_on_skewed_norms_with_the_same_result() {
         let mut seed = 11;
