@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serving files: a version's model file and serving index are built once per server (by the
 # deploying transaction, or by one of several concurrent first callers while the others wait),
-# a builder killed with kill -9 leaves no torn file, the next caller builds them, the files of a
+# a builder killed with kill -9 leaves no torn file, the next caller builds them, one of an earlier
+# generation is replaced, the files of a
 # replaced version are retired at commit and swept once old, and those of dropped versions go.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,6 +43,14 @@ rm -f "$D"/*
 check "8 concurrent first callers with no files: one builds, the others wait and map; same answers" "1|$ref1|2|0" \
   "$(concurrent)|$(cat "$CLUSTER_DIR/conc.1")|$(builds "$id1")|$(ls "$D" | grep -c '\.tmp$')"
 
+# As an upgrade of the extension leaves it: the serving file an earlier build wrote, under that
+# generation's name. It is not mapped; the next caller builds this generation's and removes it.
+f=$(ls "$D" | grep "^[0-9]*-$id1-.*\.v2\.serving$")
+mv "$D/$f" "$D/${f%.v2.serving}.serving"
+before=$(builds "$id1")
+check "a serving file of an earlier generation is replaced by the next caller's build; same answers" "$ref1|$((before + 1))|0|1" \
+  "$(answers)|$(builds "$id1")|$(ls "$D" | grep "^[0-9]*-$id1-" | grep -c -- '-[0-9]*\.serving$')|$(ls "$D" | grep "^[0-9]*-$id1-" | grep -c '\.v2\.serving$')"
+
 # A retrain and deploy: the new version's files are ready at commit, the old version's go.
 q "INSERT INTO big SELECT user_id, (item_id + 1) % 100000 FROM big WHERE user_id % 2 = 0" > /dev/null
 train
@@ -52,7 +61,7 @@ ref2=$(PGOPTIONS="-c mkt.shared_models=off" answers)
 check "8 new backends serve version 2 from its files without building" "1|$ref2|1" \
   "$(concurrent)|$(cat "$CLUSTER_DIR/conc.1")|$(builds "$id2")"
 q "SELECT mkt.rollback('big')" > /dev/null
-check "a rollback puts version 1's retired files back without building and retires version 2's" "2|2|0|2|$ref1" \
+check "a rollback puts version 1's retired files back without building and retires version 2's" "3|2|0|2|$ref1" \
   "$(builds "$id1")|$(files_of "$id1")|$(files_of "$id2")|$(retired_of "$id2")|$(answers)"
 
 # kill -9 of a backend in the middle of a build: it is caught while a temporary file exists.
