@@ -456,8 +456,10 @@ impl Inference {
         // Dereferenced once: a mapped array's deref is a call through its backing.
         let items: &[f32] = &self.items;
         prefetch_rows(items, d, recent);
-        if let Some(rows) = self.first.as_ref().and_then(|f| f.items.get()) {
-            prefetch_rows(rows, 3 * d, recent);
+        if let Some(f) = self.first.as_ref() {
+            if let Some(rows) = f.items.get() {
+                prefetch_rows(rows, f.g.outputs, recent);
+            }
         }
         for (t, (&i, row)) in recent.iter().zip(x.chunks_exact_mut(d)).enumerate() {
             let e = &items[i as usize * d..(i as usize + 1) * d];
