@@ -36,7 +36,7 @@ s = pd.read_csv(f'{data}/cdnow_customers_summary_with_transactions.csv')
 bg = BetaGeoFitter().fit(s['x'], s['t_x'], s['T'])
 print('bg_nbd', ' '.join('%.3f' % bg.params_[k] for k in ['r', 'alpha', 'a', 'b']))
 pn = ParetoNBDFitter().fit(s['x'], s['t_x'], s['T'])
-print('pareto_nbd', ' '.join('%.3f' % pn.params_[k] for k in ['r', 'alpha', 's', 'beta']))
+print('pareto_nbd', ' '.join('%.5f' % pn.params_[k] for k in ['r', 'alpha', 's', 'beta']))
 rep = s[s['x'] > 0]
 gg = GammaGammaFitter().fit(rep['x'], rep['zbar'])
 print('gamma_gamma', ' '.join('%.3f' % gg.params_[k] for k in ['p', 'q', 'v']))
@@ -50,8 +50,8 @@ PY
 [ -s "$SCRATCH/lifetimes.out" ] || fail "lifetimes ran: $(tail -3 "$SCRATCH/lifetimes.err")"
 ref() { awk -v m="$1" '$1 == m {$1 = ""; sub(/^ /, ""); print}' "$SCRATCH/lifetimes.out"; }
 
-fit() { # model, param names
-  local p; p=$(printf "round((parameters->>'%s')::numeric, 3)::text, " $2)
+fit() { # model, param names[, decimals (3)]
+  local p; p=$(printf "round((parameters->>'%s')::numeric, ${3:-3})::text, " $2)
   q "SELECT concat_ws(' ', ${p%, }) FROM mkt.train_clv('cd_$1', 'cdnow', 'id', NULL, params => '{\"input\": \"summary\", \"frequency_col\": \"frequency\", \"model\": \"$1\"}')"
 }
 # Fader, Hardie and Lee (2005), "Counting your customers the easy way", and their Pareto/NBD note.
@@ -60,10 +60,12 @@ check "and lifetimes' BetaGeoFitter on the same data" "$(ref bg_nbd)" "$(fit bg_
 check "BG/NBD log-likelihood is the published -9582.4" "-9582.4" \
   "$(q "SELECT round(log_likelihood::numeric, 1) FROM mkt.train_clv('cd_ll', 'cdnow', 'id', NULL, params => '{\"input\": \"summary\"}')")"
 # Pareto/NBD's likelihood is flat along beta: lifetimes' own estimate moves in the 4th digit
-# between SciPy versions, so within 0.05% of it and the published values to their precision.
-pn=$(fit pareto_nbd 'r alpha s beta')
-check "Pareto/NBD on CDNOW within 0.05% of lifetimes' ParetoNBDFitter (r, alpha, s, beta)" "yes" \
-  "$(paste -d' ' <(tr ' ' '\n' <<< "$pn") <(ref pareto_nbd | tr ' ' '\n') | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > 0.0005 * $2) bad = 1} END {print bad ? "no" : "yes"}')"
+# between SciPy versions and from one run to the next (three runs with SciPy 1.17.1: s 0.60616 to
+# 0.60628, beta 11.6666 to 11.6706), so both to 5 decimals, within 0.1% of it, and the published
+# values to their precision. (Rounded to 3 decimals, s = 0.606 alone could differ by 0.16%.)
+pn=$(fit pareto_nbd 'r alpha s beta' 5)
+check "Pareto/NBD on CDNOW within 0.1% of lifetimes' ParetoNBDFitter (r, alpha, s, beta)" "yes" \
+  "$(paste -d' ' <(tr ' ' '\n' <<< "$pn") <(ref pareto_nbd | tr ' ' '\n') | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > 0.001 * $2) bad = 1} END {print bad ? "no" : "yes"}')"
 check "and the published 0.55, 10.58, 0.61, 11.67" "0.55 10.58 0.61 11.67" "$(awk '{printf "%.2f %.2f %.2f %.2f", $1, $2, $3, $4}' <<< "$pn")"
 check "Pareto/NBD log-likelihood is the published -9595.0" "-9595.0" \
   "$(q "SELECT round(log_likelihood::numeric, 1) FROM mkt.train_clv('cd_pll', 'cdnow', 'id', NULL, params => '{\"input\": \"summary\", \"model\": \"pareto_nbd\"}')")"
