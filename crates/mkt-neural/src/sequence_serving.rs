@@ -238,7 +238,7 @@ pub struct Inference {
 /// A_h·(V_h·Wo_h) to it, where A_h are its attention weights and Wo_h its rows of Wo. V_h·Wo_h is
 /// as linear in e and p as V_h, so the rows hold e·G_v,h·Wo_h (dim values a head) in place of the
 /// values, and the output projection (dim·dim multiply-adds a position) is left out as well:
-/// 39 to 29 us a forward pass in `cargo run --release -p mkt-neural --example sequence_serving`.
+/// 39 to 34 us a forward pass in `cargo run --release -p mkt-neural --example sequence_serving`.
 ///
 /// The item rows are (2 + heads)·dim values each, so they are made once per server, stored in the
 /// serving file, and attached; until then the direct path runs.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub const FORMAT: &str = "pg_marketing.serving/2";
 
 /// The most bytes of a sequence model's first-block rows a serving file holds ((2 + heads)·4·dim
-/// bytes an item: 350k items at dim 64 and one head). They save two fifths of each forward pass;
+/// bytes an item: 350k items at dim 64 and one head). They save a third of each forward pass;
 /// a larger catalogue serves by the direct products instead of tripling its item table's
 /// mapping.
 const FIRST_BLOCK_MAX_BYTES: usize = 256 << 20;

@@ -542,8 +542,6 @@ mod tests {
                     // SAFETY: the CPU has the kernel's features.
                     unsafe { x86::kernel_avx2(&index, &code, 0..blocks, &mut got) };
                     assert_eq!(got, want, "avx2, dim {dim}");
-                }
-                if crate::dot::avx2_fma() {
                     got.fill(0.0);
                     // SAFETY: as above.
                     unsafe { x86::kernel_avx2(&index, &code, 3..blocks, &mut got) };
