@@ -82,6 +82,19 @@ for pol in bench_q bench_ts; do
 done
 read -r p_i p_l < <(paired "$D/plain.sql" "$D/log_insert.sql")
 echo "insert_tps=$p_i decision_log_insert_tps=$p_l ratio(log insert/insert)=$(ratio "$p_l" "$p_i") (the bound on decide/insert that the log's shape sets)"
+# What bounds all three: each durable commit waits for a WAL flush, and a flush carries the commits
+# that are ready when it starts. Per script, flushes per second, their mean duration and commits
+# per flush (pg_stat_wal, with WAL I/O timing on for these runs only).
+q "ALTER SYSTEM SET track_wal_io_timing = on"; q "SELECT pg_reload_conf()" > /dev/null
+for s in plain log_insert decide_bench_q; do
+  q "SELECT pg_stat_reset_shared('wal')" > /dev/null
+  t=$(tps -f "$D/$s.sql" -T 5)
+  q "SELECT 'wal_flush $s: tps=' || round($t) || ' flushes_per_s=' || round(wal_sync / 5.0) || ' ms_per_flush=' ||
+       round((wal_sync_time / greatest(wal_sync, 1))::numeric, 3) || ' commits_per_flush=' ||
+       round(($t * 5 / greatest(wal_sync, 1))::numeric, 2) || ' flushing_share=' ||
+       round((wal_sync_time / 5000.0)::numeric, 2) FROM pg_stat_wal"
+done
+q "ALTER SYSTEM RESET track_wal_io_timing"; q "SELECT pg_reload_conf()" > /dev/null
 t0=$(date +%s%N)
 folded=$(q "SELECT coalesce(sum(rewards), 0) FROM mkt.fold_rewards('bench_qd')")
 secs=$(awk "BEGIN{print ($(date +%s%N) - $t0) / 1e9}")
